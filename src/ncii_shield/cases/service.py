@@ -1,0 +1,139 @@
+"""Cases and enrolment: the person under protection, their consent, and their references.
+
+Enrolment keeps hashes and embeddings, not photos (unless --keep-originals), and is all-or-nothing:
+one unreadable photo stops it before anything is stored, so a retry starts from a clean state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ncii_shield.errors import MediaError, NciiError
+from ncii_shield.media.decode import MAX_FILE_BYTES, decode_image
+from ncii_shield.signals.faces import detect_faces, embedding_bytes
+from ncii_shield.signals.pdq import MIN_QUALITY, pdq_dihedral
+from ncii_shield.store import audit
+from ncii_shield.store.blobs import BlobStore
+from ncii_shield.store.models import Case, Reference
+
+
+def open_case(
+    session: Session,
+    pseudonym: str,
+    *,
+    consent_by: str,
+    consent_method: str,
+    consent_at: datetime | None = None,
+    consent_note: str | None = None,
+) -> Case:
+    """Open a case. Consent is required: ncii-shield only searches for people who asked it to."""
+    if not pseudonym.strip():
+        raise NciiError("the pseudonym is empty", hint="give --pseudonym, e.g. --pseudonym 'Case Kim-A'")
+    if not consent_by.strip() or not consent_method.strip():
+        raise NciiError("a consent record is required", hint="give --consent-by and --consent-method")
+    case = Case(
+        pseudonym=pseudonym.strip(),
+        consent_by=consent_by.strip(),
+        consent_method=consent_method.strip(),
+        consent_at=consent_at or datetime.now(UTC),
+        consent_note=consent_note,
+    )
+    session.add(case)
+    session.flush()
+    audit.record(session, "case.opened", case_id=case.id, consent_method=case.consent_method)
+    return case
+
+
+def get_case(session: Session, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NciiError(f"no case {case_id}", hint="list cases with `ncii-shield case list`")
+    return case
+
+
+@dataclass
+class EnrolledPhoto:
+    label: str
+    sha256: str
+    pdq_quality: int
+    faces_found: int
+    faces_enrolled: int
+    already_enrolled: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def _read_photo(path: Path) -> bytes:
+    if not path.is_file():
+        raise NciiError(f"{path}: no such file", hint="check the path of the photo to enrol")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise NciiError(f"{path}: file too large to be a photo")
+    return path.read_bytes()
+
+
+def enrol(
+    session: Session,
+    blobs: BlobStore,
+    case: Case,
+    photos: list[Path],
+    *,
+    keep_originals: bool = False,
+) -> list[EnrolledPhoto]:
+    """Compute and store the references of each photo: SHA-256, 8 dihedral PDQ hashes, the face.
+
+    When a photo shows several faces only the largest is enrolled, with a warning: the others are
+    most likely friends or bystanders who have not consented to being searched for.
+    """
+    if case.status != "open":
+        raise NciiError(f"case {case.id} is {case.status}", hint="enrol into an open case")
+    prepared = []
+    for path in photos:
+        data = _read_photo(path)
+        try:
+            decoded = decode_image(data)
+        except MediaError as exc:
+            raise NciiError(f"{path}: {exc.message}", hint="nothing was enrolled; remove or replace this photo") from exc
+        prepared.append((path, data, decoded))
+
+    results: list[EnrolledPhoto] = []
+    for path, data, decoded in prepared:
+        sha = hashlib.sha256(data).hexdigest()
+        label = path.name
+        existing = session.scalar(
+            select(func.count()).select_from(Reference).where(Reference.case_id == case.id, Reference.photo_sha256 == sha)
+        )
+        variants, quality = pdq_dihedral(decoded.rgb)
+        faces = detect_faces(decoded.upright)
+        report = EnrolledPhoto(label, sha, quality, len(faces), min(1, len(faces)))
+        if existing:
+            report.already_enrolled, report.faces_enrolled = True, 0
+            report.warnings.append("already enrolled in this case; skipped")
+            results.append(report)
+            continue
+        blob_key = blobs.put(data, namespace="originals") if keep_originals else None
+        session.add(Reference(case_id=case.id, kind="sha256", photo_sha256=sha, photo_label=label,
+                              value=bytes.fromhex(sha), blob_key=blob_key))
+        if quality >= MIN_QUALITY:
+            for index, value in enumerate(variants):
+                session.add(Reference(case_id=case.id, kind="pdq", variant=index, photo_sha256=sha,
+                                      photo_label=label, value=value, quality=quality))
+        else:
+            report.warnings.append(f"PDQ quality {quality} < {MIN_QUALITY}: only exact copies and the face will match")
+        if faces:
+            session.add(Reference(case_id=case.id, kind="face", variant=0, photo_sha256=sha, photo_label=label,
+                                  value=embedding_bytes(faces[0].embedding)))
+            if len(faces) > 1:
+                report.warnings.append(f"{len(faces)} faces found; only the largest was enrolled")
+        else:
+            report.warnings.append("no face found: this photo is matched by its hashes only")
+        results.append(report)
+    session.flush()
+    audit.record(session, "case.enrolled", case_id=case.id, photos=len(photos),
+                 new=sum(1 for r in results if not r.already_enrolled),
+                 kept_originals=keep_originals)
+    return results

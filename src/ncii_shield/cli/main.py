@@ -1,0 +1,358 @@
+"""The `ncii-shield` command (alias `ncii`): every feature of the core, one subcommand each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
+from sqlalchemy import func, select
+
+from ncii_shield.cli.output import console, fail, print_json, print_table
+from ncii_shield.config import load_settings
+from ncii_shield.errors import NciiError
+from ncii_shield.store.db import Store
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  help="Find a consenting person's photos, face and details in collected chat exports.")
+case_app = typer.Typer(no_args_is_help=True, help="Open, list and show cases.")
+app.add_typer(case_app, name="case")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+class State:
+    data_dir: Path | None = None
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(load_settings(self.data_dir))
+        return self._store
+
+
+state = State()
+
+
+@app.callback()
+def _global(
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", envvar="NCII_DATA_DIR",
+                                                  help="Where the database and media live [default: ./ncii-data].")] = None,
+) -> None:
+    state.data_dir = data_dir
+
+
+# ---------------------------------------------------------------------------------------------- cases
+
+@case_app.command("open")
+def case_open(
+    pseudonym: Annotated[str, typer.Option(help="A name for the case that does not identify the person.")],
+    consent_by: Annotated[str, typer.Option(help="Who gave consent (the person, or their guardian).")],
+    consent_method: Annotated[str, typer.Option(help="How: e.g. 'signed form', 'recorded call'.")],
+    consent_at: Annotated[datetime | None, typer.Option(help="When consent was given (UTC) [default: now].")] = None,
+    note: Annotated[str | None, typer.Option(help="Anything else about the consent.")] = None,
+) -> None:
+    """Open a case for a person who has consented to be searched for. Prints the case id."""
+    from datetime import UTC
+
+    from ncii_shield.cases.service import open_case
+
+    with state.store.session() as session:
+        case = open_case(session, pseudonym, consent_by=consent_by, consent_method=consent_method,
+                         consent_at=consent_at.replace(tzinfo=UTC) if consent_at and consent_at.tzinfo is None
+                         else consent_at, consent_note=note)
+        case_id = case.id
+    console.print(f"opened case [bold]{case_id}[/]")
+    print(case_id)
+
+
+@case_app.command("list")
+def case_list(as_json: JsonFlag = False) -> None:
+    """List cases with their number of references and hits."""
+    from ncii_shield.store.models import Case, Hit, Reference
+
+    with state.store.session() as session:
+        refs = dict(session.execute(select(Reference.case_id, func.count()).group_by(Reference.case_id)).all())
+        hits = dict(session.execute(select(Hit.case_id, func.count(func.distinct(Hit.item_id)))
+                                    .group_by(Hit.case_id)).all())
+        rows = [dict(id=c.id, pseudonym=c.pseudonym, status=c.status, opened=c.created_at,
+                     references=refs.get(c.id, 0), hits=hits.get(c.id, 0))
+                for c in session.scalars(select(Case).order_by(Case.id))]
+    if as_json:
+        print_json(rows)
+    else:
+        print_table("Cases", ["id", "pseudonym", "status", "opened", "references", "items hit"],
+                    [(r["id"], r["pseudonym"], r["status"], f"{r['opened']:%Y-%m-%d %H:%M}", r["references"], r["hits"])
+                     for r in rows])
+
+
+@case_app.command("show")
+def case_show(case_id: int, as_json: JsonFlag = False) -> None:
+    """Show a case: consent record, enrolled references, hits by kind."""
+    from ncii_shield.cases.service import get_case
+    from ncii_shield.review.hits import list_hits
+    from ncii_shield.store.models import Reference
+
+    with state.store.session() as session:
+        case = get_case(session, case_id)
+        refs = session.execute(select(Reference.photo_label, Reference.kind, func.count())
+                               .where(Reference.case_id == case_id)
+                               .group_by(Reference.photo_label, Reference.kind)).all()
+        by_kind: dict[str, int] = {}
+        for row in list_hits(session, case_id):
+            by_kind[row.kind] = by_kind.get(row.kind, 0) + 1
+        data = dict(id=case.id, pseudonym=case.pseudonym, status=case.status, consent_by=case.consent_by,
+                    consent_at=case.consent_at, consent_method=case.consent_method, consent_note=case.consent_note,
+                    references=[dict(photo=p, kind=k, count=n) for p, k, n in refs], hits_by_kind=by_kind)
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"[bold]case {data['id']}[/] {escape(case.pseudonym)} ({case.status})")
+    console.print(f"consent: {escape(case.consent_by)}, {case.consent_at:%Y-%m-%d %H:%M} UTC, "
+                  f"{escape(case.consent_method)}")
+    print_table("References", ["photo", "kind", "count"], refs)
+    console.print("hits by kind: " + (", ".join(f"{k} {n}" for k, n in by_kind.items()) or "none"))
+
+
+# ---------------------------------------------------------------------------------------------- enrol
+
+@app.command()
+def enrol(
+    case_id: Annotated[int, typer.Argument(help="The case to enrol into.")],
+    photos: Annotated[list[Path], typer.Argument(help="The person's own photos.")],
+    keep_originals: Annotated[bool, typer.Option(help="Also keep the photos themselves (default: hashes only).")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Enrol a person's photos: SHA-256, 8 dihedral PDQ hashes and the face embedding of each.
+
+    Then matches everything already stored, so a new case searches the whole backlog at once.
+    """
+    from ncii_shield.cases.service import enrol as do_enrol
+    from ncii_shield.cases.service import get_case
+    from ncii_shield.scan.match import match_case
+
+    with state.store.session() as session, console.status("computing references…"):
+        case = get_case(session, case_id)
+        results = do_enrol(session, state.store.blobs, case, photos, keep_originals=keep_originals)
+        new_hits = match_case(session, case_id)
+    if as_json:
+        print_json(dict(photos=[r.__dict__ for r in results], new_hits=dict(new_hits)))
+        return
+    print_table(f"Enrolled into case {case_id}", ["photo", "sha256", "pdq quality", "faces", "notes"],
+                [(r.label, r.sha256[:16] + "…", r.pdq_quality, r.faces_enrolled, "; ".join(r.warnings))
+                 for r in results])
+    console.print(f"backlog matched: {sum(new_hits.values())} new hit(s) " +
+                  (f"({', '.join(f'{k} {n}' for k, n in new_hits.items())})" if new_hits else ""))
+
+
+# ---------------------------------------------------------------------------------------------- scan
+
+class _RichProgress:
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.items_task = progress.add_task("messages read", total=None)
+        self.media_task = progress.add_task("media analysed", total=None)
+
+    def items(self, n: int) -> None:
+        self.progress.advance(self.items_task, n)
+
+    def media(self, n: int) -> None:
+        self.progress.advance(self.media_task, n)
+
+    def stage(self, name: str) -> None:
+        if name == "matching":
+            self.progress.add_task("matching against the case", total=None)
+
+
+class RateColumn(ProgressColumn):
+    """Files or messages per second: the number that tells whether a big export will take minutes or hours."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.1f}/s" if task.speed else "", style="cyan")
+
+
+def progress_bar() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    RateColumn(), TimeElapsedColumn(), console=console)
+
+
+@app.command()
+def scan(
+    case_id: Annotated[int, typer.Argument(help="The case to match against.")],
+    path: Annotated[Path, typer.Argument(help="A Telegram Desktop export (result.json or its folder) or a folder.")],
+    workers: Annotated[int | None, typer.Option(help="Worker processes [default: one per core].")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ingest a source and match it against the case. Running it again adds nothing twice."""
+    from ncii_shield.cases.service import get_case
+    from ncii_shield.scan.pipeline import run_scan
+    from ncii_shield.sources import open_source
+
+    with state.store.session() as session:
+        get_case(session, case_id)
+    reader = open_source(path)
+    with progress_bar() as progress:
+        result = run_scan(state.store, reader, location=path.resolve(), case_id=case_id, workers=workers,
+                          progress=_RichProgress(progress))
+    data = dict(scan_id=result.scan_id, source_id=result.source_id, status=result.status,
+                items_seen=result.items_seen, items_new=result.items_new, media_new=result.media_new,
+                items_skipped=result.items_skipped, skip_reasons=dict(result.skip_reasons), error=result.error,
+                new_hits=dict(result.new_hits))
+    if as_json:
+        print_json(data)
+        return
+    console.print(f"scan [bold]{result.scan_id}[/] {result.status}: {result.items_seen} messages "
+                  f"({result.items_new} new), {result.media_new} new media, {result.items_skipped} skipped")
+    for reason, count in result.skip_reasons.most_common():
+        console.print(f"  skipped {count}: {escape(reason)}")
+    if result.error:
+        console.print(f"[yellow]source stopped early:[/] {escape(result.error)}")
+    console.print(f"new hits: {sum(result.new_hits.values())} "
+                  + (f"({', '.join(f'{k} {n}' for k, n in result.new_hits.items())})" if result.new_hits else ""))
+
+
+@app.command()
+def match(case_id: int) -> None:
+    """Match a case against everything stored (scans and enrolments already do this)."""
+    from ncii_shield.cases.service import get_case
+    from ncii_shield.scan.match import match_case
+
+    with state.store.session() as session:
+        get_case(session, case_id)
+        new = match_case(session, case_id)
+    console.print(f"new hits: {sum(new.values())}")
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+def _fmt_distance(row_kind: str, distances: dict[str, float | None]) -> str:
+    parts = []
+    for kind, value in distances.items():
+        if value is None:
+            parts.append(kind)
+        else:
+            parts.append(f"{kind} {value:.0f}" if kind == "pdq" else f"{kind} {value:.2f}")
+    return ", ".join(parts)
+
+
+@app.command()
+def hits(
+    case_id: int,
+    kind: Annotated[str | None, typer.Option(help="Only hits found by this route: exact, pdq or face.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List a case's hits with their provenance: one row per message, every route that matched it."""
+    from ncii_shield.cases.service import get_case
+    from ncii_shield.review.hits import list_hits
+
+    if kind is not None and kind not in ("exact", "pdq", "face"):
+        fail(f"unknown kind {kind!r}", hint="use exact, pdq or face")
+    with state.store.session() as session:
+        get_case(session, case_id)
+        rows = list_hits(session, case_id, kind=kind)
+    if as_json:
+        print_json([r.to_json() for r in rows])
+        return
+    print_table(f"Hits for case {case_id} ({len(rows)})",
+                ["kind", "match", "file", "chat", "msg", "sender", "date (UTC)", "forwarded from"],
+                [(r.kind, _fmt_distance(r.kind, r.distances), r.media_path, r.chat, r.message_id,
+                  f"{r.sender or '?'} ({r.sender_id})" if r.sender_id else r.sender,
+                  f"{r.date:%Y-%m-%d %H:%M}" if r.date else None, r.forwarded_from) for r in rows])
+
+
+@app.command()
+def report(
+    case_id: int,
+    out: Annotated[Path, typer.Option(help="Where to write the HTML report.")],
+    reveal_thumbnails: Annotated[bool, typer.Option(help="Embed clear thumbnails behind click-to-reveal.")] = False,
+) -> None:
+    """Write one self-contained HTML report: hits grouped by image, where each copy went, a timeline."""
+    from ncii_shield.evidence.assemble import build_report_data
+    from ncii_shield.evidence.report import write_report
+    from ncii_shield.store import audit
+
+    with state.store.session() as session:
+        data = build_report_data(session, state.store.blobs, case_id)
+        written = write_report(data, out, reveal_thumbnails=reveal_thumbnails)
+        audit.record(session, "report.written", case_id=case_id, path=str(written.resolve()),
+                     reveal_thumbnails=reveal_thumbnails)
+    console.print(f"report written to [bold]{written}[/]")
+
+
+@app.command()
+def sources(as_json: JsonFlag = False) -> None:
+    """List the sources scanned so far."""
+    from ncii_shield.store.models import Item, Source
+
+    with state.store.session() as session:
+        counts = dict(session.execute(select(Item.source_id, func.count()).group_by(Item.source_id)).all())
+        rows = [dict(id=s.id, kind=s.kind, name=s.name, location=s.location, items=counts.get(s.id, 0),
+                     added=s.created_at) for s in session.scalars(select(Source).order_by(Source.id))]
+    if as_json:
+        print_json(rows)
+    else:
+        print_table("Sources", ["id", "kind", "name", "items", "location"],
+                    [(r["id"], r["kind"], r["name"], r["items"], r["location"]) for r in rows])
+
+
+@app.command()
+def skipped(
+    source_id: Annotated[int | None, typer.Option("--source", help="Only this source.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List items whose media could not be analysed, with the reason recorded for each."""
+    from ncii_shield.store.models import Item
+
+    with state.store.session() as session:
+        query = select(Item).where(Item.skip_reason.is_not(None)).order_by(Item.id)
+        if source_id is not None:
+            query = query.where(Item.source_id == source_id)
+        rows = [dict(item_id=i.id, source_id=i.source_id, chat=i.chat_title, message_id=i.message_id,
+                     media_path=i.media_path, reason=i.skip_reason) for i in session.scalars(query)]
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(f"Skipped items ({len(rows)})", ["item", "chat", "msg", "media", "reason"],
+                    [(r["item_id"], r["chat"], r["message_id"], r["media_path"], r["reason"]) for r in rows])
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option(help="Where the demo export and report go.")] = Path("demo-out"),
+    workers: Annotated[int | None, typer.Option(help="Worker processes [default: one per core].")] = None,
+) -> None:
+    """Build the bundled demo export, open a case, enrol, scan, list hits, write the report, score it."""
+    from ncii_shield.demo.run import run_demo
+
+    ok = run_demo(state.store, out_dir, workers=workers, progress_factory=progress_bar,
+                  progress_adapter=_RichProgress)
+    if not ok:
+        raise SystemExit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except NciiError as exc:
+        fail(exc.message, exc.hint)
+    finally:
+        if state._store is not None:
+            state._store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,627 @@
+"""Render a case's findings as one self-contained HTML file a case worker can hand on.
+
+The report travels: it is mailed to police, attached to a platform complaint, opened on an office
+laptop without network. So it is a single file with inline CSS, images as `data:` URIs and no script,
+and a Content-Security-Policy that forbids loading anything from outside even if a string slipped
+through. It shows sexualised images of a real person, so thumbnails are blurred *by the renderer*:
+by default the clear image is not in the file at all, not merely hidden by CSS.
+
+All layout decisions (sorting, dedup, counting, chart geometry) are made here in plain Python on
+view dataclasses; the Jinja2 template only formats them, with autoescape on.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import re
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
+from PIL import Image, ImageFilter, ImageOps
+
+from ncii_shield import __version__
+from ncii_shield.evidence.model import Copy, ReportData, Sighting
+from ncii_shield.signals import faces, pdq
+
+__all__ = [
+    "FACE_SAME_PERSON_THRESHOLD",
+    "PDQ_MATCH_THRESHOLD",
+    "blur_thumbnail",
+    "explain_kind",
+    "render_report",
+    "write_report",
+]
+
+# Thresholds quoted to the reader next to each distance, so a distance is never shown without the
+# line it is judged against. Taken from the signal modules so the report states what the matcher used.
+PDQ_MATCH_THRESHOLD = pdq.MATCH_THRESHOLD  # Hamming distance out of 256 bits
+FACE_SAME_PERSON_THRESHOLD = faces.SAME_PERSON_DISTANCE  # euclidean distance of 128-d embeddings
+
+THUMB_MAX_SIDE = 160  # px, long side of the embedded (blurred) thumbnail
+_BLUR_GRID = 10  # px: the image is first reduced to this many pixels on its long side
+_BLUR_RADIUS_FRACTION = 0.12  # Gaussian radius as a fraction of the long side
+_MAX_THUMB_PIXELS = 4096 * 4096  # refuse to decode anything that is clearly not a thumbnail
+
+_TEMPLATES = Path(__file__).with_name("templates")
+_HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+_UNKNOWN_DATE = "unknown"
+_NONE = "—"
+
+
+# --------------------------------------------------------------------------------------------
+# Thumbnails
+# --------------------------------------------------------------------------------------------
+
+
+def _open_thumbnail(jpeg: bytes) -> Image.Image:
+    """Decode a stored thumbnail into an upright RGB image no larger than needed.
+
+    Raises ValueError for anything that is not a small decodable image, so one bad thumbnail
+    yields a placeholder instead of no report.
+    """
+    try:
+        with Image.open(BytesIO(jpeg)) as im:
+            if im.width * im.height > _MAX_THUMB_PIXELS:
+                raise ValueError(f"thumbnail is {im.width}x{im.height}, too large to be a thumbnail")
+            im.draft("RGB", (THUMB_MAX_SIDE, THUMB_MAX_SIDE))
+            upright = ImageOps.exif_transpose(im)
+            return upright.convert("RGB")
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"thumbnail could not be decoded: {exc}") from exc
+
+
+def blur_thumbnail(jpeg: bytes, *, max_side: int = THUMB_MAX_SIDE) -> bytes:
+    """Return a small, heavily blurred JPEG of `jpeg` in which a face cannot be recognised.
+
+    A Gaussian blur alone can be partly undone by deconvolution, so the image is first reduced to
+    a ~10 px grid (the detail is then gone, not just smeared), scaled back up and blurred with a
+    radius of ~12 % of its width. What remains is the colour layout: enough to tell copies apart
+    at a glance, not enough to identify anyone. The output is re-encoded without any metadata.
+    """
+    im = _open_thumbnail(jpeg)
+    im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    w, h = im.size
+    long_side = max(w, h)
+    grid = (max(1, round(w * _BLUR_GRID / long_side)), max(1, round(h * _BLUR_GRID / long_side)))
+    coarse = im.resize(grid, Image.Resampling.BOX).resize((w, h), Image.Resampling.BILINEAR)
+    blurred = coarse.filter(ImageFilter.GaussianBlur(radius=max(2.0, _BLUR_RADIUS_FRACTION * long_side)))
+    out = BytesIO()
+    blurred.save(out, format="JPEG", quality=70)
+    return out.getvalue()
+
+
+def _clear_thumbnail(jpeg: bytes) -> bytes:
+    """The clear thumbnail to embed on explicit request: the stored bytes if they are a JPEG.
+
+    Kept verbatim so what the report shows is exactly what the store holds; anything else is
+    re-encoded as JPEG so the data: URI's declared type is true.
+    """
+    with Image.open(BytesIO(jpeg)) as im:
+        if im.format == "JPEG":
+            return jpeg
+    out = BytesIO()
+    _open_thumbnail(jpeg).save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def _data_uri(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _utc(d: datetime) -> datetime:
+    """Dates are UTC in the store; a naive one is taken as UTC rather than as local time."""
+    return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
+
+
+def _fmt_dt(d: datetime | None) -> str:
+    return _UNKNOWN_DATE if d is None else _utc(d).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _iso_dt(d: datetime | None) -> str | None:
+    return None if d is None else _utc(d).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(value: object) -> Markup:
+    """Jinja filter: escape user text, and mark Korean text lang="ko" for proper line breaking."""
+    s = str(value)
+    if _HANGUL.search(s):
+        return Markup('<span lang="ko">{}</span>').format(s)
+    return escape(s)
+
+
+def _or_none(value: object | None) -> str:
+    return _NONE if value is None or value == "" else str(value)
+
+
+def explain_kind(kind: str, distance: float | None) -> str:
+    """One plain-language line per match kind, with the distance and the threshold it is judged by."""
+    if kind == "exact":
+        return "exact: the very same file, byte for byte (identical SHA-256)"
+    if kind == "pdq":
+        if distance is None:
+            return "pdq: visually the same photo (PDQ perceptual hash)"
+        return (
+            f"pdq: visually the same photo (PDQ distance {distance:.0f} of 256 bits; "
+            f"{PDQ_MATCH_THRESHOLD} or less counts as a match)"
+        )
+    if kind == "face":
+        if distance is None:
+            return "face: the person's face appears in this image"
+        return (
+            f"face: the person's face (distance {distance:.2f}; "
+            f"below {FACE_SAME_PERSON_THRESHOLD:.2f} is treated as the same person)"
+        )
+    return f"{kind}: matched by {kind}"
+
+
+KIND_LEGEND: tuple[tuple[str, str], ...] = (
+    ("exact", "The file is identical to a known copy (same SHA-256 fingerprint). Strongest evidence."),
+    (
+        "pdq",
+        "The picture is visually the same as an enrolled photo even if resized or recompressed "
+        f"(Meta's PDQ hash; distance 0–256 bits, {PDQ_MATCH_THRESHOLD} or less is a match).",
+    ),
+    (
+        "face",
+        "The person's face was recognised in an image that is otherwise different, e.g. a face pasted "
+        f"onto another body (face-embedding distance; below {FACE_SAME_PERSON_THRESHOLD:.2f} is treated "
+        "as the same person). Needs a human look before acting.",
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# View model: everything the template shows, already sorted and formatted
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SightingView:
+    date: str
+    date_iso: str | None
+    source: str
+    chat: str
+    chat_type: str | None
+    message_id: str
+    sender: str
+    forwarded_from: str | None
+    reply_to: str
+    media_path: str
+    excerpt: str
+    first_seen: bool
+
+
+@dataclass(frozen=True)
+class Badge:
+    kind: str
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Thumb:
+    blurred_uri: str | None  # None: no image kept / unreadable
+    clear_uri: str | None  # only with reveal_thumbnails=True
+    placeholder: str
+
+
+@dataclass(frozen=True)
+class CopyView:
+    anchor: str
+    sha256: str
+    badges: tuple[Badge, ...]
+    nudity: str | None
+    dimensions: str | None
+    thumb: Thumb
+    first_seen: str
+    sightings: tuple[SightingView, ...]
+
+
+@dataclass(frozen=True)
+class GroupView:
+    anchor: str
+    title: str
+    reference_label: str | None
+    copies: tuple[CopyView, ...]
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    sighting: SightingView
+    copy_anchor: str
+    copy_sha256: str
+    groups: str
+
+
+@dataclass(frozen=True)
+class SpreadRow:
+    source: str
+    chat: str
+    chat_type: str | None
+    sightings: int
+    copies: int
+    forwarded: int
+    first: str
+    last: str
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: str
+    y: str
+    width: str
+    height: str
+    label: str  # tooltip: "2024-08-24: 3 sightings"
+
+
+@dataclass(frozen=True)
+class Tick:
+    pos: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    plot_left: int
+    plot_right: int
+    plot_top: int
+    plot_bottom: int
+    unit: str  # "Day (UTC)", ...
+    bars: tuple[Bar, ...]
+    y_ticks: tuple[Tick, ...]
+    x_ticks: tuple[Tick, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class Stat:
+    label: str
+    value: str
+
+
+def _sighting_key(s: Sighting) -> tuple[object, ...]:
+    """Chronological, undated last, then by provenance: output never depends on input order."""
+    return (
+        s.date is None,
+        _utc(s.date) if s.date is not None else datetime.min.replace(tzinfo=UTC),
+        s.source,
+        s.chat or "",
+        s.message_id if s.message_id is not None else -1,
+        s.item_id,
+        s.media_path or "",
+    )
+
+
+def _sighting_view(s: Sighting, *, first_seen: bool) -> SightingView:
+    return SightingView(
+        date=_fmt_dt(s.date),
+        date_iso=_iso_dt(s.date),
+        source=s.source,
+        chat=s.chat if s.chat else "(no chat)",
+        chat_type=s.chat_type,
+        message_id=_or_none(s.message_id),
+        sender=_or_none(s.sender),
+        forwarded_from=s.forwarded_from or None,
+        reply_to=_or_none(s.reply_to),
+        media_path=_or_none(s.media_path),
+        excerpt=s.text_excerpt,
+        first_seen=first_seen,
+    )
+
+
+def _sorted_sightings(copy: Copy) -> list[Sighting]:
+    """Sightings by date; an item listed twice (e.g. by a duplicated join) is shown once."""
+    ordered: list[Sighting] = []
+    items: set[int] = set()
+    for s in sorted(copy.sightings, key=_sighting_key):
+        if s.item_id not in items:
+            items.add(s.item_id)
+            ordered.append(s)
+    return ordered
+
+
+def _thumb(copy: Copy, reveal: bool, cache: dict[str, Thumb]) -> Thumb:
+    if copy.media_sha256 in cache:
+        return cache[copy.media_sha256]
+    if copy.thumbnail_jpeg is None:
+        thumb = Thumb(None, None, "no image kept")
+    else:
+        try:
+            blurred = _data_uri(blur_thumbnail(copy.thumbnail_jpeg))
+            clear = _data_uri(_clear_thumbnail(copy.thumbnail_jpeg)) if reveal else None
+            thumb = Thumb(blurred, clear, "")
+        except ValueError:
+            thumb = Thumb(None, None, "image could not be read")
+    cache[copy.media_sha256] = thumb
+    return thumb
+
+
+def _copy_view(copy: Copy, anchor: str, reveal: bool, cache: dict[str, Thumb]) -> CopyView:
+    ordered = _sorted_sightings(copy)
+    first = ordered[0] if ordered and ordered[0].date is not None else None
+    badges = tuple(
+        Badge(kind, explain_kind(kind, copy.best_distance if i == 0 else None))
+        for i, kind in enumerate(copy.kinds)
+    )
+    dims = f"{copy.width} × {copy.height} px" if copy.width and copy.height else None
+    nudity = None if copy.nudity is None else f"{copy.nudity:.2f}"
+    return CopyView(
+        anchor=anchor,
+        sha256=copy.media_sha256,
+        badges=badges,
+        nudity=nudity,
+        dimensions=dims,
+        thumb=_thumb(copy, reveal, cache),
+        first_seen=_fmt_dt(first.date if first else None),
+        sightings=tuple(_sighting_view(s, first_seen=s is first) for s in ordered),
+    )
+
+
+def _nice_step(max_count: int) -> int:
+    """An integer tick step (1, 2, 5, 10, 20, …) giving at most ~5 ticks."""
+    raw = max(1.0, max_count / 4)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for mult in (1, 2, 5, 10):
+        if mult * magnitude >= raw:
+            return int(mult * magnitude)
+    return int(10 * magnitude)  # pragma: no cover - the loop always returns
+
+
+def _bin_start(d: date, unit: str) -> date:
+    if unit == "week":
+        return d - timedelta(days=d.weekday())
+    if unit == "month":
+        return d.replace(day=1)
+    return d
+
+
+def _next_bin(d: date, unit: str) -> date:
+    if unit == "week":
+        return d + timedelta(days=7)
+    if unit == "month":
+        return (d.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return d + timedelta(days=1)
+
+
+def _chart(dates: Iterable[datetime]) -> Chart | None:
+    """Bars of sightings per day as inline SVG geometry; per week/month when the span is long.
+
+    Daily bars over a year would be a few px wide and unreadable, so the bin grows with the span;
+    the axis title says which bin is used.
+    """
+    days = sorted(_utc(d).date() for d in dates)
+    if not days:
+        return None
+    span = (days[-1] - days[0]).days + 1
+    unit = "day" if span <= 92 else "week" if span <= 7 * 104 else "month"
+    counts: dict[date, int] = defaultdict(int)
+    for d in days:
+        counts[_bin_start(d, unit)] += 1
+    bins: list[date] = []
+    cur = _bin_start(days[0], unit)
+    while cur <= days[-1]:
+        bins.append(cur)
+        cur = _next_bin(cur, unit)
+
+    width, height = 720, 220
+    left, right, top, bottom = 48, width - 12, 12, height - 44
+    top_count = max(counts.values())
+    step = _nice_step(top_count)
+    y_max = step * math.ceil(top_count / step)
+    plot_w, plot_h = right - left, bottom - top
+    slot = plot_w / len(bins)
+    bar_w = min(48.0, max(1.0, slot * 0.8))
+    fmt = "%Y-%m" if unit == "month" else "%Y-%m-%d"
+    noun = {"day": "", "week": "week of ", "month": ""}[unit]
+
+    bars: list[Bar] = []
+    for i, b in enumerate(bins):
+        n = counts.get(b, 0)
+        h = plot_h * n / y_max
+        bars.append(
+            Bar(
+                x=f"{left + i * slot + (slot - bar_w) / 2:.1f}",
+                y=f"{bottom - h:.1f}",
+                width=f"{bar_w:.1f}",
+                height=f"{h:.1f}",
+                label=f"{noun}{b.strftime(fmt)}: {n} sighting{'s' if n != 1 else ''}",
+            )
+        )
+    y_ticks = tuple(
+        Tick(pos=f"{bottom - plot_h * v / y_max:.1f}", label=str(v)) for v in range(0, y_max + 1, step)
+    )
+    every = max(1, math.ceil(len(bins) / 7))
+    x_ticks = tuple(
+        Tick(pos=f"{left + i * slot + slot / 2:.1f}", label=b.strftime(fmt))
+        for i, b in enumerate(bins)
+        if i % every == 0
+    )
+    unit_title = {"day": "Day (UTC)", "week": "Week starting Monday (UTC)", "month": "Month (UTC)"}[unit]
+    description = (
+        f"Sightings per {unit} from {days[0].isoformat()} to {days[-1].isoformat()}: "
+        f"{len(days)} dated sightings, at most {top_count} in one {unit}."
+    )
+    return Chart(
+        width=width,
+        height=height,
+        plot_left=left,
+        plot_right=right,
+        plot_top=top,
+        plot_bottom=bottom,
+        unit=unit_title,
+        bars=tuple(bars),
+        y_ticks=y_ticks,
+        x_ticks=x_ticks,
+        description=description,
+    )
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """Everything the template needs, in display order."""
+
+    data: ReportData
+    generated_at: str
+    generated_iso: str | None
+    reveal: bool
+    groups: tuple[GroupView, ...]
+    stats: tuple[Stat, ...]
+    counts_by_kind: tuple[tuple[str, int], ...]
+    timeline: tuple[TimelineRow, ...]
+    undated: int
+    chart: Chart | None
+    spread: tuple[SpreadRow, ...]
+    legend: tuple[tuple[str, str], ...]
+    version: str
+    several_sources: bool  # show the source on each row only when it tells rows apart
+
+
+def _build_view(data: ReportData, reveal: bool) -> ReportView:
+    cache: dict[str, Thumb] = {}
+    groups: list[GroupView] = []
+    # One timeline row per (item, media): a copy matched by two groups was still seen once there.
+    seen: dict[tuple[int, str], tuple[Sighting, str, list[str]]] = {}
+    copies_seen: set[str] = set()
+    kind_counts: dict[str, int] = defaultdict(int)
+
+    for gi, group in enumerate(data.groups, start=1):
+        copy_views: list[CopyView] = []
+        for ci, copy in enumerate(group.copies, start=1):
+            anchor = f"copy-{gi}-{ci}"
+            copy_views.append(_copy_view(copy, anchor, reveal, cache))
+            if copy.media_sha256 not in copies_seen:
+                copies_seen.add(copy.media_sha256)
+                for kind in copy.kinds:
+                    kind_counts[kind] += 1
+            for s in copy.sightings:
+                key = (s.item_id, copy.media_sha256)
+                if key not in seen:
+                    seen[key] = (s, anchor, [])
+                if group.title not in seen[key][2]:
+                    seen[key][2].append(group.title)
+        groups.append(GroupView(f"group-{gi}", group.title, group.reference_label, tuple(copy_views)))
+
+    entries = sorted(seen.items(), key=lambda kv: (*_sighting_key(kv[1][0]), kv[0][1]))
+    timeline = tuple(
+        TimelineRow(_sighting_view(s, first_seen=False), anchor, sha, "; ".join(titles))
+        for (_, sha), (s, anchor, titles) in entries
+    )
+    sightings = [s for _, (s, _a, _t) in entries]
+    dated = [s.date for s in sightings if s.date is not None]
+
+    spread_acc: dict[tuple[str, str | None], list[tuple[Sighting, str]]] = defaultdict(list)
+    for (_, sha), (s, _a, _t) in entries:
+        spread_acc[(s.source, s.chat)].append((s, sha))
+    spread_rows: list[tuple[tuple[object, ...], SpreadRow]] = []
+    for (source, chat), rows in spread_acc.items():
+        chat_dates = [_utc(s.date) for s, _ in rows if s.date is not None]
+        first, last = (min(chat_dates), max(chat_dates)) if chat_dates else (None, None)
+        chat_type = next((s.chat_type for s, _ in rows if s.chat_type), None)
+        row = SpreadRow(
+            source=source,
+            chat=chat if chat else "(no chat)",
+            chat_type=chat_type,
+            sightings=len(rows),
+            copies=len({sha for _, sha in rows}),
+            forwarded=sum(1 for s, _ in rows if s.forwarded_from),
+            first=_fmt_dt(first),
+            last=_fmt_dt(last),
+        )
+        sort_key = (first is None, first or datetime.min.replace(tzinfo=UTC), source, chat or "")
+        spread_rows.append((sort_key, row))
+    spread = tuple(row for _, row in sorted(spread_rows, key=lambda kr: kr[0]))
+
+    counts = data.counts_by_kind or kind_counts
+    order = {"exact": 0, "pdq": 1, "face": 2}
+    counts_by_kind = tuple(sorted(counts.items(), key=lambda kv: (order.get(kv[0], 9), kv[0])))
+    stats = (
+        Stat("Distinct copies (files)", str(len(copies_seen))),
+        Stat("Sightings (messages)", str(len(sightings))),
+        Stat("Chats involved", str(len(spread))),
+        Stat("First seen (UTC)", _fmt_dt(min(map(_utc, dated)) if dated else None)),
+        Stat("Last seen (UTC)", _fmt_dt(max(map(_utc, dated)) if dated else None)),
+    )
+    return ReportView(
+        data=data,
+        generated_at=_fmt_dt(data.generated_at),
+        generated_iso=_iso_dt(data.generated_at),
+        reveal=reveal,
+        groups=tuple(groups),
+        stats=stats,
+        counts_by_kind=counts_by_kind,
+        timeline=timeline,
+        undated=len(sightings) - len(dated),
+        chart=_chart(dated),
+        spread=spread,
+        legend=KIND_LEGEND,
+        version=__version__,
+        several_sources=len({s.source for s in sightings}) > 1,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(_TEMPLATES),
+        autoescape=True,  # every string in a report may come from a hostile chat
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["t"] = _text
+    return env
+
+
+def render_report(data: ReportData, *, reveal_thumbnails: bool = False) -> str:
+    """Return the whole report as one HTML document (str).
+
+    Output depends only on `data` (no clock, no randomness), so the same data renders to the same
+    bytes and a report can be re-generated and compared. With `reveal_thumbnails` the clear
+    thumbnails are embedded too, behind a click, and the report says so at the top.
+    """
+    view = _build_view(data, reveal_thumbnails)
+    return _environment().get_template("report.html.j2").render(r=view)
+
+
+def write_report(data: ReportData, out: Path, *, reveal_thumbnails: bool = False) -> Path:
+    """Render and write the report atomically; return `out`.
+
+    The file goes to a temporary file in the same directory and is moved over `out` with
+    os.replace, so a reader (or a crash) never sees half a report. The temporary file is created
+    owner-only (0600) and keeps that mode: the report identifies a victim.
+    """
+    html = render_report(data, reveal_thumbnails=reveal_thumbnails).encode("utf-8")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(html)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out

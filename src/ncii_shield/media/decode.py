@@ -1,0 +1,108 @@
+"""Turning untrusted bytes into pixels, or a one-line reason why not.
+
+Everything a scan meets is hostile until decoded: files named .jpg that are not images, truncated
+JPEGs, decompression bombs, animated stickers. The format is taken from the content, never the name.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ncii_shield.errors import MediaError
+
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_PIXELS = 40_000_000  # ~ 7300 x 5500; anything bigger is refused as a possible decompression bomb
+VIDEO_SIGNATURES = (b"\x1aE\xdf\xa3",)  # Matroska/WebM; MP4/MOV are recognised by their 'ftyp' box
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """First frame of a media file as RGB pixels, plus what was learned while decoding."""
+
+    rgb: np.ndarray  # H x W x 3, uint8, no EXIF rotation applied (PDQ is computed on stored pixels)
+    upright: np.ndarray  # the same with EXIF orientation applied, for face detection
+    format: str
+    width: int
+    height: int
+
+
+def _is_video(data: bytes) -> bool:
+    return data[4:8] == b"ftyp" or data.startswith(VIDEO_SIGNATURES)
+
+
+def _flatten(img: Image.Image) -> Image.Image:
+    """RGB on a white background: stickers are transparent, and their shape is on white in chats."""
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def decode_image(data: bytes) -> Decoded:
+    """Decode the first frame of an image. Raises MediaError with a one-line reason."""
+    if len(data) > MAX_FILE_BYTES:
+        raise MediaError(f"file too large ({len(data)} bytes > {MAX_FILE_BYTES})")
+    if data[:2] == b"\x1f\x8b":
+        raise MediaError("animated sticker (TGS, gzip Lottie) has no pixels to hash")
+    if _is_video(data):
+        return decode_video_first_frame(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise MediaError(f"image too large ({width}x{height} pixels): refused as a possible decompression bomb")
+            img.load()
+    except MediaError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaError(f"refused as a decompression bomb: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise MediaError("not an image (content is not a format Pillow can read)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise MediaError(f"corrupt or truncated image: {exc}") from exc
+    fmt = (img.format or "unknown").lower()
+    upright_img = ImageOps.exif_transpose(img) or img
+    rgb = np.asarray(_flatten(img))
+    upright = rgb if upright_img is img else np.asarray(_flatten(upright_img))
+    return Decoded(rgb=rgb, upright=upright, format=fmt, width=width, height=height)
+
+
+def decode_video_first_frame(data: bytes) -> Decoded:
+    """First decodable frame of a video or animation (Telegram turns GIFs into MP4)."""
+    import av  # imported here: PyAV loads FFmpeg, which image-only runs never need
+
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.video:
+                raise MediaError("media file has no video stream")
+            stream = container.streams.video[0]
+            codec = stream.codec_context.name
+            for frame in container.decode(stream):
+                if frame.width * frame.height > MAX_PIXELS:
+                    raise MediaError(f"video frame too large ({frame.width}x{frame.height})")
+                rgb = frame.to_ndarray(format="rgb24")
+                return Decoded(rgb=rgb, upright=rgb, format=f"video/{codec}", width=frame.width, height=frame.height)
+    except MediaError:
+        raise
+    except (av.FFmpegError, ValueError, OSError, IndexError) as exc:
+        raise MediaError(f"corrupt or unreadable video: {str(exc)[:120]}") from exc
+    raise MediaError("video has no decodable frame")
+
+
+def thumbnail_jpeg(rgb: np.ndarray, max_side: int = 256, quality: int = 80) -> bytes:
+    """A small JPEG for reports and review; it is blurred again wherever it is shown."""
+    img = Image.fromarray(rgb)
+    img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()

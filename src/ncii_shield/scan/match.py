@@ -1,0 +1,109 @@
+"""Matching a case against everything stored, and writing the hits.
+
+Run after every scan and every enrolment. It is idempotent: a hit already recorded for the same
+item, case and kind is not written again, so re-running after a crash gives the same result.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ncii_shield.index.matcher import Match, ReferenceSet, match_faces, match_pdq
+from ncii_shield.signals.faces import embedding_from_bytes
+from ncii_shield.signals.pdq import MIN_QUALITY, as_words
+from ncii_shield.store import audit
+from ncii_shield.store.models import Hit, Item, Media, Reference, Signal
+
+KIND_ORDER = ("exact", "pdq", "face")
+
+
+def load_references(session: Session, case_id: int) -> ReferenceSet:
+    rows = session.execute(
+        select(Reference.id, Reference.kind, Reference.value).where(Reference.case_id == case_id)
+    ).all()
+    sha = {value.hex(): rid for rid, kind, value in rows if kind == "sha256"}
+    pdq = [(rid, value) for rid, kind, value in rows if kind == "pdq"]
+    faces = [(rid, value) for rid, kind, value in rows if kind == "face"]
+    return ReferenceSet(
+        sha256=sha,
+        pdq=as_words([v for _, v in pdq]),
+        pdq_ids=np.array([r for r, _ in pdq], dtype=np.int64),
+        faces=np.stack([embedding_from_bytes(v) for _, v in faces]) if faces else np.zeros((0, 128), np.float32),
+        face_ids=np.array([r for r, _ in faces], dtype=np.int64),
+    )
+
+
+@dataclass(frozen=True)
+class MediaMatch:
+    media_id: int
+    kind: str
+    reference_id: int
+    distance: float | None
+    signal_id: int | None
+
+
+def find_media_matches(session: Session, refs: ReferenceSet) -> list[MediaMatch]:
+    """Every stored media file that matches the references, by each route."""
+    found: list[MediaMatch] = []
+    if refs.sha256:
+        for media_id, digest in session.execute(
+            select(Media.id, Media.sha256).where(Media.sha256.in_(list(refs.sha256)))
+        ):
+            found.append(MediaMatch(media_id, "exact", refs.sha256[digest], None, None))
+
+    def signals(kind: str) -> list[tuple[int, int, bytes]]:
+        query = select(Signal.id, Signal.media_id, Signal.value).where(Signal.kind == kind)
+        if kind == "pdq":
+            query = query.where(Signal.quality >= MIN_QUALITY)
+        return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+
+    def collect(kind: str, rows: list[tuple[int, int, bytes]], matches: list[Match]) -> None:
+        for m in matches:
+            signal_id, media_id, _ = rows[m.candidate]
+            found.append(MediaMatch(media_id, kind, m.reference_id, m.distance, signal_id))
+
+    if len(refs.pdq_ids):
+        rows = signals("pdq")
+        collect("pdq", rows, match_pdq(refs, as_words([v for _, _, v in rows])))
+    if len(refs.face_ids):
+        rows = signals("face")
+        matrix = np.stack([embedding_from_bytes(v) for _, _, v in rows]) if rows else np.zeros((0, 128), np.float32)
+        collect("face", rows, match_faces(refs, matrix))
+    return found
+
+
+def match_case(session: Session, case_id: int) -> Counter[str]:
+    """Record a hit for every item whose media matches the case. Returns new hits by kind."""
+    refs = load_references(session, case_id)
+    if refs.empty:
+        return Counter()
+    best: dict[tuple[int, str], MediaMatch] = {}
+    for m in find_media_matches(session, refs):
+        key = (m.media_id, m.kind)
+        if key not in best or (m.distance or 0) < (best[key].distance or 0):
+            best[key] = m
+    by_media: dict[int, list[MediaMatch]] = defaultdict(list)
+    for m in best.values():
+        by_media[m.media_id].append(m)
+    existing = set(session.execute(select(Hit.item_id, Hit.kind).where(Hit.case_id == case_id)).all())
+    new: Counter[str] = Counter()
+    media_ids = list(by_media)
+    for start in range(0, len(media_ids), 500):
+        chunk = media_ids[start : start + 500]
+        for item_id, media_id in session.execute(select(Item.id, Item.media_id).where(Item.media_id.in_(chunk))):
+            for m in by_media[media_id]:
+                if (item_id, m.kind) in existing:
+                    continue
+                session.add(Hit(case_id=case_id, item_id=item_id, media_id=media_id, kind=m.kind,
+                                distance=m.distance, reference_id=m.reference_id, signal_id=m.signal_id))
+                existing.add((item_id, m.kind))
+                new[m.kind] += 1
+    if new:
+        audit.record(session, "case.matched", case_id=case_id, new_hits=dict(new))
+    session.flush()
+    return new

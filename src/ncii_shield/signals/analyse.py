@@ -1,0 +1,53 @@
+"""Every signal of one media file from one decode: the unit of work a scan sends to a worker.
+
+A pure function from bytes to data, so it runs the same in a worker process, in enrolment and in
+tests, and never touches the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from ncii_shield.errors import MediaError
+from ncii_shield.media.decode import decode_image, thumbnail_jpeg
+from ncii_shield.signals.faces import Face, detect_faces
+from ncii_shield.signals.nudity import nudity_score
+from ncii_shield.signals.pdq import pdq_hash
+
+
+@dataclass(frozen=True)
+class Analysis:
+    sha256: str
+    size: int
+    error: str | None = None  # one-line reason the media was refused; nothing else is set then
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    pdq: bytes | None = None
+    pdq_quality: int | None = None
+    faces: list[Face] = field(default_factory=list)
+    nudity: float | None = None
+    thumbnail: bytes | None = None
+
+
+def analyse_bytes(data: bytes, *, with_nudity: bool = True) -> Analysis:
+    """Decode once, then hash, find faces and score. A refused file comes back with `error` set."""
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        decoded = decode_image(data)
+    except MediaError as exc:
+        return Analysis(sha256=sha, size=len(data), error=exc.message)
+    pdq, quality = pdq_hash(decoded.rgb)
+    return Analysis(
+        sha256=sha,
+        size=len(data),
+        format=decoded.format,
+        width=decoded.width,
+        height=decoded.height,
+        pdq=pdq,
+        pdq_quality=quality,
+        faces=detect_faces(decoded.upright),
+        nudity=nudity_score(decoded.rgb) if with_nudity else None,
+        thumbnail=thumbnail_jpeg(decoded.upright),
+    )

@@ -1,0 +1,89 @@
+"""Opening the database: create the data directory, apply migrations, hand out sessions.
+
+SQLite runs in WAL mode with foreign keys on, so a scan killed midway leaves the last committed
+batch intact and readers never see half a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ncii_shield.config import Settings
+from ncii_shield.errors import NciiError
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, future=True)
+    if make_url(url).get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("ncii_shield.store") / "migrations"))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; safe to call on every start."""
+    command.upgrade(_alembic_config(engine), "head")
+
+
+class Store:
+    """The database plus the blob store for one data directory."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(settings.database_url)
+        try:
+            migrate(self.engine)
+        except OperationalError as exc:
+            raise NciiError(
+                f"cannot open the database at {settings.database_url}: {exc.orig}",
+                hint="check --data-dir / NCII_DATABASE_URL and that the directory is writable",
+            ) from exc
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        from ncii_shield.store.blobs import FileBlobStore
+
+        self.blobs = FileBlobStore(settings.blob_dir)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on any error."""
+        with self._sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def database_path(settings: Settings) -> Path | None:
+    url = make_url(settings.database_url)
+    return Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
