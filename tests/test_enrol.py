@@ -21,15 +21,22 @@ def _case(store: Store) -> int:
 
 def _refs(store: Store, case_id: int) -> dict[str, int]:
     with store.session() as s:
-        return dict(s.execute(select(Reference.kind, func.count()).where(Reference.case_id == case_id)
-                              .group_by(Reference.kind)).all())
+        return dict(
+            s.execute(
+                select(Reference.kind, func.count())
+                .where(Reference.case_id == case_id)
+                .group_by(Reference.kind)
+            ).all()
+        )
 
 
 def test_open_case_records_consent_and_audit(store: Store) -> None:
     case_id = _case(store)
     with store.session() as s:
         case = s.get(Case, case_id)
-        assert case is not None and case.consent_method == "signed form" and case.consent_at.tzinfo is not None
+        assert (
+            case is not None and case.consent_method == "signed form" and case.consent_at.tzinfo is not None
+        )
         assert s.scalar(select(AuditEvent.action).where(AuditEvent.case_id == case_id)) == "case.opened"
 
 
@@ -78,7 +85,7 @@ def test_bad_photo_enrols_nothing(store: Store, tmp_path: Path) -> None:
     case_id = _case(store)
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"definitely not a jpeg")
-    with pytest.raises(NciiError, match="broken.jpg: not an image"), store.session() as s:
+    with pytest.raises(NciiError, match=r"broken\.jpg: not an image"), store.session() as s:
         enrol(s, store.blobs, s.get(Case, case_id), [ASSETS / "obama.jpg", bad])
     assert _refs(store, case_id) == {}
 

@@ -41,24 +41,28 @@ def _resized(path: Path, side: int) -> bytes:
 
 def _bad_export(root: Path) -> Path:
     good = (ASSETS / "obama.jpg").read_bytes()
-    return write_export(root, [
-        message(1, photo="photos/good.jpg", text="hello"),
-        message(2, photo="photos/broken.jpg"),
-        message(3, photo="photos/bomb.png"),
-        message(4, photo="../outside.jpg"),
-        message(5, photo="/etc/passwd"),
-        message(6, photo="photos/text.jpg"),
-        message(7, photo="(File not included. Change data exporting settings to download.)"),
-        message(8, photo="photos/missing.jpg"),
-        message(9, photo="photos/small.jpg", forwarded_from="Another room"),
-        message(10, text="just text"),
-    ], files={
-        "photos/good.jpg": good,
-        "photos/broken.jpg": good[: len(good) // 3],
-        "photos/bomb.png": _png_with_size(60_000, 60_000),
-        "photos/text.jpg": b"this is not an image\n",
-        "photos/small.jpg": _resized(ASSETS / "obama.jpg", 400),
-    })
+    return write_export(
+        root,
+        [
+            message(1, photo="photos/good.jpg", text="hello"),
+            message(2, photo="photos/broken.jpg"),
+            message(3, photo="photos/bomb.png"),
+            message(4, photo="../outside.jpg"),
+            message(5, photo="/etc/passwd"),
+            message(6, photo="photos/text.jpg"),
+            message(7, photo="(File not included. Change data exporting settings to download.)"),
+            message(8, photo="photos/missing.jpg"),
+            message(9, photo="photos/small.jpg", forwarded_from="Another room"),
+            message(10, text="just text"),
+        ],
+        files={
+            "photos/good.jpg": good,
+            "photos/broken.jpg": good[: len(good) // 3],
+            "photos/bomb.png": _png_with_size(60_000, 60_000),
+            "photos/text.jpg": b"this is not an image\n",
+            "photos/small.jpg": _resized(ASSETS / "obama.jpg", 400),
+        },
+    )
 
 
 def test_bad_inputs_are_skipped_with_a_reason_and_the_scan_goes_on(store: Store, tmp_path: Path) -> None:
@@ -90,8 +94,16 @@ def test_provenance_is_kept(store: Store, tmp_path: Path) -> None:
         item = s.scalar(select(Item).where(Item.message_id == 9))
         assert item is not None
         assert (item.chat_id, item.chat_title, item.sender_id, item.forwarded_from) == (
-            "777", "Test room", "user1001", "Another room")
-        assert item.date is not None and item.date.tzinfo is not None and int(item.date.timestamp()) == 1_724_500_540
+            "777",
+            "Test room",
+            "user1001",
+            "Another room",
+        )
+        assert (
+            item.date is not None
+            and item.date.tzinfo is not None
+            and int(item.date.timestamp()) == 1_724_500_540
+        )
         assert item.media_path == "photos/small.jpg"
 
 
@@ -109,8 +121,11 @@ def test_rescan_adds_nothing_twice(store: Store, tmp_path: Path) -> None:
 
 def test_same_media_in_many_messages_is_decoded_once(store: Store, tmp_path: Path) -> None:
     data = (ASSETS / "obama2.jpg").read_bytes()
-    export = write_export(tmp_path / "e", [message(i, photo=f"photos/{i % 2}.jpg") for i in range(1, 7)],
-                          files={"photos/0.jpg": data, "photos/1.jpg": data})
+    export = write_export(
+        tmp_path / "e",
+        [message(i, photo=f"photos/{i % 2}.jpg") for i in range(1, 7)],
+        files={"photos/0.jpg": data, "photos/1.jpg": data},
+    )
     result = _scan(store, export, None)
     assert result.media_new == 1
     with store.session() as s:

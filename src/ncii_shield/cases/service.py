@@ -97,7 +97,9 @@ def enrol(
         try:
             decoded = decode_image(data)
         except MediaError as exc:
-            raise NciiError(f"{path}: {exc.message}", hint="nothing was enrolled; remove or replace this photo") from exc
+            raise NciiError(
+                f"{path}: {exc.message}", hint="nothing was enrolled; remove or replace this photo"
+            ) from exc
         prepared.append((path, data, decoded))
 
     results: list[EnrolledPhoto] = []
@@ -105,7 +107,9 @@ def enrol(
         sha = hashlib.sha256(data).hexdigest()
         label = path.name
         existing = session.scalar(
-            select(func.count()).select_from(Reference).where(Reference.case_id == case.id, Reference.photo_sha256 == sha)
+            select(func.count())
+            .select_from(Reference)
+            .where(Reference.case_id == case.id, Reference.photo_sha256 == sha)
         )
         variants, quality = pdq_dihedral(decoded.rgb)
         faces = detect_faces(decoded.upright)
@@ -116,24 +120,56 @@ def enrol(
             results.append(report)
             continue
         blob_key = blobs.put(data, namespace="originals") if keep_originals else None
-        session.add(Reference(case_id=case.id, kind="sha256", photo_sha256=sha, photo_label=label,
-                              value=bytes.fromhex(sha), blob_key=blob_key))
+        session.add(
+            Reference(
+                case_id=case.id,
+                kind="sha256",
+                photo_sha256=sha,
+                photo_label=label,
+                value=bytes.fromhex(sha),
+                blob_key=blob_key,
+            )
+        )
         if quality >= MIN_QUALITY:
             for index, value in enumerate(variants):
-                session.add(Reference(case_id=case.id, kind="pdq", variant=index, photo_sha256=sha,
-                                      photo_label=label, value=value, quality=quality))
+                session.add(
+                    Reference(
+                        case_id=case.id,
+                        kind="pdq",
+                        variant=index,
+                        photo_sha256=sha,
+                        photo_label=label,
+                        value=value,
+                        quality=quality,
+                    )
+                )
         else:
-            report.warnings.append(f"PDQ quality {quality} < {MIN_QUALITY}: only exact copies and the face will match")
+            report.warnings.append(
+                f"PDQ quality {quality} < {MIN_QUALITY}: only exact copies and the face will match"
+            )
         if faces:
-            session.add(Reference(case_id=case.id, kind="face", variant=0, photo_sha256=sha, photo_label=label,
-                                  value=embedding_bytes(faces[0].embedding)))
+            session.add(
+                Reference(
+                    case_id=case.id,
+                    kind="face",
+                    variant=0,
+                    photo_sha256=sha,
+                    photo_label=label,
+                    value=embedding_bytes(faces[0].embedding),
+                )
+            )
             if len(faces) > 1:
                 report.warnings.append(f"{len(faces)} faces found; only the largest was enrolled")
         else:
             report.warnings.append("no face found: this photo is matched by its hashes only")
         results.append(report)
     session.flush()
-    audit.record(session, "case.enrolled", case_id=case.id, photos=len(photos),
-                 new=sum(1 for r in results if not r.already_enrolled),
-                 kept_originals=keep_originals)
+    audit.record(
+        session,
+        "case.enrolled",
+        case_id=case.id,
+        photos=len(photos),
+        new=sum(1 for r in results if not r.already_enrolled),
+        kept_originals=keep_originals,
+    )
     return results

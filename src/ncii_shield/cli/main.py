@@ -21,13 +21,17 @@ from rich.progress import (
 from rich.text import Text
 from sqlalchemy import func, select
 
-from ncii_shield.cli.output import console, fail, print_json, print_table
+from ncii_shield.cli.output import console, err_console, fail, print_json, print_table
 from ncii_shield.config import load_settings
 from ncii_shield.errors import NciiError
 from ncii_shield.store.db import Store
 
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
-                  help="Find a consenting person's photos, face and details in collected chat exports.")
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    help="Find a consenting person's photos, face and details in collected chat exports.",
+)
 case_app = typer.Typer(no_args_is_help=True, help="Open, list and show cases.")
 app.add_typer(case_app, name="case")
 
@@ -50,20 +54,29 @@ state = State()
 
 @app.callback()
 def _global(
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", envvar="NCII_DATA_DIR",
-                                                  help="Where the database and media live [default: ./ncii-data].")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="NCII_DATA_DIR",
+            help="Where the database and media live [default: ./ncii-data].",
+        ),
+    ] = None,
 ) -> None:
     state.data_dir = data_dir
 
 
 # ---------------------------------------------------------------------------------------------- cases
 
+
 @case_app.command("open")
 def case_open(
     pseudonym: Annotated[str, typer.Option(help="A name for the case that does not identify the person.")],
     consent_by: Annotated[str, typer.Option(help="Who gave consent (the person, or their guardian).")],
     consent_method: Annotated[str, typer.Option(help="How: e.g. 'signed form', 'recorded call'.")],
-    consent_at: Annotated[datetime | None, typer.Option(help="When consent was given (UTC) [default: now].")] = None,
+    consent_at: Annotated[
+        datetime | None, typer.Option(help="When consent was given (UTC) [default: now].")
+    ] = None,
     note: Annotated[str | None, typer.Option(help="Anything else about the consent.")] = None,
 ) -> None:
     """Open a case for a person who has consented to be searched for. Prints the case id."""
@@ -72,12 +85,19 @@ def case_open(
     from ncii_shield.cases.service import open_case
 
     with state.store.session() as session:
-        case = open_case(session, pseudonym, consent_by=consent_by, consent_method=consent_method,
-                         consent_at=consent_at.replace(tzinfo=UTC) if consent_at and consent_at.tzinfo is None
-                         else consent_at, consent_note=note)
+        case = open_case(
+            session,
+            pseudonym,
+            consent_by=consent_by,
+            consent_method=consent_method,
+            consent_at=consent_at.replace(tzinfo=UTC)
+            if consent_at and consent_at.tzinfo is None
+            else consent_at,
+            consent_note=note,
+        )
         case_id = case.id
-    console.print(f"opened case [bold]{case_id}[/]")
-    print(case_id)
+    err_console.print(f"opened case [bold]{case_id}[/]")
+    print(case_id)  # alone on stdout, so scripts can do CASE=$(ncii-shield case open ...)
 
 
 @case_app.command("list")
@@ -86,18 +106,43 @@ def case_list(as_json: JsonFlag = False) -> None:
     from ncii_shield.store.models import Case, Hit, Reference
 
     with state.store.session() as session:
-        refs = dict(session.execute(select(Reference.case_id, func.count()).group_by(Reference.case_id)).all())
-        hits = dict(session.execute(select(Hit.case_id, func.count(func.distinct(Hit.item_id)))
-                                    .group_by(Hit.case_id)).all())
-        rows = [dict(id=c.id, pseudonym=c.pseudonym, status=c.status, opened=c.created_at,
-                     references=refs.get(c.id, 0), hits=hits.get(c.id, 0))
-                for c in session.scalars(select(Case).order_by(Case.id))]
+        refs = dict(
+            session.execute(select(Reference.case_id, func.count()).group_by(Reference.case_id)).all()
+        )
+        hits = dict(
+            session.execute(
+                select(Hit.case_id, func.count(func.distinct(Hit.item_id))).group_by(Hit.case_id)
+            ).all()
+        )
+        rows = [
+            dict(
+                id=c.id,
+                pseudonym=c.pseudonym,
+                status=c.status,
+                opened=c.created_at,
+                references=refs.get(c.id, 0),
+                hits=hits.get(c.id, 0),
+            )
+            for c in session.scalars(select(Case).order_by(Case.id))
+        ]
     if as_json:
         print_json(rows)
     else:
-        print_table("Cases", ["id", "pseudonym", "status", "opened", "references", "items hit"],
-                    [(r["id"], r["pseudonym"], r["status"], f"{r['opened']:%Y-%m-%d %H:%M}", r["references"], r["hits"])
-                     for r in rows])
+        print_table(
+            "Cases",
+            ["id", "pseudonym", "status", "opened", "references", "items hit"],
+            [
+                (
+                    r["id"],
+                    r["pseudonym"],
+                    r["status"],
+                    f"{r['opened']:%Y-%m-%d %H:%M}",
+                    r["references"],
+                    r["hits"],
+                )
+                for r in rows
+            ],
+        )
 
 
 @case_app.command("show")
@@ -109,32 +154,47 @@ def case_show(case_id: int, as_json: JsonFlag = False) -> None:
 
     with state.store.session() as session:
         case = get_case(session, case_id)
-        refs = session.execute(select(Reference.photo_label, Reference.kind, func.count())
-                               .where(Reference.case_id == case_id)
-                               .group_by(Reference.photo_label, Reference.kind)).all()
+        refs = session.execute(
+            select(Reference.photo_label, Reference.kind, func.count())
+            .where(Reference.case_id == case_id)
+            .group_by(Reference.photo_label, Reference.kind)
+        ).all()
         by_kind: dict[str, int] = {}
         for row in list_hits(session, case_id):
             by_kind[row.kind] = by_kind.get(row.kind, 0) + 1
-        data = dict(id=case.id, pseudonym=case.pseudonym, status=case.status, consent_by=case.consent_by,
-                    consent_at=case.consent_at, consent_method=case.consent_method, consent_note=case.consent_note,
-                    references=[dict(photo=p, kind=k, count=n) for p, k, n in refs], hits_by_kind=by_kind)
+        data = dict(
+            id=case.id,
+            pseudonym=case.pseudonym,
+            status=case.status,
+            consent_by=case.consent_by,
+            consent_at=case.consent_at,
+            consent_method=case.consent_method,
+            consent_note=case.consent_note,
+            references=[dict(photo=p, kind=k, count=n) for p, k, n in refs],
+            hits_by_kind=by_kind,
+        )
     if as_json:
         print_json(data)
         return
     console.print(f"[bold]case {data['id']}[/] {escape(case.pseudonym)} ({case.status})")
-    console.print(f"consent: {escape(case.consent_by)}, {case.consent_at:%Y-%m-%d %H:%M} UTC, "
-                  f"{escape(case.consent_method)}")
+    console.print(
+        f"consent: {escape(case.consent_by)}, {case.consent_at:%Y-%m-%d %H:%M} UTC, "
+        f"{escape(case.consent_method)}"
+    )
     print_table("References", ["photo", "kind", "count"], refs)
     console.print("hits by kind: " + (", ".join(f"{k} {n}" for k, n in by_kind.items()) or "none"))
 
 
 # ---------------------------------------------------------------------------------------------- enrol
 
+
 @app.command()
 def enrol(
     case_id: Annotated[int, typer.Argument(help="The case to enrol into.")],
     photos: Annotated[list[Path], typer.Argument(help="The person's own photos.")],
-    keep_originals: Annotated[bool, typer.Option(help="Also keep the photos themselves (default: hashes only).")] = False,
+    keep_originals: Annotated[
+        bool, typer.Option(help="Also keep the photos themselves (default: hashes only).")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Enrol a person's photos: SHA-256, 8 dihedral PDQ hashes and the face embedding of each.
@@ -152,14 +212,22 @@ def enrol(
     if as_json:
         print_json(dict(photos=[r.__dict__ for r in results], new_hits=dict(new_hits)))
         return
-    print_table(f"Enrolled into case {case_id}", ["photo", "sha256", "pdq quality", "faces", "notes"],
-                [(r.label, r.sha256[:16] + "…", r.pdq_quality, r.faces_enrolled, "; ".join(r.warnings))
-                 for r in results])
-    console.print(f"backlog matched: {sum(new_hits.values())} new hit(s) " +
-                  (f"({', '.join(f'{k} {n}' for k, n in new_hits.items())})" if new_hits else ""))
+    print_table(
+        f"Enrolled into case {case_id}",
+        ["photo", "sha256", "pdq quality", "faces", "notes"],
+        [
+            (r.label, r.sha256[:16] + "…", r.pdq_quality, r.faces_enrolled, "; ".join(r.warnings))
+            for r in results
+        ],
+    )
+    console.print(
+        f"backlog matched: {sum(new_hits.values())} new hit(s) "
+        + (f"({', '.join(f'{k} {n}' for k, n in new_hits.items())})" if new_hits else "")
+    )
 
 
 # ---------------------------------------------------------------------------------------------- scan
+
 
 class _RichProgress:
     def __init__(self, progress: Progress) -> None:
@@ -186,14 +254,23 @@ class RateColumn(ProgressColumn):
 
 
 def progress_bar() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    RateColumn(), TimeElapsedColumn(), console=console)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 @app.command()
 def scan(
     case_id: Annotated[int, typer.Argument(help="The case to match against.")],
-    path: Annotated[Path, typer.Argument(help="A Telegram Desktop export (result.json or its folder) or a folder.")],
+    path: Annotated[
+        Path, typer.Argument(help="A Telegram Desktop export (result.json or its folder) or a folder.")
+    ],
     workers: Annotated[int | None, typer.Option(help="Worker processes [default: one per core].")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -206,23 +283,41 @@ def scan(
         get_case(session, case_id)
     reader = open_source(path)
     with progress_bar() as progress:
-        result = run_scan(state.store, reader, location=path.resolve(), case_id=case_id, workers=workers,
-                          progress=_RichProgress(progress))
-    data = dict(scan_id=result.scan_id, source_id=result.source_id, status=result.status,
-                items_seen=result.items_seen, items_new=result.items_new, media_new=result.media_new,
-                items_skipped=result.items_skipped, skip_reasons=dict(result.skip_reasons), error=result.error,
-                new_hits=dict(result.new_hits))
+        result = run_scan(
+            state.store,
+            reader,
+            location=path.resolve(),
+            case_id=case_id,
+            workers=workers,
+            progress=_RichProgress(progress),
+        )
+    data = dict(
+        scan_id=result.scan_id,
+        source_id=result.source_id,
+        status=result.status,
+        items_seen=result.items_seen,
+        items_new=result.items_new,
+        media_new=result.media_new,
+        items_skipped=result.items_skipped,
+        skip_reasons=dict(result.skip_reasons),
+        error=result.error,
+        new_hits=dict(result.new_hits),
+    )
     if as_json:
         print_json(data)
         return
-    console.print(f"scan [bold]{result.scan_id}[/] {result.status}: {result.items_seen} messages "
-                  f"({result.items_new} new), {result.media_new} new media, {result.items_skipped} skipped")
+    console.print(
+        f"scan [bold]{result.scan_id}[/] {result.status}: {result.items_seen} messages "
+        f"({result.items_new} new), {result.media_new} new media, {result.items_skipped} skipped"
+    )
     for reason, count in result.skip_reasons.most_common():
         console.print(f"  skipped {count}: {escape(reason)}")
     if result.error:
         console.print(f"[yellow]source stopped early:[/] {escape(result.error)}")
-    console.print(f"new hits: {sum(result.new_hits.values())} "
-                  + (f"({', '.join(f'{k} {n}' for k, n in result.new_hits.items())})" if result.new_hits else ""))
+    console.print(
+        f"new hits: {sum(result.new_hits.values())} "
+        + (f"({', '.join(f'{k} {n}' for k, n in result.new_hits.items())})" if result.new_hits else "")
+    )
 
 
 @app.command()
@@ -239,6 +334,7 @@ def match(case_id: int) -> None:
 
 # ---------------------------------------------------------------------------------------------- results
 
+
 def _fmt_distance(row_kind: str, distances: dict[str, float | None]) -> str:
     parts = []
     for kind, value in distances.items():
@@ -252,7 +348,9 @@ def _fmt_distance(row_kind: str, distances: dict[str, float | None]) -> str:
 @app.command()
 def hits(
     case_id: int,
-    kind: Annotated[str | None, typer.Option(help="Only hits found by this route: exact, pdq or face.")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Only hits found by this route: exact, pdq or face.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """List a case's hits with their provenance: one row per message, every route that matched it."""
@@ -267,18 +365,32 @@ def hits(
     if as_json:
         print_json([r.to_json() for r in rows])
         return
-    print_table(f"Hits for case {case_id} ({len(rows)})",
-                ["kind", "match", "file", "chat", "msg", "sender", "date (UTC)", "forwarded from"],
-                [(r.kind, _fmt_distance(r.kind, r.distances), r.media_path, r.chat, r.message_id,
-                  f"{r.sender or '?'} ({r.sender_id})" if r.sender_id else r.sender,
-                  f"{r.date:%Y-%m-%d %H:%M}" if r.date else None, r.forwarded_from) for r in rows])
+    print_table(
+        f"Hits for case {case_id} ({len(rows)})",
+        ["kind", "match", "file", "chat", "msg", "sender", "date (UTC)", "forwarded from"],
+        [
+            (
+                r.kind,
+                _fmt_distance(r.kind, r.distances),
+                r.media_path,
+                r.chat,
+                r.message_id,
+                f"{r.sender or '?'} ({r.sender_id})" if r.sender_id else r.sender,
+                f"{r.date:%Y-%m-%d %H:%M}" if r.date else None,
+                r.forwarded_from,
+            )
+            for r in rows
+        ],
+    )
 
 
 @app.command()
 def report(
     case_id: int,
     out: Annotated[Path, typer.Option(help="Where to write the HTML report.")],
-    reveal_thumbnails: Annotated[bool, typer.Option(help="Embed clear thumbnails behind click-to-reveal.")] = False,
+    reveal_thumbnails: Annotated[
+        bool, typer.Option(help="Embed clear thumbnails behind click-to-reveal.")
+    ] = False,
 ) -> None:
     """Write one self-contained HTML report: hits grouped by image, where each copy went, a timeline."""
     from ncii_shield.evidence.assemble import build_report_data
@@ -288,8 +400,13 @@ def report(
     with state.store.session() as session:
         data = build_report_data(session, state.store.blobs, case_id)
         written = write_report(data, out, reveal_thumbnails=reveal_thumbnails)
-        audit.record(session, "report.written", case_id=case_id, path=str(written.resolve()),
-                     reveal_thumbnails=reveal_thumbnails)
+        audit.record(
+            session,
+            "report.written",
+            case_id=case_id,
+            path=str(written.resolve()),
+            reveal_thumbnails=reveal_thumbnails,
+        )
     console.print(f"report written to [bold]{written}[/]")
 
 
@@ -300,13 +417,25 @@ def sources(as_json: JsonFlag = False) -> None:
 
     with state.store.session() as session:
         counts = dict(session.execute(select(Item.source_id, func.count()).group_by(Item.source_id)).all())
-        rows = [dict(id=s.id, kind=s.kind, name=s.name, location=s.location, items=counts.get(s.id, 0),
-                     added=s.created_at) for s in session.scalars(select(Source).order_by(Source.id))]
+        rows = [
+            dict(
+                id=s.id,
+                kind=s.kind,
+                name=s.name,
+                location=s.location,
+                items=counts.get(s.id, 0),
+                added=s.created_at,
+            )
+            for s in session.scalars(select(Source).order_by(Source.id))
+        ]
     if as_json:
         print_json(rows)
     else:
-        print_table("Sources", ["id", "kind", "name", "items", "location"],
-                    [(r["id"], r["kind"], r["name"], r["items"], r["location"]) for r in rows])
+        print_table(
+            "Sources",
+            ["id", "kind", "name", "items", "location"],
+            [(r["id"], r["kind"], r["name"], r["items"], r["location"]) for r in rows],
+        )
 
 
 @app.command()
@@ -321,13 +450,25 @@ def skipped(
         query = select(Item).where(Item.skip_reason.is_not(None)).order_by(Item.id)
         if source_id is not None:
             query = query.where(Item.source_id == source_id)
-        rows = [dict(item_id=i.id, source_id=i.source_id, chat=i.chat_title, message_id=i.message_id,
-                     media_path=i.media_path, reason=i.skip_reason) for i in session.scalars(query)]
+        rows = [
+            dict(
+                item_id=i.id,
+                source_id=i.source_id,
+                chat=i.chat_title,
+                message_id=i.message_id,
+                media_path=i.media_path,
+                reason=i.skip_reason,
+            )
+            for i in session.scalars(query)
+        ]
     if as_json:
         print_json(rows)
     else:
-        print_table(f"Skipped items ({len(rows)})", ["item", "chat", "msg", "media", "reason"],
-                    [(r["item_id"], r["chat"], r["message_id"], r["media_path"], r["reason"]) for r in rows])
+        print_table(
+            f"Skipped items ({len(rows)})",
+            ["item", "chat", "msg", "media", "reason"],
+            [(r["item_id"], r["chat"], r["message_id"], r["media_path"], r["reason"]) for r in rows],
+        )
 
 
 @app.command()
@@ -338,8 +479,9 @@ def demo(
     """Build the bundled demo export, open a case, enrol, scan, list hits, write the report, score it."""
     from ncii_shield.demo.run import run_demo
 
-    ok = run_demo(state.store, out_dir, workers=workers, progress_factory=progress_bar,
-                  progress_adapter=_RichProgress)
+    ok = run_demo(
+        state.store, out_dir, workers=workers, progress_factory=progress_bar, progress_adapter=_RichProgress
+    )
     if not ok:
         raise SystemExit(1)
 

@@ -24,9 +24,16 @@ def _sighting(item: Item, source_name: str) -> Sighting:
         sender = f"{item.sender_name or '?'} ({item.sender_id})" if item.sender_id else item.sender_name
     text = " ".join(item.text.split())
     return Sighting(
-        item_id=item.id, source=source_name, chat=item.chat_title, chat_type=item.chat_type,
-        message_id=item.message_id, sender=sender, date=item.date, forwarded_from=item.forwarded_from,
-        reply_to=item.reply_to, media_path=item.media_path,
+        item_id=item.id,
+        source=source_name,
+        chat=item.chat_title,
+        chat_type=item.chat_type,
+        message_id=item.message_id,
+        sender=sender,
+        date=item.date,
+        forwarded_from=item.forwarded_from,
+        reply_to=item.reply_to,
+        media_path=item.media_path,
         text_excerpt=text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…",
     )
 
@@ -38,44 +45,79 @@ def build_report_data(session: Session, blobs: BlobStore, case_id: int) -> Repor
     for row in rows:
         by_media[row.media_sha256 or f"item-{row.item_id}"].append(row)
 
-    items = {i.id: (i, name) for i, name in session.execute(
-        select(Item, Source.name).join(Source).where(Item.id.in_([r.item_id for r in rows]))).all()}
+    items = {
+        i.id: (i, name)
+        for i, name in session.execute(
+            select(Item, Source.name).join(Source).where(Item.id.in_([r.item_id for r in rows]))
+        ).all()
+    }
     media = {m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(list(by_media))))}
 
     groups: dict[str, list[Copy]] = defaultdict(list)
     for sha, hits in by_media.items():
         strongest = min(hits, key=lambda r: ("exact", "pdq", "face").index(r.kind))
         kinds = tuple(k for k in ("exact", "pdq", "face") if any(k in r.kinds for r in hits))
-        distance = min((r.distances.get(strongest.kind) for r in hits if r.distances.get(strongest.kind) is not None),
-                       default=None)
+        distance = min(
+            (r.distances.get(strongest.kind) for r in hits if r.distances.get(strongest.kind) is not None),
+            default=None,
+        )
         m = media.get(sha)
         thumb = blobs.get(m.thumb_key) if m is not None and m.thumb_key else None
-        sightings = tuple(sorted((_sighting(*items[r.item_id]) for r in hits),
-                                 key=lambda s: (s.date is None, s.date or datetime.min.replace(tzinfo=UTC), s.item_id)))
-        copy = Copy(media_sha256=sha, kinds=kinds, best_distance=distance, nudity=strongest.nudity,
-                    width=m.width if m else None, height=m.height if m else None, thumbnail_jpeg=thumb,
-                    sightings=sightings)
+        sightings = tuple(
+            sorted(
+                (_sighting(*items[r.item_id]) for r in hits),
+                key=lambda s: (s.date is None, s.date or datetime.min.replace(tzinfo=UTC), s.item_id),
+            )
+        )
+        copy = Copy(
+            media_sha256=sha,
+            kinds=kinds,
+            best_distance=distance,
+            nudity=strongest.nudity,
+            width=m.width if m else None,
+            height=m.height if m else None,
+            thumbnail_jpeg=thumb,
+            sightings=sightings,
+        )
         group = FACE_GROUP if strongest.kind == "face" else f"Enrolled photo: {strongest.reference}"
         groups[group].append(copy)
 
     ordered = sorted(groups, key=lambda g: (g == FACE_GROUP, g))
     image_groups = tuple(
-        ImageGroup(title=g, reference_label=None if g == FACE_GROUP else g.split(": ", 1)[1],
-                   copies=tuple(sorted(groups[g], key=lambda c: (c.sightings[0].date is None, c.sightings[0].item_id))))
+        ImageGroup(
+            title=g,
+            reference_label=None if g == FACE_GROUP else g.split(": ", 1)[1],
+            copies=tuple(
+                sorted(groups[g], key=lambda c: (c.sightings[0].date is None, c.sightings[0].item_id))
+            ),
+        )
         for g in ordered
     )
-    ref_counts = dict(session.execute(select(Reference.kind, func.count()).where(Reference.case_id == case_id)
-                                      .group_by(Reference.kind)).all())
-    photos = session.scalar(select(func.count(func.distinct(Reference.photo_sha256)))
-                            .where(Reference.case_id == case_id)) or 0
+    ref_counts = dict(
+        session.execute(
+            select(Reference.kind, func.count()).where(Reference.case_id == case_id).group_by(Reference.kind)
+        ).all()
+    )
+    photos = (
+        session.scalar(
+            select(func.count(func.distinct(Reference.photo_sha256))).where(Reference.case_id == case_id)
+        )
+        or 0
+    )
     sources = tuple(sorted({name for _, name in items.values()}))
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
         counts[row.kind] += 1
     return ReportData(
-        case_id=case.id, pseudonym=case.pseudonym, generated_at=datetime.now(UTC),
+        case_id=case.id,
+        pseudonym=case.pseudonym,
+        generated_at=datetime.now(UTC),
         consent_summary=f"given by {case.consent_by} on {case.consent_at:%Y-%m-%d} ({case.consent_method})",
-        references_summary=(f"{photos} photo(s): {ref_counts.get('pdq', 0)} PDQ hashes, "
-                            f"{ref_counts.get('face', 0)} face embedding(s), {ref_counts.get('sha256', 0)} SHA-256"),
-        sources=sources, groups=image_groups, counts_by_kind=dict(counts),
+        references_summary=(
+            f"{photos} photo(s): {ref_counts.get('pdq', 0)} PDQ hashes, "
+            f"{ref_counts.get('face', 0)} face embedding(s), {ref_counts.get('sha256', 0)} SHA-256"
+        ),
+        sources=sources,
+        groups=image_groups,
+        counts_by_kind=dict(counts),
     )

@@ -39,7 +39,9 @@ class Match:
     distance: float
 
 
-def _nearest(candidates: np.ndarray, refs: np.ndarray, ref_ids: np.ndarray, dist_fn, limit: float) -> list[Match]:  # type: ignore[no-untyped-def]
+def _nearest(
+    candidates: np.ndarray, refs: np.ndarray, ref_ids: np.ndarray, dist_fn, limit: float
+) -> list[Match]:  # type: ignore[no-untyped-def]
     matches: list[Match] = []
     if len(candidates) == 0 or len(refs) == 0:
         return matches
@@ -58,9 +60,16 @@ def match_pdq(refs: ReferenceSet, candidates: np.ndarray, threshold: int = MATCH
     return _nearest(candidates, refs.pdq, refs.pdq_ids, distances, threshold)
 
 
-def match_faces(refs: ReferenceSet, candidates: np.ndarray, threshold: float = SAME_PERSON_DISTANCE) -> list[Match]:
+def match_faces(
+    refs: ReferenceSet, candidates: np.ndarray, threshold: float = SAME_PERSON_DISTANCE
+) -> list[Match]:
     """Face embeddings (n, 128) closer than `threshold` to any enrolled face of the case."""
+
     def euclid(block: np.ndarray, ref: np.ndarray) -> np.ndarray:
         return np.linalg.norm(block - ref, axis=1)
 
-    return [m for m in _nearest(candidates, refs.faces, refs.face_ids, euclid, threshold) if m.distance < threshold]
+    return [
+        m
+        for m in _nearest(candidates, refs.faces, refs.face_ids, euclid, threshold)
+        if m.distance < threshold
+    ]

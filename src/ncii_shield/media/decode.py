@@ -60,7 +60,9 @@ def decode_image(data: bytes) -> Decoded:
             img = Image.open(io.BytesIO(data))
             width, height = img.size
             if width * height > MAX_PIXELS:
-                raise MediaError(f"image too large ({width}x{height} pixels): refused as a possible decompression bomb")
+                raise MediaError(
+                    f"image too large ({width}x{height} pixels): refused as a possible decompression bomb"
+                )
             img.load()
     except MediaError:
         raise
@@ -91,7 +93,9 @@ def decode_video_first_frame(data: bytes) -> Decoded:
                 if frame.width * frame.height > MAX_PIXELS:
                     raise MediaError(f"video frame too large ({frame.width}x{frame.height})")
                 rgb = frame.to_ndarray(format="rgb24")
-                return Decoded(rgb=rgb, upright=rgb, format=f"video/{codec}", width=frame.width, height=frame.height)
+                return Decoded(
+                    rgb=rgb, upright=rgb, format=f"video/{codec}", width=frame.width, height=frame.height
+                )
     except MediaError:
         raise
     except (av.FFmpegError, ValueError, OSError, IndexError) as exc:

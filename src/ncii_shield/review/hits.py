@@ -56,7 +56,9 @@ def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> lis
     media_ids = {hit.media_id for hit, *_ in rows if hit.media_id}
     nudity = dict(
         session.execute(
-            select(Signal.media_id, Signal.score).where(Signal.kind == "nudity", Signal.media_id.in_(media_ids))
+            select(Signal.media_id, Signal.score).where(
+                Signal.kind == "nudity", Signal.media_id.in_(media_ids)
+            )
         ).all()
     )
     grouped: dict[int, list[tuple[Hit, Item, str, str | None, str | None]]] = {}
@@ -71,12 +73,26 @@ def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> lis
             continue
         result.append(
             HitRow(
-                item_id=item.id, kind=hit.kind, kinds=kinds, distances={e[0].kind: e[0].distance for e in entries},
-                reference=label, source=source_name, media_path=item.media_path, media_sha256=sha,
-                chat=item.chat_title, chat_id=item.chat_id, message_id=item.message_id, sender=item.sender_name,
-                sender_id=item.sender_id, date=item.date, forwarded_from=item.forwarded_from,
-                reply_to=item.reply_to, nudity=nudity.get(hit.media_id) if hit.media_id else None,
+                item_id=item.id,
+                kind=hit.kind,
+                kinds=kinds,
+                distances={e[0].kind: e[0].distance for e in entries},
+                reference=label,
+                source=source_name,
+                media_path=item.media_path,
+                media_sha256=sha,
+                chat=item.chat_title,
+                chat_id=item.chat_id,
+                message_id=item.message_id,
+                sender=item.sender_name,
+                sender_id=item.sender_id,
+                date=item.date,
+                forwarded_from=item.forwarded_from,
+                reply_to=item.reply_to,
+                nudity=nudity.get(hit.media_id) if hit.media_id else None,
             )
         )
-    result.sort(key=lambda r: (KIND_ORDER.index(r.kind), r.date.timestamp() if r.date else float("inf"), r.item_id))
+    result.sort(
+        key=lambda r: (KIND_ORDER.index(r.kind), r.date.timestamp() if r.date else float("inf"), r.item_id)
+    )
     return result

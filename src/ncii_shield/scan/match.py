@@ -33,7 +33,9 @@ def load_references(session: Session, case_id: int) -> ReferenceSet:
         sha256=sha,
         pdq=as_words([v for _, v in pdq]),
         pdq_ids=np.array([r for r, _ in pdq], dtype=np.int64),
-        faces=np.stack([embedding_from_bytes(v) for _, v in faces]) if faces else np.zeros((0, 128), np.float32),
+        faces=np.stack([embedding_from_bytes(v) for _, v in faces])
+        if faces
+        else np.zeros((0, 128), np.float32),
         face_ids=np.array([r for r, _ in faces], dtype=np.int64),
     )
 
@@ -72,7 +74,11 @@ def find_media_matches(session: Session, refs: ReferenceSet) -> list[MediaMatch]
         collect("pdq", rows, match_pdq(refs, as_words([v for _, _, v in rows])))
     if len(refs.face_ids):
         rows = signals("face")
-        matrix = np.stack([embedding_from_bytes(v) for _, _, v in rows]) if rows else np.zeros((0, 128), np.float32)
+        matrix = (
+            np.stack([embedding_from_bytes(v) for _, _, v in rows])
+            if rows
+            else np.zeros((0, 128), np.float32)
+        )
         collect("face", rows, match_faces(refs, matrix))
     return found
 
@@ -95,12 +101,23 @@ def match_case(session: Session, case_id: int) -> Counter[str]:
     media_ids = list(by_media)
     for start in range(0, len(media_ids), 500):
         chunk = media_ids[start : start + 500]
-        for item_id, media_id in session.execute(select(Item.id, Item.media_id).where(Item.media_id.in_(chunk))):
+        for item_id, media_id in session.execute(
+            select(Item.id, Item.media_id).where(Item.media_id.in_(chunk))
+        ):
             for m in by_media[media_id]:
                 if (item_id, m.kind) in existing:
                     continue
-                session.add(Hit(case_id=case_id, item_id=item_id, media_id=media_id, kind=m.kind,
-                                distance=m.distance, reference_id=m.reference_id, signal_id=m.signal_id))
+                session.add(
+                    Hit(
+                        case_id=case_id,
+                        item_id=item_id,
+                        media_id=media_id,
+                        kind=m.kind,
+                        distance=m.distance,
+                        reference_id=m.reference_id,
+                        signal_id=m.signal_id,
+                    )
+                )
                 existing.add((item_id, m.kind))
                 new[m.kind] += 1
     if new:

@@ -10,6 +10,7 @@ carry them.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -35,7 +36,7 @@ from ncii_shield.store.blobs import BlobStore
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Item, Media, Scan, Signal, Source
 
-CHUNK_ITEMS = 64
+CHUNK_ITEMS = int(os.environ.get("NCII_SCAN_CHUNK", "64"))  # items per transaction
 
 
 @dataclass
@@ -89,7 +90,9 @@ def register_source(session: Session, reader: SourceReader, location: Path) -> S
     fingerprint = source_fingerprint(reader)
     row = session.scalar(select(Source).where(Source.kind == reader.kind, Source.fingerprint == fingerprint))
     if row is None:
-        row = Source(kind=reader.kind, location=str(location), name=reader.describe(), fingerprint=fingerprint)
+        row = Source(
+            kind=reader.kind, location=str(location), name=reader.describe(), fingerprint=fingerprint
+        )
         session.add(row)
         session.flush()
     return row
@@ -130,8 +133,15 @@ def _locate_media(root: Path, item: SourceItem) -> tuple[Path | None, str | None
 
 
 def _store_media(session: Session, blobs: BlobStore, analysis: Analysis, data_path: Path) -> Media:
-    media = Media(sha256=analysis.sha256, size=analysis.size, status="refused" if analysis.error else "ok",
-                  error=analysis.error, format=analysis.format, width=analysis.width, height=analysis.height)
+    media = Media(
+        sha256=analysis.sha256,
+        size=analysis.size,
+        status="refused" if analysis.error else "ok",
+        error=analysis.error,
+        format=analysis.format,
+        width=analysis.width,
+        height=analysis.height,
+    )
     if analysis.error is None:
         media.blob_key = blobs.put(data_path.read_bytes(), namespace="media")
         if analysis.thumbnail:
@@ -139,8 +149,15 @@ def _store_media(session: Session, blobs: BlobStore, analysis: Analysis, data_pa
         if analysis.pdq is not None:
             media.signals.append(Signal(kind="pdq", value=analysis.pdq, quality=analysis.pdq_quality))
         for index, face in enumerate(analysis.faces):
-            media.signals.append(Signal(kind="face", idx=index, value=embedding_bytes(face.embedding),
-                                        score=face.score, box=list(face.box)))
+            media.signals.append(
+                Signal(
+                    kind="face",
+                    idx=index,
+                    value=embedding_bytes(face.embedding),
+                    score=face.score,
+                    box=list(face.box),
+                )
+            )
         if analysis.nudity is not None:
             media.signals.append(Signal(kind="nudity", score=analysis.nudity))
     session.add(media)
@@ -150,22 +167,56 @@ def _store_media(session: Session, blobs: BlobStore, analysis: Analysis, data_pa
 
 def _item_row(source_id: int, scan_id: int, item: SourceItem, media_id: int | None, skip: str | None) -> Item:
     return Item(
-        source_id=source_id, scan_id=scan_id, external_id=item.external_id, kind=item.kind,
-        chat_id=item.chat_id, chat_title=item.chat_title, chat_type=item.chat_type, message_id=item.message_id,
-        sender_id=item.sender_id, sender_name=item.sender_name, date=item.date, forwarded_from=item.forwarded_from,
-        saved_from=item.saved_from, reply_to=item.reply_to, via_bot=item.via_bot, text=item.text,
-        links=list(item.links), media_path=item.media_path, media_kind=item.media_kind, media_id=media_id,
-        skip_reason=skip, extra={k: v for k, v in item.extra.items() if isinstance(v, str | int | float | bool)},
+        source_id=source_id,
+        scan_id=scan_id,
+        external_id=item.external_id,
+        kind=item.kind,
+        chat_id=item.chat_id,
+        chat_title=item.chat_title,
+        chat_type=item.chat_type,
+        message_id=item.message_id,
+        sender_id=item.sender_id,
+        sender_name=item.sender_name,
+        date=item.date,
+        forwarded_from=item.forwarded_from,
+        saved_from=item.saved_from,
+        reply_to=item.reply_to,
+        via_bot=item.via_bot,
+        text=item.text,
+        links=list(item.links),
+        media_path=item.media_path,
+        media_kind=item.media_kind,
+        media_id=media_id,
+        skip_reason=skip,
+        extra={k: v for k, v in item.extra.items() if _json_safe(v)},
     )
 
 
+def _json_safe(value: object) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _ingest_chunk(
-    session: Session, blobs: BlobStore, executor: Executor | None, reader: SourceReader,
-    source_id: int, scan_id: int, chunk: list[SourceItem], result: ScanResult, progress: Progress,
+    session: Session,
+    blobs: BlobStore,
+    executor: Executor | None,
+    reader: SourceReader,
+    source_id: int,
+    scan_id: int,
+    chunk: list[SourceItem],
+    result: ScanResult,
+    progress: Progress,
 ) -> None:
     ids = [item.external_id for item in chunk]
-    known = set(session.scalars(select(Item.external_id).where(Item.source_id == source_id,
-                                                                Item.external_id.in_(ids))))
+    known = set(
+        session.scalars(
+            select(Item.external_id).where(Item.source_id == source_id, Item.external_id.in_(ids))
+        )
+    )
     fresh = [item for item in chunk if item.external_id not in known]
     located: list[tuple[SourceItem, Path | None, str | None]] = []
     for item in fresh:
@@ -177,13 +228,17 @@ def _ingest_chunk(
     for _, path, _ in located:
         if path is not None and path not in digests:
             digests[path] = sha256_file(path)[0]
-    stored = {m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(set(digests.values()))))}
+    stored = {
+        m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(set(digests.values()))))
+    }
     todo: dict[str, Path] = {}
     for path, digest in digests.items():
         if digest not in stored and digest not in todo:
             todo[digest] = path
     paths = list(todo.values())
-    analyses = executor.map(_analyse_path, map(str, paths)) if executor else map(_analyse_path, map(str, paths))
+    analyses = (
+        executor.map(_analyse_path, map(str, paths)) if executor else map(_analyse_path, map(str, paths))
+    )
     for path, analysis in zip(paths, analyses, strict=True):
         stored[analysis.sha256] = _store_media(session, blobs, analysis, path)
         result.media_new += 1
@@ -217,7 +272,9 @@ def run_scan(
     workers = workers if workers is not None else (os.cpu_count() or 1)
     with store.session() as session:
         source = register_source(session, reader, location)
-        for stale in session.scalars(select(Scan).where(Scan.source_id == source.id, Scan.status == "running")):
+        for stale in session.scalars(
+            select(Scan).where(Scan.source_id == source.id, Scan.status == "running")
+        ):
             stale.status = "interrupted"
         scan = Scan(source_id=source.id, case_id=case_id)
         session.add(scan)
@@ -233,7 +290,9 @@ def run_scan(
         progress.stage("reading")
         for chunk, error in _chunks(iter(reader.iter_items()), CHUNK_ITEMS):
             with store.session() as session:
-                _ingest_chunk(session, store.blobs, executor, reader, source.id, scan.id, chunk, result, progress)
+                _ingest_chunk(
+                    session, store.blobs, executor, reader, source.id, scan.id, chunk, result, progress
+                )
                 row = session.get(Scan, scan.id)
                 assert row is not None
                 row.items_seen, row.items_new = result.items_seen, result.items_new
@@ -254,6 +313,14 @@ def run_scan(
         result.status = row.status = "partial" if result.error else "done"
         row.error = result.error
         row.finished_at = datetime.now(UTC)
-        audit.record(session, "scan.finished", case_id=case_id, scan_id=scan.id, status=result.status,
-                     items_new=result.items_new, media_new=result.media_new, new_hits=dict(result.new_hits))
+        audit.record(
+            session,
+            "scan.finished",
+            case_id=case_id,
+            scan_id=scan.id,
+            status=result.status,
+            items_new=result.items_new,
+            media_new=result.media_new,
+            new_hits=dict(result.new_hits),
+        )
     return result

@@ -56,14 +56,19 @@ def detect_faces(rgb: np.ndarray) -> list[Face]:
     if scale < 1.0:
         from PIL import Image
 
-        img = Image.fromarray(rgb).resize((round(width * scale), round(height * scale)), Image.Resampling.BILINEAR)
+        img = Image.fromarray(rgb).resize(
+            (round(width * scale), round(height * scale)), Image.Resampling.BILINEAR
+        )
         small = np.asarray(img)
     upsample = 2 if longest < SMALL_IMAGE_SIDE else 1
     rects, scores, _ = detector.run(np.ascontiguousarray(small), upsample, 0.0)
     faces: list[Face] = []
     for rect, score in zip(rects, scores, strict=True):
         box = dlib.rectangle(
-            round(rect.left() / scale), round(rect.top() / scale), round(rect.right() / scale), round(rect.bottom() / scale)
+            round(rect.left() / scale),
+            round(rect.top() / scale),
+            round(rect.right() / scale),
+            round(rect.bottom() / scale),
         )
         if min(box.width(), box.height()) < MIN_FACE_PX:
             continue
@@ -71,7 +76,12 @@ def detect_faces(rgb: np.ndarray) -> list[Face]:
         embedding = np.asarray(encoder.compute_face_descriptor(rgb, shape, 1), dtype=np.float32)
         faces.append(
             Face(
-                box=(max(0, box.left()), max(0, box.top()), min(width, box.right()), min(height, box.bottom())),
+                box=(
+                    max(0, box.left()),
+                    max(0, box.top()),
+                    min(width, box.right()),
+                    min(height, box.bottom()),
+                ),
                 embedding=embedding,
                 score=float(score),
             )

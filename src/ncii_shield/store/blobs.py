@@ -35,7 +35,11 @@ class FileBlobStore:
 
     def _path(self, key: str) -> Path:
         namespace, _, digest = key.partition("/")
-        if not namespace.isidentifier() or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        if (
+            not namespace.isidentifier()
+            or len(digest) != 64
+            or not all(c in "0123456789abcdef" for c in digest)
+        ):
             raise NciiError(f"invalid blob key {key!r}")
         return self.root / namespace / digest[:2] / digest
 
