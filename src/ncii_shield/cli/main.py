@@ -15,6 +15,7 @@ from rich.progress import (
     ProgressColumn,
     SpinnerColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
@@ -232,8 +233,13 @@ def enrol(
 class _RichProgress:
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.items_task = progress.add_task("messages read", total=None)
+        self.read_task = progress.add_task("export read (%)", total=None)
+        self.items_task = progress.add_task("messages", total=None)
         self.media_task = progress.add_task("media analysed", total=None)
+        self.match_task: TaskID | None = None
+
+    def position(self, done: int, total: int) -> None:
+        self.progress.update(self.read_task, completed=100 * done // max(total, 1), total=100)
 
     def items(self, n: int) -> None:
         self.progress.advance(self.items_task, n)
@@ -243,7 +249,10 @@ class _RichProgress:
 
     def stage(self, name: str) -> None:
         if name == "matching":
-            self.progress.add_task("matching against the case", total=None)
+            self.progress.update(self.read_task, completed=100, total=100)
+            self.match_task = self.progress.add_task("matching against the case", total=1)
+        elif name == "done" and self.match_task is not None:
+            self.progress.update(self.match_task, completed=1)
 
 
 class RateColumn(ProgressColumn):

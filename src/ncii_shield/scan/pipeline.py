@@ -30,6 +30,7 @@ from ncii_shield.signals.faces import embedding_bytes
 from ncii_shield.signals.sha256 import sha256_file
 from ncii_shield.sources.base import Item as SourceItem
 from ncii_shield.sources.base import Source as SourceReader
+from ncii_shield.sources.base import position
 from ncii_shield.sources.paths import resolve_inside
 from ncii_shield.store import audit
 from ncii_shield.store.blobs import BlobStore
@@ -61,6 +62,8 @@ class Progress:
     def media(self, n: int) -> None: ...
 
     def stage(self, name: str) -> None: ...
+
+    def position(self, done: int, total: int) -> None: ...
 
 
 def _analyse_path(path: str) -> Analysis:
@@ -297,6 +300,8 @@ def run_scan(
                 assert row is not None
                 row.items_seen, row.items_new = result.items_seen, result.items_new
                 row.media_new, row.items_skipped = result.media_new, result.items_skipped
+            if (where := position(reader)) is not None:
+                progress.position(*where)
             if error:
                 result.error = error
     finally:
@@ -323,4 +328,5 @@ def run_scan(
             media_new=result.media_new,
             new_hits=dict(result.new_hits),
         )
+    progress.stage("done")
     return result

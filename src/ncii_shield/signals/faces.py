@@ -18,7 +18,7 @@ import numpy as np
 SAME_PERSON_DISTANCE = 0.5  # measured on the bundled faces; see docs/matching.md
 DETECT_SIDE = 1024
 SMALL_IMAGE_SIDE = 600  # below this, upsample twice to find small faces
-MIN_FACE_PX = 36  # faces smaller than this (in the original) give unreliable embeddings
+MIN_FACE_PX = 28  # below this the embedding drifts past the threshold (bench/face_threshold.py)
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ def detect_faces(rgb: np.ndarray) -> list[Face]:
     import dlib
 
     detector, shaper, encoder = _models()
+    rgb = np.ascontiguousarray(rgb)  # dlib refuses strided views (e.g. decoded video frames)
     height, width = rgb.shape[:2]
     longest = max(height, width)
     scale = min(1.0, DETECT_SIDE / longest)

@@ -57,3 +57,9 @@ class Source(Protocol):
     def iter_items(self) -> Iterator[Item]:
         """Yield items in a stable order. Raise SourceError for damage that stops reading."""
         ...
+
+
+def position(source: Source) -> tuple[int, int] | None:
+    """How far reading has got, as (done, total) in the source's own unit, if the source can tell."""
+    tell = getattr(source, "position", None)
+    return tell() if callable(tell) else None

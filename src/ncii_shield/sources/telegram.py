@@ -145,6 +145,7 @@ class TelegramExport:
             )
         self.path = result
         self.root = result.parent
+        self._stream: ControlEscapeFilter | None = None
 
     def describe(self) -> str:
         return f"Telegram export {self.root.name}"
@@ -164,6 +165,10 @@ class TelegramExport:
             raise SourceError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
         return digest.hexdigest()
 
+    def position(self) -> tuple[int, int]:
+        """(bytes of result.json read so far, its size): a real progress bar for a multi-GB export."""
+        return (self._stream.bytes_read if self._stream else 0), self.path.stat().st_size
+
     def iter_items(self) -> Iterator[Item]:
         """Yield one item per message in file order; raise SourceError where the file stops making sense."""
         try:
@@ -179,7 +184,7 @@ class TelegramExport:
                     f"{self.path.name} is empty", hint="export the chat again from Telegram Desktop"
                 )
             handle.seek(0)
-            stream = ControlEscapeFilter(handle)
+            stream = self._stream = ControlEscapeFilter(handle)
             count = 0
             try:
                 for item in _items_from_events(ijson.parse(stream, use_float=True), self.path.name):

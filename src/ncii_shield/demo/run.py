@@ -1,0 +1,117 @@
+"""`make demo`: build the demo export, then do a case worker's whole job on it and score the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+
+from ncii_shield.cases.service import enrol, open_case
+from ncii_shield.cli.output import console, print_table
+from ncii_shield.demo.build import build_demo
+from ncii_shield.demo.score import perfect, score
+from ncii_shield.evidence.assemble import build_report_data
+from ncii_shield.evidence.report import write_report
+from ncii_shield.review.hits import list_hits
+from ncii_shield.scan.match import match_case
+from ncii_shield.scan.pipeline import run_scan
+from ncii_shield.sources import open_source
+from ncii_shield.store.db import Store
+
+
+def run_demo(
+    store: Store,
+    out_dir: Path,
+    *,
+    workers: int | None,
+    progress_factory: Callable[[], Any],
+    progress_adapter: Callable[[Any], Any],
+) -> bool:
+    """Returns True when every expected copy was found by its route and nothing else was hit."""
+    console.rule("[bold]1. Build the demo export[/] (benign public-domain stand-ins)")
+    truth = build_demo(out_dir)
+    console.print(f"export: {truth.export_dir}  chats: {', '.join(truth.chats)}")
+    console.print(f"the person's own photos: {', '.join(p.name for p in truth.enrol_photos)}")
+
+    console.rule("[bold]2. Open a case and enrol the person's photos[/]")
+    with store.session() as session:
+        case = open_case(
+            session, truth.pseudonym, consent_by=truth.pseudonym, consent_method="demo: signed consent form"
+        )
+        results = enrol(session, store.blobs, case, list(truth.enrol_photos))
+        match_case(session, case.id)
+        case_id = case.id
+    console.print(
+        f"opened case [bold]{case_id}[/]; enrolled {len(results)} photos: "
+        + ", ".join(f"{r.label} (pdq quality {r.pdq_quality}, {r.faces_enrolled} face)" for r in results)
+    )
+
+    console.rule("[bold]3. Scan the export[/]")
+    with progress_factory() as progress:
+        result = run_scan(
+            store,
+            open_source(truth.export_dir),
+            location=truth.export_dir,
+            case_id=case_id,
+            workers=workers,
+            progress=progress_adapter(progress),
+        )
+    console.print(
+        f"scan {result.scan_id}: {result.items_seen} messages, {result.media_new} distinct media, "
+        f"{result.items_skipped} skipped ({', '.join(f'{n} {r}' for r, n in result.skip_reasons.items())})"
+    )
+
+    console.rule("[bold]4. Hits[/]")
+    with store.session() as session:
+        rows = list_hits(session, case_id)
+        data = build_report_data(session, store.blobs, case_id)
+    print_table(
+        f"Hits for case {case_id} ({len(rows)} messages)",
+        ["routes", "file", "chat", "msg", "sender", "date (UTC)", "forwarded from"],
+        [
+            (
+                "+".join(r.kinds),
+                r.media_path,
+                r.chat,
+                r.message_id,
+                r.sender,
+                f"{r.date:%Y-%m-%d %H:%M}" if r.date else None,
+                r.forwarded_from,
+            )
+            for r in rows
+        ],
+    )
+
+    report_path = write_report(data, out_dir / "report.html")
+    console.print(f"report: [bold]{escape(str(report_path))}[/] (thumbnails blurred)")
+
+    console.rule("[bold]5. Against the ground truth[/]")
+    scores = score(truth, rows)
+    print_table(
+        "Recall and false hits per kind of copy",
+        ["copy", "expected", "found", "via its route", "recall", "negatives", "false hits"],
+        [
+            (
+                s.label,
+                s.expected or "",
+                s.found if s.expected else "",
+                s.via_route if s.expected else "",
+                f"{s.recall:.0%}" if s.recall is not None else "",
+                s.negatives or "",
+                s.false_hits if s.negatives else "",
+            )
+            for s in scores.values()
+        ],
+    )
+    ok = perfect(scores)
+    for s in scores.values():
+        for path in s.missed:
+            console.print(f"[red]missed[/] {s.label}: {path}")
+        for path in s.wrongly_hit:
+            console.print(f"[red]false hit[/] {s.label}: {path}")
+    console.print(
+        "[bold green]all expected copies found, no false hits[/]" if ok else "[bold red]demo not perfect[/]"
+    )
+    return ok

@@ -1,0 +1,190 @@
+"""The demo's ground truth, end to end: what `make demo` runs, asserted rather than printed."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import nullcontext
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from ncii_shield.config import load_settings
+from ncii_shield.demo.build import DemoGroundTruth, read_ground_truth
+from ncii_shield.demo.run import run_demo
+from ncii_shield.demo.score import score
+from ncii_shield.review.hits import HitRow, list_hits
+from ncii_shield.scan.pipeline import Progress, run_scan
+from ncii_shield.sources import open_source
+from ncii_shield.store.db import Store
+from ncii_shield.store.models import Item, Media
+
+PDQ_ROUTE_LABELS = {"recompressed", "resized", "mirrored", "brightness", "animation", "video"}
+
+
+@pytest.fixture(scope="module")
+def demo(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Store, DemoGroundTruth, list[HitRow], bool]]:
+    out = tmp_path_factory.mktemp("demo")
+    store = Store(load_settings(out / "data"))
+    ok = run_demo(store, out, workers=2, progress_factory=nullcontext, progress_adapter=lambda _: Progress())
+    truth = read_ground_truth(out)
+    with store.session() as session:
+        rows = list_hits(session, 1)
+    yield store, truth, rows, ok
+    store.close()
+
+
+def _routes(rows: list[HitRow]) -> dict[str, set[str]]:
+    routes: dict[str, set[str]] = {}
+    for row in rows:
+        routes.setdefault(row.media_path or "", set()).update(row.kinds)
+    return routes
+
+
+def test_demo_reports_success(demo) -> None:  # type: ignore[no-untyped-def]
+    _, truth, rows, ok = demo
+    assert ok
+    assert len(truth.media) >= 40 and rows
+
+
+def test_every_copy_of_the_enrolled_photos_is_found(demo) -> None:  # type: ignore[no-untyped-def]
+    _, truth, rows, _ = demo
+    routes = _routes(rows)
+    expected = [m for m in truth.media if m.expect_hit]
+    assert {m.label for m in expected} >= {"exact", "resized", "mirrored", "cropped", "sticker", "composite"}
+    for media in expected:
+        assert media.path in routes, f"missed {media.label}: {media.path}"
+        assert media.route in routes[media.path], f"{media.path} not found via {media.route}"
+    for media in truth.media:
+        if media.label == "exact":
+            assert "exact" in routes[media.path]
+        if media.label in PDQ_ROUTE_LABELS:
+            assert "pdq" in routes[media.path], f"{media.label} {media.path} should be a PDQ match"
+
+
+def test_composites_are_found_through_the_face_route_only(demo) -> None:  # type: ignore[no-untyped-def]
+    _, truth, rows, _ = demo
+    routes = _routes(rows)
+    composites = [m for m in truth.media if m.label == "composite"]
+    assert len(composites) >= 6
+    for media in composites:
+        assert routes[media.path] == {"face"}, media.path
+
+
+def test_no_hit_on_other_people_or_unrelated_photos(demo) -> None:  # type: ignore[no-untyped-def]
+    _, truth, rows, _ = demo
+    routes = _routes(rows)
+    negatives = [m for m in truth.media if not m.expect_hit]
+    assert {m.label for m in negatives} >= {"other_face", "other_face_composite", "unrelated"}
+    assert [m.path for m in negatives if m.path in routes] == []
+    scores = score(truth, rows)
+    assert sum(s.false_hits for s in scores.values()) == 0
+
+
+def test_hits_carry_provenance_and_spread(demo) -> None:  # type: ignore[no-untyped-def]
+    _, truth, rows, _ = demo
+    assert all(r.chat and r.message_id and r.date and r.date.tzinfo for r in rows)
+    forwarded = [r for r in rows if r.forwarded_from]
+    assert forwarded, "the demo forwards copies between chats"
+    chats_per_file: dict[str, set[str]] = {}
+    for r in rows:
+        chats_per_file.setdefault(r.media_path or "", set()).add(r.chat or "")
+    assert max(len(c) for c in chats_per_file.values()) >= 2
+    assert {r.chat for r in rows} <= set(truth.chats)
+
+
+def test_placeholders_are_recorded_as_skipped(demo) -> None:  # type: ignore[no-untyped-def]
+    store, truth, _, _ = demo
+    with store.session() as session:
+        skipped = session.scalars(select(Item.skip_reason).where(Item.skip_reason.is_not(None))).all()
+    assert len(skipped) == truth.missing_placeholders
+    assert all("not included" in reason for reason in skipped)
+
+
+def test_report_is_written_with_blurred_thumbnails(demo) -> None:  # type: ignore[no-untyped-def]
+    store, truth, _, _ = demo
+    report = (truth.export_dir.parent / "report.html").read_text(encoding="utf-8")
+    assert all(chat in report for chat in truth.chats)
+    assert "data:image/jpeg;base64," in report
+    with store.session() as session:
+        keys = session.scalars(select(Media.thumb_key).where(Media.thumb_key.is_not(None))).all()
+    assert keys
+    for key in keys:
+        clear = base64.b64encode(store.blobs.get(key)).decode()
+        assert clear[:200] not in report, "a clear thumbnail must not be in the default report"
+
+
+def test_rescanning_the_demo_adds_nothing(demo) -> None:  # type: ignore[no-untyped-def]
+    store, truth, rows, _ = demo
+    with store.session() as session:
+        before = session.scalar(select(func.count()).select_from(Item))
+    result = run_scan(store, open_source(truth.export_dir), location=truth.export_dir, case_id=1, workers=1)
+    assert result.items_new == 0 and result.media_new == 0 and sum(result.new_hits.values()) == 0
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Item)) == before
+        assert len(list_hits(session, 1)) == len(rows)
+
+
+def test_cli_hits_json(demo) -> None:  # type: ignore[no-untyped-def]
+    store, _, rows, _ = demo
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ncii_shield.cli.main",
+            "--data-dir",
+            str(store.settings.data_dir),
+            "hits",
+            "1",
+            "--json",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    data = json.loads(out)
+    assert len(data) == len(rows)
+    first = data[0]
+    for key in (
+        "kind",
+        "kinds",
+        "distances",
+        "media_path",
+        "chat",
+        "message_id",
+        "sender",
+        "sender_id",
+        "date",
+        "forwarded_from",
+    ):
+        assert key in first
+    assert {d["kind"] for d in data} == {"exact", "pdq", "face"}
+    face_only = [d for d in data if d["kinds"] == ["face"]]
+    assert face_only and all(d["distances"]["face"] < 0.5 for d in face_only)
+
+
+def test_cli_report(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store, *_ = demo
+    out = tmp_path / "r.html"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ncii_shield.cli.main",
+            "--data-dir",
+            str(store.settings.data_dir),
+            "report",
+            "1",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
