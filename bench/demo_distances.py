@@ -37,7 +37,9 @@ def main() -> None:
             assert analysis.pdq is not None
             pdq_by_label[media.label].append(int(distances(words, as_words([analysis.pdq])[0]).min()))
             for face in analysis.faces:
-                face_by_label[media.label].append(min(float(np.linalg.norm(face.embedding - f)) for f in faces))
+                face_by_label[media.label].append(
+                    min(float(np.linalg.norm(face.embedding - f)) for f in faces)
+                )
         print(f"{'label':22s} {'n':>3s}  {'PDQ bits min-max':>16s}  {'face distance min-max':>22s}")
         for label in sorted(pdq_by_label):
             p, f = pdq_by_label[label], face_by_label.get(label, [])

@@ -50,8 +50,10 @@ def main() -> None:
                 took, messages, media = one_run(truth.export_dir, list(truth.enrol_photos), workers)
                 times.append(took)
             best = min(times)
-            print(f"workers={workers}: best {best:.2f}s of {args.repeat} | {messages / best:.0f} messages/s | "
-                  f"{media / best:.1f} media/s")
+            print(
+                f"workers={workers}: best {best:.2f}s of {args.repeat} | {messages / best:.0f} messages/s | "
+                f"{media / best:.1f} media/s"
+            )
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak RSS: scanner {own:.0f} MB, largest worker {children:.0f} MB")
