@@ -23,6 +23,7 @@ from ncii_shield.evidence.report import (
     render_report,
     write_report,
 )
+from ncii_shield.store import files as files_mod
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 DATA_URI = re.compile(r"data:image/jpeg;base64,([A-Za-z0-9+/=]+)")
@@ -392,7 +393,7 @@ def test_write_report_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         seen.append((Path(src).read_text(encoding="utf-8"), Path(dst).read_text()))
         real_replace(src, dst)
 
-    monkeypatch.setattr(report_mod.os, "replace", checking_replace)
+    monkeypatch.setattr(files_mod.os, "replace", checking_replace)
     assert write_report(data, target) == target
     assert seen == [(expected, "old report")]
     assert target.read_text(encoding="utf-8") == expected
@@ -409,7 +410,7 @@ def test_write_report_failure_leaves_old_file_and_no_temp(
     def failing_replace(src: str | Path, dst: str | Path) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(report_mod.os, "replace", failing_replace)
+    monkeypatch.setattr(files_mod.os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         write_report(sample_data(), target)
     assert target.read_text() == "old report"

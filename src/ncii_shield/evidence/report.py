@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import base64
 import math
-import os
 import re
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from PIL import Image, ImageFilter, ImageOps
 from ncii_shield import __version__
 from ncii_shield.evidence.model import Copy, ReportData, Sighting
 from ncii_shield.signals import faces, pdq
+from ncii_shield.store.files import atomic_write
 
 __all__ = [
     "FACE_SAME_PERSON_THRESHOLD",
@@ -611,17 +610,4 @@ def write_report(data: ReportData, out: Path, *, reveal_thumbnails: bool = False
     owner-only (0600) and keeps that mode: the report identifies a victim.
     """
     html = render_report(data, reveal_thumbnails=reveal_thumbnails).encode("utf-8")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(html)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out
+    return atomic_write(Path(out), html)

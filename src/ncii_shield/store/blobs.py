@@ -7,12 +7,11 @@ never leaves a half-written file under a final name.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
 from ncii_shield.errors import NciiError
+from ncii_shield.store.files import atomic_write
 
 
 class BlobStore(Protocol):
@@ -48,17 +47,7 @@ class FileBlobStore:
         path = self._path(key)
         if path.exists():
             return key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, data)
         return key
 
     def get(self, key: str) -> bytes:
