@@ -68,6 +68,16 @@ def main() -> None:
         else:
             print(f"  image {side:5d}px  no face found  {took * 1000:.0f} ms")
 
+    print("\nin-plane rotation (obama2.jpg rotated, white fill):")
+    tilted = Image.open(ASSETS / "obama2.jpg").convert("RGB")
+    for angle in (0, 10, 20, 30, 45, 60, 90):
+        found = detect_faces(np.asarray(tilted.rotate(angle, expand=True, fillcolor=(255, 255, 255))))
+        if found:
+            d = float(np.linalg.norm(found[0].embedding - reference))
+            print(f"  {angle:3d} degrees  face {found[0].size:4d}px  distance {d:.3f}")
+        else:
+            print(f"  {angle:3d} degrees  no face found")
+
 
 if __name__ == "__main__":
     main()
