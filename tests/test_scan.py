@@ -167,3 +167,21 @@ def test_folder_source_with_worker_processes(store: Store, tmp_path: Path) -> No
     with store.session() as s:
         hits = {(i.media_path, h.kind) for h, i in s.execute(select(Hit, Item).join(Item)).all()}
     assert hits == {("a.jpg", "pdq"), ("a.jpg", "face")}
+
+
+def test_bad_export_loses_nothing_already_stored(store: Store, tmp_path: Path) -> None:
+    case_id = _case(store, [ASSETS / "obama.jpg"])
+    _scan(store, _bad_export(tmp_path / "good"), case_id)
+    with store.session() as s:
+        before_items = s.scalar(select(func.count()).select_from(Item))
+        before_hits = sorted(s.execute(select(Hit.item_id, Hit.kind)).all())
+    broken = write_export(tmp_path / "broken", [message(i, text="x") for i in range(1, 30)], chat_id=999)
+    broken.write_text(broken.read_text()[:300])
+    assert _scan(store, broken, case_id).status == "partial"
+    not_export = tmp_path / "other" / "result.json"
+    not_export.parent.mkdir()
+    not_export.write_text('{"hello": "world"}')
+    assert _scan(store, not_export, case_id).status == "partial"
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Item).where(Item.chat_id == "777")) == before_items
+        assert sorted(s.execute(select(Hit.item_id, Hit.kind)).all()) == before_hits

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -206,7 +207,7 @@ def enrol(
     from ncii_shield.cases.service import get_case
     from ncii_shield.scan.match import match_case
 
-    with state.store.session() as session, console.status("computing references…"):
+    with state.store.session() as session, err_console.status("computing references…"):
         case = get_case(session, case_id)
         results = do_enrol(session, state.store.blobs, case, photos, keep_originals=keep_originals)
         new_hits = match_case(session, case_id)
@@ -221,10 +222,7 @@ def enrol(
             for r in results
         ],
     )
-    console.print(
-        f"backlog matched: {sum(new_hits.values())} new hit(s) "
-        + (f"({', '.join(f'{k} {n}' for k, n in new_hits.items())})" if new_hits else "")
-    )
+    console.print(f"backlog matched: {_counts(new_hits)} new hit(s)")
 
 
 # ---------------------------------------------------------------------------------------------- scan
@@ -270,7 +268,7 @@ def progress_bar() -> Progress:
         MofNCompleteColumn(),
         RateColumn(),
         TimeElapsedColumn(),
-        console=console,
+        console=err_console,
     )
 
 
@@ -314,19 +312,18 @@ def scan(
     )
     if as_json:
         print_json(data)
-        return
-    console.print(
-        f"scan [bold]{result.scan_id}[/] {result.status}: {result.items_seen} messages "
-        f"({result.items_new} new), {result.media_new} new media, {result.items_skipped} skipped"
-    )
-    for reason, count in result.skip_reasons.most_common():
-        console.print(f"  skipped {count}: {escape(reason)}")
-    if result.error:
-        console.print(f"[yellow]source stopped early:[/] {escape(result.error)}")
-    console.print(
-        f"new hits: {sum(result.new_hits.values())} "
-        + (f"({', '.join(f'{k} {n}' for k, n in result.new_hits.items())})" if result.new_hits else "")
-    )
+    else:
+        console.print(
+            f"scan [bold]{result.scan_id}[/] {result.status}: {result.items_seen} messages "
+            f"({result.items_new} new), {result.media_new} new media, {result.items_skipped} skipped"
+        )
+        for reason, count in result.skip_reasons.most_common():
+            console.print(f"  skipped {count}: {escape(reason)}")
+        if result.error:
+            console.print(f"[yellow]source stopped early:[/] {escape(result.error)}")
+        console.print(f"new hits: {_counts(result.new_hits)}")
+    if result.status == "partial":
+        raise SystemExit(1)  # what was read is kept; 1 tells scripts the source was not read to its end
 
 
 @app.command()
@@ -338,10 +335,16 @@ def match(case_id: int) -> None:
     with state.store.session() as session:
         get_case(session, case_id)
         new = match_case(session, case_id)
-    console.print(f"new hits: {sum(new.values())}")
+    console.print(f"new hits: {_counts(new)}")
 
 
 # ---------------------------------------------------------------------------------------------- results
+
+
+def _counts(by_kind: Mapping[str, int]) -> str:
+    """'5 (exact 1, pdq 2, face 2)', or '0'."""
+    total = sum(by_kind.values())
+    return f"{total} ({', '.join(f'{k} {n}' for k, n in by_kind.items())})" if total else "0"
 
 
 def _fmt_distance(row_kind: str, distances: dict[str, float | None]) -> str:
