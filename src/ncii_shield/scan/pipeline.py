@@ -66,12 +66,6 @@ class Progress:
     def position(self, done: int, total: int) -> None: ...
 
 
-def _analyse_path(path: str) -> Analysis:
-    """Worker entry point: read a file and compute all its signals."""
-    data = Path(path).read_bytes()
-    return analyse_bytes(data)
-
-
 def _warm_worker() -> None:
     """Load the models once per worker rather than on its first file."""
     from ncii_shield.signals.faces import _models
@@ -135,7 +129,7 @@ def _locate_media(root: Path, item: SourceItem) -> tuple[Path | None, str | None
     return path, None
 
 
-def _store_media(session: Session, blobs: BlobStore, analysis: Analysis, data_path: Path) -> Media:
+def _store_media(session: Session, blobs: BlobStore, analysis: Analysis, data: bytes) -> Media:
     media = Media(
         sha256=analysis.sha256,
         size=analysis.size,
@@ -146,7 +140,7 @@ def _store_media(session: Session, blobs: BlobStore, analysis: Analysis, data_pa
         height=analysis.height,
     )
     if analysis.error is None:
-        media.blob_key = blobs.put(data_path.read_bytes(), namespace="media")
+        media.blob_key = blobs.put(data, namespace="media")
         if analysis.thumbnail:
             media.thumb_key = blobs.put(analysis.thumbnail, namespace="thumbs")
         if analysis.pdq is not None:
@@ -234,20 +228,26 @@ def _ingest_chunk(
     stored = {
         m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(set(digests.values()))))
     }
-    todo: dict[str, Path] = {}
+    # Read each new file once: the bytes that are analysed are the bytes that are stored, even if the
+    # file changes on disk meanwhile (then it is refused rather than stored under the wrong hash).
+    todo: dict[str, bytes] = {}
+    changed: set[str] = set()
     for path, digest in digests.items():
         if digest not in stored and digest not in todo:
-            todo[digest] = path
-    paths = list(todo.values())
-    analyses = (
-        executor.map(_analyse_path, map(str, paths)) if executor else map(_analyse_path, map(str, paths))
-    )
-    for path, analysis in zip(paths, analyses, strict=True):
-        stored[analysis.sha256] = _store_media(session, blobs, analysis, path)
+            data = path.read_bytes()
+            if hashlib.sha256(data).hexdigest() == digest:
+                todo[digest] = data
+            else:
+                changed.add(digest)
+    analyses = executor.map(analyse_bytes, todo.values()) if executor else map(analyse_bytes, todo.values())
+    for (digest, data), analysis in zip(todo.items(), analyses, strict=True):
+        stored[digest] = _store_media(session, blobs, analysis, data)
         result.media_new += 1
         progress.media(1)
 
     for item, path, reason in located:
+        if path is not None and digests[path] in changed:
+            path, reason = None, "media file changed while it was being scanned; scan again"
         media = stored[digests[path]] if path is not None else None
         if media is not None and media.status != "ok":
             reason = media.error
