@@ -18,11 +18,10 @@ from ncii_shield.evidence.model import Copy, ImageGroup, ReportData, Sighting
 from ncii_shield.evidence.report import (
     FACE_SAME_PERSON_THRESHOLD,
     PDQ_MATCH_THRESHOLD,
-    THUMB_MAX_SIDE,
-    blur_thumbnail,
     render_report,
     write_report,
 )
+from ncii_shield.media.thumbs import THUMB_MAX_SIDE, blur_thumbnail
 from ncii_shield.store import files as files_mod
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'

@@ -24,17 +24,17 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
-from PIL import Image, ImageFilter, ImageOps
+from PIL import Image
 
 from ncii_shield import __version__
 from ncii_shield.evidence.model import Copy, ReportData, Sighting
+from ncii_shield.media.thumbs import _open_thumbnail, blur_thumbnail
 from ncii_shield.signals import faces, pdq
 from ncii_shield.store.files import atomic_write
 
 __all__ = [
     "FACE_SAME_PERSON_THRESHOLD",
     "PDQ_MATCH_THRESHOLD",
-    "blur_thumbnail",
     "explain_kind",
     "render_report",
     "write_report",
@@ -45,10 +45,6 @@ __all__ = [
 PDQ_MATCH_THRESHOLD = pdq.MATCH_THRESHOLD  # Hamming distance out of 256 bits
 FACE_SAME_PERSON_THRESHOLD = faces.SAME_PERSON_DISTANCE  # euclidean distance of 128-d embeddings
 
-THUMB_MAX_SIDE = 160  # px, long side of the embedded (blurred) thumbnail
-_BLUR_GRID = 10  # px: the image is first reduced to this many pixels on its long side
-_BLUR_RADIUS_FRACTION = 0.12  # Gaussian radius as a fraction of the long side
-_MAX_THUMB_PIXELS = 4096 * 4096  # refuse to decode anything that is clearly not a thumbnail
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
@@ -59,43 +55,6 @@ _NONE = "—"
 # --------------------------------------------------------------------------------------------
 # Thumbnails
 # --------------------------------------------------------------------------------------------
-
-
-def _open_thumbnail(jpeg: bytes) -> Image.Image:
-    """Decode a stored thumbnail into an upright RGB image no larger than needed.
-
-    Raises ValueError for anything that is not a small decodable image, so one bad thumbnail
-    yields a placeholder instead of no report.
-    """
-    try:
-        with Image.open(BytesIO(jpeg)) as im:
-            if im.width * im.height > _MAX_THUMB_PIXELS:
-                raise ValueError(f"thumbnail is {im.width}x{im.height}, too large to be a thumbnail")
-            im.draft("RGB", (THUMB_MAX_SIDE, THUMB_MAX_SIDE))
-            upright = ImageOps.exif_transpose(im)
-            return upright.convert("RGB")
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"thumbnail could not be decoded: {exc}") from exc
-
-
-def blur_thumbnail(jpeg: bytes, *, max_side: int = THUMB_MAX_SIDE) -> bytes:
-    """Return a small, heavily blurred JPEG of `jpeg` in which a face cannot be recognised.
-
-    A Gaussian blur alone can be partly undone by deconvolution, so the image is first reduced to
-    a ~10 px grid (the detail is then gone, not just smeared), scaled back up and blurred with a
-    radius of ~12 % of its width. What remains is the colour layout: enough to tell copies apart
-    at a glance, not enough to identify anyone. The output is re-encoded without any metadata.
-    """
-    im = _open_thumbnail(jpeg)
-    im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    w, h = im.size
-    long_side = max(w, h)
-    grid = (max(1, round(w * _BLUR_GRID / long_side)), max(1, round(h * _BLUR_GRID / long_side)))
-    coarse = im.resize(grid, Image.Resampling.BOX).resize((w, h), Image.Resampling.BILINEAR)
-    blurred = coarse.filter(ImageFilter.GaussianBlur(radius=max(2.0, _BLUR_RADIUS_FRACTION * long_side)))
-    out = BytesIO()
-    blurred.save(out, format="JPEG", quality=70)
-    return out.getvalue()
 
 
 def _clear_thumbnail(jpeg: bytes) -> bytes:

@@ -101,12 +101,3 @@ def decode_video_first_frame(data: bytes) -> Decoded:
     except (av.FFmpegError, ValueError, OSError, IndexError) as exc:
         raise MediaError(f"corrupt or unreadable video: {str(exc)[:120]}") from exc
     raise MediaError("video has no decodable frame")
-
-
-def thumbnail_jpeg(rgb: np.ndarray, max_side: int = 256, quality: int = 80) -> bytes:
-    """A small JPEG for reports and review; it is blurred again wherever it is shown."""
-    img = Image.fromarray(rgb)
-    img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=quality)
-    return buf.getvalue()

@@ -10,7 +10,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 from ncii_shield.errors import MediaError
-from ncii_shield.media.decode import decode_image, thumbnail_jpeg
+from ncii_shield.media.decode import decode_image
+from ncii_shield.media.thumbs import thumbnail_jpeg
 from ncii_shield.signals.faces import Face, detect_faces
 from ncii_shield.signals.nudity import nudity_score
 from ncii_shield.signals.pdq import pdq_hash
