@@ -18,10 +18,12 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-# The main job on the bundled demo data, in a fresh data directory each time.
+# The main job on the bundled demo data, in a fresh encrypted data directory each time. The demo's key
+# file sits beside it for convenience; a real deployment keeps its key off the data disk.
 demo: $(STAMP)
 	rm -rf $(DEMO)
-	$(BIN)/ncii-shield --data-dir $(DEMO)/ncii-data demo --out-dir $(DEMO)
+	$(BIN)/ncii-shield --data-dir $(DEMO)/ncii-data init --generate-key-file $(DEMO)/demo.key
+	NCII_KEY_FILE=$(DEMO)/demo.key $(BIN)/ncii-shield --data-dir $(DEMO)/ncii-data demo --out-dir $(DEMO)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -10,6 +10,7 @@ process and its workers.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -20,15 +21,16 @@ from ncii_shield.config import load_settings
 from ncii_shield.demo.build import build_demo
 from ncii_shield.scan.pipeline import run_scan
 from ncii_shield.sources import open_source
+from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store
 
 
 def one_run(export: Path, photos: list[Path], workers: int) -> tuple[float, int, int]:
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(load_settings(Path(tmp)))
+        store = Store(load_settings(Path(tmp)), create=KeySource(key=os.urandom(32)))
         with store.session() as session:
             case = open_case(session, "bench", consent_by="bench", consent_method="bench")
-            enrol(session, store.blobs, case, photos)
+            enrol(session, store, case, photos)
             case_id = case.id
         start = time.perf_counter()
         result = run_scan(store, open_source(export), location=export, case_id=case_id, workers=workers)

@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ncii_shield.config import load_settings
+from ncii_shield.config import Settings, load_settings
+from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "ncii_shield" / "demo" / "assets"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+TEST_KEY = os.urandom(32)  # the deployment key of every data directory the tests create
+
+
+def new_store(data_dir: Path, database_url: str | None = None) -> Store:
+    """A freshly initialised, encrypted data directory (SQLite inside it unless a URL is given)."""
+    settings = load_settings(data_dir)
+    if database_url:
+        settings = Settings(data_dir=settings.data_dir, database_url=database_url)
+    return Store(settings, create=KeySource(key=TEST_KEY))
+
+
+def open_store(data_dir: Path) -> Store:
+    """An existing data directory made by the tests, opened with the test key."""
+    return Store(load_settings(data_dir), key=KeySource(key=TEST_KEY))
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """Environment for CLI subprocesses: the test key, no inherited database URL, wide tables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NCII_")}
+    return {**env, "NCII_KEY": TEST_KEY.hex(), "COLUMNS": "200", **extra}
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(load_settings(tmp_path / "data"))
+    s = new_store(tmp_path / "data")
     yield s
     s.close()
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ASSETS
+from tests.conftest import ASSETS, cli_env
 from tests.exports import message, write_export
 
 
@@ -16,7 +16,7 @@ def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(data_dir), *args],
         capture_output=True,
         text=True,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+        env=cli_env(),
     )
 
 
@@ -26,6 +26,7 @@ def _error_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
 
 def test_case_lifecycle_and_json_listings(tmp_path: Path) -> None:
     data = tmp_path / "d"
+    assert run(data, "init").returncode == 0
     opened = run(
         data,
         "case",
@@ -68,6 +69,7 @@ def test_case_lifecycle_and_json_listings(tmp_path: Path) -> None:
 
 def test_errors_are_one_line_with_a_hint(tmp_path: Path) -> None:
     data = tmp_path / "d"
+    run(data, "init")
     for args in (
         ("hits", "7"),
         ("scan", "7", str(tmp_path)),
@@ -83,6 +85,7 @@ def test_errors_are_one_line_with_a_hint(tmp_path: Path) -> None:
 
 def test_partial_scan_exits_1_and_keeps_what_was_read(tmp_path: Path) -> None:
     data = tmp_path / "d"
+    run(data, "init")
     run(data, "case", "open", "--pseudonym", "A", "--consent-by", "A", "--consent-method", "form")
     export = write_export(tmp_path / "e", [message(i, text=f"m{i}") for i in range(1, 50)])
     export.write_text(export.read_text()[:-400])

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ncii_shield.config import load_settings
 from ncii_shield.demo.build import DemoGroundTruth, read_ground_truth
 from ncii_shield.demo.run import run_demo
 from ncii_shield.demo.score import score
@@ -22,6 +21,7 @@ from ncii_shield.scan.pipeline import Progress, run_scan
 from ncii_shield.sources import open_source
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Item, Media
+from tests.conftest import cli_env, new_store
 
 PDQ_ROUTE_LABELS = {"recompressed", "resized", "mirrored", "brightness", "animation", "video"}
 
@@ -31,7 +31,7 @@ def demo(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Store, DemoGroundTruth, list[HitRow], bool]]:
     out = tmp_path_factory.mktemp("demo")
-    store = Store(load_settings(out / "data"))
+    store = new_store(out / "data")
     ok = run_demo(store, out, workers=2, progress_factory=nullcontext, progress_adapter=lambda _: Progress())
     truth = read_ground_truth(out)
     with store.session() as session:
@@ -147,6 +147,7 @@ def test_cli_hits_json(demo) -> None:  # type: ignore[no-untyped-def]
         check=True,
         capture_output=True,
         text=True,
+        env=cli_env(),
     ).stdout
     data = json.loads(out)
     assert len(data) == len(rows)
@@ -186,5 +187,6 @@ def test_cli_report(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-de
         ],
         check=True,
         capture_output=True,
+        env=cli_env(),
     )
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")

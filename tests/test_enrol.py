@@ -49,7 +49,7 @@ def test_consent_is_required(store: Store, by: str, method: str) -> None:
 def test_enrol_computes_sha_pdq_dihedral_and_face(store: Store) -> None:
     case_id = _case(store)
     with store.session() as s:
-        results = enrol(s, store.blobs, s.get(Case, case_id), [ASSETS / "obama.jpg", ASSETS / "obama2.jpg"])
+        results = enrol(s, store, s.get(Case, case_id), [ASSETS / "obama.jpg", ASSETS / "obama2.jpg"])
     assert [r.faces_enrolled for r in results] == [1, 1]
     assert _refs(store, case_id) == {"sha256": 2, "pdq": 16, "face": 2}
     assert not (store.settings.blob_dir / "originals").exists(), "photos must not be kept by default"
@@ -59,7 +59,7 @@ def test_enrol_twice_adds_nothing(store: Store) -> None:
     case_id = _case(store)
     for _ in range(2):
         with store.session() as s:
-            results = enrol(s, store.blobs, s.get(Case, case_id), [ASSETS / "obama.jpg"])
+            results = enrol(s, store, s.get(Case, case_id), [ASSETS / "obama.jpg"])
     assert results[0].already_enrolled
     assert _refs(store, case_id) == {"sha256": 1, "pdq": 8, "face": 1}
 
@@ -67,7 +67,7 @@ def test_enrol_twice_adds_nothing(store: Store) -> None:
 def test_keep_originals_stores_the_photo(store: Store) -> None:
     case_id = _case(store)
     with store.session() as s:
-        enrol(s, store.blobs, s.get(Case, case_id), [ASSETS / "obama.jpg"], keep_originals=True)
+        enrol(s, store, s.get(Case, case_id), [ASSETS / "obama.jpg"], keep_originals=True)
         key = s.scalar(select(Reference.blob_key).where(Reference.kind == "sha256"))
     assert key is not None and store.blobs.get(key) == (ASSETS / "obama.jpg").read_bytes()
 
@@ -75,7 +75,7 @@ def test_keep_originals_stores_the_photo(store: Store) -> None:
 def test_group_photo_enrols_only_the_largest_face(store: Store) -> None:
     case_id = _case(store)
     with store.session() as s:
-        (result,) = enrol(s, store.blobs, s.get(Case, case_id), [ASSETS / "obama_and_biden.jpg"])
+        (result,) = enrol(s, store, s.get(Case, case_id), [ASSETS / "obama_and_biden.jpg"])
     assert result.faces_found >= 2 and result.faces_enrolled == 1
     assert any("only the largest" in w for w in result.warnings)
     assert _refs(store, case_id)["face"] == 1
@@ -86,11 +86,11 @@ def test_bad_photo_enrols_nothing(store: Store, tmp_path: Path) -> None:
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"definitely not a jpeg")
     with pytest.raises(NciiError, match=r"broken\.jpg: not an image"), store.session() as s:
-        enrol(s, store.blobs, s.get(Case, case_id), [ASSETS / "obama.jpg", bad])
+        enrol(s, store, s.get(Case, case_id), [ASSETS / "obama.jpg", bad])
     assert _refs(store, case_id) == {}
 
 
 def test_missing_photo(store: Store, tmp_path: Path) -> None:
     case_id = _case(store)
     with pytest.raises(NciiError, match="no such file"), store.session() as s:
-        enrol(s, store.blobs, s.get(Case, case_id), [tmp_path / "nope.jpg"])
+        enrol(s, store, s.get(Case, case_id), [tmp_path / "nope.jpg"])

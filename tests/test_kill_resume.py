@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from sqlalchemy import select
 
-from tests.conftest import ASSETS
+from ncii_shield.store.models import Hit, Item, Media
+from tests.conftest import ASSETS, cli_env, open_store
 from tests.exports import message, write_export
 
 
@@ -46,10 +48,11 @@ def _cli(data_dir: Path, *args: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "NCII_SCAN_CHUNK": "4", "NCII_DATABASE_URL": ""}
+    return cli_env(NCII_SCAN_CHUNK="4")
 
 
 def _prepare(data_dir: Path) -> None:
+    subprocess.run(_cli(data_dir, "init"), check=True, env=_env(), capture_output=True)
     subprocess.run(
         _cli(data_dir, "case", "open", "--pseudonym", "A", "--consent-by", "A", "--consent-method", "form"),
         check=True,
@@ -62,19 +65,20 @@ def _prepare(data_dir: Path) -> None:
 
 
 def _snapshot(data_dir: Path) -> tuple[list[tuple], list[tuple], list[tuple]]:
-    db = sqlite3.connect(data_dir / "ncii.db")
-    items = db.execute(
-        "select external_id, media_path, skip_reason, m.sha256 from items "
-        "left join media m on m.id = items.media_id order by external_id"
-    ).fetchall()
-    media = db.execute(
-        "select sha256, status, (select count(*) from signals s where s.media_id = media.id) "
-        "from media order by sha256"
-    ).fetchall()
-    hits = db.execute(
-        "select i.external_id, h.kind, h.distance from hits h join items i on i.id = h.item_id order by 1, 2"
-    ).fetchall()
-    db.close()
+    """Everything a scan produces, decrypted, in a stable order."""
+    store = open_store(data_dir)
+    try:
+        with store.session() as s:
+            items = sorted(
+                (i.external_id, i.media_path, i.skip_reason, m.sha256 if m else None)
+                for i, m in s.execute(select(Item, Media).outerjoin(Media, Item.media_id == Media.id)).all()
+            )
+            media = sorted((m.sha256, m.status, len(m.signals)) for m in s.scalars(select(Media)))
+            hits = sorted(
+                (i.external_id, h.kind, h.distance) for h, i in s.execute(select(Hit, Item).join(Item)).all()
+            )
+    finally:
+        store.close()
     return items, media, hits
 
 

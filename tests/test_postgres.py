@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ncii_shield.config import Settings
 from ncii_shield.review.hits import list_hits
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Item
-from tests.conftest import ASSETS
+from tests.conftest import ASSETS, new_store
 from tests.pg import pg_bin, temporary_postgres
 from tests.test_scan import _bad_export, _case, _scan
 
@@ -26,7 +25,7 @@ def pg_url() -> Iterator[str]:
 
 
 def test_scan_on_postgres_matches_sqlite(pg_url: str, store: Store, tmp_path: Path) -> None:
-    pg = Store(Settings(data_dir=tmp_path / "pgdata", database_url=pg_url))
+    pg = new_store(tmp_path / "pgdata", pg_url)
     try:
         export = _bad_export(tmp_path / "export")
         results = {}

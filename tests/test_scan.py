@@ -23,7 +23,7 @@ def _case(store: Store, photos: list[Path] | None = None) -> int:
     with store.session() as s:
         case = open_case(s, "Case A", consent_by="the person", consent_method="signed form")
         if photos:
-            enrol(s, store.blobs, case, photos)
+            enrol(s, store, case, photos)
         return case.id
 
 
@@ -150,8 +150,8 @@ def test_enrolling_a_new_case_matches_the_backlog(store: Store, tmp_path: Path) 
     _scan(store, _bad_export(tmp_path / "export"), None)
     case_id = _case(store)
     with store.session() as s:
-        enrol(s, store.blobs, s.get(Case, case_id), [ASSETS / "obama2.jpg"])
-        new = match_case(s, case_id)
+        enrol(s, store, s.get(Case, case_id), [ASSETS / "obama2.jpg"])
+        new = match_case(store, s, case_id)
     assert new["face"] == 2 and new["exact"] == 0, "obama2 differs from the posted photo: face route only"
 
 

@@ -11,15 +11,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ncii_shield.errors import MediaError, NciiError
 from ncii_shield.media.decode import MAX_FILE_BYTES, decode_image
-from ncii_shield.signals.faces import detect_faces, embedding_bytes
+from ncii_shield.signals.faces import detect_faces, embedding_bytes, embedding_from_bytes
 from ncii_shield.signals.pdq import MIN_QUALITY, pdq_dihedral
 from ncii_shield.store import audit
-from ncii_shield.store.blobs import BlobStore
+from ncii_shield.store.crypto import case_scope, seal, unseal
+from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case, Reference
 
 
@@ -31,8 +33,13 @@ def open_case(
     consent_method: str,
     consent_at: datetime | None = None,
     consent_note: str | None = None,
+    minor: bool = False,
+    hash_only: bool | None = None,
 ) -> Case:
-    """Open a case. Consent is required: ncii-shield only searches for people who asked it to."""
+    """Open a case. Consent is required: ncii-shield only searches for people who asked it to.
+
+    A case concerning a minor is hash-only unless said otherwise: no image of its hits is ever kept.
+    """
     if not pseudonym.strip():
         raise NciiError("the pseudonym is empty", hint="give --pseudonym, e.g. --pseudonym 'Case Kim-A'")
     if not consent_by.strip() or not consent_method.strip():
@@ -43,11 +50,22 @@ def open_case(
         consent_method=consent_method.strip(),
         consent_at=consent_at or datetime.now(UTC),
         consent_note=consent_note,
+        minor=minor,
+        hash_only=minor if hash_only is None else hash_only,
     )
     session.add(case)
     session.flush()
-    audit.record(session, "case.opened", case_id=case.id, consent_method=case.consent_method)
+    audit.record(session, "case.opened", case_id=case.id, minor=case.minor, hash_only=case.hash_only)
     return case
+
+
+def seal_embedding(case_key: bytes, case_id: int, embedding: np.ndarray) -> bytes:
+    """A face reference is sealed with its case's key: purging the case shreds it."""
+    return seal(case_key, embedding_bytes(embedding), f"reference:{case_id}".encode())
+
+
+def open_embedding(case_key: bytes, case_id: int, sealed: bytes) -> np.ndarray:
+    return embedding_from_bytes(unseal(case_key, sealed, f"reference:{case_id}".encode()))
 
 
 def get_case(session: Session, case_id: int) -> Case:
@@ -78,7 +96,7 @@ def _read_photo(path: Path) -> bytes:
 
 def enrol(
     session: Session,
-    blobs: BlobStore,
+    store: Store,
     case: Case,
     photos: list[Path],
     *,
@@ -91,6 +109,10 @@ def enrol(
     """
     if case.status != "open":
         raise NciiError(f"case {case.id} is {case.status}", hint="enrol into an open case")
+    if keep_originals and case.hash_only:
+        raise NciiError(
+            f"case {case.id} is hash-only: photos are never kept", hint="enrol without --keep-originals"
+        )
     prepared = []
     for path in photos:
         data = _read_photo(path)
@@ -119,7 +141,9 @@ def enrol(
             report.warnings.append("already enrolled in this case; skipped")
             results.append(report)
             continue
-        blob_key = blobs.put(data, namespace="originals") if keep_originals else None
+        scope = case_scope(case.id)
+        case_key = store.keyring.key(session, scope)
+        blob_key = store.blobs.put(data, namespace="originals", scope=scope) if keep_originals else None
         session.add(
             Reference(
                 case_id=case.id,
@@ -155,7 +179,7 @@ def enrol(
                     variant=0,
                     photo_sha256=sha,
                     photo_label=label,
-                    value=embedding_bytes(faces[0].embedding),
+                    value=seal_embedding(case_key, case.id, faces[0].embedding),
                 )
             )
             if len(faces) > 1:

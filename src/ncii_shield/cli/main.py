@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
+import os
+import sys
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +30,7 @@ from sqlalchemy import func, select
 from ncii_shield.cli.output import console, err_console, fail, print_json, print_table
 from ncii_shield.config import load_settings
 from ncii_shield.errors import NciiError
+from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store
 
 app = typer.Typer(
@@ -36,6 +41,8 @@ app = typer.Typer(
 )
 case_app = typer.Typer(no_args_is_help=True, help="Open, list and show cases.")
 app.add_typer(case_app, name="case")
+keys_app = typer.Typer(no_args_is_help=True, help="Manage the encryption keys.")
+app.add_typer(keys_app, name="keys")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -80,6 +87,15 @@ def case_open(
         datetime | None, typer.Option(help="When consent was given (UTC) [default: now].")
     ] = None,
     note: Annotated[str | None, typer.Option(help="Anything else about the consent.")] = None,
+    minor: Annotated[
+        bool, typer.Option("--minor", help="The person is a minor: hash-only unless --keep-media.")
+    ] = False,
+    hash_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--hash-only/--keep-media", help="Keep no image of the hits, only hashes and blurred thumbnails."
+        ),
+    ] = None,
 ) -> None:
     """Open a case for a person who has consented to be searched for. Prints the case id."""
     from datetime import UTC
@@ -96,6 +112,8 @@ def case_open(
             if consent_at and consent_at.tzinfo is None
             else consent_at,
             consent_note=note,
+            minor=minor,
+            hash_only=hash_only,
         )
         case_id = case.id
     err_console.print(f"opened case [bold]{case_id}[/]")
@@ -156,11 +174,12 @@ def case_show(case_id: int, as_json: JsonFlag = False) -> None:
 
     with state.store.session() as session:
         case = get_case(session, case_id)
-        refs = session.execute(
-            select(Reference.photo_label, Reference.kind, func.count())
-            .where(Reference.case_id == case_id)
-            .group_by(Reference.photo_label, Reference.kind)
-        ).all()
+        counted: Counter[tuple[str, str]] = Counter()  # labels are sealed: count here, not in SQL
+        for label, kind in session.execute(
+            select(Reference.photo_label, Reference.kind).where(Reference.case_id == case_id)
+        ):
+            counted[(label, kind)] += 1
+        refs = [(label, kind, n) for (label, kind), n in counted.items()]
         by_kind: dict[str, int] = {}
         for row in list_hits(session, case_id):
             by_kind[row.kind] = by_kind.get(row.kind, 0) + 1
@@ -168,6 +187,8 @@ def case_show(case_id: int, as_json: JsonFlag = False) -> None:
             id=case.id,
             pseudonym=case.pseudonym,
             status=case.status,
+            minor=case.minor,
+            hash_only=case.hash_only,
             consent_by=case.consent_by,
             consent_at=case.consent_at,
             consent_method=case.consent_method,
@@ -178,13 +199,53 @@ def case_show(case_id: int, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(data)
         return
-    console.print(f"[bold]case {data['id']}[/] {escape(case.pseudonym)} ({case.status})")
+    if case.status == "purged":
+        console.print(
+            f"case {case_id} was purged on {case.purged_at:%Y-%m-%d %H:%M} UTC; nothing of it remains"
+        )
+        return
+    flags = ", minor" * case.minor + ", hash-only" * case.hash_only
+    console.print(f"[bold]case {data['id']}[/] {escape(case.pseudonym or '')} ({case.status}{flags})")
     console.print(
         f"consent: {escape(case.consent_by)}, {case.consent_at:%Y-%m-%d %H:%M} UTC, "
         f"{escape(case.consent_method)}"
     )
     print_table("References", ["photo", "kind", "count"], refs)
     console.print("hits by kind: " + (", ".join(f"{k} {n}" for k, n in by_kind.items()) or "none"))
+
+
+@case_app.command("close")
+def case_close(case_id: int) -> None:
+    """Close a case: it stops matching; its evidence is kept until it is purged."""
+    from ncii_shield.cases.retention import close_case
+
+    with state.store.session() as session:
+        close_case(session, case_id)
+    console.print(f"case {case_id} closed")
+
+
+@case_app.command("purge")
+def case_purge(
+    case_id: int,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Destroy a case's key and data, and what was collected only for it. This cannot be undone."""
+    from ncii_shield.cases.retention import compact, purge_case
+
+    if not yes and not typer.confirm(f"Purge case {case_id}? Its data becomes unrecoverable.", err=True):
+        fail("not purged", hint="add --yes to purge without being asked")
+    with state.store.session() as session:
+        result = purge_case(state.store, session, case_id)
+    compact(state.store)
+    if as_json:
+        print_json(result.__dict__)
+    else:
+        console.print(
+            f"case {case_id} purged: key destroyed; {result.references} references, {result.hits} hits, "
+            f"{result.items} items, {result.media} media, {result.sources} sources removed; "
+            f"{result.kept_items} items kept for other cases"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- enrol
@@ -209,8 +270,8 @@ def enrol(
 
     with state.store.session() as session, err_console.status("computing references…"):
         case = get_case(session, case_id)
-        results = do_enrol(session, state.store.blobs, case, photos, keep_originals=keep_originals)
-        new_hits = match_case(session, case_id)
+        results = do_enrol(session, state.store, case, photos, keep_originals=keep_originals)
+        new_hits = match_case(state.store, session, case_id)
     if as_json:
         print_json(dict(photos=[r.__dict__ for r in results], new_hits=dict(new_hits)))
         return
@@ -334,7 +395,7 @@ def match(case_id: int) -> None:
 
     with state.store.session() as session:
         get_case(session, case_id)
-        new = match_case(session, case_id)
+        new = match_case(state.store, session, case_id)
     console.print(f"new hits: {_counts(new)}")
 
 
@@ -496,6 +557,77 @@ def demo(
     )
     if not ok:
         raise SystemExit(1)
+
+
+@app.command()
+def init(
+    generate_key_file: Annotated[
+        Path | None, typer.Option(help="Create a new random key in this file (keep it off the data disk).")
+    ] = None,
+    key_file: Annotated[Path | None, typer.Option(help="Use the key in this existing file.")] = None,
+) -> None:
+    """Set up a data directory and its encryption. Without options: a passphrase (asked, or NCII_PASSPHRASE)."""
+    from ncii_shield.store.crypto import key_source_from_environment
+
+    source = _new_key_source(generate_key_file, key_file) or key_source_from_environment(interactive=False)
+    if source.key is None and source.passphrase is None:
+        if not sys.stdin.isatty():
+            fail("no key given", hint="use --generate-key-file PATH, --key-file PATH, or set NCII_PASSPHRASE")
+        first = getpass.getpass("new passphrase: ")
+        if first != getpass.getpass("repeat passphrase: "):
+            fail("the passphrases differ", hint="run init again")
+        source = KeySource(passphrase=first)
+    store = Store(load_settings(state.data_dir), create=source)
+    state._store = store
+    console.print(f"initialised {store.settings.data_dir} (encrypted; {_describe(source)})")
+
+
+def _new_key_source(generate: Path | None, existing: Path | None) -> KeySource | None:
+    from ncii_shield.store.crypto import read_key_file
+
+    if generate is not None and existing is not None:
+        fail("give either --generate-key-file or --key-file", hint="not both")
+    if existing is not None:
+        return KeySource(key=read_key_file(existing))
+    if generate is None:
+        return None
+    if generate.exists():
+        fail(f"{generate} already exists", hint="choose a new path, or use --key-file to reuse it")
+    key = os.urandom(32)
+    generate.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(generate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key.hex() + "\n")
+    err_console.print(f"key written to {generate}; set NCII_KEY_FILE={generate} to open the data directory")
+    return KeySource(key=key)
+
+
+def _describe(source: object) -> str:
+    return "passphrase" if getattr(source, "passphrase", None) is not None else "key"
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    generate_key_file: Annotated[Path | None, typer.Option(help="Create the new key in this file.")] = None,
+    key_file: Annotated[Path | None, typer.Option(help="The new key is in this existing file.")] = None,
+) -> None:
+    """Change the deployment key: every data key is re-wrapped; nothing else is rewritten."""
+    from ncii_shield.store import audit
+    from ncii_shield.store.crypto import PASSPHRASE_ENV, KeySource
+
+    source = _new_key_source(generate_key_file, key_file)
+    if source is None:
+        new = os.environ.get("NCII_NEW_PASSPHRASE")
+        if not new:
+            fail(
+                "no new key given",
+                hint=f"use --generate-key-file, --key-file or NCII_NEW_PASSPHRASE (the current one: {PASSPHRASE_ENV})",
+            )
+        source = KeySource(passphrase=new)
+    with state.store.session() as session:
+        count = state.store.keyring.rotate(session, source)
+        audit.record(session, "keys.rotated", rewrapped=count)
+    console.print(f"deployment key rotated ({_describe(source)}); {count} data keys re-wrapped")
 
 
 def main() -> None:

@@ -40,8 +40,8 @@ def run_demo(
         case = open_case(
             session, truth.pseudonym, consent_by=truth.pseudonym, consent_method="demo: signed consent form"
         )
-        results = enrol(session, store.blobs, case, list(truth.enrol_photos))
-        match_case(session, case.id)
+        results = enrol(session, store, case, list(truth.enrol_photos))
+        match_case(store, session, case.id)
         case_id = case.id
     console.print(
         f"opened case [bold]{case_id}[/]; enrolled {len(results)} photos: "

@@ -10,22 +10,30 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ncii_shield.cases.service import open_embedding
 from ncii_shield.index.matcher import Match, ReferenceSet, match_faces, match_pdq
+from ncii_shield.media.thumbs import blur_thumbnail
 from ncii_shield.signals.faces import embedding_from_bytes
 from ncii_shield.signals.pdq import MIN_QUALITY, as_words
 from ncii_shield.store import audit
-from ncii_shield.store.models import Hit, Item, Media, Reference, Signal
+from ncii_shield.store.blobs import BlobStore
+from ncii_shield.store.crypto import Keyring, case_scope
+from ncii_shield.store.db import Store
+from ncii_shield.store.models import Case, Hit, Item, Media, Reference, Signal
 
 KIND_ORDER = ("exact", "pdq", "face")
 
 
-def load_references(session: Session, case_id: int) -> ReferenceSet:
+def load_references(session: Session, keyring: Keyring, case_id: int) -> ReferenceSet:
     rows = session.execute(
         select(Reference.id, Reference.kind, Reference.value).where(Reference.case_id == case_id)
     ).all()
+    case_key = (
+        keyring.key(session, case_scope(case_id)) if any(kind == "face" for _, kind, _ in rows) else b""
+    )
     sha = {value.hex(): rid for rid, kind, value in rows if kind == "sha256"}
     pdq = [(rid, value) for rid, kind, value in rows if kind == "pdq"]
     faces = [(rid, value) for rid, kind, value in rows if kind == "face"]
@@ -33,7 +41,7 @@ def load_references(session: Session, case_id: int) -> ReferenceSet:
         sha256=sha,
         pdq=as_words([v for _, v in pdq]),
         pdq_ids=np.array([r for r, _ in pdq], dtype=np.int64),
-        faces=np.stack([embedding_from_bytes(v) for _, v in faces])
+        faces=np.stack([open_embedding(case_key, case_id, v) for _, v in faces])
         if faces
         else np.zeros((0, 128), np.float32),
         face_ids=np.array([r for r, _ in faces], dtype=np.int64),
@@ -59,7 +67,8 @@ def find_media_matches(session: Session, refs: ReferenceSet) -> list[MediaMatch]
             found.append(MediaMatch(media_id, "exact", refs.sha256[digest], None, None))
 
     def signals(kind: str) -> list[tuple[int, int, bytes]]:
-        query = select(Signal.id, Signal.media_id, Signal.value).where(Signal.kind == kind)
+        column = Signal.sealed if kind == "face" else Signal.value
+        query = select(Signal.id, Signal.media_id, column).where(Signal.kind == kind)
         if kind == "pdq":
             query = query.where(Signal.quality >= MIN_QUALITY)
         return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
@@ -83,9 +92,16 @@ def find_media_matches(session: Session, refs: ReferenceSet) -> list[MediaMatch]
     return found
 
 
-def match_case(session: Session, case_id: int) -> Counter[str]:
-    """Record a hit for every item whose media matches the case. Returns new hits by kind."""
-    refs = load_references(session, case_id)
+def match_case(store: Store, session: Session, case_id: int) -> Counter[str]:
+    """Record a hit for every item whose media matches the case. Returns new hits by kind.
+
+    For a hash-only case (a minor, or by choice) the images of its hits are not kept: any stored copy
+    is deleted and its thumbnail replaced by a blurred one.
+    """
+    case = session.get(Case, case_id)
+    if case is None or case.status != "open":
+        return Counter()
+    refs = load_references(session, store.keyring, case_id)
     if refs.empty:
         return Counter()
     best: dict[tuple[int, str], MediaMatch] = {}
@@ -122,5 +138,37 @@ def match_case(session: Session, case_id: int) -> Counter[str]:
                 new[m.kind] += 1
     if new:
         audit.record(session, "case.matched", case_id=case_id, new_hits=dict(new))
+    if case.hash_only:
+        redact_media(session, store.blobs, media_ids)
     session.flush()
     return new
+
+
+def redact_media(session: Session, blobs: BlobStore, media_ids: list[int]) -> int:
+    """Keep nothing of these media but hashes, signals and a blurred thumbnail. Returns how many changed."""
+    changed = 0
+    for start in range(0, len(media_ids), 500):
+        for media in session.scalars(select(Media).where(Media.id.in_(media_ids[start : start + 500]))):
+            if media.blob_key is None and (media.thumb_key is None or media.thumb_blurred):
+                continue
+            if media.thumb_key and not media.thumb_blurred:
+                scope = blobs.scope_of(media.thumb_key)
+                blurred = blur_thumbnail(blobs.get(media.thumb_key))
+                if not _shared(session, "thumb_key", media.thumb_key, media.id):
+                    blobs.delete(media.thumb_key)
+                media.thumb_key, media.thumb_blurred = (
+                    blobs.put(blurred, namespace="thumbs", scope=scope),
+                    True,
+                )
+            if media.blob_key and not _shared(session, "blob_key", media.blob_key, media.id):
+                blobs.delete(media.blob_key)
+            media.blob_key = None
+            changed += 1
+    return changed
+
+
+def _shared(session: Session, column: str, key: str, media_id: int) -> bool:
+    attr = getattr(Media, column)
+    return (
+        session.scalar(select(func.count()).select_from(Media).where(attr == key, Media.id != media_id)) > 0
+    )

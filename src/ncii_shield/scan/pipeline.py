@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.errors import NciiError, SourceError
 from ncii_shield.media.decode import MAX_FILE_BYTES
+from ncii_shield.media.thumbs import blur_thumbnail
 from ncii_shield.scan.match import match_case
 from ncii_shield.signals.analyse import Analysis, analyse_bytes
 from ncii_shield.signals.faces import embedding_bytes
@@ -33,9 +34,9 @@ from ncii_shield.sources.base import Source as SourceReader
 from ncii_shield.sources.base import position
 from ncii_shield.sources.paths import resolve_inside
 from ncii_shield.store import audit
-from ncii_shield.store.blobs import BlobStore
+from ncii_shield.store.crypto import source_scope
 from ncii_shield.store.db import Store
-from ncii_shield.store.models import Item, Media, Scan, Signal, Source
+from ncii_shield.store.models import Case, Item, Media, Scan, Signal, Source
 
 CHUNK_ITEMS = int(os.environ.get("NCII_SCAN_CHUNK", "64"))  # items per transaction
 
@@ -129,7 +130,25 @@ def _locate_media(root: Path, item: SourceItem) -> tuple[Path | None, str | None
     return path, None
 
 
-def _store_media(session: Session, blobs: BlobStore, analysis: Analysis, data: bytes) -> Media:
+@dataclass
+class _Run:
+    """What every chunk of one scan needs."""
+
+    store: Store
+    executor: Executor | None
+    reader: SourceReader
+    source_id: int
+    scan_id: int
+    hash_only: bool  # the scan is for a hash-only case: keep no media bytes, only a blurred thumbnail
+    result: ScanResult
+    progress: Progress
+
+    @property
+    def scope(self) -> str:
+        return source_scope(self.source_id)
+
+
+def _store_media(session: Session, run: _Run, analysis: Analysis, data: bytes) -> Media:
     media = Media(
         sha256=analysis.sha256,
         size=analysis.size,
@@ -140,9 +159,14 @@ def _store_media(session: Session, blobs: BlobStore, analysis: Analysis, data: b
         height=analysis.height,
     )
     if analysis.error is None:
-        media.blob_key = blobs.put(data, namespace="media")
+        run.store.keyring.key(session, run.scope)
+        blobs = run.store.blobs
+        if not run.hash_only:
+            media.blob_key = blobs.put(data, namespace="media", scope=run.scope)
         if analysis.thumbnail:
-            media.thumb_key = blobs.put(analysis.thumbnail, namespace="thumbs")
+            thumb = blur_thumbnail(analysis.thumbnail) if run.hash_only else analysis.thumbnail
+            media.thumb_key = blobs.put(thumb, namespace="thumbs", scope=run.scope)
+            media.thumb_blurred = run.hash_only
         if analysis.pdq is not None:
             media.signals.append(Signal(kind="pdq", value=analysis.pdq, quality=analysis.pdq_quality))
         for index, face in enumerate(analysis.faces):
@@ -150,7 +174,7 @@ def _store_media(session: Session, blobs: BlobStore, analysis: Analysis, data: b
                 Signal(
                     kind="face",
                     idx=index,
-                    value=embedding_bytes(face.embedding),
+                    sealed=embedding_bytes(face.embedding),
                     score=face.score,
                     box=list(face.box),
                 )
@@ -197,17 +221,8 @@ def _json_safe(value: object) -> bool:
     return True
 
 
-def _ingest_chunk(
-    session: Session,
-    blobs: BlobStore,
-    executor: Executor | None,
-    reader: SourceReader,
-    source_id: int,
-    scan_id: int,
-    chunk: list[SourceItem],
-    result: ScanResult,
-    progress: Progress,
-) -> None:
+def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> None:
+    source_id, result, executor = run.source_id, run.result, run.executor
     ids = [item.external_id for item in chunk]
     known = set(
         session.scalars(
@@ -217,7 +232,7 @@ def _ingest_chunk(
     fresh = [item for item in chunk if item.external_id not in known]
     located: list[tuple[SourceItem, Path | None, str | None]] = []
     for item in fresh:
-        path, reason = _locate_media(reader.root, item)
+        path, reason = _locate_media(run.reader.root, item)
         located.append((item, path, reason))
 
     # Hash first, so media seen before (in this chunk or any earlier scan) are not decoded again.
@@ -241,9 +256,9 @@ def _ingest_chunk(
                 changed.add(digest)
     analyses = executor.map(analyse_bytes, todo.values()) if executor else map(analyse_bytes, todo.values())
     for (digest, data), analysis in zip(todo.items(), analyses, strict=True):
-        stored[digest] = _store_media(session, blobs, analysis, data)
+        stored[digest] = _store_media(session, run, analysis, data)
         result.media_new += 1
-        progress.media(1)
+        run.progress.media(1)
 
     for item, path, reason in located:
         if path is not None and digests[path] in changed:
@@ -251,13 +266,13 @@ def _ingest_chunk(
         media = stored[digests[path]] if path is not None else None
         if media is not None and media.status != "ok":
             reason = media.error
-        session.add(_item_row(source_id, scan_id, item, media.id if media else None, reason))
+        session.add(_item_row(source_id, run.scan_id, item, media.id if media else None, reason))
         if reason and (item.media_path or item.media_note or item.extra.get("error")):
             result.items_skipped += 1
             result.skip_reasons[reason.split(":")[0]] += 1
     result.items_new += len(fresh)
     result.items_seen += len(chunk)
-    progress.items(len(chunk))
+    run.progress.items(len(chunk))
 
 
 def run_scan(
@@ -274,6 +289,12 @@ def run_scan(
     progress = progress or Progress()
     workers = workers if workers is not None else (os.cpu_count() or 1)
     with store.session() as session:
+        case = session.get(Case, case_id) if case_id is not None else None
+        if case_id is not None and (case is None or case.status != "open"):
+            raise NciiError(
+                f"case {case_id} is not open", hint="scan for an open case (`ncii-shield case list`)"
+            )
+        hash_only = bool(case and case.hash_only)
         source = register_source(session, reader, location)
         for stale in session.scalars(
             select(Scan).where(Scan.source_id == source.id, Scan.status == "running")
@@ -289,13 +310,12 @@ def run_scan(
     if workers > 1:
         factory = executor_factory or (lambda n: ProcessPoolExecutor(max_workers=n, initializer=_warm_worker))
         executor = factory(workers)
+    run = _Run(store, executor, reader, source.id, scan.id, hash_only, result, progress)
     try:
         progress.stage("reading")
         for chunk, error in _chunks(iter(reader.iter_items()), CHUNK_ITEMS):
             with store.session() as session:
-                _ingest_chunk(
-                    session, store.blobs, executor, reader, source.id, scan.id, chunk, result, progress
-                )
+                _ingest_chunk(session, run, chunk)
                 row = session.get(Scan, scan.id)
                 assert row is not None
                 row.items_seen, row.items_new = result.items_seen, result.items_new
@@ -311,7 +331,7 @@ def run_scan(
     progress.stage("matching")
     with store.session() as session:
         if case_id is not None:
-            result.new_hits = match_case(session, case_id)
+            result.new_hits = match_case(store, session, case_id)
         row = session.get(Scan, scan.id)
         if row is None:
             raise NciiError(f"scan {scan.id} vanished from the database")

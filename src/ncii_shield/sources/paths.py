@@ -20,7 +20,9 @@ def safe_relative_path(raw: str) -> str | None:
     parts = [p for p in PurePosixPath(text).parts if p not in ("", ".")]
     if not parts or any(p == ".." for p in parts):
         return None
-    return "/".join(parts)
+    clean = "/".join(parts)
+    # Dropping "./" can expose a drive: "./C:x" is relative, "C:x" is not (on Windows, root / "C:x" is "C:x").
+    return None if PureWindowsPath(clean).drive else clean
 
 
 def resolve_inside(root: Path, relative: str) -> Path | None:

@@ -326,7 +326,10 @@ def _date(message: Mapping[str, object]) -> tuple[datetime | None, bool]:
         except ValueError:
             return None, False
         if parsed.tzinfo is not None:
-            return parsed.astimezone(UTC), False
+            try:
+                return parsed.astimezone(UTC), False
+            except OverflowError:  # "0001-01-01T00:00+01:00" falls before year 1 in UTC
+                return None, False
         return parsed, True
     return None, False
 

@@ -1,25 +1,34 @@
-"""Every stored byte of media goes through this one interface, so it can be encrypted in one place.
+"""Every stored byte of media goes through this one interface, sealed with the key of its scope.
 
-Blobs are content-addressed by SHA-256 and written atomically (temp file, fsync, rename): a crash
-never leaves a half-written file under a final name.
+A blob file is `NCB1 | len(scope) | scope | nonce | AES-256-GCM(data)`: the header says which data key
+opens it (a source's for collected media, a case's for the person's own photos and evidence), so a
+destroyed key makes the file unreadable even where a copy of it survives. Files are named by the
+SHA-256 of their plaintext, so the same content is stored once, and written atomically (temp file,
+fsync, rename): a crash never leaves half a file under a final name.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 from ncii_shield.errors import NciiError
+from ncii_shield.store.crypto import KeyringError, seal, unseal
 from ncii_shield.store.files import atomic_write
+
+MAGIC = b"NCB1"
 
 
 class BlobStore(Protocol):
-    def put(self, data: bytes, *, namespace: str = "media") -> str:
-        """Store bytes, return a key to get them back."""
+    def put(self, data: bytes, *, namespace: str, scope: str) -> str:
+        """Seal and store bytes under the scope's key; return a key to get them back."""
         ...
 
     def get(self, key: str) -> bytes: ...
+
+    def scope_of(self, key: str) -> str: ...
 
     def delete(self, key: str) -> None: ...
 
@@ -27,35 +36,56 @@ class BlobStore(Protocol):
 
 
 class FileBlobStore:
-    """Blobs as files under a directory, fanned out by hash prefix."""
+    """Sealed blobs as files under a directory, fanned out by hash prefix."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, key_for: Callable[[str], bytes]) -> None:
         self.root = root
+        self._key_for = key_for
 
     def _path(self, key: str) -> Path:
         namespace, _, digest = key.partition("/")
         if (
             not namespace.isidentifier()
             or len(digest) != 64
-            or not all(c in "0123456789abcdef" for c in digest)
+            or any(c not in "0123456789abcdef" for c in digest)
         ):
             raise NciiError(f"invalid blob key {key!r}")
         return self.root / namespace / digest[:2] / digest
 
-    def put(self, data: bytes, *, namespace: str = "media") -> str:
+    @staticmethod
+    def _aad(namespace: str, scope: str) -> bytes:
+        return f"{namespace}\x00{scope}".encode()
+
+    def put(self, data: bytes, *, namespace: str, scope: str) -> str:
         key = f"{namespace}/{hashlib.sha256(data).hexdigest()}"
         path = self._path(key)
         if path.exists():
             return key
-        atomic_write(path, data)
+        scope_bytes = scope.encode()
+        sealed = seal(self._key_for(scope), data, self._aad(namespace, scope))
+        atomic_write(path, MAGIC + bytes([len(scope_bytes)]) + scope_bytes + sealed)
         return key
 
-    def get(self, key: str) -> bytes:
-        path = self._path(key)
+    def _read(self, key: str) -> tuple[str, bytes]:
         try:
-            return path.read_bytes()
+            raw = self._path(key).read_bytes()
         except FileNotFoundError as exc:
             raise NciiError(f"stored blob {key} is missing", hint="the data directory is incomplete") from exc
+        if not raw.startswith(MAGIC) or len(raw) < 6:
+            raise NciiError(f"stored blob {key} is not a sealed ncii-shield blob")
+        length = raw[4]
+        return raw[5 : 5 + length].decode(), raw[5 + length :]
+
+    def scope_of(self, key: str) -> str:
+        return self._read(key)[0]
+
+    def get(self, key: str) -> bytes:
+        scope, sealed = self._read(key)
+        namespace = key.partition("/")[0]
+        try:
+            return unseal(self._key_for(scope), sealed, self._aad(namespace, scope))
+        except KeyringError as exc:
+            raise KeyringError(f"stored blob {key} cannot be opened: {exc.message}") from exc
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

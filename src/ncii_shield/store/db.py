@@ -20,6 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ncii_shield.config import Settings
 from ncii_shield.errors import NciiError
+from ncii_shield.store.blobs import FileBlobStore
+from ncii_shield.store.crypto import (
+    DATA_SCOPE,
+    Keyring,
+    KeySource,
+    activate_data_key,
+    key_source_from_environment,
+)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -27,6 +35,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
@@ -51,9 +60,14 @@ def migrate(engine: Engine) -> None:
 
 
 class Store:
-    """The database plus the blob store for one data directory."""
+    """The database, its keyring and the blob store of one data directory.
 
-    def __init__(self, settings: Settings) -> None:
+    Opening needs the deployment key (see store/crypto.py); `create` initialises a new directory.
+    """
+
+    def __init__(
+        self, settings: Settings, *, key: KeySource | None = None, create: KeySource | None = None
+    ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(settings.database_url)
@@ -65,20 +79,37 @@ class Store:
                 hint="check --data-dir / NCII_DATABASE_URL and that the directory is writable",
             ) from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        from ncii_shield.store.blobs import FileBlobStore
+        with self._sessions() as session:
+            if create is not None:
+                self.keyring = Keyring.create(session, create)
+            else:
+                self.keyring = Keyring.open(session, key or key_source_from_environment())
+            self._data_key = self.keyring.key(session, DATA_SCOPE)
+            session.commit()
+        self.keyring.committed()
+        self.blobs = FileBlobStore(settings.blob_dir, self.key_for)
 
-        self.blobs = FileBlobStore(settings.blob_dir)
+    def key_for(self, scope: str) -> bytes:
+        """A scope's data key for reading; it must exist (keys are created in the writer's transaction)."""
+        with self._sessions() as session:
+            return self.keyring.key(session, scope, create=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on any error."""
-        with self._sessions() as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        """A session that commits on success and rolls back on any error, with encrypted columns readable."""
+        deactivate = activate_data_key(self._data_key)
+        try:
+            with self._sessions() as session:
+                try:
+                    yield session
+                    session.commit()
+                    self.keyring.committed()
+                except BaseException:
+                    session.rollback()
+                    self.keyring.rolled_back()
+                    raise
+        finally:
+            deactivate()
 
     def close(self) -> None:
         self.engine.dispose()

@@ -7,10 +7,12 @@ as audit events.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -23,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from ncii_shield.store.crypto import active_data_key, seal, unseal
 
 
 def utcnow() -> datetime:
@@ -46,23 +50,103 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+class Sealed(TypeDecorator[object]):
+    """A column encrypted with the deployment's data key; `purpose` binds each value to its column.
+
+    Values are sealed with a fresh nonce each time, so sealed columns can be read, written and tested
+    for NULL, but not compared, sorted or grouped on in SQL.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__()
+        self.purpose = purpose
+
+    def encode(self, value: object) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> object:
+        raise NotImplementedError
+
+    def process_bind_param(self, value: object, dialect: object) -> bytes | None:
+        if value is None:
+            return None
+        return seal(active_data_key(), self.encode(value), self.purpose.encode())
+
+    def process_result_value(self, value: bytes | None, dialect: object) -> object:
+        if value is None:
+            return None
+        return self.decode(unseal(active_data_key(), value, self.purpose.encode()))
+
+
+class SealedText(Sealed):
+    cache_ok = True
+
+    def encode(self, value: object) -> bytes:
+        return str(value).encode("utf-8")
+
+    def decode(self, data: bytes) -> str:
+        return data.decode("utf-8")
+
+
+class SealedJSON(Sealed):
+    cache_ok = True
+
+    def encode(self, value: object) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    def decode(self, data: bytes) -> object:
+        return json.loads(data)
+
+
+class SealedBytes(Sealed):
+    cache_ok = True
+
+    def encode(self, value: object) -> bytes:
+        return bytes(value)  # type: ignore[call-overload]
+
+    def decode(self, data: bytes) -> bytes:
+        return data
+
+
 class Base(DeclarativeBase):
     pass
+
+
+class DataKey(Base):
+    """A data key, wrapped by the deployment key. Deleting the row crypto-shreds its scope."""
+
+    __tablename__ = "keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(100), unique=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    params: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Case(Base):
     """One person under protection, with the record of their consent."""
 
     __tablename__ = "cases"
+    # ids are never reused: key scopes are named after them
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    pseudonym: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
-    consent_by: Mapped[str] = mapped_column(String(200))
-    consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    consent_method: Mapped[str] = mapped_column(String(200))
-    consent_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed | purged
+    minor: Mapped[bool] = mapped_column(Boolean, default=False)
+    hash_only: Mapped[bool] = mapped_column(Boolean, default=False)  # keep no media of this case's hits
+    # Emptied when the case is purged; the row stays as a tombstone so the audit log still resolves.
+    pseudonym: Mapped[str | None] = mapped_column(SealedText("cases.pseudonym"), nullable=True)
+    consent_by: Mapped[str | None] = mapped_column(SealedText("cases.consent_by"), nullable=True)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    consent_method: Mapped[str | None] = mapped_column(SealedText("cases.consent_method"), nullable=True)
+    consent_note: Mapped[str | None] = mapped_column(SealedText("cases.consent_note"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     references: Mapped[list[Reference]] = relationship(back_populates="case", cascade="all, delete-orphan")
 
@@ -85,8 +169,9 @@ class Reference(Base):
     kind: Mapped[str] = mapped_column(String(20))  # sha256 | pdq | face
     variant: Mapped[int] = mapped_column(Integer, default=0)  # dihedral index for pdq, face index for face
     photo_sha256: Mapped[str] = mapped_column(String(64))
-    photo_label: Mapped[str] = mapped_column(String(200))
-    value: Mapped[bytes] = mapped_column(LargeBinary)  # 32-byte digest/PDQ, or float32 embedding bytes
+    photo_label: Mapped[str] = mapped_column(SealedText("references.photo_label"))
+    # 32-byte digest or PDQ in clear (they are matched in bulk); face embeddings sealed with the case key.
+    value: Mapped[bytes] = mapped_column(LargeBinary)
     quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
     blob_key: Mapped[str | None] = mapped_column(String(200), nullable=True)  # kept original, if any
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -98,12 +183,15 @@ class Source(Base):
     """Where content was collected: a Telegram export, a folder. Recognised again by fingerprint."""
 
     __tablename__ = "sources"
-    __table_args__ = (UniqueConstraint("kind", "fingerprint", name="uq_source"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "fingerprint", name="uq_source"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
-    location: Mapped[str] = mapped_column(Text)
-    name: Mapped[str] = mapped_column(String(300))
+    location: Mapped[str] = mapped_column(SealedText("sources.location"))
+    name: Mapped[str] = mapped_column(SealedText("sources.name"))
     fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -123,7 +211,7 @@ class Scan(Base):
     items_new: Mapped[int] = mapped_column(Integer, default=0)
     media_new: Mapped[int] = mapped_column(Integer, default=0)
     items_skipped: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(SealedText("scans.error"), nullable=True)
 
 
 class Media(Base):
@@ -139,8 +227,9 @@ class Media(Base):
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(20))  # ok | refused
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    blob_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    blob_key: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: hash-only, never kept
     thumb_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    thumb_blurred: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     signals: Mapped[list[Signal]] = relationship(back_populates="media", cascade="all, delete-orphan")
@@ -160,23 +249,23 @@ class Item(Base):
     external_id: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(20))
     chat_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    chat_title: Mapped[str | None] = mapped_column(Text, nullable=True)
+    chat_title: Mapped[str | None] = mapped_column(SealedText("items.chat_title"), nullable=True)
     chat_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
     message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     sender_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    sender_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sender_name: Mapped[str | None] = mapped_column(SealedText("items.sender_name"), nullable=True)
     date: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    forwarded_from: Mapped[str | None] = mapped_column(Text, nullable=True)
-    saved_from: Mapped[str | None] = mapped_column(Text, nullable=True)
+    forwarded_from: Mapped[str | None] = mapped_column(SealedText("items.forwarded_from"), nullable=True)
+    saved_from: Mapped[str | None] = mapped_column(SealedText("items.saved_from"), nullable=True)
     reply_to: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    via_bot: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    text: Mapped[str] = mapped_column(Text, default="")
-    links: Mapped[list[str]] = mapped_column(JSON, default=list)
-    media_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    via_bot: Mapped[str | None] = mapped_column(SealedText("items.via_bot"), nullable=True)
+    text: Mapped[str] = mapped_column(SealedText("items.text"), default="")
+    links: Mapped[list[str]] = mapped_column(SealedJSON("items.links"), default=list)
+    media_path: Mapped[str | None] = mapped_column(SealedText("items.media_path"), nullable=True)
     media_kind: Mapped[str | None] = mapped_column(String(40), nullable=True)
     media_id: Mapped[int | None] = mapped_column(ForeignKey("media.id"), nullable=True)
-    skip_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    extra: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    skip_reason: Mapped[str | None] = mapped_column(SealedText("items.skip_reason"), nullable=True)
+    extra: Mapped[dict[str, object]] = mapped_column(SealedJSON("items.extra"), default=dict)
     scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"), nullable=True)
 
     source: Mapped[Source] = relationship()
@@ -197,7 +286,10 @@ class Signal(Base):
     kind: Mapped[str] = mapped_column(String(20))  # pdq | face | nudity
     frame: Mapped[int] = mapped_column(Integer, default=0)
     idx: Mapped[int] = mapped_column(Integer, default=0)  # face number within the frame
-    value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    value: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # PDQ hash, in clear
+    sealed: Mapped[bytes | None] = mapped_column(
+        SealedBytes("signals.sealed"), nullable=True
+    )  # face embedding
     quality: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     box: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)  # left, top, right, bottom
@@ -240,4 +332,4 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(60))
     case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, object]] = mapped_column(SealedJSON("audit_events.details"), default=dict)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: -
-Create Date: 2026-11-25 01:16:07.742524
+Create Date: 2026-11-25 01:39:18.056544
 """
 
 import sqlalchemy as sa
@@ -23,20 +23,35 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("action", sa.String(length=60), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=True),
-        sa.Column("details", sa.JSON(), nullable=False),
+        sa.Column("details", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
         "cases",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("pseudonym", sa.String(length=200), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("consent_by", sa.String(length=200), nullable=False),
-        sa.Column("consent_at", sa.DateTime(), nullable=False),
-        sa.Column("consent_method", sa.String(length=200), nullable=False),
-        sa.Column("consent_note", sa.Text(), nullable=True),
+        sa.Column("minor", sa.Boolean(), nullable=False),
+        sa.Column("hash_only", sa.Boolean(), nullable=False),
+        sa.Column("pseudonym", sa.LargeBinary(), nullable=True),
+        sa.Column("consent_by", sa.LargeBinary(), nullable=True),
+        sa.Column("consent_at", sa.DateTime(), nullable=True),
+        sa.Column("consent_method", sa.LargeBinary(), nullable=True),
+        sa.Column("consent_note", sa.LargeBinary(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("closed_at", sa.DateTime(), nullable=True),
+        sa.Column("purged_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sqlite_autoincrement=True,
+    )
+    op.create_table(
+        "keys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("scope", sa.String(length=100), nullable=False),
+        sa.Column("wrapped", sa.LargeBinary(), nullable=False),
+        sa.Column("params", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("scope"),
     )
     op.create_table(
         "media",
@@ -50,6 +65,7 @@ def upgrade() -> None:
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("blob_key", sa.String(length=200), nullable=True),
         sa.Column("thumb_key", sa.String(length=200), nullable=True),
+        sa.Column("thumb_blurred", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("sha256"),
@@ -58,12 +74,13 @@ def upgrade() -> None:
         "sources",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
-        sa.Column("location", sa.Text(), nullable=False),
-        sa.Column("name", sa.String(length=300), nullable=False),
+        sa.Column("location", sa.LargeBinary(), nullable=False),
+        sa.Column("name", sa.LargeBinary(), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("kind", "fingerprint", name="uq_source"),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "references",
@@ -72,7 +89,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("variant", sa.Integer(), nullable=False),
         sa.Column("photo_sha256", sa.String(length=64), nullable=False),
-        sa.Column("photo_label", sa.String(length=200), nullable=False),
+        sa.Column("photo_label", sa.LargeBinary(), nullable=False),
         sa.Column("value", sa.LargeBinary(), nullable=False),
         sa.Column("quality", sa.Integer(), nullable=True),
         sa.Column("blob_key", sa.String(length=200), nullable=True),
@@ -96,7 +113,7 @@ def upgrade() -> None:
         sa.Column("items_new", sa.Integer(), nullable=False),
         sa.Column("media_new", sa.Integer(), nullable=False),
         sa.Column("items_skipped", sa.Integer(), nullable=False),
-        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("error", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(
             ["source_id"],
@@ -112,6 +129,7 @@ def upgrade() -> None:
         sa.Column("frame", sa.Integer(), nullable=False),
         sa.Column("idx", sa.Integer(), nullable=False),
         sa.Column("value", sa.LargeBinary(), nullable=True),
+        sa.Column("sealed", sa.LargeBinary(), nullable=True),
         sa.Column("quality", sa.Integer(), nullable=True),
         sa.Column("score", sa.Float(), nullable=True),
         sa.Column("box", sa.JSON(), nullable=True),
@@ -129,23 +147,23 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=300), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("chat_id", sa.String(length=100), nullable=True),
-        sa.Column("chat_title", sa.Text(), nullable=True),
+        sa.Column("chat_title", sa.LargeBinary(), nullable=True),
         sa.Column("chat_type", sa.String(length=40), nullable=True),
         sa.Column("message_id", sa.Integer(), nullable=True),
         sa.Column("sender_id", sa.String(length=100), nullable=True),
-        sa.Column("sender_name", sa.Text(), nullable=True),
+        sa.Column("sender_name", sa.LargeBinary(), nullable=True),
         sa.Column("date", sa.DateTime(), nullable=True),
-        sa.Column("forwarded_from", sa.Text(), nullable=True),
-        sa.Column("saved_from", sa.Text(), nullable=True),
+        sa.Column("forwarded_from", sa.LargeBinary(), nullable=True),
+        sa.Column("saved_from", sa.LargeBinary(), nullable=True),
         sa.Column("reply_to", sa.Integer(), nullable=True),
-        sa.Column("via_bot", sa.String(length=200), nullable=True),
-        sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("links", sa.JSON(), nullable=False),
-        sa.Column("media_path", sa.Text(), nullable=True),
+        sa.Column("via_bot", sa.LargeBinary(), nullable=True),
+        sa.Column("text", sa.LargeBinary(), nullable=False),
+        sa.Column("links", sa.LargeBinary(), nullable=False),
+        sa.Column("media_path", sa.LargeBinary(), nullable=True),
         sa.Column("media_kind", sa.String(length=40), nullable=True),
         sa.Column("media_id", sa.Integer(), nullable=True),
-        sa.Column("skip_reason", sa.Text(), nullable=True),
-        sa.Column("extra", sa.JSON(), nullable=False),
+        sa.Column("skip_reason", sa.LargeBinary(), nullable=True),
+        sa.Column("extra", sa.LargeBinary(), nullable=False),
         sa.Column("scan_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["media_id"],
@@ -218,5 +236,6 @@ def downgrade() -> None:
     op.drop_table("references")
     op.drop_table("sources")
     op.drop_table("media")
+    op.drop_table("keys")
     op.drop_table("cases")
     op.drop_table("audit_events")

@@ -1,0 +1,177 @@
+"""Closing and purging cases: a closed case stops matching; a purged case leaves nothing behind.
+
+Purging crypto-shreds: the case's data key is destroyed, so its sealed face embeddings, kept photos and
+evidence copies are unrecoverable even where a copy of the ciphertext survives. Then its rows go, and
+so does everything collected only for it. Items that other cases also hit stay, for those cases only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from ncii_shield.cases.service import get_case
+from ncii_shield.errors import NciiError
+from ncii_shield.store import audit
+from ncii_shield.store.crypto import case_scope, source_scope
+from ncii_shield.store.db import Store
+from ncii_shield.store.models import AuditEvent, Hit, Item, Media, Reference, Scan, Source
+
+
+def close_case(session: Session, case_id: int) -> None:
+    case = get_case(session, case_id)
+    if case.status != "open":
+        raise NciiError(f"case {case_id} is already {case.status}")
+    case.status, case.closed_at = "closed", datetime.now(UTC)
+    audit.record(session, "case.closed", case_id=case_id)
+
+
+@dataclass
+class PurgeResult:
+    references: int = 0
+    hits: int = 0
+    items: int = 0
+    media: int = 0
+    blobs: int = 0
+    sources: int = 0
+    kept_items: int = 0  # items other cases also hit
+
+
+def purge_case(store: Store, session: Session, case_id: int) -> PurgeResult:
+    """Destroy the case's key and data, and what was collected only for it."""
+    case = get_case(session, case_id)
+    if case.status == "purged":
+        raise NciiError(f"case {case_id} is already purged")
+    result = PurgeResult()
+
+    originals = [
+        k for k in session.scalars(select(Reference.blob_key).where(Reference.case_id == case_id)) if k
+    ]
+    result.references = session.execute(delete(Reference).where(Reference.case_id == case_id)).rowcount
+    result.hits = session.execute(delete(Hit).where(Hit.case_id == case_id)).rowcount
+    store.keyring.destroy(session, case_scope(case_id))
+    for key in originals:
+        store.blobs.delete(key)
+        result.blobs += 1
+
+    other_cases = select(Scan.source_id).where(Scan.case_id.is_not(None), Scan.case_id != case_id)
+    only_ours = session.scalars(
+        select(Source.id).where(
+            Source.id.in_(select(Scan.source_id).where(Scan.case_id == case_id)),
+            Source.id.not_in(other_cases),
+            Source.id.not_in(select(Scan.source_id).where(Scan.case_id.is_(None))),
+        )
+    ).all()
+    hit_elsewhere = select(Hit.item_id)
+    for source_id in only_ours:
+        media_ids = set(
+            session.scalars(
+                select(Item.media_id).where(Item.source_id == source_id, Item.media_id.is_not(None))
+            )
+        )
+        result.kept_items += (
+            session.scalar(
+                select(func.count())
+                .select_from(Item)
+                .where(Item.source_id == source_id, Item.id.in_(hit_elsewhere))
+            )
+            or 0
+        )
+        result.items += session.execute(
+            delete(Item).where(Item.source_id == source_id, Item.id.not_in(hit_elsewhere))
+        ).rowcount
+        if not session.scalar(select(func.count()).select_from(Item).where(Item.source_id == source_id)):
+            _drop_source(store, session, source_id, media_ids, result)
+
+    media_gone, blobs_gone = _collect_orphan_media(store, session)
+    result.media, result.blobs = result.media + media_gone, result.blobs + blobs_gone
+
+    case.status, case.purged_at = "purged", datetime.now(UTC)
+    case.pseudonym = case.consent_by = case.consent_method = case.consent_note = None
+    case.consent_at = None
+    session.execute(update(AuditEvent).where(AuditEvent.case_id == case_id).values(details={"purged": True}))
+    audit.record(
+        session,
+        "case.purged",
+        case_id=case_id,
+        references=result.references,
+        hits=result.hits,
+        items=result.items,
+        media=result.media,
+        sources=result.sources,
+    )
+    session.flush()
+    return result
+
+
+def _drop_source(
+    store: Store, session: Session, source_id: int, media_ids: set[int], result: PurgeResult
+) -> None:
+    """A source with no items left: its key is shredded, after moving media that others still need.
+
+    Only media this source's items pointed to can be sealed with its key; those still used by another
+    source's items are re-sealed under that source's key first.
+    """
+    scope = source_scope(source_id)
+    still_used = select(Item.media_id).where(Item.media_id.is_not(None))
+    for media in session.scalars(select(Media).where(Media.id.in_(media_ids), Media.id.in_(still_used))):
+        for attr in ("blob_key", "thumb_key"):
+            key = getattr(media, attr)
+            if key and store.blobs.exists(key) and store.blobs.scope_of(key) == scope:
+                _reseal(store, session, media, attr, key)
+    session.execute(delete(Scan).where(Scan.source_id == source_id))
+    session.execute(delete(Source).where(Source.id == source_id))
+    store.keyring.destroy(session, scope)
+    result.sources += 1
+
+
+def _reseal(store: Store, session: Session, media: Media, attr: str, key: str) -> None:
+    """Move one blob to the key of a source that still holds the media."""
+    holder = session.scalar(select(Item.source_id).where(Item.media_id == media.id).limit(1))
+    assert holder is not None
+    data = store.blobs.get(key)
+    store.blobs.delete(key)
+    new_scope = source_scope(holder)
+    store.keyring.key(session, new_scope)
+    setattr(media, attr, store.blobs.put(data, namespace=key.partition("/")[0], scope=new_scope))
+
+
+def _collect_orphan_media(store: Store, session: Session) -> tuple[int, int]:
+    """Delete media no item refers to any more, with their signals and stored bytes."""
+    orphans = session.scalars(
+        select(Media).where(Media.id.not_in(select(Item.media_id).where(Item.media_id.is_not(None))))
+    ).all()
+    blobs = 0
+    for media in orphans:
+        for key in _keys(media.blob_key, media.thumb_key):
+            if (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Media)
+                    .where((Media.blob_key == key) | (Media.thumb_key == key), Media.id != media.id)
+                )
+                == 0
+            ):
+                store.blobs.delete(key)
+                blobs += 1
+        session.delete(media)
+    session.flush()
+    return len(orphans), blobs
+
+
+def _keys(*keys: str | None) -> Iterable[str]:
+    return (k for k in keys if k)
+
+
+def compact(store: Store) -> None:
+    """After a purge, make SQLite rewrite its file so freed pages keep nothing (secure_delete zeroes them too)."""
+    if store.engine.dialect.name != "sqlite":
+        return
+    with store.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM")
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
