@@ -26,7 +26,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -38,7 +38,10 @@ from ncii_shield.sources.folder import FolderSource
 from ncii_shield.sources.paths import resolve_inside, safe_relative_path
 from ncii_shield.sources.telegram import ControlEscapeFilter, TelegramExport
 
-pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Generating overly large repr"),  # Hypothesis, on nested strategies
+    pytest.mark.filterwarnings("ignore::UserWarning:PIL.*"),  # "Corrupt EXIF data": expected here
+]
 
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "ncii_shield" / "demo" / "assets"
 
@@ -116,7 +119,8 @@ def mutations(tokens: tuple[bytes, ...], max_ops: int = 4) -> st.SearchStrategy[
         st.integers(1, 255),  # xor mask for flip, length for delete/duplicate
         st.sampled_from(tokens) | st.binary(min_size=1, max_size=8),
     )
-    return st.lists(op, max_size=max_ops)
+    # Intact and once-damaged inputs are common, so most examples get past the parser's first checks.
+    return st.one_of(st.just([]), st.lists(op, min_size=1, max_size=1), st.lists(op, max_size=max_ops))
 
 
 def apply_mutations(data: bytes, ops: list[Mutation]) -> bytes:
@@ -162,6 +166,7 @@ _PATH_PARTS = (
     "사진.jpg",
 )
 path_strings: st.SearchStrategy[str] = st.one_of(
+    st.sampled_from(["photos/photo_1@24-08-2024_21-03-11.jpg", "files/a b.png", "video_files/v.mp4", "x"]),
     st.sampled_from(PLACEHOLDERS),
     st.tuples(
         st.sampled_from(["", "/", "\\", "./", ".\\", "C:", "C:\\", "//", "\\\\?\\"]),
@@ -370,6 +375,11 @@ def check_export_bytes(data: bytes) -> list[Item]:
                 items.append(item)
         except SourceError as exc:
             assert_one_line(exc)
+            event(f"SourceError after {min(len(items), 3)}+ items")
+            return items
+    event(
+        f"read to the end: {min(len(items), 3)}+ items, {min(sum(i.media_path is not None for i in items), 1)}+ media"
+    )
     return items
 
 
@@ -421,9 +431,9 @@ def test_deep_nesting_is_refused_in_bounded_memory(data: bytes) -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
     assert_one_line(info.value)
     assert "deep" in info.value.message
-    assert peak < 8 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
 
 
 def check_export_bytes_strict(data: bytes) -> list[Item]:
@@ -687,6 +697,16 @@ def header_fields(data: bytes) -> list[tuple[int, int, str]]:
         vp8l = data.find(b"VP8L")
         if vp8l > 0:
             fields += [(vp8l + 9, 4, "little")]
+    elif data[:4] in (b"II*\x00", b"MM\x00*"):
+        order = "little" if data.startswith(b"II") else "big"
+        ifd = int.from_bytes(data[4:8], order)
+        for entry in range(ifd + 2, ifd + 2 + 12 * int.from_bytes(data[ifd : ifd + 2], order), 12):
+            tag, kind = (
+                int.from_bytes(data[entry : entry + 2], order),
+                int.from_bytes(data[entry + 2 : entry + 4], order),
+            )
+            if tag in (256, 257):  # ImageWidth, ImageLength: SHORT or LONG
+                fields.append((entry + 8, 2 if kind == 3 else 4, order))
     elif data.startswith(b"BM"):
         fields += [(18, 4, "little"), (22, 4, "little")]
     elif data[4:8] == b"ftyp":
@@ -718,13 +738,13 @@ _DIMENSIONS = st.sampled_from(
 
 
 @st.composite
-def mutated_media(draw: st.DrawFn) -> bytes:
+def mutated_media(draw: st.DrawFn, max_ops: int = 4) -> bytes:
     """A real image or video, with its size fields edited and its bytes damaged."""
     seeds = media_seeds()
     _, data = seeds[draw(st.integers(0, len(seeds) - 1))]
     edits = draw(st.lists(st.tuples(st.integers(0, 7), _DIMENSIONS), max_size=2))
     data = edit_header(data, edits, draw(st.booleans()))
-    return apply_mutations(data, draw(mutations(MEDIA_TOKENS)))
+    return apply_mutations(data, draw(mutations(MEDIA_TOKENS, max_ops)))
 
 
 MAGICS = (
@@ -753,7 +773,9 @@ def check_decode(data: bytes) -> Decoded | None:
         decoded = decode_image(data)
     except MediaError as exc:
         assert_one_line(exc)
+        event(f"refused: {exc.message.split(':')[0][:40]}")
         return None
+    event(f"decoded: {decoded.format}")
     assert isinstance(decoded, Decoded)
     assert decoded.width > 0 and decoded.height > 0
     assert decoded.rgb.dtype == np.uint8
@@ -793,7 +815,7 @@ def test_decode_image_gives_pixels_or_media_error(data: bytes) -> None:
 
 
 @settings(FUZZ, max_examples=25)
-@given(mutated_media())
+@given(mutated_media(max_ops=1))
 def test_analyse_bytes_never_raises(data: bytes) -> None:
     check_analyse(data)
 
@@ -826,6 +848,6 @@ TARGETS: dict[str, dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], objec
     },
     "image": {
         "decode": (mutated_media() | random_media, check_decode),
-        "analyse": (mutated_media(), check_analyse),
+        "analyse": (mutated_media(max_ops=1), check_analyse),
     },
 }

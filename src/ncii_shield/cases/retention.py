@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ncii_shield.cases.service import get_case
@@ -19,7 +19,7 @@ from ncii_shield.errors import NciiError
 from ncii_shield.store import audit
 from ncii_shield.store.crypto import case_scope, source_scope
 from ncii_shield.store.db import Store
-from ncii_shield.store.models import AuditEvent, Hit, Item, Media, Reference, Scan, Source
+from ncii_shield.store.models import AuditEvent, Case, Hit, Item, Media, Reference, Scan, Source
 
 
 def close_case(session: Session, case_id: int) -> None:
@@ -58,16 +58,13 @@ def purge_case(store: Store, session: Session, case_id: int) -> PurgeResult:
         store.blobs.delete(key)
         result.blobs += 1
 
-    other_cases = select(Scan.source_id).where(Scan.case_id.is_not(None), Scan.case_id != case_id)
-    only_ours = session.scalars(
-        select(Source.id).where(
-            Source.id.in_(select(Scan.source_id).where(Scan.case_id == case_id)),
-            Source.id.not_in(other_cases),
-            Source.id.not_in(select(Scan.source_id).where(Scan.case_id.is_(None))),
-        )
-    ).all()
+    # A source is kept whole while a live case scanned it, or it was scanned for no case (a collection
+    # in its own right). From every other source, only items a live case hits survive.
+    live_cases = select(Case.id).where(Case.status != "purged", Case.id != case_id)
+    kept_sources = select(Scan.source_id).where(or_(Scan.case_id.in_(live_cases), Scan.case_id.is_(None)))
+    collectable = session.scalars(select(Source.id).where(Source.id.not_in(kept_sources))).all()
     hit_elsewhere = select(Hit.item_id)
-    for source_id in only_ours:
+    for source_id in collectable:
         media_ids = set(
             session.scalars(
                 select(Item.media_id).where(Item.source_id == source_id, Item.media_id.is_not(None))
@@ -171,7 +168,7 @@ def compact(store: Store) -> None:
     """After a purge, make SQLite rewrite its file so freed pages keep nothing (secure_delete zeroes them too)."""
     if store.engine.dialect.name != "sqlite":
         return
-    with store.engine.connect() as connection:
+    with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM")
+        connection.exec_driver_sql("VACUUM")
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

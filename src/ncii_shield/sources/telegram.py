@@ -24,6 +24,9 @@ from ncii_shield.sources.paths import safe_relative_path
 EXPORT_FILE_NAME: Final = "result.json"
 READ_CHUNK: Final = 64 * 1024
 FINGERPRINT_SPAN: Final = 1024 * 1024
+# Telegram Desktop nests about 8 levels deep (chats.list[].messages[].reactions[].recent[]); a hostile
+# file can open a million. Deeper than this is refused: `extra` stays small enough to serialise.
+MAX_DEPTH: Final = 64
 
 # Where chats and their messages sit in the two layouts, as ijson prefixes.
 _CHAT_PREFIXES: Final = {"": False, "chats.list.item": False, "left_chats.list.item": True}  # -> left?
@@ -187,7 +190,7 @@ class TelegramExport:
             stream = self._stream = ControlEscapeFilter(handle)
             count = 0
             try:
-                for item in _items_from_events(ijson.parse(stream, use_float=True), self.path.name):
+                for item in _items_from_events(ijson.basic_parse(stream, use_float=True), self.path.name):
                     count += 1
                     yield item
             except ijson.JSONError as exc:
@@ -203,34 +206,62 @@ class TelegramExport:
                 ) from exc
 
 
-def _items_from_events(events: Iterable[tuple[str, str, object]], file_name: str) -> Iterator[Item]:
-    """Turn ijson parse events into items, building one message object at a time."""
+def _items_from_events(events: Iterable[tuple[str, object]], file_name: str) -> Iterator[Item]:
+    """Turn ijson basic events into items, building one message object at a time.
+
+    Prefixes ("chats.list.item.messages.item") are tracked here rather than by ijson.parse, which keeps
+    a string per open level and so needs memory growing with the square of the depth (100 KB of `[`
+    took gigabytes); inside a message only the depth is counted.
+    """
     chat = _Chat(index=0)
     chats_seen = 0
     export_keys_seen = False
     builder: ijson.ObjectBuilder | None = None
-    message_prefix = ""
+    depth = 0  # containers open inside the message being built
+    path: list[str] = []  # one key (or "item") per container open outside a message
     first = True
-    for prefix, event, value in events:
+    for event, value in events:
         if builder is not None:
             builder.event(event, value)
-            if prefix == message_prefix and (event == "end_map" or event == "end_array"):
-                yield _message_to_item(builder.value, chat)
-                builder = None
+            if event == "start_map" or event == "start_array":
+                depth += 1
+                if len(path) + depth > MAX_DEPTH:
+                    raise _too_deep(file_name)
+            elif event == "end_map" or event == "end_array":
+                depth -= 1
+                if depth == 0:
+                    yield _message_to_item(builder.value, chat)
+                    builder = None
             continue
+        if event == "map_key":
+            prefix = ".".join(path[:-1])
+            path[-1] = str(value)
+        elif event == "end_map" or event == "end_array":
+            path.pop()
+            prefix = ".".join(path)
+        else:
+            prefix = ".".join(path)
         if first:
             first = False
             if event != "start_map":
                 raise _not_an_export(file_name)
+            path.append("")
             continue
-        if prefix in _MESSAGE_PREFIXES:
+        if prefix in _MESSAGE_PREFIXES and event != "map_key":
             if event == "start_map" or event == "start_array":
                 builder = ijson.ObjectBuilder()
                 builder.event(event, value)
-                message_prefix = prefix
-            else:
+                depth = 1
+                if len(path) + depth > MAX_DEPTH:
+                    raise _too_deep(file_name)
+            elif event != "end_map" and event != "end_array":
                 yield _message_to_item(value, chat)
-        elif prefix in _CHAT_FIELDS:
+            continue
+        if event == "start_map" or event == "start_array":
+            if len(path) >= MAX_DEPTH:
+                raise _too_deep(file_name)
+            path.append("" if event == "start_map" else "item")
+        if prefix in _CHAT_FIELDS:
             _set_chat_field(chat, _CHAT_FIELDS[prefix], value)
         elif event == "map_key" and prefix == "":
             export_keys_seen = export_keys_seen or value in _EXPORT_KEYS
@@ -239,6 +270,13 @@ def _items_from_events(events: Iterable[tuple[str, str, object]], file_name: str
             chat = _Chat(index=chats_seen - 1, left=_CHAT_PREFIXES[prefix])
     if not export_keys_seen:
         raise _not_an_export(file_name)
+
+
+def _too_deep(file_name: str) -> SourceError:
+    return SourceError(
+        f"{file_name} nests arrays or objects more than {MAX_DEPTH} deep, which Telegram Desktop never writes",
+        hint="the file is damaged or was not written by Telegram Desktop; export the chat again",
+    )
 
 
 def _not_an_export(file_name: str) -> SourceError:
