@@ -193,7 +193,7 @@ class TelegramExport:
                 for item in _items_from_events(ijson.basic_parse(stream, use_float=True), self.path.name):
                     count += 1
                     yield item
-            except ijson.JSONError as exc:
+            except (ijson.JSONError, UnicodeDecodeError) as exc:
                 raise SourceError(
                     f"{self.path.name} is malformed near byte {stream.bytes_read:,}: {_one_line(exc)}; "
                     f"the {count:,} items before it were read",
@@ -471,6 +471,8 @@ def _short_repr(value: object) -> str:
 
 def _one_line(exc: BaseException) -> str:
     """ijson's yajl messages span lines (with a caret diagram) and may be bytes: keep the first line."""
+    if isinstance(exc, UnicodeDecodeError):  # yajl passes a lone "\udc00" escape on as bytes Python refuses
+        return f"a string is not valid Unicode ({exc.reason}; e.g. a lone surrogate escape)"
     raw = exc.args[0] if exc.args else str(exc)
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     first = text.strip().splitlines()

@@ -28,6 +28,14 @@ class BlobStore(Protocol):
 
     def get(self, key: str) -> bytes: ...
 
+    def _opens(self, key: str, expected: bytes) -> bool:
+        """An existing file is reused only if it opens to the same bytes: a file left by a transaction that
+        never committed (its key was rolled back) or sealed under a destroyed key is replaced."""
+        try:
+            return self.get(key) == expected
+        except NciiError:
+            return False
+
     def scope_of(self, key: str) -> str: ...
 
     def delete(self, key: str) -> None: ...
@@ -59,8 +67,8 @@ class FileBlobStore:
     def put(self, data: bytes, *, namespace: str, scope: str) -> str:
         key = f"{namespace}/{hashlib.sha256(data).hexdigest()}"
         path = self._path(key)
-        if path.exists():
-            return key
+        if path.exists() and self._opens(key, data):
+            return key  # the same content, stored before under a key that still exists
         scope_bytes = scope.encode()
         sealed = seal(self._key_for(scope), data, self._aad(namespace, scope))
         atomic_write(path, MAGIC + bytes([len(scope_bytes)]) + scope_bytes + sealed)
@@ -75,6 +83,14 @@ class FileBlobStore:
             raise NciiError(f"stored blob {key} is not a sealed ncii-shield blob")
         length = raw[4]
         return raw[5 : 5 + length].decode(), raw[5 + length :]
+
+    def _opens(self, key: str, expected: bytes) -> bool:
+        """An existing file is reused only if it opens to the same bytes: a file left by a transaction that
+        never committed (its key was rolled back) or sealed under a destroyed key is replaced."""
+        try:
+            return self.get(key) == expected
+        except NciiError:
+            return False
 
     def scope_of(self, key: str) -> str:
         return self._read(key)[0]
