@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import os
 import random
+import re
 import resource
 import sys
 import time
@@ -68,9 +69,9 @@ def _outcome(result: object) -> str:
         return "analysed" if result.error is None else "refused"
     if isinstance(result, list):
         return "items read" if result else "no items"
-    if result is None:
-        return "refused or ok"
-    return "ok"
+    if isinstance(result, str):
+        return result
+    return "refused" if result is None else "ok"
 
 
 def _input_bytes(value: Any) -> tuple[bytes, str]:
@@ -86,10 +87,10 @@ def _save(run: Run, kind: str, value: Any, text: str) -> Path:
     data, extension = _input_bytes(value)
     digest = hashlib.sha256(data).hexdigest()[:12]
     FINDINGS.mkdir(parents=True, exist_ok=True)
-    stem = FINDINGS / f"{run.name.replace(':', '-')}-{kind}-{digest}"
-    stem.with_suffix(f".{extension}").write_bytes(data)
-    stem.with_suffix(".txt").write_text(f"{run.name}: {kind}\ninput: {value!r:.2000}\n\n{text}\n", "utf-8")
-    return stem.with_suffix(f".{extension}")
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{run.name}-{kind}-{digest}")
+    (FINDINGS / f"{stem}.{extension}").write_bytes(data)
+    (FINDINGS / f"{stem}.txt").write_text(f"{run.name}: {kind}\ninput: {value!r:.2000}\n\n{text}\n", "utf-8")
+    return FINDINGS / f"{stem}.{extension}"
 
 
 def _failure_key(exc: BaseException) -> str:
@@ -149,7 +150,7 @@ def fuzz(group: str, name: str, budget: float, rng: random.Random, slow_after: f
             for key, (value, error) in failing.items():
                 if key not in run.failures:
                     text = "".join(traceback.format_exception(error))
-                    run.failures[key] = _save(run, key.replace("@", "-at-").replace(":", "-"), value, text)
+                    run.failures[key] = _save(run, key, value, text)
                     print(
                         f"  FAILURE {run.name} {key}: {str(error)[:200]!r} -> {run.failures[key]}", flush=True
                     )
@@ -190,13 +191,13 @@ def main() -> None:
     wall = time.perf_counter() - started
 
     print(
-        f"\n{'check':<24} {'examples':>9} {'seconds':>8} {'ex/s':>8} {'slowest':>8} {'failures':>8}  outcomes"
+        f"\n{'check':<24} {'examples':>9} {'seconds':>8} {'ex/s':>8} {'slowest':>9} {'failures':>8}  outcomes"
     )
     for run in runs:
         rate = run.examples / run.seconds if run.seconds else 0.0
         outcomes = ", ".join(f"{k} {v / max(1, run.examples):.0%}" for k, v in run.outcomes.most_common(6))
         print(
-            f"{run.name:<24} {run.examples:>9,} {run.seconds:>8.1f} {rate:>8,.0f} {run.slowest:>7.2f}s"
+            f"{run.name:<24} {run.examples:>9,} {run.seconds:>8.1f} {rate:>8,.0f} {run.slowest * 1000:>7,.0f}ms"
             f" {len(run.failures):>8}  {outcomes}"
         )
     total = sum(r.examples for r in runs)

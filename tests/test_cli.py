@@ -93,3 +93,54 @@ def test_partial_scan_exits_1_and_keeps_what_was_read(tmp_path: Path) -> None:
     assert proc.returncode == 1
     result = json.loads(proc.stdout)
     assert result["status"] == "partial" and "malformed" in result["error"] and result["items_new"] > 40
+
+
+def test_keys_close_and_purge_from_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    keyfile = tmp_path / "k" / "ncii.key"
+    env = {k: v for k, v in cli_env().items() if k != "NCII_KEY"}
+
+    def cli(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(data), *args],
+            capture_output=True,
+            text=True,
+            env={**env, **extra},
+        )
+
+    made = cli("init", "--generate-key-file", str(keyfile))
+    assert made.returncode == 0, made.stderr
+    assert keyfile.stat().st_mode & 0o777 == 0o600
+    assert cli("init", "--key-file", str(keyfile)).returncode == 2, "initialising twice is refused"
+
+    no_key = cli("case", "list")
+    assert no_key.returncode == 2 and "NCII_KEY_FILE" in no_key.stderr and "Traceback" not in no_key.stderr
+    wrong = cli("case", "list", NCII_KEY="00" * 32)
+    assert wrong.returncode == 2 and "does not open" in wrong.stderr
+
+    ok = {"NCII_KEY_FILE": str(keyfile)}
+    assert (
+        cli(
+            "case", "open", "--pseudonym", "A", "--consent-by", "A", "--consent-method", "f", **ok
+        ).stdout.strip()
+        == "1"
+    )
+    minor = cli(
+        "case", "open", "--pseudonym", "M", "--consent-by", "G", "--consent-method", "f", "--minor", **ok
+    )
+    assert json.loads(cli("case", "show", minor.stdout.strip(), "--json", **ok).stdout)["hash_only"] is True
+
+    new_key = tmp_path / "k" / "new.key"
+    rotated = cli("keys", "rotate", "--generate-key-file", str(new_key), **ok)
+    assert rotated.returncode == 0, rotated.stderr
+    assert cli("case", "list", **ok).returncode == 2, "the old key no longer opens the data"
+    ok = {"NCII_KEY_FILE": str(new_key)}
+
+    assert cli("case", "close", "1", **ok).returncode == 0
+    assert cli("case", "purge", "1", **ok).returncode == 2, (
+        "purge asks for confirmation; no terminal: not purged"
+    )
+    purged = cli("case", "purge", "1", "--yes", "--json", **ok)
+    assert purged.returncode == 0 and json.loads(purged.stdout)["hits"] == 0
+    cases = {c["id"]: c for c in json.loads(cli("case", "list", "--json", **ok).stdout)}
+    assert cases[1]["status"] == "purged" and cases[1]["pseudonym"] is None and cases[2]["status"] == "open"

@@ -233,8 +233,11 @@ def case_purge(
     """Destroy a case's key and data, and what was collected only for it. This cannot be undone."""
     from ncii_shield.cases.retention import compact, purge_case
 
-    if not yes and not typer.confirm(f"Purge case {case_id}? Its data becomes unrecoverable.", err=True):
-        fail("not purged", hint="add --yes to purge without being asked")
+    if not yes and (
+        not sys.stdin.isatty()
+        or not typer.confirm(f"Purge case {case_id}? Its data becomes unrecoverable.", err=True)
+    ):
+        fail(f"case {case_id} not purged", hint="confirm at the prompt, or add --yes")
     with state.store.session() as session:
         result = purge_case(state.store, session, case_id)
     compact(state.store)

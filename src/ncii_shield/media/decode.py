@@ -87,7 +87,11 @@ def decode_video_first_frame(data: bytes) -> Decoded:
         with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.video:
                 raise MediaError("media file has no video stream")
-            stream = container.streams.video[0]
+            # A stream whose codec FFmpeg does not know (damaged header) has no codec context at all.
+            decodable = [s for s in container.streams.video if s.codec_context is not None]
+            if not decodable:
+                raise MediaError("video stream in an unknown codec (damaged or unsupported header)")
+            stream = decodable[0]
             codec = stream.codec_context.name
             for frame in container.decode(stream):
                 if frame.width * frame.height > MAX_PIXELS:
