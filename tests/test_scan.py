@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -185,3 +186,17 @@ def test_bad_export_loses_nothing_already_stored(store: Store, tmp_path: Path) -
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(Item).where(Item.chat_id == "777")) == before_items
         assert sorted(s.execute(select(Hit.item_id, Hit.kind)).all()) == before_hits
+
+
+def test_export_over_the_size_limit_is_refused(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ncii_shield.errors import SourceError
+
+    export = write_export(tmp_path / "e", [message(i, text="x" * 100) for i in range(1, 20)])
+    monkeypatch.setenv("NCII_MAX_EXPORT_BYTES", "1000")
+    with pytest.raises(SourceError, match="over the limit"):
+        open_source(export)
+    monkeypatch.setenv("NCII_MAX_EXPORT_BYTES", "lots")
+    with pytest.raises(SourceError, match="not a number"):
+        open_source(export)
+    monkeypatch.setenv("NCII_MAX_EXPORT_BYTES", str(10**9))
+    assert open_source(export).kind == "telegram_export"
