@@ -2,15 +2,16 @@
 
 Usage: .venv/bin/python bench/fuzz.py --target telegram|image|all --seconds N [--seed S]
 
-CI runs those properties for a few hundred derandomized examples; this runs them for as long as it
+CI runs those properties for 60 to 1,200 derandomized examples each; this runs them for as long as it
 is given, in batches with fresh randomness, so it keeps finding new inputs. Targets:
   telegram  result.json documents (generated, serialized, damaged), random bytes after "{",
             ControlEscapeFilter against its byte-by-byte reference, safe_relative_path
   image     decode_image on damaged real images/videos and random bytes after magic numbers,
             analyse_bytes on lightly damaged ones
 A failure is shrunk by Hypothesis and its minimal input saved under bench/fuzz-findings/ (the input
-as a file, plus a .txt with the traceback); so is any input slower than --slow seconds. Memory is
-capped (--max-memory-mb), so a blow-up is reported as a MemoryError instead of ending the run.
+as a file, plus a .txt with the traceback); so is any input slower than --slow seconds, and one still
+running after --hang seconds ends the run. Memory is capped (--max-memory-mb), so a blow-up is
+reported as a MemoryError instead of ending the run.
 Prints examples/s per check and the outcomes seen (decoded/refused, items read), for docs/fuzzing.md.
 """
 
@@ -23,6 +24,7 @@ import random
 import re
 import resource
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -105,7 +107,31 @@ def _failure_key(exc: BaseException) -> str:
     return f"{type(exc).__name__}@{where}"
 
 
-def fuzz(group: str, name: str, budget: float, rng: random.Random, slow_after: float) -> Run:
+class Watchdog(threading.Thread):
+    """Saves the input and ends the run if one example outlives `limit` seconds: a hang is a finding too.
+
+    Pillow, FFmpeg and yajl release the GIL while decoding, so this thread still runs when they spin.
+    """
+
+    def __init__(self, limit: float) -> None:
+        super().__init__(daemon=True)
+        self.limit = limit
+        self.current: tuple[Run, Any, float] | None = None
+
+    def run(self) -> None:
+        while True:
+            time.sleep(1.0)
+            current = self.current
+            if current is not None and time.perf_counter() - current[2] > self.limit:
+                run, value, _ = current
+                path = _save(run, "hang", value, f"still running after {self.limit:g} s")
+                print(f"  HANG {run.name}: input saved to {path}; stopping", flush=True)
+                os._exit(3)
+
+
+def fuzz(
+    group: str, name: str, budget: float, rng: random.Random, slow_after: float, watchdog: Watchdog
+) -> Run:
     """Run one check in batches sized to the time left, until its budget is spent."""
     strategy, check = TARGETS[group][name]
     run = Run(f"{group}:{name}")
@@ -114,12 +140,14 @@ def fuzz(group: str, name: str, budget: float, rng: random.Random, slow_after: f
     def body(value: Any) -> None:
         run.examples += 1
         started = time.perf_counter()
+        watchdog.current = (run, value, started)
         try:
             result = check(value)
         except Exception as exc:
             failing[_failure_key(exc)] = (value, exc)
             raise
         finally:
+            watchdog.current = None
             took = time.perf_counter() - started
             run.slowest = max(run.slowest, took)
             if took > slow_after and len(run.slow) < 5:
@@ -167,7 +195,15 @@ def main() -> None:
     )
     parser.add_argument("--target", choices=[*TARGETS, "all"], default="all")
     parser.add_argument("--seconds", type=float, default=60.0, help="total time, shared between checks")
-    parser.add_argument("--seed", type=int, default=None, help="repeat a run (default: a random seed)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed the random stream (batch sizes follow timing: close, not exact)",
+    )
+    parser.add_argument(
+        "--hang", type=float, default=60.0, help="save the input and stop after this (seconds)"
+    )
     parser.add_argument("--slow", type=float, default=2.0, help="save inputs slower than this (seconds)")
     parser.add_argument("--max-memory-mb", type=int, default=6144, help="address-space cap; 0 for none")
     args = parser.parse_args()
@@ -182,12 +218,14 @@ def main() -> None:
     checks = [(g, n) for g in groups for n in TARGETS[g]]
     print(f"fuzz: target={args.target} seconds={args.seconds:g} seed={run_seed}", flush=True)
 
+    watchdog = Watchdog(args.hang)
+    watchdog.start()
     runs: list[Run] = []
     started = time.perf_counter()
     for group, name in checks:
         share = WEIGHTS[name] / sum(WEIGHTS[m] for m in TARGETS[group]) / len(groups)  # groups share equally
         print(f"- {group}:{name} for {args.seconds * share:.0f} s", flush=True)
-        runs.append(fuzz(group, name, args.seconds * share, rng, args.slow))
+        runs.append(fuzz(group, name, args.seconds * share, rng, args.slow, watchdog))
     wall = time.perf_counter() - started
 
     print(

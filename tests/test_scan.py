@@ -200,3 +200,18 @@ def test_export_over_the_size_limit_is_refused(tmp_path: Path, monkeypatch) -> N
         open_source(export)
     monkeypatch.setenv("NCII_MAX_EXPORT_BYTES", str(10**9))
     assert open_source(export).kind == "telegram_export"
+
+
+def test_scan_a_folder_with_a_name_that_is_not_utf8(store: Store, tmp_path: Path) -> None:
+    import os
+
+    folder = tmp_path / "unzipped"
+    folder.mkdir()
+    (folder / os.fsdecode(b"\xb9\xda-photo.jpg")).write_bytes(
+        (ASSETS / "obama.jpg").read_bytes()
+    )  # CP949 name
+    case_id = _case(store, [ASSETS / "obama.jpg"])
+    result = _scan(store, folder, case_id)
+    assert result.items_new == 1 and result.media_new == 1 and result.new_hits["exact"] == 1
+    with store.session() as s:
+        assert s.scalar(select(Item.media_path)) == "%B9%DA-photo.jpg"

@@ -120,7 +120,7 @@ def _locate_media(root: Path, item: SourceItem) -> tuple[Path | None, str | None
         return None, str(item.extra["error"])
     if item.media_path is None:
         return None, item.media_note
-    path = resolve_inside(root, item.media_path)
+    path = resolve_inside(root, item.media_os_path or item.media_path)
     if path is None:
         return None, f"unsafe media path refused: {item.media_path[:80]!r}"
     if not path.is_file():

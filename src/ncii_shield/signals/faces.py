@@ -51,6 +51,8 @@ def detect_faces(rgb: np.ndarray) -> list[Face]:
     detector, shaper, encoder = _models()
     rgb = np.ascontiguousarray(rgb)  # dlib refuses strided views (e.g. decoded video frames)
     height, width = rgb.shape[:2]
+    if min(height, width) < MIN_FACE_PX:
+        return []  # no face fits; and scaling a 1-pixel strip would give a 0-pixel image
     longest = max(height, width)
     scale = min(1.0, DETECT_SIDE / longest)
     small = rgb

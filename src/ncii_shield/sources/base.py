@@ -41,6 +41,8 @@ class Item:
     media_kind: str | None = None  # photo, sticker, animation, video_file, video_message, file
     media_mime: str | None = None
     media_note: str | None = None  # why there is no usable media path (placeholder, unsafe path...)
+    # The name the OS knows the file by, when it is not valid UTF-8 and media_path is an escaped form of it.
+    media_os_path: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 

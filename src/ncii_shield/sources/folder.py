@@ -116,14 +116,27 @@ class FolderSource:
                 external_id=relative, kind="file", media_note=f"could not be read: {exc.strerror or exc}"
             )
             return
+        storable = storable_name(relative)
         yield Item(
-            external_id=relative,
+            external_id=storable,
             kind="file",
-            media_path=relative,
+            media_path=storable,
+            media_os_path=relative if storable != relative else None,
             media_kind=media_kind,
             media_mime=mime,
             extra={"size": size},
         )
+
+
+def storable_name(name: str) -> str:
+    """`name` as valid UTF-8: bytes that are not (e.g. CP949 names from a zip made on Korean Windows)
+    become %XX, so the name can be stored and shown; the file is still opened by its OS name."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        decoded = os.fsencode(name).decode("utf-8", "surrogateescape")
+        return "".join(f"%{ord(c) - 0xDC00:02X}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in decoded)
+    return name
 
 
 def _sorted_entries(folder: Path) -> list[os.DirEntry[str]]:
