@@ -144,3 +144,37 @@ def test_keys_close_and_purge_from_the_command_line(tmp_path: Path) -> None:
     assert purged.returncode == 0 and json.loads(purged.stdout)["hits"] == 0
     cases = {c["id"]: c for c in json.loads(cli("case", "list", "--json", **ok).stdout)}
     assert cases[1]["status"] == "purged" and cases[1]["pseudonym"] is None and cases[2]["status"] == "open"
+
+
+def test_hash_command_needs_no_data_directory(tmp_path: Path) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes((ASSETS / "obama.jpg").read_bytes())
+    (folder / "b.jpg").write_bytes(b"not an image")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ncii_shield.cli.main",
+            "--data-dir",
+            str(tmp_path / "none"),
+            "hash",
+            str(folder),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in cli_env().items() if k != "NCII_KEY"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = {Path(r["path"]).name: r for r in json.loads(proc.stdout)}
+    assert len(rows["a.jpg"]["pdq"]) == 64 and rows["a.jpg"]["quality"] >= 50
+    assert rows["b.jpg"]["pdq"] is None and "not an image" in rows["b.jpg"]["error"]
+    assert not (tmp_path / "none").exists(), "hashing stores nothing"
+    te = subprocess.run(
+        [sys.executable, "-m", "ncii_shield.cli.main", "hash", str(folder / "a.jpg"), "--te"],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    ).stdout
+    assert te.strip() == f"pdq {rows['a.jpg']['pdq']}"

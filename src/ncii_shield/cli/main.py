@@ -562,6 +562,47 @@ def demo(
         raise SystemExit(1)
 
 
+@app.command("hash")
+def hash_command(
+    paths: Annotated[list[Path], typer.Argument(help="Image files or folders.")],
+    workers: Annotated[int | None, typer.Option(help="Worker processes [default: one per core].")] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Decode at full size (slower; the reference path).")
+    ] = False,
+    te: Annotated[
+        bool, typer.Option("--te", help="Print python-threatexchange local_file lines: 'pdq <hex>'.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """PDQ-hash images without storing anything: for banks, or to share hashes instead of images."""
+    from ncii_shield.scan.hashing import hash_files, iter_files
+
+    files = list(iter_files(paths))
+    missing = [p for p in files if not p.exists()]
+    if missing:
+        fail(f"{missing[0]}: no such file or folder", hint="check the paths")
+    with progress_bar() as progress:
+        task = progress.add_task("files hashed", total=len(files))
+        results = list(
+            hash_files(files, workers=workers, fast=not full, on_done=lambda n: progress.advance(task, n))
+        )
+    if as_json:
+        print_json([r.__dict__ for r in results])
+    elif te:
+        for r in results:
+            if r.pdq and r.quality is not None and r.quality >= 50:
+                print(f"pdq {r.pdq}")
+    else:
+        print_table(
+            f"PDQ of {len(results)} files",
+            ["pdq", "quality", "file", "problem"],
+            [(r.pdq, r.quality, r.path, r.error) for r in results],
+        )
+    refused = sum(1 for r in results if r.error)
+    if refused:
+        err_console.print(f"{refused} file(s) could not be hashed (see 'problem')")
+
+
 @app.command()
 def init(
     generate_key_file: Annotated[

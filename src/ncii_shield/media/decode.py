@@ -46,8 +46,14 @@ def _flatten(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def decode_image(data: bytes) -> Decoded:
-    """Decode the first frame of an image. Raises MediaError with a one-line reason."""
+def decode_image(data: bytes, *, min_side: int | None = None) -> Decoded:
+    """Decode the first frame of an image. Raises MediaError with a one-line reason.
+
+    With `min_side`, a large image may come back smaller, its shorter side still >= min_side: JPEGs are
+    decoded at 1/2, 1/4 or 1/8 scale in the DCT domain (libjpeg's draft mode), other formats are
+    box-reduced. Hashing needs only that much: PDQ works on 64x64 luma. `width`/`height` stay the
+    original size.
+    """
     if len(data) > MAX_FILE_BYTES:
         raise MediaError(f"file too large ({len(data)} bytes > {MAX_FILE_BYTES})")
     if data[:2] == b"\x1f\x8b":
@@ -63,7 +69,19 @@ def decode_image(data: bytes) -> Decoded:
                 raise MediaError(
                     f"image too large ({width}x{height} pixels): refused as a possible decompression bomb"
                 )
+            if (
+                min_side
+                and img.format == "JPEG"
+                and (scale := _reduction(width, height, min_side, limit=8)) > 1
+            ):
+                img.draft("RGB", (width // scale, height // scale))
             img.load()
+            if (
+                min_side
+                and img.format != "JPEG"
+                and (factor := _reduction(*img.size, min_side, limit=16)) > 1
+            ):
+                img = img.reduce(factor)
     except MediaError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -72,11 +90,19 @@ def decode_image(data: bytes) -> Decoded:
         raise MediaError("not an image (content is not a format Pillow can read)") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise MediaError(f"corrupt or truncated image: {exc}") from exc
-    fmt = (img.format or "unknown").lower()
+    fmt = (img.format or Image.open(io.BytesIO(data)).format or "unknown").lower()
     upright_img = ImageOps.exif_transpose(img) or img
     rgb = np.asarray(_flatten(img))
     upright = rgb if upright_img is img else np.asarray(_flatten(upright_img))
     return Decoded(rgb=rgb, upright=upright, format=fmt, width=width, height=height)
+
+
+def _reduction(width: int, height: int, min_side: int, *, limit: int) -> int:
+    """The largest power of two (<= limit) that keeps the shorter side >= min_side."""
+    scale = 1
+    while scale < limit and min(width, height) // (scale * 2) >= min_side:
+        scale *= 2
+    return scale
 
 
 def decode_video_first_frame(data: bytes) -> Decoded:
