@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ncii_shield.banks.service import match_banks
 from ncii_shield.errors import NciiError, SourceError
 from ncii_shield.media.decode import MAX_FILE_BYTES
 from ncii_shield.media.thumbs import blur_thumbnail
@@ -53,6 +54,7 @@ class ScanResult:
     skip_reasons: Counter[str] = field(default_factory=Counter)
     error: str | None = None
     new_hits: Counter[str] = field(default_factory=Counter)
+    bank_hits: Counter[str] = field(default_factory=Counter)  # new hits by bank name
 
 
 class Progress:
@@ -332,6 +334,7 @@ def run_scan(
     with store.session() as session:
         if case_id is not None:
             result.new_hits = match_case(store, session, case_id)
+        result.bank_hits = match_banks(session)
         row = session.get(Scan, scan.id)
         if row is None:
             raise NciiError(f"scan {scan.id} vanished from the database")

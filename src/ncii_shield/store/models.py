@@ -333,3 +333,48 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(60))
     case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     details: Mapped[dict[str, object]] = mapped_column(SealedJSON("audit_events.details"), default=dict)
+
+
+class Bank(Base):
+    """A named list of hashes from elsewhere (StopNCII, a partner, a platform), matched on every scan."""
+
+    __tablename__ = "banks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str | None] = mapped_column(SealedText("banks.description"), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BankSignal(Base):
+    """One hash in a bank: `pdq` (32 bytes) or `sha256`/`md5` of a file."""
+
+    __tablename__ = "bank_signals"
+    __table_args__ = (
+        UniqueConstraint("bank_id", "signal_type", "value", name="uq_bank_signal"),
+        Index("ix_bank_signal_type", "bank_id", "signal_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"))
+    signal_type: Mapped[str] = mapped_column(String(20))
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    label: Mapped[str | None] = mapped_column(SealedText("bank_signals.label"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class BankHit(Base):
+    """An item whose media matched a bank: which bank, which hash, how close."""
+
+    __tablename__ = "bank_hits"
+    __table_args__ = (UniqueConstraint("bank_id", "item_id", "kind", name="uq_bank_hit"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"))
+    bank_signal_id: Mapped[int] = mapped_column(ForeignKey("bank_signals.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # exact | pdq
+    distance: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
