@@ -12,17 +12,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ncii_shield.errors import MediaError, NciiError
+from ncii_shield.index.local_features import LocalFeatures
+from ncii_shield.index.local_features import extract as extract_features
 from ncii_shield.media.decode import MAX_FILE_BYTES, decode_image
 from ncii_shield.signals.faces import detect_faces, embedding_bytes, embedding_from_bytes
 from ncii_shield.signals.pdq import MIN_QUALITY, pdq_dihedral
 from ncii_shield.store import audit
 from ncii_shield.store.crypto import case_scope, seal, unseal
 from ncii_shield.store.db import Store
-from ncii_shield.store.models import Case, Reference
+from ncii_shield.store.models import Case, FeatureCheck, Reference
 
 
 def open_case(
@@ -62,6 +64,10 @@ def open_case(
 def seal_embedding(case_key: bytes, case_id: int, embedding: np.ndarray) -> bytes:
     """A face reference is sealed with its case's key: purging the case shreds it."""
     return seal(case_key, embedding_bytes(embedding), f"reference:{case_id}".encode())
+
+
+def open_features(case_key: bytes, case_id: int, sealed: bytes) -> LocalFeatures:
+    return LocalFeatures.from_bytes(unseal(case_key, sealed, f"features:{case_id}".encode()))
 
 
 def open_embedding(case_key: bytes, case_id: int, sealed: bytes) -> np.ndarray:
@@ -171,6 +177,17 @@ def enrol(
             report.warnings.append(
                 f"PDQ quality {quality} < {MIN_QUALITY}: only exact copies and the face will match"
             )
+        session.add(
+            Reference(
+                case_id=case.id,
+                kind="features",
+                photo_sha256=sha,
+                photo_label=label,
+                value=seal(
+                    case_key, extract_features(decoded.rgb).to_bytes(), f"features:{case.id}".encode()
+                ),
+            )
+        )
         if faces:
             session.add(
                 Reference(
@@ -187,6 +204,7 @@ def enrol(
         else:
             report.warnings.append("no face found: this photo is matched by its hashes only")
         results.append(report)
+    session.execute(delete(FeatureCheck).where(FeatureCheck.case_id == case.id))  # new photos: check again
     session.flush()
     audit.record(
         session,

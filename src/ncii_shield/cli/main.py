@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from ncii_shield.cli.output import console, err_console, fail, print_json, print_table
 from ncii_shield.config import load_settings
 from ncii_shield.errors import NciiError
+from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store
 
@@ -442,8 +443,8 @@ def hits(
     from ncii_shield.cases.service import get_case
     from ncii_shield.review.hits import list_hits
 
-    if kind is not None and kind not in ("exact", "pdq", "face"):
-        fail(f"unknown kind {kind!r}", hint="use exact, pdq or face")
+    if kind is not None and kind not in KIND_ORDER:
+        fail(f"unknown kind {kind!r}", hint=f"use one of {', '.join(KIND_ORDER)}")
     with state.store.session() as session:
         get_case(session, case_id)
         rows = list_hits(session, case_id, kind=kind)

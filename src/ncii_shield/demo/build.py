@@ -68,7 +68,7 @@ LABELS = (
     "other_face_composite",
     "unrelated",
 )
-ROUTES = ("exact", "pdq", "face")
+ROUTES = ("exact", "pdq", "partial", "face")
 
 TELEGRAM_JPEG_QUALITY = 87  # what Telegram's own recompression of photos is close to
 KST = timezone(timedelta(hours=9))  # the export's local time: `date` has no offset, `date_unixtime` is UTC

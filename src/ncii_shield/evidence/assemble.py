@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.cases.service import get_case
 from ncii_shield.evidence.model import Copy, ImageGroup, ReportData, Sighting
+from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.review.hits import HitRow, list_hits
 from ncii_shield.store.blobs import BlobStore
 from ncii_shield.store.models import Item, Media, Reference, Source
@@ -55,8 +56,8 @@ def build_report_data(session: Session, blobs: BlobStore, case_id: int) -> Repor
 
     groups: dict[str, list[Copy]] = defaultdict(list)
     for sha, hits in by_media.items():
-        strongest = min(hits, key=lambda r: ("exact", "pdq", "face").index(r.kind))
-        kinds = tuple(k for k in ("exact", "pdq", "face") if any(k in r.kinds for r in hits))
+        strongest = min(hits, key=lambda r: KIND_ORDER.index(r.kind))
+        kinds = tuple(k for k in KIND_ORDER if any(k in r.kinds for r in hits))
         distance = min(
             (r.distances.get(strongest.kind) for r in hits if r.distances.get(strongest.kind) is not None),
             default=None,

@@ -116,6 +116,8 @@ def explain_kind(kind: str, distance: float | None) -> str:
             f"pdq: visually the same photo (PDQ distance {distance:.0f} of 256 bits; "
             f"{PDQ_MATCH_THRESHOLD} or less counts as a match)"
         )
+    if kind == "partial":
+        return "partial: part of an enrolled photo (cropped, captioned, in a collage or a screenshot)"
     if kind == "face":
         if distance is None:
             return "face: the person's face appears in this image"
@@ -132,6 +134,11 @@ KIND_LEGEND: tuple[tuple[str, str], ...] = (
         "pdq",
         "The picture is visually the same as an enrolled photo even if resized or recompressed "
         f"(Meta's PDQ hash; distance 0–256 bits, {PDQ_MATCH_THRESHOLD} or less is a match).",
+    ),
+    (
+        "partial",
+        "Part of an enrolled photo appears in this image: cropped, captioned, covered by stickers, one tile of "
+        "a collage or inside a screenshot (multi-crop PDQ, or local features checked geometrically).",
     ),
     (
         "face",

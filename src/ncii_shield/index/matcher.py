@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ncii_shield.index.local_features import LocalFeatures
 from ncii_shield.signals.faces import SAME_PERSON_DISTANCE
 from ncii_shield.signals.pdq import MATCH_THRESHOLD, distances
 
@@ -26,10 +27,11 @@ class ReferenceSet:
     pdq_ids: np.ndarray  # (n,) reference ids
     faces: np.ndarray  # (m, 128) float32
     face_ids: np.ndarray  # (m,) reference ids
+    features: tuple[tuple[int, LocalFeatures], ...] = ()  # (reference id, local features) per photo
 
     @property
     def empty(self) -> bool:
-        return not self.sha256 and len(self.pdq_ids) == 0 and len(self.face_ids) == 0
+        return not self.sha256 and len(self.pdq_ids) == 0 and len(self.face_ids) == 0 and not self.features
 
 
 @dataclass(frozen=True)

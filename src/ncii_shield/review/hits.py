@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ncii_shield.scan.match import KIND_ORDER
+from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.store.models import Hit, Item, Media, Reference, Signal, Source
 
 
@@ -36,6 +36,7 @@ class HitRow:
     forwarded_from: str | None
     reply_to: int | None
     nudity: float | None
+    details: dict[str, object] | None = None  # per kind, how it was found (partial copies: route, region)
 
     def to_json(self) -> dict[str, object]:
         data = self.__dict__.copy()
@@ -76,6 +77,7 @@ def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> lis
                 item_id=item.id,
                 kind=hit.kind,
                 kinds=kinds,
+                details={e[0].kind: e[0].details for e in entries if e[0].details} or None,
                 distances={e[0].kind: e[0].distance for e in entries},
                 reference=label,
                 source=source_name,

@@ -13,7 +13,8 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ncii_shield.cases.service import open_embedding
+from ncii_shield.cases.service import open_embedding, open_features
+from ncii_shield.index.local_features import LocalFeatures, verify
 from ncii_shield.index.matcher import Match, ReferenceSet, match_faces, match_pdq
 from ncii_shield.media.thumbs import blur_thumbnail
 from ncii_shield.signals.faces import embedding_from_bytes
@@ -22,22 +23,24 @@ from ncii_shield.store import audit
 from ncii_shield.store.blobs import BlobStore
 from ncii_shield.store.crypto import Keyring, case_scope
 from ncii_shield.store.db import Store
-from ncii_shield.store.models import Case, Hit, Item, Media, Reference, Signal
+from ncii_shield.store.models import Case, FeatureCheck, Hit, Item, Media, Reference, Signal
 
-KIND_ORDER = ("exact", "pdq", "face")
+FEATURE_CHUNK = 200  # media whose local features are verified per round: 36 KB each
 
 
 def load_references(session: Session, keyring: Keyring, case_id: int) -> ReferenceSet:
     rows = session.execute(
         select(Reference.id, Reference.kind, Reference.value).where(Reference.case_id == case_id)
     ).all()
-    case_key = (
-        keyring.key(session, case_scope(case_id)) if any(kind == "face" for _, kind, _ in rows) else b""
-    )
+    sealed = any(kind in ("face", "features") for _, kind, _ in rows)  # sealed with the case key
+    case_key = keyring.key(session, case_scope(case_id)) if sealed else b""
     sha = {value.hex(): rid for rid, kind, value in rows if kind == "sha256"}
     pdq = [(rid, value) for rid, kind, value in rows if kind == "pdq"]
     faces = [(rid, value) for rid, kind, value in rows if kind == "face"]
     return ReferenceSet(
+        features=tuple(
+            (rid, open_features(case_key, case_id, v)) for rid, kind, v in rows if kind == "features"
+        ),
         sha256=sha,
         pdq=as_words([v for _, v in pdq]),
         pdq_ids=np.array([r for r, _ in pdq], dtype=np.int64),
@@ -55,9 +58,10 @@ class MediaMatch:
     reference_id: int
     distance: float | None
     signal_id: int | None
+    details: dict[str, object] | None = None
 
 
-def find_media_matches(session: Session, refs: ReferenceSet) -> list[MediaMatch]:
+def find_media_matches(session: Session, refs: ReferenceSet, case_id: int) -> list[MediaMatch]:
     """Every stored media file that matches the references, by each route."""
     found: list[MediaMatch] = []
     if refs.sha256:
@@ -89,6 +93,85 @@ def find_media_matches(session: Session, refs: ReferenceSet) -> list[MediaMatch]
             else np.zeros((0, 128), np.float32)
         )
         collect("face", rows, match_faces(refs, matrix))
+    found += _window_matches(session, refs)
+    found += _feature_matches(session, refs, case_id, {m.media_id for m in found if m.kind != "face"})
+    return found
+
+
+def _window_matches(session: Session, refs: ReferenceSet) -> list[MediaMatch]:
+    """A tile of a collage: one of the five windows of a stored image has the PDQ of an enrolled photo."""
+    if not len(refs.pdq_ids):
+        return []
+    rows = session.execute(
+        select(Signal.id, Signal.media_id, Signal.value, Signal.box).where(
+            Signal.kind == "pdq_window", Signal.quality >= MIN_QUALITY
+        )
+    ).all()
+    matches = match_pdq(refs, as_words([r[2] for r in rows]))
+    return [
+        MediaMatch(
+            rows[m.candidate][1],
+            "partial",
+            m.reference_id,
+            m.distance,
+            rows[m.candidate][0],
+            {"route": "window", "region": rows[m.candidate][3]},
+        )
+        for m in matches
+    ]
+
+
+def _feature_matches(
+    session: Session, refs: ReferenceSet, case_id: int, matched: set[int]
+) -> list[MediaMatch]:
+    """Crops, screenshots, captions, stickers: local features verified geometrically against each photo.
+
+    Each (case, media) pair is verified once (recorded in feature_checks, found or not); media already
+    matched by a hash route need no verification.
+    """
+    if not refs.features:
+        return []
+    checked = select(FeatureCheck.media_id).where(FeatureCheck.case_id == case_id)
+    todo = session.scalars(
+        select(Signal.id).where(Signal.kind == "features", Signal.media_id.not_in(checked))
+    ).all()
+    found: list[MediaMatch] = []
+    for start in range(0, len(todo), FEATURE_CHUNK):
+        rows = session.execute(
+            select(Signal.id, Signal.media_id, Signal.sealed).where(
+                Signal.id.in_(todo[start : start + FEATURE_CHUNK])
+            )
+        ).all()
+        for signal_id, media_id, blob in rows:
+            session.add(FeatureCheck(case_id=case_id, media_id=media_id))
+            if media_id in matched or not blob:
+                continue
+            query = LocalFeatures.from_bytes(blob)
+            best = None
+            for reference_id, reference in refs.features:
+                result = verify(query, reference)
+                if result is not None and (best is None or result.inliers > best[1].inliers):
+                    best = (reference_id, result)
+            if best is not None:
+                reference_id, result = best
+                found.append(
+                    MediaMatch(
+                        media_id,
+                        "partial",
+                        reference_id,
+                        None,
+                        signal_id,
+                        {
+                            "route": "features",
+                            "inliers": result.inliers,
+                            "coverage": round(result.coverage, 3),
+                            "region": [round(v, 4) for v in result.region],
+                            "scale": round(result.scale, 3),
+                            "rotation": round(result.rotation, 1),
+                        },
+                    )
+                )
+        session.flush()
     return found
 
 
@@ -105,7 +188,7 @@ def match_case(store: Store, session: Session, case_id: int) -> Counter[str]:
     if refs.empty:
         return Counter()
     best: dict[tuple[int, str], MediaMatch] = {}
-    for m in find_media_matches(session, refs):
+    for m in find_media_matches(session, refs, case_id):
         key = (m.media_id, m.kind)
         if key not in best or (m.distance or 0) < (best[key].distance or 0):
             best[key] = m
@@ -132,6 +215,7 @@ def match_case(store: Store, session: Session, case_id: int) -> Counter[str]:
                         distance=m.distance,
                         reference_id=m.reference_id,
                         signal_id=m.signal_id,
+                        details=m.details,
                     )
                 )
                 existing.add((item_id, m.kind))

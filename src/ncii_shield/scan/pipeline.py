@@ -183,6 +183,18 @@ def _store_media(session: Session, run: _Run, analysis: Analysis, data: bytes) -
             )
         if analysis.nudity is not None:
             media.signals.append(Signal(kind="nudity", score=analysis.nudity))
+        if analysis.features is not None:
+            media.signals.append(Signal(kind="features", sealed=analysis.features))
+        for index, window in enumerate(analysis.windows):
+            media.signals.append(
+                Signal(
+                    kind="pdq_window",
+                    idx=index,
+                    value=window.pdq,
+                    quality=window.quality,
+                    box=list(window.box),
+                )
+            )
     session.add(media)
     session.flush()
     return media

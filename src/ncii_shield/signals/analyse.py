@@ -10,6 +10,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 from ncii_shield.errors import MediaError
+from ncii_shield.index.local_features import extract as extract_features
+from ncii_shield.index.multicrop import WindowHash, window_hashes
 from ncii_shield.media.decode import decode_image
 from ncii_shield.media.thumbs import thumbnail_jpeg
 from ncii_shield.signals.faces import Face, detect_faces
@@ -30,6 +32,8 @@ class Analysis:
     faces: list[Face] = field(default_factory=list)
     nudity: float | None = None
     thumbnail: bytes | None = None
+    features: bytes | None = None  # local features (index/local_features.py), for partial copies
+    windows: list[WindowHash] = field(default_factory=list)  # multi-crop PDQ, for collage tiles
 
 
 def analyse_bytes(data: bytes, *, with_nudity: bool = True) -> Analysis:
@@ -51,4 +55,6 @@ def analyse_bytes(data: bytes, *, with_nudity: bool = True) -> Analysis:
         faces=detect_faces(decoded.upright),
         nudity=nudity_score(decoded.rgb) if with_nudity else None,
         thumbnail=thumbnail_jpeg(decoded.upright),
+        features=extract_features(decoded.rgb).to_bytes(),
+        windows=window_hashes(decoded.rgb),
     )

@@ -310,8 +310,10 @@ class Hit(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     media_id: Mapped[int | None] = mapped_column(ForeignKey("media.id"), nullable=True)
-    kind: Mapped[str] = mapped_column(String(20))  # exact | pdq | face
+    kind: Mapped[str] = mapped_column(String(20))  # exact | pdq | partial | face
     distance: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # How a partial copy was found: route (window or features), region of the copy, inliers, coverage.
+    details: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
     reference_id: Mapped[int | None] = mapped_column(
         ForeignKey("references.id", ondelete="SET NULL"), nullable=True
     )
@@ -378,3 +380,16 @@ class BankHit(Base):
     kind: Mapped[str] = mapped_column(String(20))  # exact | pdq
     distance: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FeatureCheck(Base):
+    """A (case, media) pair already verified by local features, found or not: rescans skip it.
+
+    Local-feature verification costs milliseconds per pair, so it is done once; enrolling new photos
+    clears the case's checks.
+    """
+
+    __tablename__ = "feature_checks"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), primary_key=True)
