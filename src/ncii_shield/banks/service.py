@@ -1,7 +1,7 @@
 """Banks in the store: import, export, list, and matching them against everything stored.
 
-Matching runs the other way round from a case: a bank may hold millions of hashes and the store
-fewer media, so each stored PDQ is compared with the whole bank in one vectorised pass. Hits are
+Matching runs the other way round from a case: a bank may hold millions of hashes, so the bank goes
+into the multi-index PDQ index (index/pdq_index.py) and every stored PDQ is looked up in it. Hits are
 unique per (bank, item, kind), so matching again adds nothing twice.
 """
 
@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.banks.formats import BankEntry, Parsed
 from ncii_shield.errors import NciiError
-from ncii_shield.signals.pdq import MATCH_THRESHOLD, MIN_QUALITY, as_words, distances
+from ncii_shield.index.pdq_index import PDQIndex
+from ncii_shield.signals.pdq import MATCH_THRESHOLD, MIN_QUALITY, as_words
 from ncii_shield.store import audit
 from ncii_shield.store.models import Bank, BankHit, BankSignal, Item, Media, Signal, Source
 
@@ -125,6 +126,7 @@ def _exact(session: Session, bank: Bank) -> list[tuple[int, int, str, float | No
 
 
 def _pdq(session: Session, bank: Bank) -> list[tuple[int, int, str, float | None]]:
+    """Stored PDQs against the bank, through the multi-index PDQ index (exact at distance <= 31)."""
     bank_rows = session.execute(
         select(BankSignal.id, BankSignal.value).where(
             BankSignal.bank_id == bank.id, BankSignal.signal_type == "pdq"
@@ -132,17 +134,19 @@ def _pdq(session: Session, bank: Bank) -> list[tuple[int, int, str, float | None
     ).all()
     if not bank_rows:
         return []
-    bank_ids = np.array([i for i, _ in bank_rows], dtype=np.int64)
-    bank_words = as_words([v for _, v in bank_rows])
+    index = PDQIndex()
+    index.add(np.array([i for i, _ in bank_rows], dtype=np.int64), as_words([v for _, v in bank_rows]))
     media = session.execute(
         select(Signal.media_id, Signal.value).where(Signal.kind == "pdq", Signal.quality >= MIN_QUALITY)
     ).all()
-    found = []
-    for (media_id, _), words in zip(media, as_words([v for _, v in media]), strict=True):
-        dist = distances(bank_words, words)
-        best = int(dist.argmin())
-        if dist[best] <= MATCH_THRESHOLD:
-            found.append((media_id, int(bank_ids[best]), "pdq", float(dist[best])))
+    found: list[tuple[int, int, str, float | None]] = []
+    for start in range(0, len(media), 10_000):
+        chunk = media[start : start + 10_000]
+        results = index.search(as_words([v for _, v in chunk]), threshold=MATCH_THRESHOLD)
+        for (media_id, _), matches in zip(chunk, results, strict=True):
+            if matches:
+                signal_id, distance = matches[0]  # nearest first
+                found.append((media_id, int(signal_id), "pdq", float(distance)))
     return found
 
 
