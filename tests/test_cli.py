@@ -53,7 +53,7 @@ def test_case_lifecycle_and_json_listings(tmp_path: Path) -> None:
 
     cases = json.loads(run(data, "case", "list", "--json").stdout)
     assert cases == [
-        {**cases[0], "id": 1, "pseudonym": "Case A", "status": "open", "references": 10, "hits": 1}
+        {**cases[0], "id": 1, "pseudonym": "Case A", "status": "open", "references": 11, "hits": 1}
     ]
     sources = json.loads(run(data, "sources", "--json").stdout)
     assert [(s["kind"], s["items"]) for s in sources] == [("telegram_export", 2)]

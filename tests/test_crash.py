@@ -60,7 +60,7 @@ def _references(data_dir: Path) -> list[tuple]:
                         r.kind,
                         r.variant,
                         r.photo_label,
-                        r.value if r.kind != "face" else b"",
+                        r.value if r.kind not in ("face", "features") else b"",
                         r.blob_key is not None,
                     )
                     for r in rows

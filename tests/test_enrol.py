@@ -51,7 +51,7 @@ def test_enrol_computes_sha_pdq_dihedral_and_face(store: Store) -> None:
     with store.session() as s:
         results = enrol(s, store, s.get(Case, case_id), [ASSETS / "obama.jpg", ASSETS / "obama2.jpg"])
     assert [r.faces_enrolled for r in results] == [1, 1]
-    assert _refs(store, case_id) == {"sha256": 2, "pdq": 16, "face": 2}
+    assert _refs(store, case_id) == {"sha256": 2, "pdq": 16, "face": 2, "features": 2}
     assert not (store.settings.blob_dir / "originals").exists(), "photos must not be kept by default"
 
 
@@ -61,7 +61,7 @@ def test_enrol_twice_adds_nothing(store: Store) -> None:
         with store.session() as s:
             results = enrol(s, store, s.get(Case, case_id), [ASSETS / "obama.jpg"])
     assert results[0].already_enrolled
-    assert _refs(store, case_id) == {"sha256": 1, "pdq": 8, "face": 1}
+    assert _refs(store, case_id) == {"sha256": 1, "pdq": 8, "face": 1, "features": 1}
 
 
 def test_keep_originals_stores_the_photo(store: Store) -> None:

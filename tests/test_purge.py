@@ -112,7 +112,7 @@ def test_purge_shreds_the_case_and_keeps_the_others(store: Store, tmp_path: Path
     with store.session() as s:
         result = purge_case(store, s, a_id)
     compact(store)
-    assert result.references == 10 and result.sources == 1 and result.kept_items == 2
+    assert result.references == 11 and result.sources == 1 and result.kept_items == 2
 
     with store.session() as s:
         case = s.get(Case, a_id)

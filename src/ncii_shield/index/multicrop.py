@@ -58,11 +58,15 @@ def trim(rgb: np.ndarray) -> tuple[int, int, int, int]:
 def window_hashes(rgb: np.ndarray) -> list[WindowHash]:
     """PDQ of each trimmed sub-window with quality >= MIN_QUALITY (flat windows are dropped)."""
     h, w = rgb.shape[:2]
+    if min(h, w) < 32:
+        return []  # no window of 16 px fits; and a strip would scale to zero pixels
     scale = min(1.0, WORK_SIDE / max(h, w))
     small = (
         rgb
         if scale >= 1.0
-        else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        else cv2.resize(
+            rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+        )
     )
     sh, sw = small.shape[:2]
     out: list[WindowHash] = []

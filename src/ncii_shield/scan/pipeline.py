@@ -169,7 +169,31 @@ def _store_media(session: Session, run: _Run, analysis: Analysis, data: bytes) -
             thumb = blur_thumbnail(analysis.thumbnail) if run.hash_only else analysis.thumbnail
             media.thumb_key = blobs.put(thumb, namespace="thumbs", scope=run.scope)
             media.thumb_blurred = run.hash_only
-        if analysis.pdq is not None:
+        if (
+            analysis.frames
+        ):  # a video: one PDQ per sampled frame (score = its time in seconds), faces per frame
+            for frame in analysis.frames:
+                media.signals.append(
+                    Signal(
+                        kind="pdq",
+                        frame=frame.index,
+                        value=frame.pdq,
+                        quality=frame.pdq_quality,
+                        score=frame.timestamp,
+                    )
+                )
+                for index, face in enumerate(frame.faces or []):
+                    media.signals.append(
+                        Signal(
+                            kind="face",
+                            frame=frame.index,
+                            idx=index,
+                            sealed=embedding_bytes(face.embedding),
+                            score=face.score,
+                            box=list(face.box),
+                        )
+                    )
+        elif analysis.pdq is not None:
             media.signals.append(Signal(kind="pdq", value=analysis.pdq, quality=analysis.pdq_quality))
         for index, face in enumerate(analysis.faces):
             media.signals.append(

@@ -17,6 +17,7 @@ from ncii_shield.media.thumbs import thumbnail_jpeg
 from ncii_shield.signals.faces import Face, detect_faces
 from ncii_shield.signals.nudity import nudity_score
 from ncii_shield.signals.pdq import pdq_hash
+from ncii_shield.signals.video import FrameSignals, video_signals
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Analysis:
     faces: list[Face] = field(default_factory=list)
     nudity: float | None = None
     thumbnail: bytes | None = None
+    frames: list[FrameSignals] = field(default_factory=list)  # videos/animations: every sampled frame
     features: bytes | None = None  # local features (index/local_features.py), for partial copies
     windows: list[WindowHash] = field(default_factory=list)  # multi-crop PDQ, for collage tiles
 
@@ -44,6 +46,12 @@ def analyse_bytes(data: bytes, *, with_nudity: bool = True) -> Analysis:
     except MediaError as exc:
         return Analysis(sha256=sha, size=len(data), error=exc.message)
     pdq, quality = pdq_hash(decoded.rgb)
+    frames: list[FrameSignals] = []
+    if decoded.format.startswith("video/"):
+        try:  # a frame about every second and at each scene change: PDQ and faces on all of them
+            frames = video_signals(data).frames
+        except MediaError:
+            frames = []  # the first frame decoded above still counts
     return Analysis(
         sha256=sha,
         size=len(data),
@@ -52,7 +60,8 @@ def analyse_bytes(data: bytes, *, with_nudity: bool = True) -> Analysis:
         height=decoded.height,
         pdq=pdq,
         pdq_quality=quality,
-        faces=detect_faces(decoded.upright),
+        faces=[] if frames else detect_faces(decoded.upright),
+        frames=frames,
         nudity=nudity_score(decoded.rgb) if with_nudity else None,
         thumbnail=thumbnail_jpeg(decoded.upright),
         features=extract_features(decoded.rgb).to_bytes(),
