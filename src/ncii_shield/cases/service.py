@@ -7,6 +7,7 @@ one unreadable photo stops it before anything is stored, so a retry starts from 
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from ncii_shield.index.local_features import extract as extract_features
 from ncii_shield.media.decode import MAX_FILE_BYTES, decode_image
 from ncii_shield.signals.faces import detect_faces, embedding_bytes, embedding_from_bytes
 from ncii_shield.signals.pdq import MIN_QUALITY, pdq_dihedral
+from ncii_shield.signals.video import REFERENCE_EVERY_SECONDS, video_signals
 from ncii_shield.store import audit
 from ncii_shield.store.crypto import case_scope, seal, unseal
 from ncii_shield.store.db import Store
@@ -59,6 +61,44 @@ def open_case(
     session.flush()
     audit.record(session, "case.opened", case_id=case.id, minor=case.minor, hash_only=case.hash_only)
     return case
+
+
+VIDEO_PDQ_VARIANTS = 1000  # PDQ references of video frames are numbered from here (0-7: dihedral)
+
+
+def pack_frame(timestamp: float, pdq: bytes) -> bytes:
+    """A reference video frame: its time (seconds, big-endian double) then its 32-byte PDQ."""
+    return struct.pack(">d", timestamp) + pdq
+
+
+def unpack_frame(value: bytes) -> tuple[float, bytes]:
+    return struct.unpack(">d", value[:8])[0], value[8:]
+
+
+def _enrol_video_frames(session: Session, case_id: int, sha: str, label: str, data: bytes) -> str:
+    """A video the person enrolled: its frames, sampled densely, for finding clips of it in other videos.
+
+    Each frame is also a plain PDQ reference, so a screenshot or a GIF made from the video matches too.
+    """
+    frames = [
+        f
+        for f in video_signals(data, every_seconds=REFERENCE_EVERY_SECONDS, faces=False).frames
+        if f.pdq_quality >= MIN_QUALITY
+    ]
+    for frame in frames:
+        common = dict(case_id=case_id, photo_sha256=sha, photo_label=label, quality=frame.pdq_quality)
+        session.add(
+            Reference(
+                kind="video_frame",
+                variant=frame.index,
+                value=pack_frame(frame.timestamp, frame.pdq),
+                **common,
+            )
+        )
+        session.add(
+            Reference(kind="pdq", variant=VIDEO_PDQ_VARIANTS + frame.index, value=frame.pdq, **common)
+        )
+    return f"video: {len(frames)} frames enrolled (one every {REFERENCE_EVERY_SECONDS} s)"
 
 
 def seal_embedding(case_key: bytes, case_id: int, embedding: np.ndarray) -> bytes:
@@ -203,6 +243,8 @@ def enrol(
                 report.warnings.append(f"{len(faces)} faces found; only the largest was enrolled")
         else:
             report.warnings.append("no face found: this photo is matched by its hashes only")
+        if decoded.format.startswith("video/"):
+            report.warnings.append(_enrol_video_frames(session, case.id, sha, label, data))
         results.append(report)
     session.execute(delete(FeatureCheck).where(FeatureCheck.case_id == case.id))  # new photos: check again
     session.flush()

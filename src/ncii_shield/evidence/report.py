@@ -116,6 +116,8 @@ def explain_kind(kind: str, distance: float | None) -> str:
             f"pdq: visually the same photo (PDQ distance {distance:.0f} of 256 bits; "
             f"{PDQ_MATCH_THRESHOLD} or less counts as a match)"
         )
+    if kind == "video":
+        return "video: a clip of an enrolled video (matching frames, PDQ, in order)"
     if kind == "partial":
         return "partial: part of an enrolled photo (cropped, captioned, in a collage or a screenshot)"
     if kind == "face":
@@ -134,6 +136,10 @@ KIND_LEGEND: tuple[tuple[str, str], ...] = (
         "pdq",
         "The picture is visually the same as an enrolled photo even if resized or recompressed "
         f"(Meta's PDQ hash; distance 0–256 bits, {PDQ_MATCH_THRESHOLD} or less is a match).",
+    ),
+    (
+        "video",
+        "A stretch of this video matches an enrolled video frame by frame (PDQ on sampled frames, aligned in time).",
     ),
     (
         "partial",

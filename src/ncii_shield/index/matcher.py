@@ -28,10 +28,18 @@ class ReferenceSet:
     faces: np.ndarray  # (m, 128) float32
     face_ids: np.ndarray  # (m,) reference ids
     features: tuple[tuple[int, LocalFeatures], ...] = ()  # (reference id, local features) per photo
+    # Enrolled videos: (reference id, frames as (timestamp, pdq, quality)) per video.
+    videos: tuple[tuple[int, list[tuple[float, bytes, int]]], ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not self.sha256 and len(self.pdq_ids) == 0 and len(self.face_ids) == 0 and not self.features
+        return (
+            not self.sha256
+            and len(self.pdq_ids) == 0
+            and len(self.face_ids) == 0
+            and not self.features
+            and not self.videos
+        )
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ncii_shield.cases.service import open_embedding, open_features
+from ncii_shield.cases.service import open_embedding, open_features, unpack_frame
 from ncii_shield.index.local_features import LocalFeatures, verify
 from ncii_shield.index.matcher import Match, ReferenceSet, match_faces, match_pdq
 from ncii_shield.media.thumbs import blur_thumbnail
 from ncii_shield.signals.faces import embedding_from_bytes
 from ncii_shield.signals.pdq import MIN_QUALITY, as_words
+from ncii_shield.signals.video import match_video
 from ncii_shield.store import audit
 from ncii_shield.store.blobs import BlobStore
 from ncii_shield.store.crypto import Keyring, case_scope
@@ -37,7 +38,19 @@ def load_references(session: Session, keyring: Keyring, case_id: int) -> Referen
     sha = {value.hex(): rid for rid, kind, value in rows if kind == "sha256"}
     pdq = [(rid, value) for rid, kind, value in rows if kind == "pdq"]
     faces = [(rid, value) for rid, kind, value in rows if kind == "face"]
+    videos: dict[str, list[tuple[int, float, bytes, int]]] = defaultdict(list)
+    for rid, sha, value, quality in session.execute(
+        select(Reference.id, Reference.photo_sha256, Reference.value, Reference.quality).where(
+            Reference.case_id == case_id, Reference.kind == "video_frame"
+        )
+    ):
+        timestamp, frame_hash = unpack_frame(value)
+        videos[sha].append((rid, timestamp, frame_hash, quality or 0))
     return ReferenceSet(
+        videos=tuple(
+            (frames[0][0], [(t, p, q) for _, t, p, q in sorted(frames, key=lambda f: f[1])])
+            for frames in videos.values()
+        ),
         features=tuple(
             (rid, open_features(case_key, case_id, v)) for rid, kind, v in rows if kind == "features"
         ),
@@ -93,8 +106,46 @@ def find_media_matches(session: Session, refs: ReferenceSet, case_id: int) -> li
             else np.zeros((0, 128), np.float32)
         )
         collect("face", rows, match_faces(refs, matrix))
+    found += _video_matches(session, refs)
     found += _window_matches(session, refs)
     found += _feature_matches(session, refs, case_id, {m.media_id for m in found if m.kind != "face"})
+    return found
+
+
+def _video_matches(session: Session, refs: ReferenceSet) -> list[MediaMatch]:
+    """A stored video holding a clip of an enrolled video (or held in it), vPDQ-style over sampled frames."""
+    if not refs.videos:
+        return []
+    videos = select(Signal.media_id).where(Signal.kind == "pdq", Signal.frame > 0)
+    rows = session.execute(
+        select(Signal.media_id, Signal.score, Signal.value, Signal.quality)
+        .where(Signal.kind == "pdq", Signal.media_id.in_(videos))
+        .order_by(Signal.media_id, Signal.frame)
+    ).all()
+    by_media: dict[int, list[tuple[float, bytes, int]]] = defaultdict(list)
+    for media_id, timestamp, value, quality in rows:
+        by_media[media_id].append((timestamp or 0.0, value, quality or 0))
+    found = []
+    for media_id, frames in by_media.items():
+        for reference_id, reference in refs.videos:
+            match = match_video(frames, reference)
+            if match is not None:
+                found.append(
+                    MediaMatch(
+                        media_id,
+                        "video",
+                        reference_id,
+                        float(match.best_distance),
+                        None,
+                        {
+                            "match": match.kind,
+                            "query_range": list(match.query_range),
+                            "reference_range": list(match.reference_range),
+                            "query_percent": round(match.query_match_percent, 1),
+                            "reference_percent": round(match.reference_match_percent, 1),
+                        },
+                    )
+                )
     return found
 
 
