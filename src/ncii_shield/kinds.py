@@ -1,3 +1,3 @@
 """The routes a hit can come from, strongest evidence first. Light to import, for the CLI and reports."""
 
-KIND_ORDER = ("exact", "pdq", "video", "partial", "face")
+KIND_ORDER = ("exact", "pdq", "video", "partial", "face", "text")

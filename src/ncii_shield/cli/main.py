@@ -296,6 +296,51 @@ def enrol(
     console.print(f"backlog matched: {_counts(new_hits)} new hit(s)")
 
 
+@app.command()
+def watch(
+    case_id: Annotated[int, typer.Argument(help="The case.")],
+    name: Annotated[
+        list[str] | None, typer.Option(help="The person's name and its variants (repeatable).")
+    ] = None,
+    school: Annotated[list[str] | None, typer.Option(help="School, full or short form (repeatable).")] = None,
+    birth_year: Annotated[list[str] | None, typer.Option(help="Birth year, e.g. 2007 (repeatable).")] = None,
+    handle: Annotated[list[str] | None, typer.Option(help="SNS handle, e.g. @name (repeatable).")] = None,
+    phone: Annotated[list[str] | None, typer.Option(help="Phone number (repeatable).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add the person's identifiers to the case watchlist (kept only as keyed hashes), then match messages."""
+    from ncii_shield.cases.service import get_case
+    from ncii_shield.scan.match import match_case
+    from ncii_shield.text.service import add_terms
+
+    values = [
+        (f, v)
+        for f, vs in (
+            ("name", name),
+            ("school", school),
+            ("birth_year", birth_year),
+            ("handle", handle),
+            ("phone", phone),
+        )
+        for v in vs or []
+    ]
+    if not values:
+        fail(
+            "no identifier given",
+            hint="give at least one of --name, --school, --birth-year, --handle, --phone",
+        )
+    with state.store.session() as session:
+        added = add_terms(state.store, session, get_case(session, case_id), values)
+        new = match_case(state.store, session, case_id)
+    if as_json:
+        print_json(dict(added=dict(added), new_hits=dict(new)))
+    else:
+        console.print(
+            f"watchlist of case {case_id}: {_counts(added)} identifier(s) added (stored as keyed hashes "
+            f"only); new hits: {_counts(new)}"
+        )
+
+
 # ---------------------------------------------------------------------------------------------- scan
 
 

@@ -16,6 +16,7 @@ from ncii_shield.store.blobs import BlobStore
 from ncii_shield.store.models import Item, Media, Reference, Source
 
 FACE_GROUP = "The person's face on other images"
+TEXT_GROUP = "Messages naming the person"
 EXCERPT = 140
 
 
@@ -80,14 +81,17 @@ def build_report_data(session: Session, blobs: BlobStore, case_id: int) -> Repor
             thumbnail_jpeg=thumb,
             sightings=sightings,
         )
-        group = FACE_GROUP if strongest.kind == "face" else f"Enrolled photo: {strongest.reference}"
+        if strongest.kind in ("face", "text"):
+            group = FACE_GROUP if strongest.kind == "face" else TEXT_GROUP
+        else:
+            group = f"Enrolled photo: {strongest.reference}"
         groups[group].append(copy)
 
-    ordered = sorted(groups, key=lambda g: (g == FACE_GROUP, g))
+    ordered = sorted(groups, key=lambda g: (g in (FACE_GROUP, TEXT_GROUP), g == TEXT_GROUP, g))
     image_groups = tuple(
         ImageGroup(
             title=g,
-            reference_label=None if g == FACE_GROUP else g.split(": ", 1)[1],
+            reference_label=None if g in (FACE_GROUP, TEXT_GROUP) else g.split(": ", 1)[1],
             copies=tuple(
                 sorted(groups[g], key=lambda c: (c.sightings[0].date is None, c.sightings[0].item_id))
             ),

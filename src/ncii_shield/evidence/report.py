@@ -116,6 +116,8 @@ def explain_kind(kind: str, distance: float | None) -> str:
             f"pdq: visually the same photo (PDQ distance {distance:.0f} of 256 bits; "
             f"{PDQ_MATCH_THRESHOLD} or less counts as a match)"
         )
+    if kind == "text":
+        return "text: the message names the person (matched against the watchlist, kept only as keyed hashes)"
     if kind == "video":
         return "video: a clip of an enrolled video (matching frames, PDQ, in order)"
     if kind == "partial":

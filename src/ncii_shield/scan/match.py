@@ -25,6 +25,7 @@ from ncii_shield.store.blobs import BlobStore
 from ncii_shield.store.crypto import Keyring, case_scope
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case, FeatureCheck, Hit, Item, Media, Reference, Signal
+from ncii_shield.text.service import match_text
 
 FEATURE_CHUNK = 200  # media whose local features are verified per round: 36 KB each
 
@@ -237,7 +238,7 @@ def match_case(store: Store, session: Session, case_id: int) -> Counter[str]:
         return Counter()
     refs = load_references(session, store.keyring, case_id)
     if refs.empty:
-        return Counter()
+        return match_text(store, session, case_id)
     best: dict[tuple[int, str], MediaMatch] = {}
     for m in find_media_matches(session, refs, case_id):
         key = (m.media_id, m.kind)
@@ -271,6 +272,7 @@ def match_case(store: Store, session: Session, case_id: int) -> Counter[str]:
                 )
                 existing.add((item_id, m.kind))
                 new[m.kind] += 1
+    new += match_text(store, session, case_id)
     if new:
         audit.record(session, "case.matched", case_id=case_id, new_hits=dict(new))
     if case.hash_only:

@@ -393,3 +393,16 @@ class FeatureCheck(Base):
 
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
     media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), primary_key=True)
+
+
+class WatchTerm(Base):
+    """One identifier of the person (name, school, birth year, handle, phone) as a keyed hash only."""
+
+    __tablename__ = "watch_terms"
+    __table_args__ = (UniqueConstraint("case_id", "field", "digest", name="uq_watch_term"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(20))
+    digest: Mapped[bytes] = mapped_column(LargeBinary)  # HMAC-SHA256 (16 bytes) under the watchlist key
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,1 @@
+"""Text signals: personal data, solicitation cues, and the case watchlist."""
