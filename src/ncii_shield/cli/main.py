@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import sys
 from collections import Counter
@@ -294,6 +295,47 @@ def enrol(
         ],
     )
     console.print(f"backlog matched: {_counts(new_hits)} new hit(s)")
+
+
+text_app = typer.Typer(no_args_is_help=True, help="Text signals: personal data and solicitation cues.")
+app.add_typer(text_app, name="text")
+
+
+@text_app.command("check")
+def text_check(as_json: JsonFlag = False) -> None:
+    """Read messages from standard input, one per line; print score, label, cues and personal data found."""
+    from ncii_shield.text.cues import assess
+
+    for number, line in enumerate(sys.stdin, 1):
+        message = line.rstrip("\n")
+        if not message.strip():
+            continue
+        result = assess(message)
+        spans = [
+            dict(kind=s.kind, text=s.text, start=s.start, end=s.end, value=s.value) for s in result.spans
+        ]
+        if as_json:
+            sys.stdout.write(
+                json.dumps(
+                    dict(
+                        line=number,
+                        score=result.score,
+                        label=result.label,
+                        cues=list(result.cues),
+                        spans=spans,
+                    ),
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
+        else:
+            console.print(f"[bold]{number}[/] {result.label} {result.score:.2f}  {escape(message[:80])}")
+            for cue in result.cues:
+                console.print(f"    cue: {escape(cue)}")
+            for span in result.spans:
+                console.print(
+                    f"    {span.kind} [{span.start}:{span.end}] {escape(span.text)} -> {escape(span.value)}"
+                )
 
 
 @app.command()
