@@ -171,7 +171,10 @@ def test_cli_hits_json(demo) -> None:  # type: ignore[no-untyped-def]
         "forwarded_from",
     ):
         assert key in first
-    assert {d["kind"] for d in data} == {"exact", "pdq", "partial", "face"}
+    assert {d["kind"] for d in data} == {"exact", "pdq", "partial", "face", "text"}
+    named = [d for d in data if d["kind"] == "text"]
+    assert named and all("name" in d["details"]["text"]["fields"] for d in named)
+    assert any(set(d["details"]["text"]["fields"]) == {"name", "birth_year"} for d in named)
     partial = [d for d in data if d["kind"] == "partial"]
     assert all(d["details"]["partial"]["route"] in ("window", "features") for d in partial)
     face_only = [d for d in data if d["kinds"] == ["face"]]

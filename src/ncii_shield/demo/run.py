@@ -14,11 +14,20 @@ from ncii_shield.demo.build import build_demo
 from ncii_shield.demo.score import perfect, score
 from ncii_shield.evidence.assemble import build_report_data
 from ncii_shield.evidence.report import write_report
-from ncii_shield.review.hits import list_hits
+from ncii_shield.review.hits import HitRow, list_hits
 from ncii_shield.scan.match import match_case
 from ncii_shield.scan.pipeline import run_scan
 from ncii_shield.sources import open_source
 from ncii_shield.store.db import Store
+from ncii_shield.text.service import add_terms
+
+DEMO_NAME = "서윤"  # the fictional person's given name, as the rooms write it
+
+
+def _named_fields(row: HitRow) -> str | None:
+    """For a message that names the person: which watchlist fields it matched (never the values)."""
+    text = (row.details or {}).get("text")
+    return "names the person: " + ", ".join(text["fields"]) if isinstance(text, dict) else None
 
 
 def run_demo(
@@ -41,8 +50,12 @@ def run_demo(
             session, truth.pseudonym, consent_by=truth.pseudonym, consent_method="demo: signed consent form"
         )
         results = enrol(session, store, case, list(truth.enrol_photos))
+        watched = add_terms(store, session, case, [("name", DEMO_NAME), ("birth_year", "2007")])
         match_case(store, session, case.id)
         case_id = case.id
+    console.print(
+        f"watchlist: {sum(watched.values())} identifiers (name, birth year), kept as keyed hashes only"
+    )
     console.print(
         f"opened case [bold]{case_id}[/]; enrolled {len(results)} photos: "
         + ", ".join(f"{r.label} (pdq quality {r.pdq_quality}, {r.faces_enrolled} face)" for r in results)
@@ -73,7 +86,7 @@ def run_demo(
         [
             (
                 "+".join(r.kinds),
-                r.media_path,
+                r.media_path or _named_fields(r),
                 r.chat,
                 r.message_id,
                 r.sender,
