@@ -21,13 +21,12 @@ import itertools
 import random
 import statistics
 import time
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
 
+from ncii_shield.demo.slideshow import cut, decoded, encode, render, timeline
 from ncii_shield.media.video import SCENE_THRESHOLD, VideoReader
 from ncii_shield.signals.faces import detect_faces
 from ncii_shield.signals.pdq import pdq_hash
@@ -54,72 +53,6 @@ UNRELATED: list[list[Scene]] = [
     [("obama3.jpg", 10, "fit"), ("mate-Storm.jpg", 10, "pan")],
     [("obama_and_biden.jpg", 8, "zoom"), ("mate-Garden.jpg", 12, "pan")],
 ]
-
-_photos: dict[str, Image.Image] = {}
-
-
-def _photo(name: str) -> Image.Image:
-    if name not in _photos:
-        _photos[name] = Image.open(ASSETS / name).convert("RGB")
-    return _photos[name]
-
-
-def render(name: str, t: float, seconds: float, size: tuple[int, int], mode: str) -> Image.Image:
-    """Frame `t` s into a scene: a 25 % zoom, a pan across, or a letterboxed 15 % zoom (portraits)."""
-    src = _photo(name)
-    sw, sh = src.size
-    w, h = size
-    p = t / seconds
-    if mode == "fit":
-        s = 1.0 - 0.15 * p
-        cw, ch = sw * s, sh * s
-        x0, y0 = (sw - cw) / 2, (sh - ch) * 0.3
-        k = min(w / cw, h / ch)
-        tw, th = max(2, round(cw * k)), max(2, round(ch * k))
-        canvas = Image.new("RGB", size)
-        part = src.resize((tw, th), Image.Resampling.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch))
-        canvas.paste(part, ((w - tw) // 2, (h - th) // 2))
-        return canvas
-    cw, ch = (sh * w / h, sh) if sw / sh > w / h else (sw, sw * h / w)
-    s = 1.0 - 0.25 * p if mode == "zoom" else 0.8
-    cw, ch = cw * s, ch * s
-    x0 = (sw - cw) * p if mode == "pan" else (sw - cw) / 2
-    y0 = (sh - ch) / 2
-    return src.resize(size, Image.Resampling.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch))
-
-
-def timeline(scenes: list[Scene], size: tuple[int, int], fps: float) -> Iterator[Image.Image]:
-    for name, seconds, mode in scenes:
-        for i in range(round(seconds * fps)):
-            yield render(name, i / fps, seconds, size, mode)
-
-
-def encode(frames: Iterable[Image.Image], size: tuple[int, int], fps: int, crf: int = 23) -> bytes:
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.options = {"crf": str(crf), "preset": "ultrafast"}
-        for im in frames:
-            container.mux(stream.encode(av.VideoFrame.from_image(im)))
-        container.mux(stream.encode(None))
-    return buf.getvalue()
-
-
-def decoded(data: bytes) -> list[tuple[float, Image.Image]]:
-    with av.open(io.BytesIO(data)) as container:
-        return [(float(f.time), f.to_image()) for f in container.decode(video=0)]
-
-
-def cut(
-    frames: list[tuple[float, Image.Image]], start: float, seconds: float, size: tuple[int, int], fps: int
-) -> Iterator[Image.Image]:
-    """Re-time and resize a stretch of decoded frames (what a re-upload does)."""
-    times = np.array([t for t, _ in frames])
-    for i in range(round(seconds * fps)):
-        j = int(np.abs(times - (start + i / fps)).argmin())
-        yield frames[j][1].resize(size, Image.Resampling.BILINEAR)
 
 
 def bench_speed(quick: bool) -> None:
@@ -274,7 +207,7 @@ def bench_matching(quick: bool) -> None:
             itertools.chain(before[: 10 * q_fps], cut(ref_frames, 0, 20, q_size, q_fps), after[: 10 * q_fps]),
             q_size,
             q_fps,
-            32,
+            crf=32,
         ),
         faces=False,
     )
@@ -302,9 +235,12 @@ def bench_matching(quick: bool) -> None:
     print("unrelated videos (same style, other photos):")
     nearest = []
     unrelated = [
-        video_signals(encode(timeline(s, q_size, q_fps), q_size, q_fps, 28), faces=False) for s in UNRELATED
+        video_signals(encode(timeline(s, q_size, q_fps), q_size, q_fps, crf=28), faces=False)
+        for s in UNRELATED
     ]
-    unrelated.append(video_signals(encode(itertools.chain(before, after), q_size, q_fps, 28), faces=False))
+    unrelated.append(
+        video_signals(encode(itertools.chain(before, after), q_size, q_fps, crf=28), faces=False)
+    )
     false = 0
     for query in unrelated:
         false += match_video(query, ref) is not None

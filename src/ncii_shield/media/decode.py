@@ -76,11 +76,8 @@ def decode_image(data: bytes, *, min_side: int | None = None) -> Decoded:
             ):
                 img.draft("RGB", (width // scale, height // scale))
             img.load()
-            if (
-                min_side
-                and img.format != "JPEG"
-                and (factor := _reduction(*img.size, min_side, limit=16)) > 1
-            ):
+            fmt = (img.format or "unknown").lower()  # reduce() returns an image without a format
+            if min_side and fmt != "jpeg" and (factor := _reduction(*img.size, min_side, limit=16)) > 1:
                 img = img.reduce(factor)
     except MediaError:
         raise
@@ -90,7 +87,6 @@ def decode_image(data: bytes, *, min_side: int | None = None) -> Decoded:
         raise MediaError("not an image (content is not a format Pillow can read)") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise MediaError(f"corrupt or truncated image: {exc}") from exc
-    fmt = (img.format or Image.open(io.BytesIO(data)).format or "unknown").lower()
     upright_img = ImageOps.exif_transpose(img) or img
     rgb = np.asarray(_flatten(img))
     upright = rgb if upright_img is img else np.asarray(_flatten(upright_img))
