@@ -201,3 +201,44 @@ def test_cli_report(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-de
         env=cli_env(),
     )
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_demo_text_hits_rank_the_solicitation_first_and_are_redacted(demo) -> None:  # type: ignore[no-untyped-def]
+    _, truth, rows, _ = demo
+    text_rows = [r for r in rows if "text" in r.kinds]
+    assert {(r.chat, r.message_id) for r in text_rows} == set(truth.named_messages)
+    assert len(truth.named_messages) == 2
+    first = text_rows[0]
+    assert (first.chat, first.message_id) == truth.solicitation
+    assert first.details and first.details["text"]["label"] == "solicitation"  # type: ignore[index]
+    assert text_rows[1].details["text"]["label"] != "solicitation"  # type: ignore[index]
+    assert "서윤" not in (first.excerpt or "") and "[name]" in (first.excerpt or "")
+    assert "아시는 분" in (first.excerpt or "")
+    report = (truth.export_dir.parent / "report.html").read_text(encoding="utf-8")
+    assert "아시는 분? 갠텔 주세요" in report and "07년생 서윤" not in report
+
+
+def test_demo_room_graph(demo) -> None:  # type: ignore[no-untyped-def]
+    store, truth, _, _ = demo
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ncii_shield.cli.main",
+            "--data-dir",
+            str(store.settings.data_dir),
+            "rooms",
+            "1",
+            "--json",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    ).stdout
+    graph = json.loads(out)
+    titles = {c["chat_id"]: c["title"] for c in graph["chats"]}
+    edges = {(titles[e["from_chat"]], e["target"], titles.get(e["to_chat"])) for e in graph["edges"]}
+    assert edges == set(truth.room_links), "exactly the expected links: no contact handle taken for a room"
+    assert graph["chats"][0]["title"] == truth.chats[0], "the school room holds most of the case's hits"
+    assert all(sum(c["hits"].values()) > 0 for c in graph["chats"])

@@ -104,7 +104,9 @@ def test_text_hits_and_no_plaintext_anywhere(store: Store, tmp_path: Path) -> No
     assert result.new_hits == {"text": 2}
     with store.session() as s:
         hits = {i.message_id: h.details for h, i in s.execute(select(Hit, Item).join(Item)).all()}
-    assert hits == {1: {"fields": ["birth_year", "name", "school"]}, 3: {"fields": ["handle"]}}
+    assert {m: d["fields"] for m, d in hits.items()} == {1: ["birth_year", "name", "school"], 3: ["handle"]}
+    assert hits[1]["label"] == "solicitation" and "asks who knows someone" in hits[1]["cues"]
+    assert not any(c.startswith("model:") for d in hits.values() for c in d["cues"])
     store.close()
     needles = {
         "identifier": [v.encode() for _, v in PERSON if len(v) > 3]
@@ -120,3 +122,38 @@ def test_watchlist_needs_an_open_case(store: Store) -> None:
         case.status = "closed"
     with pytest.raises(NciiError, match="closed"), store.session() as s:
         add_terms(store, s, s.get(Case, case_id), PERSON)
+
+
+def test_text_hits_are_redacted_ranked_and_matched_incrementally(store: Store, tmp_path: Path) -> None:
+    from ncii_shield.review.hits import list_hits
+    from ncii_shield.scan.match import match_case
+
+    case_id = _case(store)
+    with store.session() as s:
+        add_terms(store, s, s.get(Case, case_id), [("name", "김하린")])
+    first = write_export(
+        tmp_path / "a",
+        [
+            message(1, text="김하린 생일 축하해~ 케이크 맛있었다"),
+            message(2, text="한빛여고 07년생 김하린 아시는 분? 갠텔 주세요 010-2345-6789"),
+            message(3, text="오늘 급식 뭐야 하린 인스타 @harin.k07"),
+        ],
+        chat_id=1,
+    )
+    assert _scan(store, first, case_id).new_hits == {"text": 2}
+    with store.session() as s:
+        rows = [r for r in list_hits(s, case_id) if r.kind == "text"]
+    assert [r.message_id for r in rows] == [2, 1], "the solicitation naming her ranks first"
+    excerpt = rows[0].excerpt or ""
+    assert "아시는 분" in excerpt and "갠텔" in excerpt
+    for secret in ("김하린", "한빛여고", "07년생", "2345"):
+        assert secret not in excerpt, excerpt
+    assert "[name]" in excerpt and "[school]" in excerpt and "[phone]" in excerpt
+
+    # A new watch term reads the old messages again; a second export is read once, without the first.
+    with store.session() as s:
+        add_terms(store, s, s.get(Case, case_id), [("handle", "@harin.k07")])
+        assert match_case(store, s, case_id) == {"text": 1}
+        assert match_case(store, s, case_id) == {}
+    second = write_export(tmp_path / "b", [message(1, text="김하린 번호 아는 사람")], chat_id=2)
+    assert _scan(store, second, case_id).new_hits == {"text": 1}

@@ -19,7 +19,19 @@ from ncii_shield.errors import NciiError
 from ncii_shield.store import audit
 from ncii_shield.store.crypto import case_scope, source_scope
 from ncii_shield.store.db import Store
-from ncii_shield.store.models import AuditEvent, Case, Hit, Item, Media, Reference, Scan, Source
+from ncii_shield.store.models import (
+    AuditEvent,
+    Case,
+    Hit,
+    Item,
+    Media,
+    Progress,
+    Reference,
+    RoomAlias,
+    RoomLink,
+    Scan,
+    Source,
+)
 
 
 def close_case(session: Session, case_id: int) -> None:
@@ -78,12 +90,21 @@ def purge_case(store: Store, session: Session, case_id: int) -> PurgeResult:
             )
             or 0
         )
+        doomed = select(Item.id).where(Item.source_id == source_id, Item.id.not_in(hit_elsewhere))
+        session.execute(delete(RoomLink).where(RoomLink.item_id.in_(doomed)))
         result.items += session.execute(
             delete(Item).where(Item.source_id == source_id, Item.id.not_in(hit_elsewhere))
         ).rowcount
         if not session.scalar(select(func.count()).select_from(Item).where(Item.source_id == source_id)):
             _drop_source(store, session, source_id, media_ids, result)
 
+    # Links known to lead to chats of which nothing is left go too; so does the case's text progress.
+    session.execute(
+        delete(RoomAlias).where(
+            RoomAlias.chat_id.not_in(select(Item.chat_id).where(Item.chat_id.is_not(None)))
+        )
+    )
+    session.execute(delete(Progress).where(Progress.name == f"text:{case_id}"))
     media_gone, blobs_gone = _collect_orphan_media(store, session)
     result.media, result.blobs = result.media + media_gone, result.blobs + blobs_gone
 

@@ -306,8 +306,9 @@ def text_check(as_json: JsonFlag = False) -> None:
     """Read messages from standard input, one per line; print score, label, cues and personal data found."""
     from ncii_shield.text.cues import assess
 
-    for number, line in enumerate(sys.stdin, 1):
-        message = line.rstrip("\n")
+    # Bytes that are not UTF-8 are replaced rather than fatal: one bad line must not stop the rest.
+    for number, raw in enumerate(sys.stdin.buffer, 1):
+        message = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         if not message.strip():
             continue
         result = assess(message)
@@ -518,6 +519,15 @@ def _fmt_distance(row_kind: str, distances: dict[str, float | None]) -> str:
     return ", ".join(parts)
 
 
+def _fmt_match(row: object) -> str:
+    """Distances per route; for a text hit, the fields named and the classifier's label and score."""
+    text = (getattr(row, "details", None) or {}).get("text")
+    base = _fmt_distance(row.kind, row.distances)  # type: ignore[attr-defined]
+    if not text:
+        return base
+    return f"{base}: {', '.join(text.get('fields', []))}; {text.get('label')} {text.get('score', 0):.2f}"
+
+
 @app.command()
 def hits(
     case_id: int,
@@ -544,8 +554,8 @@ def hits(
         [
             (
                 r.kind,
-                _fmt_distance(r.kind, r.distances),
-                r.media_path,
+                _fmt_match(r),
+                r.media_path or escape(r.excerpt or ""),
                 r.chat,
                 r.message_id,
                 f"{r.sender or '?'} ({r.sender_id})" if r.sender_id else r.sender,
@@ -555,6 +565,61 @@ def hits(
             for r in rows
         ],
     )
+
+
+@app.command()
+def rooms(case_id: int, as_json: JsonFlag = False) -> None:
+    """The room graph: collected chats with the case's hits, and the invite/channel links between rooms."""
+    from ncii_shield.cases.service import get_case
+    from ncii_shield.text.rooms import room_graph
+
+    with state.store.session() as session:
+        get_case(session, case_id)
+        graph = room_graph(state.store, session, case_id)
+    if as_json:
+        print_json(graph.to_json())
+        return
+    titles = {c.chat_id: c.title or c.chat_id for c in graph.chats}
+    print_table(
+        f"Chats ({len(graph.chats)}), case {case_id}'s hits first",
+        ["chat id", "title", "type", "messages", "hits", "reached by"],
+        [
+            (c.chat_id, c.title, c.type, c.messages, _counts(c.hits) or "-", ", ".join(c.links_in) or "-")
+            for c in graph.chats
+        ],
+    )
+    print_table(
+        f"Links between rooms ({len(graph.edges)})",
+        ["from chat", "link", "leads to", "messages", "posters", "first seen", "last seen", "msg ids"],
+        [
+            (
+                titles.get(e.from_chat or "", e.from_chat),
+                e.target,
+                titles.get(e.to_chat, e.to_chat) if e.to_chat else "(not collected)",
+                e.messages,
+                e.posters,
+                f"{e.first_seen:%Y-%m-%d %H:%M}" if e.first_seen else None,
+                f"{e.last_seen:%Y-%m-%d %H:%M}" if e.last_seen else None,
+                ", ".join(map(str, e.message_ids[:6])) + (" …" if len(e.message_ids) > 6 else ""),
+            )
+            for e in graph.edges
+        ],
+    )
+
+
+@app.command("room-alias")
+def room_alias(
+    chat_id: Annotated[str, typer.Argument(help="A collected chat's id (see: ncii-shield rooms CASE).")],
+    link: Annotated[str, typer.Argument(help="A link that leads to it: t.me/+…, t.me/name or @name.")],
+) -> None:
+    """Record that a room link leads to a collected chat, so the room graph can connect them."""
+    from ncii_shield.store import audit
+    from ncii_shield.text.rooms import add_alias
+
+    with state.store.session() as session:
+        added = add_alias(state.store, session, chat_id, link)
+        audit.record(session, "rooms.alias", chat_id=chat_id, added=added)
+    console.print(f"chat {chat_id}: link {'recorded' if added else 'was already known'}")
 
 
 @app.command()

@@ -38,6 +38,7 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 ENROLLED_ASSETS: tuple[str, ...] = ("obama.jpg", "obama2.jpg")
 PSEUDONYM = "서윤 (demo)"
+DEMO_NAME = "서윤"  # the fictional person's given name, as the rooms write it
 GENERATOR = "ncii-shield demo"  # marks a folder as ours, so a rebuild may replace it
 PLACEHOLDER = "(File not included. Change data exporting settings to download.)"
 
@@ -97,6 +98,13 @@ class DemoGroundTruth:
     media: tuple[ExpectedMedia, ...]  # one entry per distinct media file in the export
     missing_placeholders: int  # messages whose media is a "(File not included...)" placeholder
     chats: tuple[str, ...]
+    # Text: (chat, message id) of every message naming the person, the solicitation among them first.
+    named_messages: tuple[tuple[str, int], ...] = ()
+    solicitation: tuple[str, int] | None = None
+    # Room links a monitor knows (chat id, link it was joined by) and the links expected between rooms:
+    # (from chat, normalised link, to chat or None when the room was not collected).
+    room_aliases: tuple[tuple[str, str], ...] = ()
+    room_links: tuple[tuple[str, str, str | None], ...] = ()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -674,6 +682,10 @@ _GROUP_LINES = (
     "주말에 뭐해?",
     "축제 준비 다 했어?",
     "떡볶이 먹으러 갈 사람",
+    "끝나고 뭐 먹고 갈래? 거기 진짜 최고임",
+    "딥페이크 처벌법 뉴스 봤어? 이제 보기만 해도 처벌이래",
+    "동아리 사진 단톡에 올려줘",
+    "3반 시간표 바뀐 거 아는 사람?",
     "ㄱㄱ",
     "숙제 몇 쪽까지였어?",
     "모의고사 망함",
@@ -699,7 +711,6 @@ _GROUP_LINES = (
     "ok sounds good",
     "thanks!",
     "haha same",
-    "서윤이 ○○고 07년생이었나? 동창회 명단에 있던데",
     "동창회 연락처는 010-0000-0000 (demo)",
     "사진 잘 나왔네",
     "이거 어디서 찍은 거야?",
@@ -740,7 +751,14 @@ def _plain(s: str) -> tuple[str, list[dict[str, str]]]:
     return s, ([{"type": "plain", "text": s}] if s else [])
 
 
-INVITE_LINK = "https://t.me/+AbCdEf123"
+INVITE_LINK = "https://t.me/+AbCdEf123"  # leads to the school room (its pinned rules post it)
+CHANNEL_LINK = "t.me/demo_linkshare"  # the link-sharing channel's public address
+VAULT_LINK = "https://t.me/+DeMoVaUlT42"  # a room the monitor has not collected
+# Doxxing and solicitation posts (fictional people, benign wording). The first names the demo person.
+DOX_POSTS = (
+    "○○고 07년생 서윤 아시는 분? 갠텔 주세요",
+    "한빛여고 2학년 지민이 인스타 아는 사람? 사진 있으면 교환함",
+)
 
 # Special messages placed at fixed points among the postings: (after posting #, chat, tag).
 _SPECIALS: tuple[tuple[int, int, str], ...] = (
@@ -755,6 +773,12 @@ _SPECIALS: tuple[tuple[int, int, str], ...] = (
     (40, _L, "channel_pin_target"),
     (41, _L, "channel_pin"),
     (50, _C, "mention"),
+    (9, _S, "dox_0"),
+    (15, _S, "vault_link"),
+    (24, _S, "dox_1"),
+    (30, _C, "channel_ad"),
+    (36, _L, "vault_link"),
+    (18, _C, "reunion"),
 )
 
 
@@ -919,11 +943,25 @@ def _special(w: _Writer, chat: int, tag: str) -> None:
     elif tag == "mention":
         text, ents = _rich({"type": "mention", "text": "@demo_jiho"}, " 어제 그거 봤어?")
         w.message(chat, text=text, text_entities=ents)
+    elif tag.startswith("dox_"):
+        text = DOX_POSTS[int(tag[4:])]
+        w.tags[tag] = w.message(chat, text=text, text_entities=_plain(text)[1])["id"]
+    elif tag == "reunion":  # names the person, innocently: a hit, but not a solicitation
+        text = "서윤이 ○○고 07년생이었나? 동창회 명단에 있던데"
+        w.message(chat, text=text, text_entities=_plain(text)[1])
+    elif tag == "vault_link":
+        text, ents = _rich("저장본은 여기로 👉 ", {"type": "link", "text": VAULT_LINK}, " (demo)")
+        w.message(chat, text=text, text_entities=ents)
+    elif tag == "channel_ad":
+        text, ents = _rich(
+            "링크공유 채널 구독 ㄱ ", {"type": "text_link", "text": "여기", "href": "https://" + CHANNEL_LINK}
+        )
+        w.message(chat, text=text, text_entities=ents)
 
 
 def _plan_chats(
     recipes: dict[str, _Recipe], blobs: dict[str, _Blob], seed: int
-) -> tuple[list[list[dict[str, Any]]], dict[str, str], int]:
+) -> tuple[list[list[dict[str, Any]]], dict[str, str], int, dict[str, int]]:
     """Lay out all messages on one clock, so forwards always come after what they forward."""
     rng = random.Random(seed)
     w = _Writer(rng)
@@ -985,7 +1023,16 @@ def _plan_chats(
     missing = sorted(set(recipes) - set(paths))
     if missing:
         raise AssertionError(f"recipes never posted: {missing}")
-    return w.messages, paths, placeholders
+    return w.messages, paths, placeholders, {k: v for k, v in w.tags.items() if k.startswith("dox_")}
+
+
+def _flat_text(text: str | list[Any]) -> str:
+    return text if isinstance(text, str) else "".join(p if isinstance(p, str) else p["text"] for p in text)
+
+
+def _norm(link: str) -> str:
+    """The room graph's normalised form of a link: t.me/+CODE or t.me/name."""
+    return link.removeprefix("https://").removeprefix("http://")
 
 
 def _render(messages: list[list[dict[str, Any]]]) -> str:
@@ -1019,6 +1066,10 @@ def _ground_truth_json(gt: DemoGroundTruth, out_dir: Path, seed: int) -> str:
         "chats": list(gt.chats),
         "missing_placeholders": gt.missing_placeholders,
         "media": [asdict(m) for m in gt.media],
+        "named_messages": [list(m) for m in gt.named_messages],
+        "solicitation": list(gt.solicitation) if gt.solicitation else None,
+        "room_aliases": [list(a) for a in gt.room_aliases],
+        "room_links": [list(link) for link in gt.room_links],
     }
     return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
 
@@ -1033,6 +1084,10 @@ def read_ground_truth(out_dir: Path) -> DemoGroundTruth:
         media=tuple(ExpectedMedia(**m) for m in doc["media"]),
         missing_placeholders=doc["missing_placeholders"],
         chats=tuple(doc["chats"]),
+        named_messages=tuple((c, int(m)) for c, m in doc.get("named_messages", [])),
+        solicitation=tuple(doc["solicitation"]) if doc.get("solicitation") else None,  # type: ignore[arg-type]
+        room_aliases=tuple((c, link) for c, link in doc.get("room_aliases", [])),
+        room_links=tuple((a, b, c) for a, b, c in doc.get("room_links", [])),
     )
 
 
@@ -1073,7 +1128,7 @@ def build_demo(out_dir: Path, *, seed: int = 7) -> DemoGroundTruth:
 
     recipes = {r.key: r for r in _recipes()}
     blobs = {key: recipes[key].make() for key in sorted(recipes)}
-    messages, paths, placeholders = _plan_chats(recipes, blobs, seed)
+    messages, paths, placeholders, dox_ids = _plan_chats(recipes, blobs, seed)
 
     export_dir.mkdir(parents=True)
     for key in sorted(paths):
@@ -1099,6 +1154,20 @@ def build_demo(out_dir: Path, *, seed: int = 7) -> DemoGroundTruth:
         media=media,
         missing_placeholders=placeholders,
         chats=tuple(c.name for c in _CHATS),
+        named_messages=tuple(
+            (_CHATS[i].name, m["id"])
+            for i, msgs in enumerate(messages)
+            for m in msgs
+            if DEMO_NAME in _flat_text(m.get("text", ""))
+        ),
+        solicitation=(_CHATS[_S].name, dox_ids["dox_0"]),
+        room_aliases=((str(_CHATS[_S].id), INVITE_LINK), (str(_CHATS[_L].id), CHANNEL_LINK)),
+        room_links=(
+            (_CHATS[_L].name, _norm(INVITE_LINK), _CHATS[_S].name),
+            (_CHATS[_S].name, _norm(VAULT_LINK), None),
+            (_CHATS[_L].name, _norm(VAULT_LINK), None),
+            (_CHATS[_C].name, _norm(CHANNEL_LINK), _CHATS[_L].name),
+        ),
     )
     gt_path.write_text(_ground_truth_json(gt, out_dir, seed), encoding="utf-8", newline="\n")
     return gt

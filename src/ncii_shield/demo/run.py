@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from ncii_shield.cases.service import enrol, open_case
 from ncii_shield.cli.output import console, print_table
-from ncii_shield.demo.build import build_demo
+from ncii_shield.demo.build import DEMO_NAME, DemoGroundTruth, build_demo
 from ncii_shield.demo.score import perfect, score
 from ncii_shield.evidence.assemble import build_report_data
 from ncii_shield.evidence.report import write_report
@@ -19,9 +19,8 @@ from ncii_shield.scan.match import match_case
 from ncii_shield.scan.pipeline import run_scan
 from ncii_shield.sources import open_source
 from ncii_shield.store.db import Store
+from ncii_shield.text.rooms import RoomGraph, add_alias, room_graph
 from ncii_shield.text.service import add_terms
-
-DEMO_NAME = "서윤"  # the fictional person's given name, as the rooms write it
 
 
 def _named_fields(row: HitRow) -> str | None:
@@ -78,7 +77,10 @@ def run_demo(
 
     console.rule("[bold]4. Hits[/]")
     with store.session() as session:
+        for chat_id, link in truth.room_aliases:  # the monitor joined these chats through these links
+            add_alias(store, session, chat_id, link)
         rows = list_hits(session, case_id)
+        graph = room_graph(store, session, case_id)
         data = build_report_data(session, store.blobs, case_id)
     print_table(
         f"Hits for case {case_id} ({len(rows)} messages)",
@@ -96,6 +98,24 @@ def run_demo(
             for r in rows
         ],
     )
+
+    text_rows = [r for r in rows if "text" in r.kinds]
+    print_table(
+        f"Messages naming the person ({len(text_rows)}), solicitations first",
+        ["label", "score", "fields", "chat", "msg", "message (redacted around its cues)"],
+        [
+            (
+                (r.details or {})["text"]["label"],  # type: ignore[index]
+                f"{(r.details or {})['text']['score']:.2f}",  # type: ignore[index]
+                ", ".join((r.details or {})["text"]["fields"]),  # type: ignore[index]
+                r.chat,
+                r.message_id,
+                escape(r.excerpt or ""),
+            )
+            for r in text_rows
+        ],
+    )
+    _print_graph(graph)
 
     report_path = write_report(data, out_dir / "report.html")
     console.print(f"report: [bold]{escape(str(report_path))}[/] (thumbnails blurred)")
@@ -118,7 +138,8 @@ def run_demo(
             for s in scores.values()
         ],
     )
-    ok = perfect(scores)
+    text_ok = _check_text(truth, text_rows, graph)
+    ok = perfect(scores) and text_ok
     for s in scores.values():
         for path in s.missed:
             console.print(f"[red]missed[/] {s.label}: {path}")
@@ -127,4 +148,52 @@ def run_demo(
     console.print(
         "[bold green]all expected copies found, no false hits[/]" if ok else "[bold red]demo not perfect[/]"
     )
+    return ok
+
+
+def _print_graph(graph: RoomGraph) -> None:
+    titles = {c.chat_id: c.title or c.chat_id for c in graph.chats}
+    print_table(
+        "Room graph: chats",
+        ["chat", "type", "messages", "case hits", "reached by"],
+        [
+            (c.title, c.type, c.messages, sum(c.hits.values()), ", ".join(c.links_in) or "-")
+            for c in graph.chats
+        ],
+    )
+    print_table(
+        "Room graph: links between rooms",
+        ["from", "link", "leads to", "messages", "posters"],
+        [
+            (
+                titles.get(e.from_chat or "", e.from_chat),
+                e.target,
+                titles.get(e.to_chat, e.to_chat) if e.to_chat else "(not collected)",
+                e.messages,
+                e.posters,
+            )
+            for e in graph.edges
+        ],
+    )
+
+
+def _check_text(truth: DemoGroundTruth, text_rows: list[HitRow], graph: RoomGraph) -> bool:
+    """Every message naming the person found, the solicitation ranked first, every room link found."""
+    found = {(r.chat, r.message_id) for r in text_rows}
+    expected = set(truth.named_messages)
+    first = (text_rows[0].chat, text_rows[0].message_id) if text_rows else None
+    titles = {c.chat_id: c.title for c in graph.chats}
+    edges = {
+        (titles.get(e.from_chat or ""), e.target, titles.get(e.to_chat) if e.to_chat else None)
+        for e in graph.edges
+    }
+    missing_edges = set(truth.room_links) - edges
+    ok = found == expected and first == truth.solicitation and not missing_edges
+    console.print(
+        f"text: {len(found & expected)}/{len(expected)} messages naming the person found, "
+        f"{len(found - expected)} false; solicitation ranked first: {'yes' if first == truth.solicitation else 'no'}; "
+        f"room links: {len(set(truth.room_links) & edges)}/{len(truth.room_links)} expected found"
+    )
+    for edge in sorted(missing_edges, key=str):
+        console.print(f"[red]missed room link[/] {edge}")
     return ok

@@ -20,7 +20,8 @@ TEXT_GROUP = "Messages naming the person"
 EXCERPT = 140
 
 
-def _sighting(item: Item, source_name: str) -> Sighting:
+def _sighting(item: Item, source_name: str, redacted: str | None = None) -> Sighting:
+    """One place a copy was seen. A message naming the person shows only its redacted excerpt."""
     sender = None
     if item.sender_name or item.sender_id:
         sender = f"{item.sender_name or '?'} ({item.sender_id})" if item.sender_id else item.sender_name
@@ -36,7 +37,11 @@ def _sighting(item: Item, source_name: str) -> Sighting:
         forwarded_from=item.forwarded_from,
         reply_to=item.reply_to,
         media_path=item.media_path,
-        text_excerpt=text if len(text) <= EXCERPT else text[: EXCERPT - 1] + "…",
+        text_excerpt=redacted
+        if redacted is not None
+        else text
+        if len(text) <= EXCERPT
+        else text[: EXCERPT - 1] + "…",
     )
 
 
@@ -67,7 +72,7 @@ def build_report_data(session: Session, blobs: BlobStore, case_id: int) -> Repor
         thumb = blobs.get(m.thumb_key) if m is not None and m.thumb_key else None
         sightings = tuple(
             sorted(
-                (_sighting(*items[r.item_id]) for r in hits),
+                (_sighting(*items[r.item_id], redacted=r.excerpt) for r in hits),
                 key=lambda s: (s.date is None, s.date or datetime.min.replace(tzinfo=UTC), s.item_id),
             )
         )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.store.models import Hit, Item, Media, Reference, Signal, Source
+from ncii_shield.text.redact import excerpt
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class HitRow:
     reply_to: int | None
     nudity: float | None
     details: dict[str, object] | None = None  # per kind, how it was found (partial copies: route, region)
+    excerpt: str | None = None  # text hits: the message around its cues, identifiers masked
 
     def to_json(self) -> dict[str, object]:
         data = self.__dict__.copy()
@@ -92,9 +94,33 @@ def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> lis
                 forwarded_from=item.forwarded_from,
                 reply_to=item.reply_to,
                 nudity=nudity.get(hit.media_id) if hit.media_id else None,
+                excerpt=_excerpt(item.text, text_details)
+                if (text_details := _text_details(entries))
+                else None,
             )
         )
-    result.sort(
-        key=lambda r: (KIND_ORDER.index(r.kind), r.date.timestamp() if r.date else float("inf"), r.item_id)
-    )
+    result.sort(key=_order)
     return result
+
+
+def _text_details(entries: list[tuple[Hit, Item, str, str | None, str | None]]) -> dict[str, object] | None:
+    return next((e[0].details or {} for e in entries if e[0].kind == "text"), None)
+
+
+def _excerpt(text: str, details: dict[str, object]) -> str:
+    anchors = details.get("anchors") or []
+    masks = details.get("masks") or []
+    return excerpt(text, anchors, masks)  # type: ignore[arg-type]
+
+
+def _order(row: HitRow) -> tuple[int, float, float, int]:
+    """Strongest route first; among text hits, solicitations first (highest score); then oldest first."""
+    score = 0.0
+    if row.kind == "text" and row.details:
+        score = float((row.details.get("text") or {}).get("score", 0.0))  # type: ignore[union-attr]
+    return (
+        KIND_ORDER.index(row.kind),
+        -score,
+        row.date.timestamp() if row.date else float("inf"),
+        row.item_id,
+    )

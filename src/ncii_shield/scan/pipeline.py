@@ -38,6 +38,7 @@ from ncii_shield.store import audit
 from ncii_shield.store.crypto import source_scope
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case, Item, Media, Scan, Signal, Source
+from ncii_shield.text.rooms import index_links
 
 CHUNK_ITEMS = int(os.environ.get("NCII_SCAN_CHUNK", "64"))  # items per transaction
 
@@ -55,6 +56,7 @@ class ScanResult:
     error: str | None = None
     new_hits: Counter[str] = field(default_factory=Counter)
     bank_hits: Counter[str] = field(default_factory=Counter)  # new hits by bank name
+    room_links: int = 0  # links to rooms found in the new messages
 
 
 class Progress:
@@ -371,6 +373,7 @@ def run_scan(
         if case_id is not None:
             result.new_hits = match_case(store, session, case_id)
         result.bank_hits = match_banks(session)
+        result.room_links = index_links(store, session)
         row = session.get(Scan, scan.id)
         if row is None:
             raise NciiError(f"scan {scan.id} vanished from the database")

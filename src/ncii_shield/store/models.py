@@ -406,3 +406,49 @@ class WatchTerm(Base):
     field: Mapped[str] = mapped_column(String(20))
     digest: Mapped[bytes] = mapped_column(LargeBinary)  # HMAC-SHA256 (16 bytes) under the watchlist key
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Progress(Base):
+    """How far an incremental job has got, by item id: room-link indexing, each case's text matching.
+
+    Lets a rescan or a new watch term look only at what is new instead of every message again.
+    """
+
+    __tablename__ = "progress"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)  # "room_links" | "text:<case id>"
+    upto_item_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RoomLink(Base):
+    """A message pointing at a room: an invite link, a public channel link or an @channel mention.
+
+    The target is kept sealed; ``target_key`` (a keyed hash of the normalised target) lets the links
+    be grouped and joined to aliases without reading them.
+    """
+
+    __tablename__ = "room_links"
+    __table_args__ = (
+        UniqueConstraint("item_id", "target_key", name="uq_room_link"),
+        Index("ix_room_link_target", "target_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    chat_id: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the chat the message is in
+    kind: Mapped[str] = mapped_column(String(20))  # invite_link | channel | mention
+    target_key: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(SealedText("room_links.target"))
+
+
+class RoomAlias(Base):
+    """A link known to lead to a collected chat (the monitor joined it through that link)."""
+
+    __tablename__ = "room_aliases"
+    __table_args__ = (UniqueConstraint("chat_id", "target_key", name="uq_room_alias"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(100))
+    target_key: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(SealedText("room_aliases.target"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -152,3 +152,34 @@ def terms(values: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
             raise ValueError(f"the {field.replace('_', ' ')} given is not usable (too short or malformed)")
         out.append((field, key))
     return out
+
+
+def matched_spans(secret: bytes, text: str, watch: dict[bytes, str]) -> list[tuple[int, int, str]]:
+    """Where in ``text`` the person's identifiers are, as (start, end, field): what a view must mask."""
+
+    def hit(field: str, key: str) -> bool:
+        return watch.get(digest(secret, field, key)) == field
+
+    out: list[tuple[int, int, str]] = []
+    words = list(_WORD.finditer(text))
+    for m in words:
+        bare = unicodedata.normalize("NFKC", m.group(0)).lstrip("@")
+        forms = [normalise(f) for f in _strip_particles(bare)]
+        for field in ("name", "school"):
+            if any(len(k) >= 2 and hit(field, k) for k in forms):
+                out.append((m.start(), m.end(), field))
+        if hit("handle", normalise("@" + bare)):
+            out.append((m.start(), m.end(), "handle"))
+    for first, second in itertools.pairwise(words):
+        a = unicodedata.normalize("NFKC", first.group(0))
+        for form in _strip_particles(unicodedata.normalize("NFKC", second.group(0))):
+            for field in ("name", "school"):
+                if hit(field, normalise(a + form)):
+                    out.append((first.start(), second.end(), field))
+    for m in _PHONE.finditer(text):
+        if (phone := normalise_phone(m.group(0))) is not None and hit("phone", phone):
+            out.append((m.start(), m.end(), "phone"))
+    for m in _BIRTH.finditer(text):
+        if (year := normalise_year(m.group(1))) is not None and hit("birth_year", year):
+            out.append((m.start(), m.end(), "birth_year"))
+    return sorted(set(out))
