@@ -242,3 +242,17 @@ def test_demo_room_graph(demo) -> None:  # type: ignore[no-untyped-def]
     assert edges == set(truth.room_links), "exactly the expected links: no contact handle taken for a room"
     assert graph["chats"][0]["title"] == truth.chats[0], "the school room holds most of the case's hits"
     assert all(sum(c["hits"].values()) > 0 for c in graph["chats"])
+
+
+def test_demo_ends_with_notices_and_a_verified_bundle(demo) -> None:  # type: ignore[no-untyped-def]
+    from ncii_shield.evidence.bundle import verify_bundle
+
+    _, truth, rows, _ = demo
+    out = truth.export_dir.parent
+    notices = sorted((out / "notices").glob("notice-*.txt"))
+    platforms = {p.name.split("-")[2] for p in notices}
+    assert platforms == {"telegram", "kcsc"}
+    telegram = next(p for p in notices if "-telegram-" in p.name).read_text(encoding="utf-8")
+    assert "https://t.me/c/1801234567/" in telegram and "서윤" not in telegram
+    check = verify_bundle(out / "evidence-bundle.zip")
+    assert check.ok and check.whole_file_signed and check.hits == len(rows)

@@ -161,5 +161,10 @@ def test_purge_twice_and_closed_cases(store: Store, tmp_path: Path) -> None:
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(Item)) == 0
         assert s.scalar(select(func.count()).select_from(Media)) == 0
-        assert set(s.scalars(select(DataKey.scope))) == {"__deployment__", "data", "rooms"}  # deployment-wide
+        assert set(s.scalars(select(DataKey.scope))) == {
+            "__deployment__",
+            "data",
+            "rooms",
+            "signing:ed25519",
+        }  # deployment-wide
     assert not any(p.is_file() for p in store.settings.blob_dir.rglob("*"))

@@ -20,17 +20,22 @@ from ncii_shield.store import audit
 from ncii_shield.store.crypto import case_scope, source_scope
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import (
+    Alert,
     AuditEvent,
     Case,
+    Decision,
     Hit,
     Item,
     Media,
+    Notice,
+    NoticeItem,
     Progress,
     Reference,
     RoomAlias,
     RoomLink,
     Scan,
     Source,
+    TakedownEvent,
 )
 
 
@@ -65,6 +70,13 @@ def purge_case(store: Store, session: Session, case_id: int) -> PurgeResult:
     ]
     result.references = session.execute(delete(Reference).where(Reference.case_id == case_id)).rowcount
     result.hits = session.execute(delete(Hit).where(Hit.case_id == case_id)).rowcount
+    # Review decisions and takedown records name the case's items: they go with the case.
+    notices = select(Notice.id).where(Notice.case_id == case_id)
+    session.execute(delete(TakedownEvent).where(TakedownEvent.notice_id.in_(notices)))
+    session.execute(delete(Alert).where(Alert.case_id == case_id))
+    session.execute(delete(NoticeItem).where(NoticeItem.notice_id.in_(notices)))
+    session.execute(delete(Notice).where(Notice.case_id == case_id))
+    session.execute(delete(Decision).where(Decision.case_id == case_id))
     store.keyring.destroy(session, case_scope(case_id))
     for key in originals:
         store.blobs.delete(key)

@@ -47,6 +47,18 @@ keys_app = typer.Typer(no_args_is_help=True, help="Manage the encryption keys.")
 app.add_typer(keys_app, name="keys")
 bank_app = typer.Typer(no_args_is_help=True, help="Hash banks: import, export, list; matched on every scan.")
 app.add_typer(bank_app, name="bank")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit log.")
+app.add_typer(audit_app, name="audit")
+evidence_app = typer.Typer(no_args_is_help=True, help="Signed evidence bundles: export, and verify offline.")
+app.add_typer(evidence_app, name="evidence")
+takedown_app = typer.Typer(
+    no_args_is_help=True, help="Takedown notices: draft, send, track removal and re-uploads."
+)
+app.add_typer(takedown_app, name="takedown")
+review_app = typer.Typer(
+    no_args_is_help=True, help="Confirm or reject hits, with a reason (appended, never edited)."
+)
+app.add_typer(review_app, name="review")
 
 FormatOption = Annotated[
     str, typer.Option("--format", help="te (threatexchange local_file: 'pdq <hex>' lines) or csv.")
@@ -550,9 +562,10 @@ def hits(
         return
     print_table(
         f"Hits for case {case_id} ({len(rows)})",
-        ["kind", "match", "file", "chat", "msg", "sender", "date (UTC)", "forwarded from"],
+        ["item", "kind", "match", "file", "chat", "msg", "sender", "date (UTC)", "forwarded from", "review"],
         [
             (
+                r.item_id,
                 r.kind,
                 _fmt_match(r),
                 r.media_path or escape(r.excerpt or ""),
@@ -931,6 +944,361 @@ def keys_rotate(
         count = state.store.keyring.rotate(session, source)
         audit.record(session, "keys.rotated", rewrapped=count)
     console.print(f"deployment key rotated ({_describe(source)}); {count} data keys re-wrapped")
+
+
+@keys_app.command("public")
+def keys_public(as_json: JsonFlag = False) -> None:
+    """The deployment's Ed25519 public key, which verifies its audit checkpoints and evidence bundles."""
+    from ncii_shield.store.chain import fingerprint, public_key_bytes, signing_key
+
+    with state.store.session() as session:
+        public = public_key_bytes(signing_key(state.store, session))
+    if as_json:
+        print_json({"ed25519_public_key": public.hex(), "fingerprint": fingerprint(public)})
+        return
+    sys.stdout.write(f"{public.hex()}\n")
+    err_console.print(f"fingerprint {fingerprint(public)}", style="dim")
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: JsonFlag = False) -> None:
+    """Check the whole audit log: any edited, deleted or reordered entry is found and named. Exit 1 if so."""
+    from ncii_shield.store.chain import verify_store
+
+    with state.store.session() as session:
+        result = verify_store(state.store, session)
+    if as_json:
+        print_json(
+            dict(
+                ok=result.ok,
+                entries=result.entries,
+                checkpoints=result.checkpoints,
+                purged=result.purged,
+                legacy=result.legacy,
+                problems=result.problems,
+                public_keys=sorted(result.public_keys),
+            )
+        )
+    else:
+        for problem in result.problems:
+            console.print(f"[red]tampered[/] {escape(problem)}")
+        console.print(
+            f"{result.entries} entries, {result.checkpoints} signed checkpoints"
+            + (f", {result.purged} emptied by purges" if result.purged else "")
+            + (f", {result.legacy} from before the chain" if result.legacy else "")
+            + (": [green]intact[/]" if result.ok else f": [red]{len(result.problems)} problem(s)[/]")
+        )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _review(
+    case_id: int, decision: str, items: list[int] | None, all_hits: bool, kind: str | None, reason: str
+) -> None:
+    from ncii_shield.review.decisions import decide
+
+    if not items and not all_hits:
+        fail("no hits named", hint="give item ids (see `ncii-shield hits CASE`) or --all [--kind KIND]")
+    if items and all_hits:
+        fail("give item ids or --all, not both")
+    if kind is not None and kind not in KIND_ORDER:
+        fail(f"unknown kind {kind!r}", hint=f"use one of {', '.join(KIND_ORDER)}")
+    with state.store.session() as session:
+        done = decide(
+            session, case_id, decision, reason, item_ids=items or None, kind=kind, undecided_only=all_hits
+        )
+    console.print(f"case {case_id}: {len(done)} hit(s) {decision}")
+
+
+ItemsArg = Annotated[list[int] | None, typer.Argument(help="Item ids of hits (see `ncii-shield hits CASE`).")]
+AllFlag = Annotated[
+    bool, typer.Option("--all", help="Every hit not yet reviewed (with --kind: of that kind).")
+]
+KindOpt = Annotated[str | None, typer.Option(help="With --all: only hits found by this route.")]
+ReasonOpt = Annotated[str, typer.Option(help="Why: kept sealed, in the record.")]
+
+
+@review_app.command("confirm")
+def review_confirm(
+    case_id: int,
+    items: ItemsArg = None,
+    all_hits: AllFlag = False,
+    kind: KindOpt = None,
+    reason: ReasonOpt = "",
+) -> None:
+    """Confirm hits: they are the person's images or about the person, and are acted on."""
+    _review(case_id, "confirmed", items, all_hits, kind, reason)
+
+
+@review_app.command("reject")
+def review_reject(
+    case_id: int,
+    items: ItemsArg = None,
+    all_hits: AllFlag = False,
+    kind: KindOpt = None,
+    reason: ReasonOpt = "",
+) -> None:
+    """Reject hits: not the person; they stay on record but are left out of notices and bundles."""
+    _review(case_id, "rejected", items, all_hits, kind, reason)
+
+
+def _pdf_renderer():  # type: ignore[no-untyped-def]
+    """The PDF renderer, if this installation has it (fpdf2 and the bundled Korean font)."""
+    try:
+        from ncii_shield.evidence.pdf import render_pdf
+    except ImportError:
+        return None
+    return lambda data, lang: render_pdf(data, language=lang)
+
+
+@evidence_app.command("export")
+def evidence_export(
+    case_id: int,
+    out: Annotated[Path, typer.Option(help="Where to write the bundle (.zip).")],
+    media: Annotated[
+        str,
+        typer.Option(help="none, blurred (thumbnails) or encrypted (originals; NCII_BUNDLE_PASSPHRASE)."),
+    ] = "blurred",
+) -> None:
+    """Write a signed evidence bundle: manifest, reports (HTML, PDF; ko, en), audit slice, signature."""
+    from ncii_shield.evidence.bundle import export_bundle
+
+    passphrase = os.environ.get("NCII_BUNDLE_PASSPHRASE")
+    with state.store.session() as session:
+        result = export_bundle(
+            state.store, session, case_id, out, media=media, passphrase=passphrase, pdf=_pdf_renderer()
+        )
+    console.print(
+        f"bundle {escape(str(result.path))}: {result.hits} hits, {result.files} files, "
+        f"signed by {result.fingerprint}"
+    )
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    bundle: Annotated[Path, typer.Argument(help="The bundle (.zip).")],
+    key: Annotated[
+        list[str] | None,
+        typer.Option(help="The signer's public key (hex) or fingerprint you trust (repeatable)."),
+    ] = None,
+    signature: Annotated[
+        Path | None, typer.Option(help="The detached signature [default: BUNDLE.sig beside it].")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check a bundle offline, with no data directory: signature, every file's hash, the audit slice."""
+    from ncii_shield.evidence.bundle import verify_bundle
+
+    if not bundle.is_file():
+        fail(f"no file at {bundle}", hint="give the path of the .zip bundle")
+    result = verify_bundle(bundle, trusted=key or (), signature=signature)
+    if as_json:
+        print_json(
+            dict(
+                ok=result.ok,
+                fingerprint=result.fingerprint,
+                pinned=result.pinned,
+                whole_file_signed=result.whole_file_signed,
+                files=result.files,
+                hits=result.hits,
+                audit_entries=result.audit_entries,
+                problems=result.problems,
+            )
+        )
+    else:
+        for problem in result.problems:
+            console.print(f"[red]invalid[/] {escape(problem)}")
+        if result.ok:
+            console.print(
+                f"[green]valid[/]: {result.files} files, {result.hits} hits, {result.audit_entries} audit entries; "
+                f"signed by {result.fingerprint}"
+                + (
+                    ""
+                    if result.pinned
+                    else " (not pinned: compare this fingerprint with the sender's, or pass --key)"
+                )
+            )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@takedown_app.command("draft")
+def takedown_draft(
+    case_id: int,
+    org: Annotated[
+        str | None, typer.Option(envvar="NCII_REPORTER_ORG", help="Who reports (your organisation).")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option(envvar="NCII_REPORTER_EMAIL", help="Where platforms answer.")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="ko or en [default: ko for Korean bodies, else en].")
+    ] = None,
+    regulator: Annotated[
+        bool, typer.Option("--regulator", help="Also a notice to the KCSC covering every item.")
+    ] = False,
+    hosting_contact: Annotated[
+        str | None, typer.Option(help="Abuse contact (e-mail or form URL) for hits on other websites.")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="Also write each notice as a text file here.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """One notice per platform for the case's confirmed hits that no notice covers yet."""
+    from ncii_shield.takedown.service import draft
+
+    if not org or not email:
+        fail(
+            "who is reporting is not set",
+            hint="give --org and --email (or NCII_REPORTER_ORG, NCII_REPORTER_EMAIL)",
+        )
+    with state.store.session() as session:
+        notices = draft(
+            session,
+            case_id,
+            reporter_organisation=org,
+            reporter_email=email,
+            language=language,
+            regulator=regulator,
+            hosting_contact=hosting_contact,
+            out_dir=out_dir,
+        )
+        rows = [(n.id, n.platform_id, n.language, n.channel, n.to, len(n.items)) for n in notices]
+    if as_json:
+        print_json(
+            [
+                dict(zip(("id", "platform", "language", "channel", "to", "items"), r, strict=True))
+                for r in rows
+            ]
+        )
+        return
+    print_table(
+        f"Notices drafted for case {case_id} ({len(rows)})",
+        ["id", "platform", "lang", "via", "to", "items"],
+        rows,
+    )
+
+
+@takedown_app.command("show")
+def takedown_show(notice_id: int) -> None:
+    """Print a notice as it will be sent."""
+    from ncii_shield.takedown.service import notices_of
+
+    with state.store.session() as session:
+        (notice,) = notices_of(session, [notice_id])
+        text = f"To: {notice.to}\nSubject: {notice.subject}\n\n{notice.body}"
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@takedown_app.command("send")
+def takedown_send(notice_ids: Annotated[list[int], typer.Argument(help="Drafted e-mail notices.")]) -> None:
+    """Send notices by SMTP (NCII_SMTP_HOST, NCII_SMTP_PORT, NCII_SMTP_FROM, …); each is sent once."""
+    from ncii_shield.takedown.service import send
+    from ncii_shield.takedown.smtp import settings_from_env
+
+    settings = settings_from_env()
+    for notice_id in notice_ids:
+        with state.store.session() as session:
+            message_id = send(session, notice_id, settings)
+        console.print(f"notice {notice_id} sent ({escape(message_id)})")
+
+
+@takedown_app.command("mark")
+def takedown_mark(
+    notice_id: int,
+    status: Annotated[str, typer.Argument(help="sent (through a form, by hand), acknowledged or closed.")],
+    note: Annotated[str, typer.Option(help="What happened, for the record.")] = "",
+) -> None:
+    """Record what happened outside ncii-shield: a form submitted, a platform's acknowledgement."""
+    from ncii_shield.takedown.service import mark
+
+    with state.store.session() as session:
+        mark(session, notice_id, status, note)
+    console.print(f"notice {notice_id}: {status}")
+
+
+@takedown_app.command("recheck")
+def takedown_recheck(
+    case_id: int,
+    timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 10.0,
+    retries: Annotated[int, typer.Option(help="Retries on errors, with backoff.")] = 3,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fetch every reported URL: removed or still up, with the response kept as evidence."""
+    from ncii_shield.takedown.service import detect_reappearance, recheck
+
+    with state.store.session() as session:
+        rows = recheck(session, case_id, timeout=timeout, retries=retries)
+        detect_reappearance(session, case_id)
+    if as_json:
+        print_json([r.__dict__ for r in rows])
+        return
+    print_table(
+        f"Recheck of case {case_id} ({len(rows)} URLs)",
+        ["notice", "item", "url", "now", "http", "error"],
+        [(r.notice_id, r.item_id, r.url, r.status, r.http_status, r.error) for r in rows],
+    )
+
+
+@takedown_app.command("status")
+def takedown_status(case_id: int, as_json: JsonFlag = False) -> None:
+    """Every notice and item status, time to removal per platform, and re-upload alerts."""
+    from ncii_shield.takedown.service import status
+
+    with state.store.session() as session:
+        notices, stats, alerts = status(session, case_id)
+        alert_rows = [(a.id, a.item_id, a.kind, a.notice_item_id, a.at) for a in alerts]
+    if as_json:
+        print_json(
+            {
+                "notices": [
+                    {
+                        **n.__dict__,
+                        "created_at": n.created_at.isoformat(),
+                        "sent_at": n.sent_at.isoformat() if n.sent_at else None,
+                    }
+                    for n in notices
+                ],
+                "platforms": [s.__dict__ for s in stats],
+                "alerts": [
+                    dict(
+                        zip(
+                            ("id", "item_id", "kind", "notice_item_id", "at"),
+                            (*a[:4], a[4].isoformat()),
+                            strict=True,
+                        )
+                    )
+                    for a in alert_rows
+                ],
+            }
+        )
+        return
+    print_table(
+        f"Notices of case {case_id} ({len(notices)})",
+        ["id", "platform", "lang", "status", "sent (UTC)", "items"],
+        [
+            (
+                n.notice_id,
+                n.platform_id,
+                n.language,
+                n.status,
+                f"{n.sent_at:%Y-%m-%d %H:%M}" if n.sent_at else "-",
+                _counts(n.items),
+            )
+            for n in notices
+        ],
+    )
+    print_table(
+        "Time to removal per platform",
+        ["platform", "notices", "items", "removed", "median hours", "max hours"],
+        [
+            (s.platform_id, s.notices, s.items, s.removed, s.median_hours_to_removal, s.max_hours_to_removal)
+            for s in stats
+        ],
+    )
+    for _, item_id, kind, source, at in alert_rows:
+        console.print(
+            f"[bold red]ALERT[/] {kind}: item {item_id} (removed before as notice item {source}) at {at:%Y-%m-%d %H:%M}"
+        )
 
 
 def main() -> None:

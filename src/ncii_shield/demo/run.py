@@ -148,7 +148,59 @@ def run_demo(
     console.print(
         "[bold green]all expected copies found, no false hits[/]" if ok else "[bold red]demo not perfect[/]"
     )
-    return ok
+
+    console.rule("[bold]6. Review, takedown notices, signed evidence bundle[/]")
+    bundle_ok = _act(store, case_id, out_dir)
+    return ok and bundle_ok
+
+
+def _act(store: Store, case_id: int, out_dir: Path) -> bool:
+    """Confirm the hits, draft one notice per platform (and the regulator's), export and verify the bundle."""
+    from ncii_shield.evidence.bundle import export_bundle, verify_bundle
+    from ncii_shield.evidence.pdf import render_pdf
+    from ncii_shield.review.decisions import decide
+    from ncii_shield.takedown.service import draft
+
+    with store.session() as session:
+        confirmed = decide(
+            session, case_id, "confirmed", "demo: checked against the ground truth", undecided_only=True
+        )
+        notices = draft(
+            session,
+            case_id,
+            reporter_organisation="Demo Support Centre (fictional)",
+            reporter_email="desk@support-centre.example",
+            regulator=True,
+            out_dir=out_dir / "notices",
+        )
+        drafted = [(n.id, n.platform_id, n.language, n.channel, n.to, len(n.items)) for n in notices]
+    console.print(f"review: {len(confirmed)} hits confirmed")
+    print_table(
+        f"Takedown notices drafted ({len(drafted)}), in {out_dir / 'notices'}",
+        ["id", "platform", "lang", "via", "to", "items"],
+        drafted,
+    )
+    bundle = out_dir / "evidence-bundle.zip"
+    with store.session() as session:
+        result = export_bundle(
+            store,
+            session,
+            case_id,
+            bundle,
+            media="blurred",
+            pdf=lambda data, lang: render_pdf(data, language=lang),
+        )
+    check = verify_bundle(bundle, trusted=[result.fingerprint])
+    console.print(
+        f"evidence bundle: [bold]{escape(str(bundle))}[/] ({result.files} files, {result.hits} hits), "
+        f"signed by {result.fingerprint}; verified offline: "
+        + (
+            "[bold green]valid[/]"
+            if check.ok
+            else "[bold red]INVALID[/] " + escape("; ".join(check.problems))
+        )
+    )
+    return check.ok and bool(drafted)
 
 
 def _print_graph(graph: RoomGraph) -> None:

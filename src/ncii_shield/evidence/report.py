@@ -7,7 +7,8 @@ through. It shows sexualised images of a real person, so thumbnails are blurred 
 by default the clear image is not in the file at all, not merely hidden by CSS.
 
 All layout decisions (sorting, dedup, counting, chart geometry) are made here in plain Python on
-view dataclasses; the Jinja2 template only formats them, with autoescape on.
+view dataclasses; the Jinja2 template only formats them, with autoescape on. Every fixed string
+comes from `i18n.py` in the report's language, so the same view feeds the HTML and the PDF (`pdf.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import base64
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
@@ -27,6 +28,7 @@ from markupsafe import Markup, escape
 from PIL import Image
 
 from ncii_shield import __version__
+from ncii_shield.evidence.i18n import strings
 from ncii_shield.evidence.model import Copy, ReportData, Sighting
 from ncii_shield.media.thumbs import _open_thumbnail, blur_thumbnail
 from ncii_shield.signals import faces, pdq
@@ -35,6 +37,8 @@ from ncii_shield.store.files import atomic_write
 __all__ = [
     "FACE_SAME_PERSON_THRESHOLD",
     "PDQ_MATCH_THRESHOLD",
+    "ReportView",
+    "build_view",
     "explain_kind",
     "render_report",
     "write_report",
@@ -48,7 +52,6 @@ FACE_SAME_PERSON_THRESHOLD = faces.SAME_PERSON_DISTANCE  # euclidean distance of
 
 _TEMPLATES = Path(__file__).with_name("templates")
 _HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
-_UNKNOWN_DATE = "unknown"
 _NONE = "—"
 
 
@@ -85,8 +88,8 @@ def _utc(d: datetime) -> datetime:
     return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
 
 
-def _fmt_dt(d: datetime | None) -> str:
-    return _UNKNOWN_DATE if d is None else _utc(d).strftime("%Y-%m-%d %H:%M:%S")
+def _fmt_dt(d: datetime | None, L: Mapping[str, str]) -> str:
+    return L["unknown"] if d is None else _utc(d).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _iso_dt(d: datetime | None) -> str | None:
@@ -105,56 +108,28 @@ def _or_none(value: object | None) -> str:
     return _NONE if value is None or value == "" else str(value)
 
 
-def explain_kind(kind: str, distance: float | None) -> str:
+def explain_kind(kind: str, distance: float | None, *, language: str = "en") -> str:
     """One plain-language line per match kind, with the distance and the threshold it is judged by."""
-    if kind == "exact":
-        return "exact: the very same file, byte for byte (identical SHA-256)"
-    if kind == "pdq":
-        if distance is None:
-            return "pdq: visually the same photo (PDQ perceptual hash)"
-        return (
-            f"pdq: visually the same photo (PDQ distance {distance:.0f} of 256 bits; "
-            f"{PDQ_MATCH_THRESHOLD} or less counts as a match)"
-        )
-    if kind == "text":
-        return "text: the message names the person (matched against the watchlist, kept only as keyed hashes)"
-    if kind == "video":
-        return "video: a clip of an enrolled video (matching frames, PDQ, in order)"
-    if kind == "partial":
-        return "partial: part of an enrolled photo (cropped, captioned, in a collage or a screenshot)"
-    if kind == "face":
-        if distance is None:
-            return "face: the person's face appears in this image"
-        return (
-            f"face: the person's face (distance {distance:.2f}; "
-            f"below {FACE_SAME_PERSON_THRESHOLD:.2f} is treated as the same person)"
-        )
-    return f"{kind}: matched by {kind}"
+    L = strings(language)
+    if kind == "pdq" and distance is not None:
+        return L["kind_pdq_distance"].format(distance=distance, threshold=PDQ_MATCH_THRESHOLD)
+    if kind == "face" and distance is not None:
+        return L["kind_face_distance"].format(distance=distance, threshold=FACE_SAME_PERSON_THRESHOLD)
+    if kind in ("exact", "pdq", "text", "video", "partial", "face"):
+        return L[f"kind_{kind}"]
+    return L["kind_other"].format(kind=kind)
 
 
-KIND_LEGEND: tuple[tuple[str, str], ...] = (
-    ("exact", "The file is identical to a known copy (same SHA-256 fingerprint). Strongest evidence."),
-    (
-        "pdq",
-        "The picture is visually the same as an enrolled photo even if resized or recompressed "
-        f"(Meta's PDQ hash; distance 0–256 bits, {PDQ_MATCH_THRESHOLD} or less is a match).",
-    ),
-    (
-        "video",
-        "A stretch of this video matches an enrolled video frame by frame (PDQ on sampled frames, aligned in time).",
-    ),
-    (
-        "partial",
-        "Part of an enrolled photo appears in this image: cropped, captioned, covered by stickers, one tile of "
-        "a collage or inside a screenshot (multi-crop PDQ, or local features checked geometrically).",
-    ),
-    (
-        "face",
-        "The person's face was recognised in an image that is otherwise different, e.g. a face pasted "
-        f"onto another body (face-embedding distance; below {FACE_SAME_PERSON_THRESHOLD:.2f} is treated "
-        "as the same person). Needs a human look before acting.",
-    ),
-)
+def kind_legend(language: str = "en") -> tuple[tuple[str, str], ...]:
+    """The "how to read" lines per match kind, thresholds filled in from the matcher's own constants."""
+    L = strings(language)
+    fill = {"pdq": PDQ_MATCH_THRESHOLD, "face": FACE_SAME_PERSON_THRESHOLD}
+    return tuple(
+        (kind, L[f"legend_{kind}"].format(**fill)) for kind in ("exact", "pdq", "video", "partial", "face")
+    )
+
+
+KIND_LEGEND: tuple[tuple[str, str], ...] = kind_legend("en")
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,6 +164,7 @@ class Thumb:
     blurred_uri: str | None  # None: no image kept / unreadable
     clear_uri: str | None  # only with reveal_thumbnails=True
     placeholder: str
+    blurred_jpeg: bytes | None = None  # the bytes behind blurred_uri, for the PDF
 
 
 @dataclass(frozen=True)
@@ -200,6 +176,7 @@ class CopyView:
     dimensions: str | None
     thumb: Thumb
     first_seen: str
+    first_seen_known: bool
     sightings: tuple[SightingView, ...]
 
 
@@ -280,12 +257,12 @@ def _sighting_key(s: Sighting) -> tuple[object, ...]:
     )
 
 
-def _sighting_view(s: Sighting, *, first_seen: bool) -> SightingView:
+def _sighting_view(s: Sighting, L: Mapping[str, str], *, first_seen: bool) -> SightingView:
     return SightingView(
-        date=_fmt_dt(s.date),
+        date=_fmt_dt(s.date, L),
         date_iso=_iso_dt(s.date),
         source=s.source,
-        chat=s.chat if s.chat else "(no chat)",
+        chat=s.chat if s.chat else L["no_chat"],
         chat_type=s.chat_type,
         message_id=_or_none(s.message_id),
         sender=_or_none(s.sender),
@@ -308,27 +285,28 @@ def _sorted_sightings(copy: Copy) -> list[Sighting]:
     return ordered
 
 
-def _thumb(copy: Copy, reveal: bool, cache: dict[str, Thumb]) -> Thumb:
+def _thumb(copy: Copy, reveal: bool, cache: dict[str, Thumb], L: Mapping[str, str]) -> Thumb:
     if copy.media_sha256 in cache:
         return cache[copy.media_sha256]
     if copy.thumbnail_jpeg is None:
-        thumb = Thumb(None, None, "no image kept")
+        thumb = Thumb(None, None, L["thumb_none"])
     else:
         try:
-            blurred = _data_uri(blur_thumbnail(copy.thumbnail_jpeg))
+            blurred = blur_thumbnail(copy.thumbnail_jpeg)
             clear = _data_uri(_clear_thumbnail(copy.thumbnail_jpeg)) if reveal else None
-            thumb = Thumb(blurred, clear, "")
+            thumb = Thumb(_data_uri(blurred), clear, "", blurred)
         except ValueError:
-            thumb = Thumb(None, None, "image could not be read")
+            thumb = Thumb(None, None, L["thumb_unreadable"])
     cache[copy.media_sha256] = thumb
     return thumb
 
 
-def _copy_view(copy: Copy, anchor: str, reveal: bool, cache: dict[str, Thumb]) -> CopyView:
+def _copy_view(copy: Copy, anchor: str, reveal: bool, cache: dict[str, Thumb], language: str) -> CopyView:
+    L = strings(language)
     ordered = _sorted_sightings(copy)
     first = ordered[0] if ordered and ordered[0].date is not None else None
     badges = tuple(
-        Badge(kind, explain_kind(kind, copy.best_distance if i == 0 else None))
+        Badge(kind, explain_kind(kind, copy.best_distance if i == 0 else None, language=language))
         for i, kind in enumerate(copy.kinds)
     )
     dims = f"{copy.width} × {copy.height} px" if copy.width and copy.height else None
@@ -339,9 +317,10 @@ def _copy_view(copy: Copy, anchor: str, reveal: bool, cache: dict[str, Thumb]) -
         badges=badges,
         nudity=nudity,
         dimensions=dims,
-        thumb=_thumb(copy, reveal, cache),
-        first_seen=_fmt_dt(first.date if first else None),
-        sightings=tuple(_sighting_view(s, first_seen=s is first) for s in ordered),
+        thumb=_thumb(copy, reveal, cache, L),
+        first_seen=_fmt_dt(first.date if first else None, L),
+        first_seen_known=first is not None,
+        sightings=tuple(_sighting_view(s, L, first_seen=s is first) for s in ordered),
     )
 
 
@@ -371,12 +350,13 @@ def _next_bin(d: date, unit: str) -> date:
     return d + timedelta(days=1)
 
 
-def _chart(dates: Iterable[datetime]) -> Chart | None:
+def _chart(dates: Iterable[datetime], language: str = "en") -> Chart | None:
     """Bars of sightings per day as inline SVG geometry; per week/month when the span is long.
 
     Daily bars over a year would be a few px wide and unreadable, so the bin grows with the span;
     the axis title says which bin is used.
     """
+    L = strings(language)
     days = sorted(_utc(d).date() for d in dates)
     if not days:
         return None
@@ -400,7 +380,7 @@ def _chart(dates: Iterable[datetime]) -> Chart | None:
     slot = plot_w / len(bins)
     bar_w = min(48.0, max(1.0, slot * 0.8))
     fmt = "%Y-%m" if unit == "month" else "%Y-%m-%d"
-    noun = {"day": "", "week": "week of ", "month": ""}[unit]
+    bar_key = "chart_bar_week" if unit == "week" else "chart_bar"
 
     bars: list[Bar] = []
     for i, b in enumerate(bins):
@@ -412,7 +392,7 @@ def _chart(dates: Iterable[datetime]) -> Chart | None:
                 y=f"{bottom - h:.1f}",
                 width=f"{bar_w:.1f}",
                 height=f"{h:.1f}",
-                label=f"{noun}{b.strftime(fmt)}: {n} sighting{'s' if n != 1 else ''}",
+                label=L[f"{bar_key}_{'one' if n == 1 else 'other'}"].format(when=b.strftime(fmt), n=n),
             )
         )
     y_ticks = tuple(
@@ -424,10 +404,9 @@ def _chart(dates: Iterable[datetime]) -> Chart | None:
         for i, b in enumerate(bins)
         if i % every == 0
     )
-    unit_title = {"day": "Day (UTC)", "week": "Week starting Monday (UTC)", "month": "Month (UTC)"}[unit]
-    description = (
-        f"Sightings per {unit} from {days[0].isoformat()} to {days[-1].isoformat()}: "
-        f"{len(days)} dated sightings, at most {top_count} in one {unit}."
+    unit_title = L[f"chart_unit_{unit}"]
+    description = L[f"chart_desc_{unit}"].format(
+        start=days[0].isoformat(), end=days[-1].isoformat(), n=len(days), top=top_count
     )
     return Chart(
         width=width,
@@ -449,6 +428,8 @@ class ReportView:
     """Everything the template needs, in display order."""
 
     data: ReportData
+    language: str
+    strings: Mapping[str, str]
     generated_at: str
     generated_iso: str | None
     reveal: bool
@@ -464,7 +445,14 @@ class ReportView:
     several_sources: bool  # show the source on each row only when it tells rows apart
 
 
-def _build_view(data: ReportData, reveal: bool) -> ReportView:
+def build_view(data: ReportData, *, language: str = "en", reveal_thumbnails: bool = False) -> ReportView:
+    """Sort, deduplicate, count and format `data` for display: the one place the report's facts are derived.
+
+    Both renderers (HTML here, PDF in pdf.py) format this view, so they cannot disagree on an order,
+    a count or a first-seen date. Raises ValueError for an unsupported language.
+    """
+    L = strings(language)
+    reveal = reveal_thumbnails
     cache: dict[str, Thumb] = {}
     groups: list[GroupView] = []
     # One timeline row per (item, media): a copy matched by two groups was still seen once there.
@@ -476,7 +464,7 @@ def _build_view(data: ReportData, reveal: bool) -> ReportView:
         copy_views: list[CopyView] = []
         for ci, copy in enumerate(group.copies, start=1):
             anchor = f"copy-{gi}-{ci}"
-            copy_views.append(_copy_view(copy, anchor, reveal, cache))
+            copy_views.append(_copy_view(copy, anchor, reveal, cache, language))
             if copy.media_sha256 not in copies_seen:
                 copies_seen.add(copy.media_sha256)
                 for kind in copy.kinds:
@@ -491,7 +479,7 @@ def _build_view(data: ReportData, reveal: bool) -> ReportView:
 
     entries = sorted(seen.items(), key=lambda kv: (*_sighting_key(kv[1][0]), kv[0][1]))
     timeline = tuple(
-        TimelineRow(_sighting_view(s, first_seen=False), anchor, sha, "; ".join(titles))
+        TimelineRow(_sighting_view(s, L, first_seen=False), anchor, sha, "; ".join(titles))
         for (_, sha), (s, anchor, titles) in entries
     )
     sightings = [s for _, (s, _a, _t) in entries]
@@ -507,13 +495,13 @@ def _build_view(data: ReportData, reveal: bool) -> ReportView:
         chat_type = next((s.chat_type for s, _ in rows if s.chat_type), None)
         row = SpreadRow(
             source=source,
-            chat=chat if chat else "(no chat)",
+            chat=chat if chat else L["no_chat"],
             chat_type=chat_type,
             sightings=len(rows),
             copies=len({sha for _, sha in rows}),
             forwarded=sum(1 for s, _ in rows if s.forwarded_from),
-            first=_fmt_dt(first),
-            last=_fmt_dt(last),
+            first=_fmt_dt(first, L),
+            last=_fmt_dt(last, L),
         )
         sort_key = (first is None, first or datetime.min.replace(tzinfo=UTC), source, chat or "")
         spread_rows.append((sort_key, row))
@@ -523,15 +511,17 @@ def _build_view(data: ReportData, reveal: bool) -> ReportView:
     order = {"exact": 0, "pdq": 1, "face": 2}
     counts_by_kind = tuple(sorted(counts.items(), key=lambda kv: (order.get(kv[0], 9), kv[0])))
     stats = (
-        Stat("Distinct copies (files)", str(len(copies_seen))),
-        Stat("Sightings (messages)", str(len(sightings))),
-        Stat("Chats involved", str(len(spread))),
-        Stat("First seen (UTC)", _fmt_dt(min(map(_utc, dated)) if dated else None)),
-        Stat("Last seen (UTC)", _fmt_dt(max(map(_utc, dated)) if dated else None)),
+        Stat(L["stat_copies"], str(len(copies_seen))),
+        Stat(L["stat_sightings"], str(len(sightings))),
+        Stat(L["stat_chats"], str(len(spread))),
+        Stat(L["stat_first"], _fmt_dt(min(map(_utc, dated)) if dated else None, L)),
+        Stat(L["stat_last"], _fmt_dt(max(map(_utc, dated)) if dated else None, L)),
     )
     return ReportView(
         data=data,
-        generated_at=_fmt_dt(data.generated_at),
+        language=language,
+        strings=L,
+        generated_at=_fmt_dt(data.generated_at, L),
         generated_iso=_iso_dt(data.generated_at),
         reveal=reveal,
         groups=tuple(groups),
@@ -539,9 +529,9 @@ def _build_view(data: ReportData, reveal: bool) -> ReportView:
         counts_by_kind=counts_by_kind,
         timeline=timeline,
         undated=len(sightings) - len(dated),
-        chart=_chart(dated),
+        chart=_chart(dated, language),
         spread=spread,
-        legend=KIND_LEGEND,
+        legend=kind_legend(language),
         version=__version__,
         several_sources=len({s.source for s in sightings}) > 1,
     )
@@ -565,23 +555,39 @@ def _environment() -> Environment:
     return env
 
 
-def render_report(data: ReportData, *, reveal_thumbnails: bool = False) -> str:
-    """Return the whole report as one HTML document (str).
+def _translator(L: Mapping[str, str]) -> Callable[..., str]:
+    """The template's `t_(key, **fields)`: a missing key fails the render instead of printing nothing.
+
+    It returns a plain str, so autoescape escapes the filled-in string as a whole, user fields included.
+    """
+
+    def t_(key: str, /, **fields: object) -> str:
+        return L[key].format(**fields) if fields else L[key]
+
+    return t_
+
+
+def render_report(data: ReportData, *, reveal_thumbnails: bool = False, language: str = "en") -> str:
+    """Return the whole report as one HTML document (str), in `language` ("en" or "ko").
 
     Output depends only on `data` (no clock, no randomness), so the same data renders to the same
     bytes and a report can be re-generated and compared. With `reveal_thumbnails` the clear
     thumbnails are embedded too, behind a click, and the report says so at the top.
+    Raises ValueError for an unsupported language.
     """
-    view = _build_view(data, reveal_thumbnails)
-    return _environment().get_template("report.html.j2").render(r=view)
+    view = build_view(data, language=language, reveal_thumbnails=reveal_thumbnails)
+    template = _environment().get_template("report.html.j2")
+    return template.render(r=view, t_=_translator(view.strings))
 
 
-def write_report(data: ReportData, out: Path, *, reveal_thumbnails: bool = False) -> Path:
+def write_report(
+    data: ReportData, out: Path, *, reveal_thumbnails: bool = False, language: str = "en"
+) -> Path:
     """Render and write the report atomically; return `out`.
 
     The file goes to a temporary file in the same directory and is moved over `out` with
     os.replace, so a reader (or a crash) never sees half a report. The temporary file is created
     owner-only (0600) and keeps that mode: the report identifies a victim.
     """
-    html = render_report(data, reveal_thumbnails=reveal_thumbnails).encode("utf-8")
+    html = render_report(data, reveal_thumbnails=reveal_thumbnails, language=language).encode("utf-8")
     return atomic_write(Path(out), html)

@@ -7,13 +7,14 @@ first, with each route's distance kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ncii_shield.kinds import KIND_ORDER
+from ncii_shield.review.decisions import current
 from ncii_shield.store.models import Hit, Item, Media, Reference, Signal, Source
 from ncii_shield.text.redact import excerpt
 
@@ -39,6 +40,7 @@ class HitRow:
     nudity: float | None
     details: dict[str, object] | None = None  # per kind, how it was found (partial copies: route, region)
     excerpt: str | None = None  # text hits: the message around its cues, identifiers masked
+    decision: str | None = None  # the latest review decision: confirmed | rejected | None (not reviewed)
 
     def to_json(self) -> dict[str, object]:
         data = self.__dict__.copy()
@@ -99,6 +101,8 @@ def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> lis
                 else None,
             )
         )
+    decided = current(session, case_id)
+    result = [replace(r, decision=decided[r.item_id].decision) if r.item_id in decided else r for r in result]
     result.sort(key=_order)
     return result
 

@@ -42,6 +42,34 @@ def media_type_for(name: str) -> tuple[str, str | None]:
     return _MEDIA_TYPES.get(extension.lower(), ("file", None))
 
 
+URL_INDEX = ".ncii-urls.tsv"  # a crawler's record of where each file was fetched: path <TAB> URL
+_MAX_INDEX_BYTES = 64 << 20
+
+
+def read_url_index(path: Path) -> dict[str, str]:
+    """``relative path -> URL`` from a crawl's index file, if there is one; a bad line is a clear error."""
+    if not path.is_file():
+        return {}
+    if path.stat().st_size > _MAX_INDEX_BYTES:
+        raise SourceError(f"{path.name} is larger than 64 MiB", hint="split the crawl into several folders")
+    urls: dict[str, str] = {}
+    with path.open(encoding="utf-8", errors="strict") as fh:
+        try:
+            for number, line in enumerate(fh, 1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                relative, _, url = line.rstrip("\r\n").partition("\t")
+                if not url.startswith(("http://", "https://")) or safe_relative_path(relative) != relative:
+                    raise SourceError(
+                        f"{path.name} line {number}: expected 'relative/path<TAB>http(s)://…'",
+                        hint="fix or remove that line; files without a line are scanned without a URL",
+                    )
+                urls[relative] = url.strip()
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{path.name} is not UTF-8 text", hint="write the index as UTF-8") from exc
+    return urls
+
+
 class FolderSource:
     """Every regular, non-hidden file under a folder, walked in sorted order; or a single file."""
 
@@ -58,6 +86,7 @@ class FolderSource:
             self._single = path.name
         else:
             raise SourceError(f"{path} not found", hint="point at a folder of collected files, or one file")
+        self.urls = read_url_index(self.root / URL_INDEX)
 
     def describe(self) -> str:
         if self._single is not None:
@@ -124,7 +153,7 @@ class FolderSource:
             media_os_path=relative if storable != relative else None,
             media_kind=media_kind,
             media_mime=mime,
-            extra={"size": size},
+            extra={"size": size, **({"url": self.urls[relative]} if relative in self.urls else {})},
         )
 
 

@@ -1,4 +1,6 @@
-"""Append-only audit events. Every command that changes or reveals something records one."""
+"""Append-only audit events. Every command that changes or reveals something records one.
+
+The events form a hash chain with signed checkpoints; see store/chain.py."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ import os
 
 from sqlalchemy.orm import Session
 
-from ncii_shield.store.models import AuditEvent
+from ncii_shield.store.chain import new_details
+from ncii_shield.store.models import AuditEvent, utcnow
 
 
 def current_actor() -> str:
@@ -19,6 +22,11 @@ def current_actor() -> str:
 
 
 def record(session: Session, action: str, *, case_id: int | None = None, **details: object) -> AuditEvent:
-    event = AuditEvent(actor=current_actor(), action=action, case_id=case_id, details=details)
+    """Append one event; it is linked into the hash chain when the session flushes (store/chain.py)."""
+    event = AuditEvent(
+        actor=current_actor(), action=action, case_id=case_id, details=new_details(details), at=utcnow()
+    )
     session.add(event)
+    session.info["audit_appended"] = True
+    session.info.setdefault("audit_order", []).append(event)  # chain order = the order they were recorded
     return event

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ncii_shield.config import Settings
 from ncii_shield.errors import NciiError
 from ncii_shield.store.blobs import FileBlobStore
+from ncii_shield.store.chain import checkpoint, link_new_events
 from ncii_shield.store.crypto import (
     DATA_SCOPE,
     Keyring,
@@ -79,6 +80,7 @@ class Store:
                 hint="check --data-dir / NCII_DATABASE_URL and that the directory is writable",
             ) from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", link_new_events)
         with self._sessions() as session:
             if create is not None:
                 self.keyring = Keyring.create(session, create)
@@ -102,6 +104,8 @@ class Store:
             with self._sessions() as session:
                 try:
                     yield session
+                    if session.info.pop("audit_appended", False):
+                        checkpoint(self, session, force=True)  # the head of the log is signed every time
                     session.commit()
                     self.keyring.committed()
                 except BaseException:

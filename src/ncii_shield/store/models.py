@@ -325,9 +325,10 @@ class Hit(Base):
 
 
 class AuditEvent(Base):
-    """Append-only log of what was done, by whom, when. Later issues chain and sign it."""
+    """Append-only log of what was done, by whom, when: a hash chain (see store/chain.py)."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("seq", name="uq_audit_seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -335,6 +336,39 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(60))
     case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     details: Mapped[dict[str, object]] = mapped_column(SealedJSON("audit_events.details"), default=dict)
+    # The chain. NULL only on entries written before the chain existed.
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    details_digest: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    entry_hash: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class AuditCheckpoint(Base):
+    """The head of the audit chain at some entry, signed with the deployment's Ed25519 key."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    head: Mapped[bytes] = mapped_column(LargeBinary)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Decision(Base):
+    """A reviewer confirmed or rejected a case's hit on an item. Appended, never edited: the latest counts."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decision_case_item", "case_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    decision: Mapped[str] = mapped_column(String(20))  # confirmed | rejected
+    reason: Mapped[str] = mapped_column(SealedText("decisions.reason"))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Bank(Base):
@@ -452,3 +486,78 @@ class RoomAlias(Base):
     target_key: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(SealedText("room_aliases.target"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Notice(Base):
+    """A takedown notice to one platform for a case's confirmed hits: drafted, then sent, then tracked."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    platform_id: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(5))
+    channel: Mapped[str] = mapped_column(String(20))  # email | web_form
+    to: Mapped[str] = mapped_column(SealedText("notices.to"))
+    subject: Mapped[str] = mapped_column(SealedText("notices.subject"))
+    body: Mapped[str] = mapped_column(SealedText("notices.body"))
+    status: Mapped[str] = mapped_column(
+        String(20), default="drafted"
+    )  # drafted | sent | acknowledged | closed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(300), nullable=True)  # SMTP Message-ID
+
+    items: Mapped[list[NoticeItem]] = relationship(back_populates="notice", cascade="all, delete-orphan")
+
+
+class NoticeItem(Base):
+    """One reported message or URL of a notice, with where it stands: sent, removed, reappeared…"""
+
+    __tablename__ = "notice_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    url: Mapped[str | None] = mapped_column(SealedText("notice_items.url"), nullable=True)
+    family: Mapped[str | None] = mapped_column(String(64), nullable=True)  # what a re-upload would match
+    status: Mapped[str] = mapped_column(
+        String(20), default="drafted"
+    )  # drafted|sent|acknowledged|removed|still_up|reappeared
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    notice: Mapped[Notice] = relationship(back_populates="items")
+
+
+class TakedownEvent(Base):
+    """Append-only history of a notice or one of its items: status changes with their evidence."""
+
+    __tablename__ = "takedown_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    notice_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notice_items.id", ondelete="CASCADE"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    evidence: Mapped[dict[str, object]] = mapped_column(SealedJSON("takedown_events.evidence"), default=dict)
+
+
+class Alert(Base):
+    """Something a case worker must see: a removed image came back (a new hit in the same family)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("case_id", "item_id", "kind", name="uq_alert"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # reappeared
+    notice_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notice_items.id", ondelete="SET NULL"), nullable=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    seen: Mapped[bool] = mapped_column(Boolean, default=False)

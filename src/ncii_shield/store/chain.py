@@ -1,0 +1,339 @@
+"""The audit log as a hash chain with signed checkpoints, and its verification.
+
+Evidence "doesn't hold up" when nobody can show that the record of what was done was not changed
+afterwards. Every audit event therefore carries ``seq`` (1, 2, 3…), the hash of the previous entry and
+its own hash over (seq, time, actor, action, case, digest of its details). Editing an entry breaks its
+hash; deleting one leaves a gap in ``seq``; reordering breaks the ``prev`` links. An attacker who
+rewrites the whole chain from some point on is caught by checkpoints: every ``CHECKPOINT_EVERY``
+entries (and on demand, and in every evidence bundle) the head of the chain is signed with the
+deployment's Ed25519 key, whose private half is only ever stored sealed under the deployment key.
+
+Details are sealed at rest and hashed with a random nonce inside them, so the chain reveals nothing
+about them; a purge destroys a case's details on purpose, and verification reports those entries as
+purged rather than tampered with (the purge itself is an entry of the chain).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import LargeBinary, cast, func, select
+from sqlalchemy.orm import Session
+
+from ncii_shield.store.crypto import KeyringError
+from ncii_shield.store.models import AuditCheckpoint, AuditEvent
+
+SIGNING_SCOPE = "signing:ed25519"  # keyring scope whose 32 random bytes are the Ed25519 seed
+CHECKPOINT_EVERY = 50
+GENESIS = bytes(32)
+NONCE_KEY = "_nonce"
+
+
+def canonical(data: object) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def details_digest(details: dict[str, object]) -> bytes:
+    return hashlib.sha256(canonical(details)).digest()
+
+
+def new_details(details: dict[str, object]) -> dict[str, object]:
+    """The details as stored: with a random nonce, so their digest in the chain cannot be guessed."""
+    return {**details, NONCE_KEY: os.urandom(16).hex()}
+
+
+def content_hash(
+    seq: int, at: datetime, actor: str, action: str, case_id: int | None, digest: bytes
+) -> bytes:
+    """What an entry says. Kept apart from the link so a bundle can show other cases' entries as this hash alone."""
+    head = {
+        "seq": seq,
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "case_id": case_id,
+        "details": digest.hex(),
+    }
+    return hashlib.sha256(canonical(head)).digest()
+
+
+def link_hash(prev: bytes, content: bytes) -> bytes:
+    return hashlib.sha256(b"ncii-audit\x00" + prev + content).digest()
+
+
+def entry_hash(
+    seq: int, at: datetime, actor: str, action: str, case_id: int | None, digest: bytes, prev: bytes
+) -> bytes:
+    return link_hash(prev, content_hash(seq, at, actor, action, case_id, digest))
+
+
+def event_hash(event: AuditEvent) -> bytes:
+    return entry_hash(
+        event.seq,  # type: ignore[arg-type]
+        event.at,
+        event.actor,
+        event.action,
+        event.case_id,
+        event.details_digest,  # type: ignore[arg-type]
+        event.prev_hash,  # type: ignore[arg-type]
+    )
+
+
+def link_new_events(session: Session, _flush_context: object = None, _instances: object = None) -> None:
+    """``before_flush``: give every new audit event its place in the chain, in the order it was added."""
+    pending = [obj for obj in session.new if isinstance(obj, AuditEvent) and obj.seq is None]
+    if not pending:
+        return
+    order = {id(e): i for i, e in enumerate(session.info.get("audit_order", []))}
+    new = sorted(pending, key=lambda e: (order.get(id(e), len(order)), e.at))
+    with session.no_autoflush:
+        last = session.execute(
+            select(AuditEvent.seq, AuditEvent.entry_hash).order_by(AuditEvent.seq.desc()).limit(1)
+        ).first()
+    seq, prev = (last[0], last[1]) if last and last[0] is not None else (0, GENESIS)
+    for event in new:
+        seq += 1
+        event.seq, event.prev_hash = seq, prev
+        event.details_digest = details_digest(event.details)
+        event.entry_hash = prev = event_hash(event)
+    session.info["audit_order"] = [e for e in session.info.get("audit_order", []) if e.seq is None]
+
+
+# ------------------------------------------------------------------------------------------ signing
+
+
+def signing_key(store, session: Session) -> Ed25519PrivateKey:  # type: ignore[no-untyped-def]
+    return Ed25519PrivateKey.from_private_bytes(store.keyring.key(session, SIGNING_SCOPE))
+
+
+def public_key_bytes(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def fingerprint(public: bytes) -> str:
+    """Short, readable identity of a public key, to compare over the phone or in a letter."""
+    digest = hashlib.sha256(public).hexdigest()[:32]
+    return ":".join(digest[i : i + 4] for i in range(0, 32, 4))
+
+
+def checkpoint_message(seq: int, head: bytes, at: datetime) -> bytes:
+    return canonical(
+        {"ncii-shield audit checkpoint": 1, "seq": seq, "head": head.hex(), "at": at.isoformat()}
+    )
+
+
+def checkpoint(store, session: Session, *, force: bool = False) -> AuditCheckpoint | None:  # type: ignore[no-untyped-def]
+    """Sign the current head of the chain if ``force`` or ``CHECKPOINT_EVERY`` entries have passed."""
+    session.flush()
+    head = session.execute(
+        select(AuditEvent.seq, AuditEvent.entry_hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    if head is None or head[0] is None:
+        return None
+    last = session.scalar(select(func.max(AuditCheckpoint.seq)))
+    if last is not None and (last >= head[0] or (not force and head[0] - last < CHECKPOINT_EVERY)):
+        return None
+    key = signing_key(store, session)
+    at = datetime.now(UTC).replace(microsecond=0)
+    cp = AuditCheckpoint(
+        seq=head[0],
+        head=head[1],
+        at=at,
+        public_key=public_key_bytes(key),
+        signature=key.sign(checkpoint_message(head[0], head[1], at)),
+    )
+    session.add(cp)
+    session.flush()
+    return cp
+
+
+# ------------------------------------------------------------------------------------------ verifying
+
+
+@dataclass
+class Verification:
+    entries: int = 0
+    legacy: int = 0  # entries written before the chain existed (no seq)
+    purged: int = 0  # entries whose details a purge destroyed on purpose
+    checkpoints: int = 0
+    problems: list[str] = field(default_factory=list)
+    public_keys: set[str] = field(default_factory=set)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An audit entry as plain data: what `verify_entries` checks (from the store or from a bundle).
+
+    A redacted entry (another case's, in a bundle) has only ``seq``, ``content`` and the hashes.
+    """
+
+    seq: int
+    at: datetime | None
+    actor: str | None
+    action: str | None
+    case_id: int | None
+    details: dict[str, object] | None  # None: not available (redacted, or not carried)
+    details_digest: bytes | None
+    prev_hash: bytes
+    entry_hash: bytes
+    content: bytes | None = None  # given for redacted entries; computed otherwise
+
+    def content_hash(self) -> bytes:
+        if self.at is None or self.actor is None or self.action is None or self.details_digest is None:
+            if self.content is None:
+                raise ValueError(f"entry {self.seq} has neither its content nor its content hash")
+            return self.content
+        return content_hash(self.seq, self.at, self.actor, self.action, self.case_id, self.details_digest)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    head: bytes
+    at: datetime
+    public_key: bytes
+    signature: bytes
+
+
+def verify_entries(
+    entries: list[Entry],
+    checkpoints: list[Checkpoint],
+    *,
+    trusted_keys: set[bytes] | None = None,
+    complete: bool = True,
+    purged_cases: set[int] = frozenset(),  # type: ignore[assignment]
+) -> Verification:
+    """Check hashes, links, order and signatures; ``complete`` means the entries start at seq 1.
+
+    A bundle carries a slice of the chain (its case's entries plus the entries' neighbours' hashes), so
+    links are checked between consecutive seqs only, and gaps are allowed when not ``complete``.
+    """
+    result = Verification(entries=len(entries))
+    by_seq: dict[int, Entry] = {}
+    previous: Entry | None = None
+    for e in entries:
+        if previous is not None and e.seq <= previous.seq:
+            result.problems.append(f"entry {e.seq} comes after entry {previous.seq}: the log was reordered")
+        by_seq[e.seq] = e
+        if (
+            e.details is not None
+            and e.details_digest is not None
+            and details_digest(e.details) != e.details_digest
+        ):
+            if e.details == {"purged": True} or e.case_id in purged_cases:
+                result.purged += 1
+            else:
+                result.problems.append(f"entry {e.seq} ({e.action}): its details were changed")
+        try:
+            expected = link_hash(e.prev_hash, e.content_hash())
+        except ValueError as exc:
+            result.problems.append(str(exc))
+            continue
+        if expected != e.entry_hash:
+            result.problems.append(
+                f"entry {e.seq} ({e.action}): its content does not match its hash (edited)"
+            )
+        if previous is not None and e.seq == previous.seq + 1 and e.prev_hash != previous.entry_hash:
+            result.problems.append(
+                f"entry {e.seq}: does not follow entry {previous.seq} (an entry was replaced or reordered)"
+            )
+        if previous is not None and e.seq > previous.seq + 1 and complete:
+            missing = (
+                f"{previous.seq + 1}" if e.seq == previous.seq + 2 else f"{previous.seq + 1}–{e.seq - 1}"
+            )
+            result.problems.append(f"entries {missing} are missing (deleted)")
+        if previous is None and complete and e.seq != 1:
+            result.problems.append(f"entries 1–{e.seq - 1} are missing (deleted)")
+        if previous is None and complete and e.seq == 1 and e.prev_hash != GENESIS:
+            result.problems.append("entry 1 does not start the chain")
+        previous = e
+    for cp in checkpoints:
+        result.checkpoints += 1
+        result.public_keys.add(fingerprint(cp.public_key))
+        if trusted_keys is not None and cp.public_key not in trusted_keys:
+            result.problems.append(
+                f"checkpoint at entry {cp.seq}: signed by an unknown key {fingerprint(cp.public_key)}"
+            )
+            continue
+        try:
+            Ed25519PublicKey.from_public_bytes(cp.public_key).verify(
+                cp.signature, checkpoint_message(cp.seq, cp.head, cp.at)
+            )
+        except InvalidSignature:
+            result.problems.append(
+                f"checkpoint at entry {cp.seq}: the signature is not valid (forged or edited)"
+            )
+            continue
+        entry = by_seq.get(cp.seq)
+        if entry is None:
+            if complete:
+                result.problems.append(f"checkpoint at entry {cp.seq}: that entry is missing (deleted)")
+        elif entry.entry_hash != cp.head:
+            result.problems.append(
+                f"checkpoint at entry {cp.seq}: the signed head differs from the log (rewritten since)"
+            )
+    return result
+
+
+def stored_entries(session: Session) -> tuple[list[Entry], int]:
+    """Every chained entry, in seq order, and how many legacy (unchained) entries there are.
+
+    Details are read raw and unsealed here, so one altered ciphertext is reported, not fatal.
+    """
+    column = AuditEvent.__table__.c.details
+    rows = session.execute(
+        select(
+            AuditEvent.seq,
+            AuditEvent.at,
+            AuditEvent.actor,
+            AuditEvent.action,
+            AuditEvent.case_id,
+            cast(column, LargeBinary),  # CAST: even bytes rewritten as TEXT come back as bytes
+            AuditEvent.details_digest,
+            AuditEvent.prev_hash,
+            AuditEvent.entry_hash,
+        ).order_by(AuditEvent.seq, AuditEvent.id)
+    ).all()
+    entries = []
+    legacy = 0
+    for seq, at, actor, action, case_id, raw, digest, prev, own in rows:
+        if seq is None:
+            legacy += 1
+            continue
+        try:
+            details = column.type.process_result_value(raw, None)
+        except (KeyringError, ValueError):
+            details = {"unreadable": True}  # sealed bytes altered: reported as changed details
+        entries.append(Entry(seq, at, actor, action, case_id, details, digest, prev, own))
+    return entries, legacy
+
+
+def stored_checkpoints(session: Session) -> list[Checkpoint]:
+    return [
+        Checkpoint(c.seq, c.head, c.at, c.public_key, c.signature)
+        for c in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))
+    ]
+
+
+def verify_store(store, session: Session) -> Verification:  # type: ignore[no-untyped-def]
+    """The whole log of this data directory, against the deployment's own public key."""
+    from ncii_shield.store.models import Case
+
+    entries, legacy = stored_entries(session)
+    purged = set(session.scalars(select(Case.id).where(Case.status == "purged")))
+    own = public_key_bytes(signing_key(store, session))
+    result = verify_entries(entries, stored_checkpoints(session), trusted_keys={own}, purged_cases=purged)
+    result.legacy = legacy
+    return result

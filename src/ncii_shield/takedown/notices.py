@@ -1,0 +1,327 @@
+"""Takedown notices: plain-text letters asking a platform to remove content, in Korean or English.
+
+A notice carries the content's locations, the laws that apply where the platform operates, what we
+ask for and who asks, and states that the person depicted consented. It never names that person:
+the request has no field for a name at all, only a pseudonymous case reference, so a name cannot
+leak into a letter that is sent to the very platforms where the content circulates.
+
+Much of what goes into a notice comes from hostile places (chat titles are chosen by the people who
+run the rooms), so values are data, never template code, and every inserted value is stripped of
+control and formatting characters (line breaks that forge headers, bidi overrides that reorder text).
+Autoescape is off because the output is plain text, not HTML.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
+
+from jinja2 import PackageLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from ncii_shield.errors import NciiError
+from ncii_shield.kinds import KIND_ORDER
+from ncii_shield.takedown.registry import Platform, Registry
+
+__all__ = [
+    "Language",
+    "Notice",
+    "NoticeItem",
+    "NoticeRequest",
+    "OnBehalf",
+    "render_all",
+    "render_notice",
+]
+
+Language = Literal["ko", "en"]
+# Who the reporter acts for: a closed set, so no free text (and so no name) can be put here. A new
+# value needs its own wording in _ON_BEHALF.
+OnBehalf = Literal["person_concerned"]
+
+LANGUAGES: tuple[Language, ...] = get_args(Language)
+
+_REFERENCE = re.compile(r"[A-Z][A-Z0-9]{1,15}(?:-[A-Z0-9]{1,16}){0,4}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_MAX_URL = 4096
+_MAX_TEXT = 300
+
+_ON_BEHALF: dict[Language, dict[str, str]] = {
+    "ko": {"person_concerned": "피해 당사자"},
+    "en": {"person_concerned": "the person concerned"},
+}
+
+_KIND_LABELS: dict[Language, dict[str, str]] = {
+    "ko": {
+        "exact": "동일 파일(SHA-256)",
+        "pdq": "이미지 지각 해시(PDQ)",
+        "video": "영상 프레임 해시",
+        "partial": "부분 복제(국소 특징점 비교)",
+        "face": "얼굴 비교",
+        "text": "메시지 텍스트",
+    },
+    "en": {
+        "exact": "identical file (SHA-256)",
+        "pdq": "perceptual image hash (PDQ)",
+        "video": "video frame hashes",
+        "partial": "partial copy (local image features)",
+        "face": "face comparison",
+        "text": "text of the message",
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoticeItem:
+    """One piece of content to remove: a URL, or a chat and message id where there is no link.
+
+    Datetimes without a timezone are taken as UTC, which is how the store keeps them.
+    """
+
+    url: str | None = None
+    chat_title: str | None = None
+    message_id: int | None = None
+    posted_at: datetime | None = None
+    media_sha256: str | None = None
+    match_kinds: tuple[str, ...] = ()
+    first_seen: datetime
+
+    def __post_init__(self) -> None:
+        if self.url is not None:
+            _check_url(self.url, "item url")
+        if self.message_id is not None and (
+            isinstance(self.message_id, bool) or not isinstance(self.message_id, int) or self.message_id < 0
+        ):
+            raise NciiError(f"item message id must be a non-negative integer, not {self.message_id!r}")
+        if self.chat_title is not None and not isinstance(self.chat_title, str):
+            raise NciiError("item chat title must be text")
+        if self.url is None and (self.message_id is None or not (self.chat_title or "").strip()):
+            raise NciiError(
+                "item has neither a URL nor a chat title and message id",
+                hint="a platform can only act on content it can find",
+            )
+        if self.media_sha256 is not None and not _SHA256.fullmatch(self.media_sha256):
+            raise NciiError(f"item SHA-256 must be 64 hex digits, not {self.media_sha256[:80]!r}")
+        if not isinstance(self.match_kinds, tuple):
+            object.__setattr__(self, "match_kinds", tuple(self.match_kinds))
+        for kind in self.match_kinds:
+            if kind not in KIND_ORDER:
+                raise NciiError(f"unknown match kind {kind!r}", hint=f"known kinds: {', '.join(KIND_ORDER)}")
+        for name in ("posted_at", "first_seen"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, datetime):
+                raise NciiError(f"item {name} must be a datetime, not {type(value).__name__}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoticeRequest:
+    """Everything a notice needs, and deliberately nothing that could identify the person.
+
+    `case_reference` is a pseudonymous reference like "NCII-2026-0001": capitals, digits and
+    hyphens with at least one digit, so a name typed into it by mistake is refused.
+    `abuse_contact` is required where the registry says the contact differs per notice (hosting,
+    from RDAP/WHOIS); for other platforms it replaces the registry's address.
+    """
+
+    platform_id: str
+    language: Language
+    case_reference: str
+    reporter_organisation: str
+    reporter_email: str
+    on_behalf: OnBehalf = "person_concerned"
+    items: tuple[NoticeItem, ...]
+    created_at: datetime
+    abuse_contact: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.language not in LANGUAGES:
+            raise NciiError(f"notice language must be one of {', '.join(LANGUAGES)}, not {self.language!r}")
+        ref = self.case_reference
+        if not isinstance(ref, str) or not _REFERENCE.fullmatch(ref) or not any(c.isdigit() for c in ref):
+            raise NciiError(
+                f"case reference {str(ref)[:40]!r} is not a pseudonymous reference",
+                hint="use the case's reference like NCII-2026-0001 (capitals, digits, hyphens), never a name",
+            )
+        org = self.reporter_organisation
+        if not isinstance(org, str) or not org.strip() or len(org) > _MAX_TEXT:
+            raise NciiError("reporter organisation must be a non-empty name of at most 300 characters")
+        if not isinstance(self.reporter_email, str) or not _EMAIL.fullmatch(self.reporter_email):
+            raise NciiError(f"reporter e-mail {str(self.reporter_email)[:80]!r} is not an e-mail address")
+        if self.on_behalf not in get_args(OnBehalf):
+            raise NciiError(f"on_behalf must be one of {', '.join(get_args(OnBehalf))}")
+        if not isinstance(self.items, tuple):
+            object.__setattr__(self, "items", tuple(self.items))
+        if not self.items:
+            raise NciiError("a notice needs at least one item", hint="nothing to remove, nothing to send")
+        if not all(isinstance(item, NoticeItem) for item in self.items):
+            raise NciiError("notice items must be NoticeItem values")
+        if not isinstance(self.created_at, datetime):
+            raise NciiError("notice created_at must be a datetime")
+        if self.abuse_contact is not None:
+            _contact_channel(self.abuse_contact)  # validates
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A rendered notice: send `body` to `to` by e-mail, or paste it into the form at `to`."""
+
+    platform_id: str
+    language: Language
+    channel: Literal["email", "web_form"]
+    to: str
+    subject: str
+    body: str = field(repr=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------
+
+
+def render_notice(registry: Registry, request: NoticeRequest) -> Notice:
+    """Render one request with its platform's registry entry and the laws of its jurisdictions."""
+    platform = registry.platform(request.platform_id)
+    channel, to = _recipient(platform, request)
+    lang = request.language
+    context = {
+        "platform": platform,
+        "kind": platform.kind,
+        "laws": registry.laws_for(platform),
+        "items": [_item_view(item, n, lang) for n, item in enumerate(request.items, start=1)],
+        "count": len(request.items),
+        "any_without_url": any(item.url is None for item in request.items),
+        "reference": request.case_reference,
+        "org": request.reporter_organisation,
+        "email": request.reporter_email,
+        "on_behalf": _ON_BEHALF[lang][request.on_behalf],
+        "created": _utc_text(request.created_at),
+    }
+    module = _environment().get_template(f"{lang}/notice.txt.j2").make_module(context)
+    body = str(module).strip() + "\n"
+    subject = _clean(str(getattr(module, "subject", "")))
+    if not subject:
+        raise NciiError(f"template {lang}/notice.txt.j2 sets no subject", hint="reinstall ncii-shield")
+    return Notice(platform_id=platform.id, language=lang, channel=channel, to=to, subject=subject, body=body)
+
+
+def render_all(registry: Registry, requests: Iterable[NoticeRequest]) -> tuple[Notice, ...]:
+    """Render every request, or none: a bad request stops the batch before anything is sent."""
+    return tuple(render_notice(registry, request) for request in requests)
+
+
+def _recipient(platform: Platform, request: NoticeRequest) -> tuple[Literal["email", "web_form"], str]:
+    if request.abuse_contact is not None:
+        return _contact_channel(request.abuse_contact), request.abuse_contact
+    if platform.contact_per_notice:
+        raise NciiError(
+            f"a notice to {platform.id!r} needs its abuse contact",
+            hint="set abuse_contact to the provider's abuse e-mail or form, from RDAP/WHOIS or the site",
+        )
+    if platform.channel in ("email", "both") and platform.email:
+        return "email", platform.email
+    if platform.form_url:
+        return "web_form", platform.form_url
+    raise NciiError(f"platform {platform.id!r} has no address", hint="add email or form_url to the registry")
+
+
+def _contact_channel(contact: str) -> Literal["email", "web_form"]:
+    if not isinstance(contact, str):
+        raise NciiError("abuse contact must be text")
+    if _EMAIL.fullmatch(contact):
+        return "email"
+    if contact.startswith("https://"):
+        _check_url(contact, "abuse contact")
+        return "web_form"
+    raise NciiError(
+        f"abuse contact {contact[:80]!r} is neither an e-mail address nor an https:// form",
+        hint="take it from the RDAP/WHOIS abuse contact of the host",
+    )
+
+
+def _item_view(item: NoticeItem, n: int, lang: Language) -> dict[str, Any]:
+    """What the template shows of one item, formatted here so templates stay free of logic."""
+    kinds = [k for k in KIND_ORDER if k in item.match_kinds]
+    return {
+        "n": n,
+        "url": item.url,
+        "chat": item.chat_title if item.chat_title and item.chat_title.strip() else None,
+        "message_id": item.message_id,
+        "posted": _utc_text(item.posted_at) if item.posted_at else None,
+        "sha256": item.media_sha256.lower() if item.media_sha256 else None,
+        "kinds": ", ".join(_KIND_LABELS[lang][k] for k in kinds) or None,
+        "first_seen": _utc_text(item.first_seen),
+    }
+
+
+def _utc_text(moment: datetime) -> str:
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _check_url(url: str, what: str) -> None:
+    """A URL a platform can act on; control characters or spaces inside one are a forgery or a typo."""
+    if not isinstance(url, str) or len(url) > _MAX_URL:
+        raise NciiError(f"{what} must be a URL of at most {_MAX_URL} characters")
+    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in url):
+        raise NciiError(f"{what} {url[:80]!r} contains spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        raise NciiError(f"{what} {url[:80]!r} is not a valid URL: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not host:
+        raise NciiError(f"{what} {url[:80]!r} is not an http(s) URL", hint="give the full address, https://…")
+
+
+# --------------------------------------------------------------------------------------------
+# Template environment
+# --------------------------------------------------------------------------------------------
+
+
+def _clean(value: object) -> str:
+    """A value as one line of plain text: control, format and line-separator characters removed.
+
+    Line breaks and tabs become spaces (a chat title must not start a new header line); everything
+    else in those categories (NUL, ESC, bidi overrides, zero-width characters) is dropped.
+    """
+    if value is None:  # a template printing None is a bug, not something to send to a platform
+        raise TypeError("a notice template printed None; guard the value with {% if %}")
+    out = []
+    for char in str(value):
+        category = unicodedata.category(char)
+        if category in ("Cc", "Zl", "Zp"):
+            out.append(" " if char.isspace() else "")
+        elif category == "Cf":
+            continue
+        else:
+            out.append(char)
+    return " ".join("".join(out).split())
+
+
+_ENV: SandboxedEnvironment | None = None
+
+
+def _environment() -> SandboxedEnvironment:
+    """One environment for all notices; sandboxed as defence in depth should a template ever be edited."""
+    global _ENV
+    if _ENV is None:
+        _ENV = SandboxedEnvironment(
+            loader=PackageLoader("ncii_shield.takedown", "templates"),
+            undefined=StrictUndefined,
+            autoescape=False,  # plain text; injection is handled by _clean, not by HTML escaping
+            finalize=_clean,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+    return _ENV

@@ -1,0 +1,424 @@
+"""The registry of platforms and laws behind every takedown notice, loaded from an editable TOML file.
+
+Addresses of abuse desks change, so they live in data a case worker can fix, not in code. That makes
+the file untrusted in a mild way: a typo must not silently send a notice nowhere. Loading therefore
+checks every field and stops at the first mistake with one line naming the file, the entry and the
+field. Values are kept as plain data: they are inserted into notices, never evaluated as templates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
+
+from ncii_shield.errors import NciiError
+
+__all__ = [
+    "CHANNELS",
+    "FALLBACK_PLATFORM",
+    "KINDS",
+    "Citation",
+    "Law",
+    "Platform",
+    "Registry",
+    "load_registry",
+    "platform_for_url",
+]
+
+Channel = Literal["email", "web_form", "both"]
+Kind = Literal["platform", "search_engine", "regulator", "hosting_provider"]
+
+CHANNELS: tuple[Channel, ...] = ("email", "web_form", "both")
+KINDS: tuple[Kind, ...] = ("platform", "search_engine", "regulator", "hosting_provider")
+FALLBACK_PLATFORM = "hosting"  # where a URL no entry claims goes: whoever hosts the site
+
+_PACKAGED = "platforms.toml"
+_HINT = "fix that field in the registry file; the packaged platforms.toml documents every field"
+
+_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_JURISDICTION = re.compile(r"global|[A-Z]{2}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_HOST = re.compile(r"(?!www\.)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One provision a notice cites, with a one-sentence summary in each notice language."""
+
+    ko: str
+    en: str
+    summary_ko: str
+    summary_en: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Law:
+    """What one jurisdiction gives a notice: citations, the removal deadline, a required declaration."""
+
+    jurisdiction: str
+    name_en: str
+    name_ko: str
+    deadline_en: str
+    deadline_ko: str
+    citations: tuple[Citation, ...]
+    statement_en: str | None = None
+    statement_ko: str | None = None
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Where one platform takes reports and which jurisdictions' laws a notice to it cites."""
+
+    id: str
+    name: str
+    name_ko: str
+    kind: Kind
+    channel: Channel
+    jurisdictions: tuple[str, ...]
+    hosts: tuple[str, ...]
+    notes: str
+    email: str | None = None
+    form_url: str | None = None
+    contact_per_notice: bool = False
+    policy: str | None = None
+    policy_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A validated registry: every platform's jurisdictions have laws, and a fallback platform exists."""
+
+    source: str
+    platforms: tuple[Platform, ...]
+    laws: tuple[Law, ...]
+
+    def platform(self, platform_id: str) -> Platform:
+        """The platform with this id; an unknown id is a user error (a stale id in a saved request)."""
+        for platform in self.platforms:
+            if platform.id == platform_id:
+                return platform
+        known = ", ".join(p.id for p in self.platforms)
+        raise NciiError(
+            f"unknown platform {platform_id!r} in {self.source}", hint=f"known platforms: {known}"
+        )
+
+    def law(self, jurisdiction: str) -> Law:
+        """The laws of one jurisdiction (validated on load to exist for every platform's jurisdictions)."""
+        for law in self.laws:
+            if law.jurisdiction == jurisdiction:
+                return law
+        raise NciiError(f"no [laws.{jurisdiction}] table in {self.source}", hint=_HINT)
+
+    def laws_for(self, platform: Platform) -> tuple[Law, ...]:
+        """The laws a notice to this platform cites, in the registry's order of its jurisdictions."""
+        return tuple(self.law(j) for j in platform.jurisdictions)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and validation
+# --------------------------------------------------------------------------------------------
+
+
+def load_registry(path: Path | None = None) -> Registry:
+    """Load and validate a registry file; None loads the one shipped inside the package."""
+    if path is None:
+        source = f"{_PACKAGED} (packaged)"
+        try:
+            data = resources.files("ncii_shield.takedown").joinpath(_PACKAGED).read_bytes()
+        except OSError as exc:  # a broken installation, not a user mistake, but still say what to do
+            raise NciiError(f"{source}: cannot be read: {exc}", hint="reinstall ncii-shield") from exc
+    else:
+        source = str(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise NciiError(
+                f"{source}: cannot be read: {exc.strerror or exc}", hint="check the path"
+            ) from exc
+    return _parse(data, source)
+
+
+def _parse(data: bytes, source: str) -> Registry:
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise NciiError(
+            f"{source}: not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise NciiError(f"{source}: not valid TOML: {_one_line(str(exc))}", hint=_HINT) from exc
+
+    _only_keys(doc, {"platforms", "laws"}, source, "the file")
+    laws = _laws(doc.get("laws"), source)
+    platforms = _platforms(doc.get("platforms"), source)
+
+    known = {law.jurisdiction for law in laws}
+    owner: dict[str, str] = {}
+    for platform in platforms:
+        for jurisdiction in platform.jurisdictions:
+            if jurisdiction not in known:
+                raise NciiError(
+                    f"{source}: platform {platform.id!r}: field 'jurisdictions' names {jurisdiction!r}, "
+                    f"which has no [laws.{jurisdiction}] table",
+                    hint=_HINT,
+                )
+        for host in platform.hosts:
+            if host in owner:
+                raise NciiError(
+                    f"{source}: platform {platform.id!r}: field 'hosts' repeats {host!r}, "
+                    f"already listed for {owner[host]!r}",
+                    hint="each host suffix may map to one platform only",
+                )
+            owner[host] = platform.id
+    if not any(p.id == FALLBACK_PLATFORM for p in platforms):
+        raise NciiError(
+            f"{source}: no platform with id {FALLBACK_PLATFORM!r}",
+            hint="URLs that match no platform are sent to it; keep the entry from the packaged file",
+        )
+    return Registry(source=source, platforms=platforms, laws=laws)
+
+
+def _platforms(raw: object, source: str) -> tuple[Platform, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise NciiError(f"{source}: no [[platforms]] entries", hint=_HINT)
+    seen: set[str] = set()
+    platforms = []
+    for index, entry in enumerate(raw, start=1):
+        if not isinstance(entry, dict):
+            raise NciiError(f"{source}: platforms entry {index} is not a table", hint=_HINT)
+        pid = entry.get("id")
+        where = f"platform {pid!r}" if isinstance(pid, str) and pid else f"platforms entry {index}"
+        f = _Fields(entry, source, where)
+        platform_id = f.text("id", pattern=_ID, what="a lowercase identifier like 'telegram'")
+        if platform_id in seen:
+            raise NciiError(f"{source}: {where}: field 'id' is used by another platform", hint=_HINT)
+        seen.add(platform_id)
+        platform = Platform(
+            id=platform_id,
+            name=f.text("name"),
+            name_ko=f.text("name_ko"),
+            kind=cast(Kind, f.choice("kind", KINDS)),
+            channel=cast(Channel, f.choice("channel", CHANNELS)),
+            email=f.optional("email", pattern=_EMAIL, what="an e-mail address"),
+            form_url=f.url("form_url"),
+            contact_per_notice=f.flag("contact_per_notice"),
+            jurisdictions=f.texts(
+                "jurisdictions", pattern=_JURISDICTION, what="'global' or a code like 'KR'", non_empty=True
+            ),
+            hosts=f.texts(
+                "hosts", pattern=_HOST, what="a bare domain suffix like 't.me' (no scheme, no www.)"
+            ),
+            policy=f.optional("policy"),
+            policy_url=f.url("policy_url"),
+            notes=f.text("notes"),
+        )
+        f.no_other_keys()
+        _check_contact(platform, source, where)
+        platforms.append(platform)
+    return tuple(platforms)
+
+
+def _check_contact(platform: Platform, source: str, where: str) -> None:
+    """A channel without its address would produce a notice with nowhere to go."""
+    if platform.channel in ("email", "both") and not platform.email and not platform.contact_per_notice:
+        raise NciiError(
+            f"{source}: {where}: field 'email' is missing but channel is {platform.channel!r}",
+            hint="add the e-mail address, or set contact_per_notice = true if it is given per notice",
+        )
+    if platform.channel in ("web_form", "both") and not platform.form_url:
+        raise NciiError(
+            f"{source}: {where}: field 'form_url' is missing but channel is {platform.channel!r}", hint=_HINT
+        )
+
+
+def _laws(raw: object, source: str) -> tuple[Law, ...]:
+    if not isinstance(raw, dict) or not raw:
+        raise NciiError(f"{source}: no [laws.<jurisdiction>] tables", hint=_HINT)
+    laws = []
+    for jurisdiction, table in raw.items():
+        where = f"laws {jurisdiction!r}"
+        if not _JURISDICTION.fullmatch(jurisdiction):
+            raise NciiError(f"{source}: {where}: must be 'global' or a code like 'KR'", hint=_HINT)
+        if not isinstance(table, dict):
+            raise NciiError(f"{source}: {where}: is not a table", hint=_HINT)
+        f = _Fields(table, source, where)
+        citations_raw = table.get("citations")
+        if not isinstance(citations_raw, list) or not citations_raw:
+            raise NciiError(
+                f"{source}: {where}: field 'citations' is missing or empty",
+                hint=f"add at least one [[laws.{jurisdiction}.citations]] table",
+            )
+        law = Law(
+            jurisdiction=jurisdiction,
+            name_en=f.text("name_en"),
+            name_ko=f.text("name_ko"),
+            deadline_en=f.text("deadline_en"),
+            deadline_ko=f.text("deadline_ko"),
+            statement_en=f.optional("statement_en"),
+            statement_ko=f.optional("statement_ko"),
+            citations=tuple(_citation(c, source, where, i) for i, c in enumerate(citations_raw, start=1)),
+        )
+        f.no_other_keys(extra={"citations"})
+        if (law.statement_en is None) != (law.statement_ko is None):
+            raise NciiError(
+                f"{source}: {where}: field 'statement_en' and 'statement_ko' must be given together",
+                hint="notices in both languages need the declaration",
+            )
+        laws.append(law)
+    return tuple(laws)
+
+
+def _citation(raw: object, source: str, where: str, index: int) -> Citation:
+    where = f"{where} citation {index}"
+    if not isinstance(raw, dict):
+        raise NciiError(f"{source}: {where}: is not a table", hint=_HINT)
+    f = _Fields(raw, source, where)
+    citation = Citation(
+        ko=f.text("ko"),
+        en=f.text("en"),
+        summary_ko=f.text("summary_ko"),
+        summary_en=f.text("summary_en"),
+        url=f.url("url"),
+    )
+    f.no_other_keys()
+    return citation
+
+
+class _Fields:
+    """Typed reads from one TOML table, each failure one line naming file, entry and field."""
+
+    def __init__(self, table: Mapping[str, Any], source: str, where: str) -> None:
+        self.table = table
+        self.source = source
+        self.where = where
+        self.read: set[str] = set()
+
+    def fail(self, key: str, problem: str) -> NciiError:
+        return NciiError(f"{self.source}: {self.where}: field {key!r} {problem}", hint=_HINT)
+
+    def text(self, key: str, *, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
+        value = self.optional(key, pattern=pattern, what=what)
+        if value is None:
+            raise self.fail(key, "is missing")
+        return value
+
+    def optional(self, key: str, *, pattern: re.Pattern[str] | None = None, what: str = "") -> str | None:
+        self.read.add(key)
+        if key not in self.table:
+            return None
+        value = self.table[key]
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, not {_toml_type(value)}")
+        value = value.strip()
+        if not value:
+            raise self.fail(key, "is empty")
+        if pattern is not None and not pattern.fullmatch(value):
+            raise self.fail(key, f"must be {what} (got {value[:60]!r})")
+        return value
+
+    def texts(
+        self, key: str, *, pattern: re.Pattern[str], what: str, non_empty: bool = False
+    ) -> tuple[str, ...]:
+        self.read.add(key)
+        if key not in self.table:
+            raise self.fail(key, "is missing")
+        value = self.table[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, f"must be a list of strings, not {_toml_type(value)}")
+        if non_empty and not value:
+            raise self.fail(key, "is empty")
+        for item in value:
+            if not pattern.fullmatch(item):
+                raise self.fail(key, f"entries must be {what} (got {item[:60]!r})")
+        if len(set(value)) != len(value):
+            raise self.fail(key, "lists an entry twice")
+        return tuple(value)
+
+    def choice(self, key: str, options: tuple[str, ...]) -> str:
+        value = self.text(key)
+        if value not in options:
+            raise self.fail(key, f"must be one of {', '.join(options)} (got {value[:60]!r})")
+        return value
+
+    def url(self, key: str) -> str | None:
+        value = self.optional(key)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
+            raise self.fail(key, f"must be an https:// address (got {value[:60]!r})")
+        return value
+
+    def flag(self, key: str) -> bool:
+        self.read.add(key)
+        value = self.table.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, not {_toml_type(value)}")
+        return value
+
+    def no_other_keys(self, extra: set[str] | None = None) -> None:
+        """Unknown fields are typos (emial = ...) that would otherwise drop an address silently."""
+        _only_keys(self.table, self.read | (extra or set()), self.source, self.where)
+
+
+def _only_keys(table: Mapping[str, Any], allowed: set[str], source: str, where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise NciiError(
+                f"{source}: {where}: unknown field {key!r}",
+                hint=f"allowed fields: {', '.join(sorted(allowed))}",
+            )
+
+
+def _toml_type(value: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", list: "an array", dict: "a table"}
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------------------------
+# URL → platform
+# --------------------------------------------------------------------------------------------
+
+
+def platform_for_url(registry: Registry, url: str) -> Platform:
+    """The platform a URL belongs to, by host suffix; anything unclaimed goes to whoever hosts it.
+
+    The longest matching suffix wins, so a registry may list a specific host of a larger domain as
+    its own platform. Matching is on label boundaries: "evilt.me" is not "t.me".
+    """
+    host = _host_of(url)
+    best: tuple[int, Platform] | None = None
+    if host:
+        for platform in registry.platforms:
+            for suffix in platform.hosts:
+                if (host == suffix or host.endswith("." + suffix)) and (
+                    best is None or len(suffix) > best[0]
+                ):
+                    best = (len(suffix), platform)
+    return best[1] if best else registry.platform(FALLBACK_PLATFORM)
+
+
+def _host_of(url: str) -> str:
+    text = url.strip()
+    if "://" not in text and not text.startswith("//"):
+        text = "//" + text  # "t.me/room" as people paste it
+    try:
+        host = urlsplit(text).hostname or ""
+    except ValueError:  # e.g. an unbalanced "[" in what should be an IPv6 literal
+        return ""
+    host = host.rstrip(".").lower()
+    with contextlib.suppress(UnicodeError):  # not a valid IDN: compare it as written
+        host = host.encode("idna").decode("ascii")
+    return host.removeprefix("www.")

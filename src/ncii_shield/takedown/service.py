@@ -1,0 +1,438 @@
+"""Takedown in the store: draft notices from confirmed hits, send them, recheck, and catch re-uploads.
+
+Everything here is a status with its history: each notice and each reported item moves through
+drafted → sent → (acknowledged) → removed, and every change is a :class:`TakedownEvent` carrying its
+evidence (the SMTP Message-ID, the HTTP response's status and body hash), plus an audit-chain entry.
+A removed item whose image family (the enrolled photo it was derived from) shows up again in a new hit
+is marked ``reappeared`` and raises an :class:`Alert`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ncii_shield.cases.service import get_case
+from ncii_shield.errors import NciiError
+from ncii_shield.review.hits import HitRow, list_hits
+from ncii_shield.store import audit
+from ncii_shield.store.files import atomic_write
+from ncii_shield.store.models import (
+    Alert,
+    Hit,
+    Item,
+    Notice,
+    NoticeItem,
+    Reference,
+    Source,
+    TakedownEvent,
+)
+from ncii_shield.takedown.notices import NoticeItem as NoticeLine
+from ncii_shield.takedown.notices import NoticeRequest, render_notice
+from ncii_shield.takedown.registry import Registry, load_registry, platform_for_url
+
+# Telegram chats whose messages have a t.me/c/<id>/<msg> link (members can open it).
+_LINKABLE_CHATS = {"private_supergroup", "public_supergroup", "private_channel", "public_channel"}
+CHECKABLE = ("sent", "acknowledged", "still_up")  # item statuses a recheck looks at
+MANUAL_STATUSES = ("sent", "acknowledged", "closed")
+
+
+def case_reference(case_id: int, created: datetime) -> str:
+    """The pseudonymous reference notices carry instead of anything about the person."""
+    return f"NCII-{created.year}-{case_id:04d}"
+
+
+def item_url(item: Item, source_kind: str) -> str | None:
+    """Where a platform can find the content: a URL from a crawl, or the message link of a Telegram chat."""
+    url = (item.extra or {}).get("url")
+    if isinstance(url, str) and url.startswith(("http://", "https://")):
+        return url
+    if (
+        source_kind.startswith("telegram")
+        and item.chat_id
+        and item.message_id
+        and item.chat_type in _LINKABLE_CHATS
+    ):
+        return f"https://t.me/c/{item.chat_id.removeprefix('-100')}/{item.message_id}"
+    return None
+
+
+def _families(session: Session, case_id: int) -> dict[int, str]:
+    """Image family per item: the enrolled photo its hits derive from (or the copy's own SHA-256)."""
+    out: dict[int, str] = {}
+    rows = session.execute(
+        select(Hit.item_id, Hit.kind, Reference.photo_sha256)
+        .outerjoin(Reference, Hit.reference_id == Reference.id)
+        .where(Hit.case_id == case_id)
+    ).all()
+    for item_id, kind, photo in rows:
+        if kind != "text" and photo:
+            out.setdefault(item_id, photo)
+    return out
+
+
+def _event(
+    session: Session, notice: Notice, status: str, item: NoticeItem | None = None, **evidence: object
+) -> None:
+    session.add(
+        TakedownEvent(
+            notice_id=notice.id,
+            notice_item_id=item.id if item is not None else None,
+            status=status,
+            actor=audit.current_actor(),
+            evidence=evidence,
+        )
+    )
+
+
+def draft(
+    session: Session,
+    case_id: int,
+    *,
+    reporter_organisation: str,
+    reporter_email: str,
+    language: str | None = None,
+    regulator: bool = False,
+    hosting_contact: str | None = None,
+    out_dir: Path | None = None,
+    registry: Registry | None = None,
+) -> list[Notice]:
+    """One notice per platform for the confirmed hits not yet in a notice (plus the regulator, if asked)."""
+    registry = registry or load_registry()
+    case = get_case(session, case_id)
+    if case.status != "open":
+        raise NciiError(f"case {case_id} is {case.status}", hint="notices are drafted for open cases")
+    confirmed = [r for r in list_hits(session, case_id) if r.decision == "confirmed"]
+    if not confirmed:
+        raise NciiError(
+            f"case {case_id} has no confirmed hits",
+            hint=f"review them first: ncii-shield review confirm {case_id} ITEM… --reason …",
+        )
+    reported = set(
+        session.scalars(
+            select(NoticeItem.item_id)
+            .join(Notice)
+            .where(Notice.case_id == case_id, Notice.platform_id != "kcsc")
+        )
+    )
+    items = {i.id: (i, kind) for i, kind in session.execute(select(Item, Source.kind).join(Source)).all()
+             if i.id in {r.item_id for r in confirmed}}  # fmt: skip
+    families = _families(session, case_id)
+    groups: dict[str, list[tuple[HitRow, str | None]]] = defaultdict(list)
+    for row in confirmed:
+        if row.item_id in reported:
+            continue
+        item, source_kind = items[row.item_id]
+        url = item_url(item, source_kind)
+        if source_kind.startswith("telegram"):
+            platform = registry.platform("telegram")
+        elif url is not None:
+            platform = platform_for_url(registry, url)
+        else:
+            continue  # a file from a folder with no URL: nothing a platform could find
+        groups[platform.id].append((row, url))
+    if regulator:
+        groups["kcsc"] = [(r, item_url(*items[r.item_id])) for r in confirmed]
+    created: list[Notice] = []
+    skipped: list[str] = []
+    now = datetime.now(UTC)
+    for platform_id, rows in sorted(groups.items()):
+        platform = registry.platform(platform_id)
+        if platform.contact_per_notice and not hosting_contact:
+            skipped.append(platform_id)
+            continue  # e.g. a hosting provider: its abuse contact (from RDAP/WHOIS) must be given
+        lang = language or (
+            "ko" if "KR" in platform.jurisdictions and len(platform.jurisdictions) == 1 else "en"
+        )
+        lines = tuple(
+            NoticeLine(
+                url=url,
+                chat_title=None if url else (row.chat or row.chat_id or "?"),
+                message_id=None if url else row.message_id,
+                posted_at=row.date,
+                media_sha256=row.media_sha256,
+                match_kinds=row.kinds,
+                first_seen=row.date or now,
+            )
+            for row, url in rows
+        )
+        rendered = render_notice(
+            registry,
+            NoticeRequest(
+                platform_id=platform_id,
+                language=lang,  # type: ignore[arg-type]
+                case_reference=case_reference(case_id, case.created_at),
+                reporter_organisation=reporter_organisation,
+                reporter_email=reporter_email,
+                items=lines,
+                created_at=now,
+                abuse_contact=hosting_contact if platform.contact_per_notice else None,
+            ),
+        )
+        notice = Notice(
+            case_id=case_id,
+            platform_id=platform_id,
+            language=lang,
+            channel=rendered.channel,
+            to=rendered.to,
+            subject=rendered.subject,
+            body=rendered.body,
+            status="drafted",
+        )
+        session.add(notice)
+        session.flush()
+        for row, url in rows:
+            session.add(
+                NoticeItem(
+                    notice_id=notice.id, item_id=row.item_id, url=url, family=families.get(row.item_id)
+                )
+            )
+        session.flush()
+        _event(session, notice, "drafted", items=len(rows))
+        audit.record(
+            session,
+            "takedown.drafted",
+            case_id=case_id,
+            notice=notice.id,
+            platform=platform_id,
+            items=len(rows),
+        )
+        if out_dir is not None:
+            atomic_write(out_dir / f"notice-{notice.id}-{platform_id}-{lang}.txt",
+                         f"To: {notice.to}\nSubject: {notice.subject}\n\n{notice.body}".encode())  # fmt: skip
+        created.append(notice)
+    if skipped and not created:
+        raise NciiError(
+            f"the confirmed hits are on {', '.join(skipped)}, whose abuse contact differs per site",
+            hint="give it with --hosting-contact abuse@… (from the site's RDAP/WHOIS record)",
+        )
+    return created
+
+
+def _notice(session: Session, notice_id: int) -> Notice:
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NciiError(
+            f"no notice {notice_id}", hint="see the notices with: ncii-shield takedown status CASE"
+        )
+    return notice
+
+
+def send(session: Session, notice_id: int, settings: object) -> str:
+    """Deliver a drafted notice by SMTP; returns the Message-ID. Web-form notices are marked sent by hand."""
+    from ncii_shield.takedown.smtp import send_notice
+
+    notice = _notice(session, notice_id)
+    if notice.channel != "email":
+        raise NciiError(
+            f"notice {notice_id} goes through a web form ({notice.to})",
+            hint=f"submit it there, then: ncii-shield takedown mark {notice_id} sent",
+        )
+    if notice.status != "drafted":
+        raise NciiError(f"notice {notice_id} was already {notice.status}", hint="a notice is sent once")
+    receipt = send_notice(settings, notice.to, notice.subject, notice.body)  # type: ignore[arg-type]
+    _mark_sent(session, notice, receipt.sent_at, channel="smtp", message_id=receipt.message_id)
+    return receipt.message_id
+
+
+def _mark_sent(session: Session, notice: Notice, at: datetime, **evidence: object) -> None:
+    notice.status, notice.sent_at = "sent", at
+    notice.message_id = str(evidence.get("message_id") or "") or None
+    for item in notice.items:
+        if item.status == "drafted":
+            item.status = "sent"
+    _event(session, notice, "sent", **evidence)
+    audit.record(session, "takedown.sent", case_id=notice.case_id, notice=notice.id, **evidence)
+
+
+def mark(session: Session, notice_id: int, status: str, note: str = "") -> Notice:
+    """Record by hand what happened outside: sent through a form, acknowledged, closed."""
+    if status not in MANUAL_STATUSES:
+        raise NciiError(f"unknown status {status!r}", hint=f"use one of {', '.join(MANUAL_STATUSES)}")
+    notice = _notice(session, notice_id)
+    if status == "sent":
+        if notice.status != "drafted":
+            raise NciiError(f"notice {notice_id} was already {notice.status}")
+        _mark_sent(session, notice, datetime.now(UTC), channel="by hand", note=note)
+        return notice
+    notice.status = status
+    if status == "acknowledged":
+        for item in notice.items:
+            if item.status == "sent":
+                item.status = "acknowledged"
+    _event(session, notice, status, note=note)
+    audit.record(session, f"takedown.{status}", case_id=notice.case_id, notice=notice.id, note=note)
+    return notice
+
+
+@dataclass(frozen=True)
+class RecheckRow:
+    notice_id: int
+    item_id: int
+    url: str
+    status: str  # removed | still_up | unknown
+    http_status: int | None
+    error: str | None
+
+
+def recheck(session: Session, case_id: int, **check_options: object) -> list[RecheckRow]:
+    """Fetch every sent item with a URL; record removed / still up with the response as evidence."""
+    from ncii_shield.takedown.recheck import check_url
+
+    get_case(session, case_id)
+    out: list[RecheckRow] = []
+    rows = session.execute(
+        select(NoticeItem, Notice)
+        .join(Notice)
+        .where(Notice.case_id == case_id, NoticeItem.status.in_(CHECKABLE))
+        .order_by(NoticeItem.id)
+    ).all()
+    for item, notice in rows:
+        if not item.url:
+            continue
+        result = check_url(item.url, **check_options)  # type: ignore[arg-type]
+        evidence = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(result).items()}
+        item.checked_at = result.checked_at
+        status = {"removed": "removed", "up": "still_up"}.get(result.status, "unknown")
+        if status == "removed":
+            item.status, item.removed_at = "removed", result.checked_at
+        elif status == "still_up":
+            item.status = "still_up"
+        _event(session, notice, status, item, response=evidence)
+        out.append(RecheckRow(notice.id, item.item_id, item.url, status, result.http_status, result.error))
+    if out:
+        audit.record(
+            session,
+            "takedown.rechecked",
+            case_id=case_id,
+            removed=sum(r.status == "removed" for r in out),
+            still_up=sum(r.status == "still_up" for r in out),
+            unknown=sum(r.status == "unknown" for r in out),
+        )
+    session.flush()
+    return out
+
+
+def detect_reappearance(session: Session, case_id: int) -> list[Alert]:
+    """New hits, after a removal, in the family of a removed item: each is marked and raised once."""
+    removed = session.scalars(
+        select(NoticeItem)
+        .join(Notice)
+        .where(
+            Notice.case_id == case_id,
+            NoticeItem.status.in_(("removed", "reappeared")),
+            NoticeItem.family.is_not(None),
+        )
+    ).all()
+    if not removed:
+        return []
+    by_family: dict[str, list[NoticeItem]] = defaultdict(list)
+    for ni in removed:
+        by_family[ni.family].append(ni)  # type: ignore[index]
+    reported = set(session.scalars(select(NoticeItem.item_id).join(Notice).where(Notice.case_id == case_id)))
+    alerted = set(session.scalars(select(Alert.item_id).where(Alert.case_id == case_id)))
+    alerts = []
+    for item_id, photo, created in session.execute(
+        select(Hit.item_id, Reference.photo_sha256, Hit.created_at)
+        .join(Reference, Hit.reference_id == Reference.id)
+        .where(Hit.case_id == case_id, Hit.kind != "text")
+    ).all():
+        if item_id in reported or item_id in alerted or photo not in by_family:
+            continue
+        earlier = [ni for ni in by_family[photo] if ni.removed_at is not None and ni.removed_at <= created]
+        if not earlier:
+            continue
+        alert = Alert(case_id=case_id, item_id=item_id, kind="reappeared", notice_item_id=earlier[0].id)
+        session.add(alert)
+        alerted.add(item_id)
+        for source in earlier:  # every notice that reported a removed copy of this image
+            source.status = "reappeared"
+            _event(session, source.notice, "reappeared", source, new_item=item_id)
+        audit.record(
+            session,
+            "takedown.reappeared",
+            case_id=case_id,
+            item=item_id,
+            notice_items=[n.id for n in earlier],
+        )
+        alerts.append(alert)
+    session.flush()
+    return alerts
+
+
+@dataclass(frozen=True)
+class NoticeStatus:
+    notice_id: int
+    platform_id: str
+    language: str
+    channel: str
+    to: str
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+    items: dict[str, int]  # item status -> count
+
+
+@dataclass(frozen=True)
+class PlatformStats:
+    platform_id: str
+    notices: int
+    items: int
+    removed: int
+    median_hours_to_removal: float | None
+    max_hours_to_removal: float | None
+
+
+def status(session: Session, case_id: int) -> tuple[list[NoticeStatus], list[PlatformStats], list[Alert]]:
+    get_case(session, case_id)
+    detect_reappearance(session, case_id)
+    notices = session.scalars(select(Notice).where(Notice.case_id == case_id).order_by(Notice.id)).all()
+    rows = []
+    hours: dict[str, list[float]] = defaultdict(list)
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for n in notices:
+        by_status: dict[str, int] = defaultdict(int)
+        for item in n.items:
+            by_status[item.status] += 1
+            if item.removed_at is not None and n.sent_at is not None:
+                hours[n.platform_id].append((item.removed_at - n.sent_at).total_seconds() / 3600)
+        counts[n.platform_id][0] += 1
+        counts[n.platform_id][1] += len(n.items)
+        counts[n.platform_id][2] += sum(1 for i in n.items if i.removed_at is not None)
+        rows.append(
+            NoticeStatus(
+                n.id,
+                n.platform_id,
+                n.language,
+                n.channel,
+                n.to,
+                n.status,
+                n.created_at,
+                n.sent_at,
+                dict(by_status),
+            )
+        )
+    stats = [
+        PlatformStats(
+            p,
+            c[0],
+            c[1],
+            c[2],
+            round(statistics.median(hours[p]), 2) if hours[p] else None,
+            round(max(hours[p]), 2) if hours[p] else None,
+        )
+        for p, c in sorted(counts.items())
+    ]
+    alerts = list(session.scalars(select(Alert).where(Alert.case_id == case_id).order_by(Alert.id)))
+    return rows, stats, alerts
+
+
+def notices_of(session: Session, notice_ids: Sequence[int]) -> list[Notice]:
+    return [_notice(session, i) for i in notice_ids]

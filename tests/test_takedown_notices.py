@@ -1,0 +1,408 @@
+"""Takedown notices: the packaged registry, URL routing, registry validation, and rendered notices.
+
+Every platform of the real registry is rendered in both languages and read back, so an edit to the
+registry or a template that drops an item, a citation or the reference fails here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta, timezone
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from ncii_shield.errors import NciiError
+from ncii_shield.takedown.notices import Notice, NoticeItem, NoticeRequest, render_all, render_notice
+from ncii_shield.takedown.registry import Registry, load_registry, platform_for_url
+
+REGISTRY = load_registry()
+PACKAGED_TEXT = resources.files("ncii_shield.takedown").joinpath("platforms.toml").read_text("utf-8")
+REFERENCE = "NCII-2026-0001"
+ORG = "Example Support Centre"
+EMAIL = "casework@example.org"
+ABUSE = "abuse@hosting.example"
+NOW = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+
+
+def _items() -> tuple[NoticeItem, ...]:
+    return (
+        NoticeItem(
+            url="https://t.me/example_room/4711",
+            chat_title="Example room",
+            message_id=4711,
+            posted_at=datetime(2026, 5, 30, 21, 5, tzinfo=timezone(timedelta(hours=9))),  # KST
+            media_sha256="AB" * 32,
+            match_kinds=("pdq", "exact"),
+            first_seen=datetime(2026, 5, 31, 8, 0),  # naive: taken as UTC
+        ),
+        NoticeItem(
+            chat_title="Export-only room",
+            message_id=815,
+            posted_at=None,
+            media_sha256=None,
+            match_kinds=("face",),
+            first_seen=datetime(2026, 5, 31, 8, 1, tzinfo=UTC),
+        ),
+        NoticeItem(url="https://files.example.net/a/b.jpg?x=1", first_seen=datetime(2026, 5, 31, tzinfo=UTC)),
+    )
+
+
+def _request(platform_id: str, language: str = "en", /, **changes: object) -> NoticeRequest:
+    fields: dict[str, object] = {
+        "platform_id": platform_id,
+        "language": language,
+        "case_reference": REFERENCE,
+        "reporter_organisation": ORG,
+        "reporter_email": EMAIL,
+        "items": _items(),
+        "created_at": NOW,
+        "abuse_contact": ABUSE if REGISTRY.platform(platform_id).contact_per_notice else None,
+    }
+    fields.update(changes)
+    return NoticeRequest(**fields)  # type: ignore[arg-type]
+
+
+def _assert_plain_text(text: str) -> None:
+    """No control or formatting characters other than line breaks, and nothing printed as None."""
+    bad = [c for c in text if c != "\n" and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")]
+    assert not bad, f"control characters in notice: {bad!r}"
+    assert "None" not in text
+
+
+# --------------------------------------------------------------------------------------------
+# The packaged registry
+# --------------------------------------------------------------------------------------------
+
+
+def test_packaged_registry_has_every_platform_and_their_laws() -> None:
+    ids = {p.id for p in REGISTRY.platforms}
+    assert ids == {"telegram", "x", "meta", "google_search", "kcsc", "hosting"}
+    assert REGISTRY.platform("telegram").email == "abuse@telegram.org"
+    assert {"t.me", "telegram.me", "telegram.org"} <= set(REGISTRY.platform("telegram").hosts)
+    assert {"x.com", "twitter.com"} <= set(REGISTRY.platform("x").hosts)
+    assert {"facebook.com", "instagram.com", "fb.com"} <= set(REGISTRY.platform("meta").hosts)
+    assert REGISTRY.platform("hosting").contact_per_notice
+    for platform in REGISTRY.platforms:
+        assert platform.email or platform.form_url or platform.contact_per_notice
+        assert REGISTRY.laws_for(platform)  # every jurisdiction resolves
+
+    kr = " ".join(c.ko for c in REGISTRY.law("KR").citations)
+    assert "성폭력범죄의 처벌 등에 관한 특례법 제14조의2" in kr
+    assert "정보통신망 이용촉진 및 정보보호 등에 관한 법률 제44조의2" in kr
+    assert "전기통신사업법 제22조의5" in kr
+    assert "TAKE IT DOWN" in REGISTRY.law("US").citations[0].en
+    assert "48 hours" in REGISTRY.law("US").deadline_en
+    assert "2022/2065" in REGISTRY.law("EU").citations[0].en
+    assert "Article 16" in REGISTRY.law("EU").citations[0].en
+
+
+def test_registry_values_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        REGISTRY.platform("telegram").email = "someone@example.org"  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------------------------
+# URL → platform
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "platform_id"),
+    [
+        ("t.me/xxx", "telegram"),
+        ("https://t.me/c/123/45", "telegram"),
+        ("https://telegram.me/room", "telegram"),
+        ("HTTPS://WWW.T.ME/room", "telegram"),
+        ("https://www.instagram.com/p/x", "meta"),
+        ("https://scontent.cdninstagram.com/v/x.jpg", "meta"),
+        ("http://m.facebook.com/story.php?id=1", "meta"),
+        ("mobile.twitter.com", "x"),
+        ("https://x.com/someone/status/1", "x"),
+        ("https://pbs.twimg.com/media/abc.jpg", "x"),
+        ("https://www.google.com/search?q=x", "google_search"),
+        ("unknown.example", "hosting"),
+        ("https://evilt.me/room", "hosting"),  # suffixes match on label boundaries only
+        ("https://t.me.evil.example/room", "hosting"),
+        ("https://t.me@evil.example/room", "hosting"),  # userinfo is not the host
+        ("https://[::1/broken", "hosting"),
+        ("", "hosting"),
+    ],
+)
+def test_platform_for_url(url: str, platform_id: str) -> None:
+    assert platform_for_url(REGISTRY, url).id == platform_id
+
+
+# --------------------------------------------------------------------------------------------
+# Every platform x language
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["ko", "en"])
+@pytest.mark.parametrize("platform_id", [p.id for p in REGISTRY.platforms])
+def test_every_platform_renders_in_every_language(platform_id: str, language: str) -> None:
+    platform = REGISTRY.platform(platform_id)
+    notice = render_notice(REGISTRY, _request(platform_id, language))
+
+    assert isinstance(notice, Notice)
+    assert (notice.platform_id, notice.language) == (platform_id, language)
+    if platform.contact_per_notice:
+        assert (notice.channel, notice.to) == ("email", ABUSE)
+    elif platform.channel in ("email", "both"):
+        assert (notice.channel, notice.to) == ("email", platform.email)
+    else:
+        assert (notice.channel, notice.to) == ("web_form", platform.form_url)
+
+    body = notice.body
+    assert REFERENCE in notice.subject and REFERENCE in body
+    assert "\n" not in notice.subject
+    assert ORG in body and EMAIL in body
+    # every item, by URL or by chat and message id, with dates in UTC and the hash when known
+    assert "https://t.me/example_room/4711" in body
+    assert "https://files.example.net/a/b.jpg?x=1" in body
+    assert "Export-only room" in body and "815" in body
+    assert "Example room" in body and "4711" in body
+    assert "2026-05-30 12:05 UTC" in body  # 21:05 KST
+    assert "2026-05-31 08:00 UTC" in body
+    assert "ab" * 32 in body
+    # the law of each of the platform's jurisdictions, in the notice's language
+    for law in REGISTRY.laws_for(platform):
+        for citation in law.citations:
+            assert (citation.ko if language == "ko" else citation.en) in body
+        if law.statement_en:
+            assert (law.statement_ko if language == "ko" else law.statement_en) in body
+    if platform.policy:
+        assert platform.policy in body
+    # consent, and the signature
+    assert ("동의를 받아" if language == "ko" else "with the consent of") in body
+    assert f"/s/ {ORG}" in body
+    _assert_plain_text(notice.subject + "\n" + body)
+
+
+@pytest.mark.parametrize("platform_id", [p.id for p in REGISTRY.platforms])
+def test_korean_notices_are_formal(platform_id: str) -> None:
+    """합쇼체 throughout: no sentence of the letter ends in the plain 한다/이다 style."""
+    body = render_notice(REGISTRY, _request(platform_id, "ko")).body
+    endings = re.findall(r"(\S+다)\.(?:\s|$)", body)  # "다." alone is a list marker
+    assert endings, "no sentences found"
+    assert all(word.endswith("니다") for word in endings), endings
+    assert "주시기 바랍니다" in body
+
+
+def test_platforms_not_bound_by_a_law_do_not_cite_it() -> None:
+    search = render_notice(REGISTRY, _request("google_search", "en")).body
+    assert "TAKE IT DOWN" not in search and "2022/2065" not in search
+    kcsc = render_notice(REGISTRY, _request("kcsc", "ko")).body
+    assert "TAKE IT DOWN" not in kcsc and "성폭력범죄의 처벌 등에 관한 특례법 제14조의2" in kcsc
+
+
+# --------------------------------------------------------------------------------------------
+# No name, anywhere
+# --------------------------------------------------------------------------------------------
+
+NAME = "김지은"
+
+
+def test_a_request_has_no_field_for_the_persons_name() -> None:
+    names = {f.name for f in dataclasses.fields(NoticeRequest)} | {
+        f.name for f in dataclasses.fields(NoticeItem)
+    }
+    assert not {n for n in names if "name" in n or n in {"victim", "person", "subject"}}
+    with pytest.raises(TypeError):
+        NoticeRequest(**{**_request("telegram").__dict__, "person_name": NAME})
+
+
+@pytest.mark.parametrize("reference", [NAME, "KIM-JIEUN", "Kim Jieun 2026", "ncii-2026-0001", ""])
+def test_a_name_cannot_pass_as_the_case_reference(reference: str) -> None:
+    with pytest.raises(NciiError) as err:
+        _request("telegram", case_reference=reference)
+    assert "never a name" in (err.value.hint or "")
+
+
+def test_notices_never_contain_the_name() -> None:
+    for request in (_request(p.id, lang) for p in REGISTRY.platforms for lang in ("ko", "en")):
+        notice = render_notice(REGISTRY, request)
+        assert NAME not in notice.body and NAME not in notice.subject
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile values
+# --------------------------------------------------------------------------------------------
+
+
+def test_control_characters_in_chat_titles_are_stripped() -> None:
+    title = "Room\r\nBcc: attacker@example.com\x00\x1b[2J\u202eevil\u200b\x85end\u2028x"
+    item = NoticeItem(chat_title=title, message_id=7, first_seen=NOW)
+    for language in ("ko", "en"):
+        notice = render_notice(REGISTRY, _request("telegram", language, items=(item,)))
+        _assert_plain_text(notice.body)
+        assert not any(line.startswith("Bcc:") for line in notice.body.splitlines())
+        assert "Room Bcc: attacker@example.com[2Jevil end x" in notice.body
+
+
+def test_template_syntax_in_data_is_printed_literally() -> None:
+    item = NoticeItem(chat_title="{{ 7*7 }} {% if true %}x{% endif %}", message_id=1, first_seen=NOW)
+    notice = render_notice(
+        REGISTRY, _request("telegram", items=(item,), reporter_organisation="Org {{ 7*7 }}")
+    )
+    assert '"{{ 7*7 }} {% if true %}x{% endif %}"' in notice.body
+    assert "Org {{ 7*7 }}" in notice.body
+    assert "49" not in notice.body
+
+
+def test_template_syntax_in_the_registry_is_printed_literally(tmp_path: Path) -> None:
+    text = PACKAGED_TEXT.replace(
+        'policy = "Telegram Terms of Service"', "policy = \"{{ 7*7 }} {{ ''.__class__ }}\""
+    )
+    registry = load_registry(_write(tmp_path, text))
+    body = render_notice(registry, _request("telegram")).body
+    assert "{{ 7*7 }} {{ ''.__class__ }}" in body and "49" not in body
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"url": "https://t.me/a b"}, "spaces or control"),
+        ({"url": "https://t.me/a\nb"}, "spaces or control"),
+        ({"url": "javascript:alert(1)"}, "not an http(s) URL"),
+        ({"url": None, "chat_title": "room", "message_id": None}, "neither a URL"),
+        ({"url": None, "chat_title": "  ", "message_id": 3}, "neither a URL"),
+        ({"media_sha256": "abc"}, "64 hex digits"),
+        ({"match_kinds": ("guess",)}, "unknown match kind"),
+        ({"message_id": -1}, "non-negative"),
+    ],
+)
+def test_bad_items_are_refused(changes: dict[str, object], needle: str) -> None:
+    fields: dict[str, object] = {"url": "https://t.me/a/1", "first_seen": NOW, **changes}
+    with pytest.raises(NciiError, match=re.escape(needle)):
+        NoticeItem(**fields)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# Addresses and batches
+# --------------------------------------------------------------------------------------------
+
+
+def test_hosting_needs_an_abuse_contact_and_uses_it() -> None:
+    with pytest.raises(NciiError, match="needs its abuse contact") as err:
+        render_notice(REGISTRY, _request("hosting", abuse_contact=None))
+    assert "RDAP" in (err.value.hint or "")
+    form = render_notice(REGISTRY, _request("hosting", abuse_contact="https://host.example/abuse"))
+    assert (form.channel, form.to) == ("web_form", "https://host.example/abuse")
+    with pytest.raises(NciiError, match="neither an e-mail"):
+        _request("hosting", abuse_contact="call them")
+
+
+def test_unknown_platform_and_bad_fields_are_refused() -> None:
+    with pytest.raises(NciiError, match="unknown platform 'myspace'"):
+        render_notice(REGISTRY, _request("telegram", platform_id="myspace"))
+    with pytest.raises(NciiError, match="language"):
+        _request("telegram", language="de")
+    with pytest.raises(NciiError, match="at least one item"):
+        _request("telegram", items=())
+    with pytest.raises(NciiError, match="e-mail"):
+        _request("telegram", reporter_email="not an address")
+
+
+def test_render_all_renders_in_order_or_not_at_all() -> None:
+    notices = render_all(REGISTRY, [_request("telegram", "ko"), _request("x", "en")])
+    assert [(n.platform_id, n.language) for n in notices] == [("telegram", "ko"), ("x", "en")]
+    assert "Items (3)" in notices[1].body and "총 3건" in notices[0].body
+    with pytest.raises(NciiError):
+        render_all(REGISTRY, [_request("telegram"), _request("hosting", abuse_contact=None)])
+
+
+# --------------------------------------------------------------------------------------------
+# Bad registry files
+# --------------------------------------------------------------------------------------------
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "platforms.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _load_error(tmp_path: Path, text: str) -> NciiError:
+    path = _write(tmp_path, text)
+    with pytest.raises(NciiError) as err:
+        load_registry(path)
+    message = err.value.message
+    assert "\n" not in message and str(path) in message, message
+    assert err.value.hint
+    return err.value
+
+
+def _edit(old: str, new: str) -> str:
+    assert old in PACKAGED_TEXT, old
+    return PACKAGED_TEXT.replace(old, new, 1)
+
+
+def test_the_packaged_file_loads_from_a_path(tmp_path: Path) -> None:
+    registry = load_registry(_write(tmp_path, PACKAGED_TEXT))
+    assert isinstance(registry, Registry)
+    assert registry.platforms == REGISTRY.platforms and registry.laws == REGISTRY.laws
+
+
+def test_registry_missing_field(tmp_path: Path) -> None:
+    err = _load_error(tmp_path, _edit('name_ko = "엑스(X, 옛 트위터)"\n', ""))
+    assert "platform 'x'" in err.message and "'name_ko'" in err.message and "missing" in err.message
+
+
+def test_registry_wrong_type(tmp_path: Path) -> None:
+    err = _load_error(tmp_path, _edit('hosts = ["x.com", "twitter.com", "twimg.com"]', 'hosts = "x.com"'))
+    assert "platform 'x'" in err.message and "'hosts'" in err.message and "list of strings" in err.message
+
+
+def test_registry_bad_toml(tmp_path: Path) -> None:
+    err = _load_error(tmp_path, _edit('channel = "email"', "channel = email"))
+    assert "not valid TOML" in err.message and "line" in err.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needles"),
+    [
+        ('channel = "web_form"', 'channel = "fax"', ["platform 'x'", "'channel'", "one of email"]),
+        ('email = "abuse@telegram.org"', 'emial = "abuse@telegram.org"', ["platform 'telegram'", "'emial'"]),
+        ('email = "abuse@telegram.org"', 'email = "abuse at telegram"', ["platform 'telegram'", "'email'"]),
+        (
+            'form_url = "https://www.kocsc.or.kr/"',
+            'form_url = "http://www.kocsc.or.kr/"',
+            ["platform 'kcsc'", "'form_url'", "https://"],
+        ),
+        ('jurisdictions = ["KR"]', 'jurisdictions = ["KR", "JP"]', ["platform 'kcsc'", "[laws.JP]"]),
+        (
+            'hosts = ["google.com", "google.co.kr"]',
+            'hosts = ["google.com", "t.me"]',
+            ["'google_search'", "'t.me'"],
+        ),
+        ('"telegram.me",', '"https://telegram.me",', ["platform 'telegram'", "'hosts'"]),
+        ("contact_per_notice = true", "contact_per_notice = 1", ["platform 'hosting'", "true or false"]),
+        ("contact_per_notice = true\n", "", ["platform 'hosting'", "'email'"]),
+        ('id = "hosting"', 'id = "webhost"', ["no platform with id 'hosting'"]),
+        ('id = "meta"', 'id = "x"', ["platform 'x'", "'id'", "another platform"]),
+        (
+            'deadline_en = "in a timely manner',
+            'deadlin_en = "in a timely manner',
+            ["laws 'EU'", "'deadline_en'"],
+        ),
+    ],
+)
+def test_registry_mistakes_name_platform_and_field(
+    tmp_path: Path, old: str, new: str, needles: list[str]
+) -> None:
+    err = _load_error(tmp_path, _edit(old, new))
+    for needle in needles:
+        assert needle in err.message, err.message
+
+
+def test_registry_file_missing_or_not_utf8(tmp_path: Path) -> None:
+    with pytest.raises(NciiError, match="cannot be read"):
+        load_registry(tmp_path / "absent.toml")
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(PACKAGED_TEXT.encode("utf-8") + b"\n# \xff\n")
+    with pytest.raises(NciiError, match="not UTF-8"):
+        load_registry(path)
