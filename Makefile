@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := demo-data
 
-.PHONY: install demo test lint format lock clean
+.PHONY: install demo web test lint format lock clean
 
 $(STAMP): pyproject.toml requirements.lock src/ncii_shield/index/_pdq_mih.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/ncii-shield --data-dir $(DEMO)/ncii-data init --generate-key-file $(DEMO)/demo.key
 	NCII_KEY_FILE=$(DEMO)/demo.key $(BIN)/ncii-shield --data-dir $(DEMO)/ncii-data demo --out-dir $(DEMO)
+
+# The web app on the demo data (after `make demo`): http://127.0.0.1:8000/, user "demo", password printed.
+web: $(STAMP)
+	test -f $(DEMO)/demo.key || $(MAKE) demo
+	NCII_KEY_FILE=$(DEMO)/demo.key $(BIN)/ncii-shield --data-dir $(DEMO)/ncii-data serve --demo-user
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

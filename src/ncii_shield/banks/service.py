@@ -8,13 +8,14 @@ unique per (bank, item, kind), so matching again adds nothing twice.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ncii_shield.banks.formats import BankEntry, Parsed
+from ncii_shield.banks.formats import SUPPORTED, BankEntry, Parsed
 from ncii_shield.errors import NciiError
 from ncii_shield.index.pdq_index import PDQIndex
 from ncii_shield.signals.pdq import MATCH_THRESHOLD, MIN_QUALITY, as_words
@@ -221,3 +222,125 @@ def bank_hits(session: Session, bank: Bank) -> list[BankHitRow]:
         )
         for h, s, i, src in rows
     ]
+
+
+# ------------------------------------------------------------------ one bank or signal at a time
+# The HMA-compatible API (web/hma.py) creates banks and adds single hashes as they come, and keeps an
+# in-memory index per bank that follows these changes without rebuilding (see BankIndexes there).
+
+# The audit actions that change what a bank holds or whether it is matched.
+BANK_ACTIONS = (
+    "bank.created",
+    "bank.updated",
+    "bank.imported",
+    "bank.deleted",
+    "bank.signal_added",
+    "bank.signal_removed",
+)
+
+
+def parse_signal(signal_type: str, text: str) -> tuple[str, bytes]:
+    """(signal type, value) from their text forms; NciiError naming exactly what is wrong.
+
+    Lenient in case (HMA itself wants lowercase hex) but strict in length and alphabet, so a truncated
+    or mistyped hash is refused rather than stored as a hash that matches nothing.
+    """
+    kind = signal_type.strip().lower()
+    if kind not in SUPPORTED:
+        raise NciiError(f"No such SignalType '{signal_type}'", hint=f"supported: {', '.join(SUPPORTED)}")
+    value = text.strip().lower()
+    want = 2 * SUPPORTED[kind]
+    if len(value) != want:
+        raise NciiError(f"invalid {kind} signal: a {kind} hash has {want} hex characters, got {len(value)}")
+    if value.strip("0123456789abcdef"):
+        raise NciiError(f"invalid {kind} signal: only hex characters 0-9 and a-f are allowed")
+    return kind, bytes.fromhex(value)
+
+
+def create_bank(session: Session, name: str, *, enabled: bool = True) -> Bank:
+    """A new, empty bank. NciiError if the name is taken or not a valid bank name."""
+    if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
+        raise NciiError(f"bank {name!r} already exists")
+    bank = get_bank(session, name, create=True)
+    bank.enabled = enabled
+    audit.record(session, "bank.created", bank=name, enabled=enabled)
+    session.flush()
+    return bank
+
+
+def update_bank(
+    session: Session, bank: Bank, *, name: str | None = None, enabled: bool | None = None
+) -> Bank:
+    """Rename and/or enable or disable a bank (a disabled bank is kept but not matched)."""
+    changes: dict[str, object] = {}
+    if name is not None and name != bank.name:
+        if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
+            raise NciiError(f"bank {name!r} already exists")
+        if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").isalnum():
+            raise NciiError(f"invalid bank name {name!r}", hint="use letters, digits, - and _")
+        changes["renamed_from"], bank.name = bank.name, name
+    if enabled is not None and enabled != bank.enabled:
+        changes["enabled"] = bank.enabled = enabled
+    if changes:
+        audit.record(session, "bank.updated", bank=bank.name, **changes)
+        session.flush()
+    return bank
+
+
+def add_signal(
+    session: Session, bank: Bank, signal_type: str, value: bytes, *, label: str | None = None
+) -> tuple[BankSignal, bool]:
+    """Add one signal; returns (its row, whether it is new). A signal already in the bank is not added
+    twice (the row already there is returned), so retrying a request is harmless."""
+    if signal_type not in SUPPORTED or len(value) != SUPPORTED[signal_type]:
+        raise NciiError(f"invalid {signal_type} signal of {len(value)} bytes")
+    row = session.scalar(
+        select(BankSignal).where(
+            BankSignal.bank_id == bank.id, BankSignal.signal_type == signal_type, BankSignal.value == value
+        )
+    )
+    if row is not None:
+        return row, False
+    row = BankSignal(bank_id=bank.id, signal_type=signal_type, value=value, label=label)
+    session.add(row)
+    session.flush()
+    audit.record(session, "bank.signal_added", bank=bank.name, signal_id=row.id, signal_type=signal_type)
+    return row, True
+
+
+def remove_signal(session: Session, bank: Bank, signal_id: int) -> int:
+    """Remove one signal of the bank and the hits it made; returns 1 if it was there, else 0."""
+    row = session.get(BankSignal, signal_id)
+    if row is None or row.bank_id != bank.id:
+        return 0
+    session.execute(delete(BankHit).where(BankHit.bank_signal_id == signal_id))
+    session.delete(row)
+    audit.record(session, "bank.signal_removed", bank=bank.name, signal_id=signal_id)
+    session.flush()
+    return 1
+
+
+def signal_rows(
+    session: Session, *, after_id: int = 0, bank_id: int | None = None, chunk: int = 50_000
+) -> Iterator[list[tuple[int, int, str, bytes]]]:
+    """(id, bank id, signal type, value) of stored signals with id > ``after_id``, in id order, in chunks:
+    how an in-memory index loads millions of signals without holding every row object at once."""
+    last = after_id
+    while True:
+        query = select(BankSignal.id, BankSignal.bank_id, BankSignal.signal_type, BankSignal.value).where(
+            BankSignal.id > last
+        )
+        if bank_id is not None:
+            query = query.where(BankSignal.bank_id == bank_id)
+        rows = [tuple(r) for r in session.execute(query.order_by(BankSignal.id).limit(chunk)).all()]
+        if not rows:
+            return
+        yield rows  # type: ignore[misc]
+        last = rows[-1][0]
+
+
+def signal_counts(session: Session) -> dict[int, int]:
+    """Signals per bank id."""
+    return dict(
+        session.execute(select(BankSignal.bank_id, func.count()).group_by(BankSignal.bank_id)).all()  # type: ignore[arg-type]
+    )

@@ -55,6 +55,8 @@ takedown_app = typer.Typer(
     no_args_is_help=True, help="Takedown notices: draft, send, track removal and re-uploads."
 )
 app.add_typer(takedown_app, name="takedown")
+user_app = typer.Typer(no_args_is_help=True, help="Web app users, their cases, and API tokens.")
+app.add_typer(user_app, name="user")
 review_app = typer.Typer(
     no_args_is_help=True, help="Confirm or reject hits, with a reason (appended, never edited)."
 )
@@ -1299,6 +1301,77 @@ def takedown_status(case_id: int, as_json: JsonFlag = False) -> None:
         console.print(
             f"[bold red]ALERT[/] {kind}: item {item_id} (removed before as notice item {source}) at {at:%Y-%m-%d %H:%M}"
         )
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin, case_worker, reviewer or auditor.")],
+    language: Annotated[str, typer.Option(help="ko or en.")] = "ko",
+) -> None:
+    """Create a web user. The password is read from NCII_NEW_PASSWORD or asked for (twice)."""
+    import getpass
+
+    from ncii_shield.web.auth import create_user
+
+    password = os.environ.get("NCII_NEW_PASSWORD")
+    if not password:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            fail("the two passwords differ", hint="type the same password twice")
+    with state.store.session() as session:
+        create_user(session, username, password, role, language=language)
+    console.print(f"user {escape(username)} ({role}) created")
+
+
+@user_app.command("assign")
+def user_assign(
+    username: str, case_ids: Annotated[list[int], typer.Argument(help="Cases the user may see.")]
+) -> None:
+    """Let a user see and act on cases (admins see every case anyway)."""
+    from ncii_shield.web.auth import assign
+
+    with state.store.session() as session:
+        for case_id in case_ids:
+            assign(session, username, case_id)
+    console.print(f"user {escape(username)}: cases {', '.join(map(str, case_ids))}")
+
+
+@user_app.command("token")
+def user_token(
+    username: str,
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. the platform's name.")],
+    scope: Annotated[list[str], typer.Option(help="hma, cases:read, cases:write (repeatable).")],
+) -> None:
+    """Create an API token for a user; it is printed once and stored only as a hash."""
+    from ncii_shield.web.auth import create_token
+
+    with state.store.session() as session:
+        token = create_token(session, username, name, scope)
+    sys.stdout.write(token + "\n")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    insecure_cookies: Annotated[
+        bool, typer.Option("--insecure-cookies", help="Allow cookies over plain HTTP (loopback demos only).")
+    ] = False,
+) -> None:
+    """Run the web app and the API (behind a TLS proxy in production)."""
+    import uvicorn
+
+    from ncii_shield.web.app import create_app
+
+    if insecure_cookies and host not in ("127.0.0.1", "localhost", "::1"):
+        fail(
+            "--insecure-cookies is for loopback only",
+            hint="serve on 127.0.0.1, or put TLS in front and drop the flag",
+        )
+    application = create_app(state.store, secure_cookies=not insecure_cookies)
+    err_console.print(f"ncii-shield web app on http://{host}:{port}/ (Ctrl-C to stop)")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 def main() -> None:

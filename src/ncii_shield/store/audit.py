@@ -6,15 +6,25 @@ from __future__ import annotations
 
 import getpass
 import os
+from contextvars import ContextVar
 
 from sqlalchemy.orm import Session
 
 from ncii_shield.store.chain import new_details
 from ncii_shield.store.models import AuditEvent, utcnow
 
+_web_actor: ContextVar[str | None] = ContextVar("ncii_web_actor", default=None)
+
+
+def act_as(username: str) -> None:
+    """The web user behind what the current request does (set once the caller is known)."""
+    _web_actor.set(f"{username} (web)")
+
 
 def current_actor() -> str:
-    """Who is acting: NCII_ACTOR if set (service accounts, the web app later), else the OS user."""
+    """Who is acting: the web user of this request, else NCII_ACTOR (service accounts), else the OS user."""
+    if (web := _web_actor.get()) is not None:
+        return web
     try:
         return os.environ.get("NCII_ACTOR") or getpass.getuser()
     except (KeyError, OSError):

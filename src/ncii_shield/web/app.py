@@ -1,0 +1,66 @@
+"""The web application: pages for support-centre staff, /api/v1 and the HMA-compatible API for platforms.
+
+``create_app(store)`` builds it over an opened :class:`Store` (the deployment key is given at start,
+as for the CLI); ``ncii-shield serve`` runs it with uvicorn. Pages are server-rendered Jinja2 with a
+little plain JavaScript; no front-end build step.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ncii_shield.store.db import Store
+from ncii_shield.web.auth import LoginLimiter
+from ncii_shield.web.scans import Jobs
+
+# No inline scripts or styles from anywhere but this server; no framing; no referrer leaks.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def create_app(store: Store, *, secure_cookies: bool = True) -> FastAPI:
+    """The whole app. ``secure_cookies=False`` only for plain-HTTP loopback (tests, a laptop demo)."""
+    from importlib.resources import files
+
+    from ncii_shield.web import api, hma, pages
+
+    app = FastAPI(
+        title="ncii-shield",
+        version="1",
+        description="Find a consenting person's images and details; prove it; get it removed.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.store = store
+    app.state.limiter = LoginLimiter()
+    app.state.secure_cookies = secure_cookies
+    app.state.jobs = Jobs()
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith(("/api/", "/h/", "/m/", "/c/", "/status")):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return pages.error_page(request, exc.status_code, str(exc.detail))
+
+    app.mount("/static", StaticFiles(directory=str(files("ncii_shield.web") / "static")), name="static")
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.include_router(hma.router)
+    return app

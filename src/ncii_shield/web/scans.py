@@ -1,0 +1,119 @@
+"""Scans started from the web app, run in a background thread, with progress the page polls.
+
+Exports are not uploaded through the browser (they can be gigabytes); a monitor puts them in the import
+folder (``NCII_IMPORT_DIR``, default ``<data dir>/imports``) and picks one from a list. Only names listed
+there can be chosen, so no path typed into a form ever reaches the file system.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ncii_shield.errors import NciiError
+from ncii_shield.scan.pipeline import Progress, run_scan
+from ncii_shield.sources import open_source
+from ncii_shield.store.db import Store
+
+
+def import_dir(store: Store) -> Path:
+    return Path(os.environ.get("NCII_IMPORT_DIR") or store.settings.data_dir / "imports")
+
+
+def importable(store: Store) -> list[str]:
+    """Names in the import folder that can be scanned (folders and result.json files), sorted."""
+    root = import_dir(store)
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.name for p in root.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.suffix == ".json")
+    )
+
+
+@dataclass
+class Job:
+    id: str
+    case_id: int
+    name: str
+    stage: str = "queued"
+    items: int = 0
+    media: int = 0
+    done_positions: int = 0
+    total_positions: int = 0
+    finished: bool = False
+    error: str | None = None
+    summary: dict[str, object] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+class _JobProgress(Progress):
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def items(self, n: int) -> None:
+        self.job.items += n
+
+    def media(self, n: int) -> None:
+        self.job.media += n
+
+    def stage(self, name: str) -> None:
+        self.job.stage = name
+
+    def position(self, done: int, total: int) -> None:
+        self.job.done_positions, self.job.total_positions = done, total
+
+
+class Jobs:
+    """The scans this server process started (kept in memory; the scan rows in the store are the record)."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def start(self, store: Store, case_id: int, name: str) -> Job:
+        if name not in importable(store):
+            raise NciiError(
+                f"{name!r} is not in the import folder", hint=f"put the export in {import_dir(store)}"
+            )
+        with self._lock:
+            if any(j.case_id == case_id and not j.finished for j in self._jobs.values()):
+                raise NciiError("a scan of this case is already running", hint="wait for it to finish")
+            job = Job(uuid.uuid4().hex[:12], case_id, name)
+            self._jobs[job.id] = job
+        threading.Thread(target=self._run, args=(store, job), daemon=True, name=f"scan-{job.id}").start()
+        return job
+
+    def _run(self, store: Store, job: Job) -> None:
+        path = import_dir(store) / job.name
+        try:
+            # One worker: a process pool forked from a threaded web server is not safe.
+            result = run_scan(
+                store,
+                open_source(path),
+                location=path,
+                case_id=job.case_id,
+                workers=1,
+                progress=_JobProgress(job),
+            )
+            job.summary = {
+                "scan_id": result.scan_id,
+                "items": result.items_seen,
+                "media_new": result.media_new,
+                "new_hits": dict(result.new_hits),
+                "status": result.status,
+            }
+            job.error = result.error
+        except NciiError as exc:
+            job.error = exc.message
+        except Exception as exc:  # reported on the page, never lost silently
+            job.error = f"{exc.__class__.__name__}: {exc}"
+        finally:
+            job.stage, job.finished = "done", True

@@ -1,0 +1,67 @@
+// ncii-shield: review queue behaviour. No framework; served from this origin only (CSP).
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  // Click-to-reveal: POST with the page's CSRF token; the server records each reveal in the audit log.
+  const csrf = document.querySelector('input[name="csrf_token"]');
+  document.querySelectorAll("button.reveal").forEach((button) => {
+    button.addEventListener("click", async () => {
+      const body = new URLSearchParams({ csrf_token: csrf ? csrf.value : "" });
+      const response = await fetch(button.dataset.url, { method: "POST", body, credentials: "same-origin" });
+      if (!response.ok) { button.textContent = "✕ " + response.status; return; }
+      const image = button.parentElement.querySelector("img.thumb");
+      // A data: URL, not a blob: one: the CSP allows images only from 'self' and data:.
+      const blob = await response.blob();
+      image.src = await new Promise((resolve, reject) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(reader.result);
+        reader.onerror = () => reject(reader.error);
+        reader.readAsDataURL(blob);
+      });
+      image.classList.add("revealed");
+      button.remove();
+    });
+  });
+  // Live scan progress: poll the job until it is done, then reload to show the new scan row.
+  const job = document.getElementById("job");
+  if (job) {
+    const poll = async () => {
+      const response = await fetch(job.dataset.url, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const state = await response.json();
+      const bar = document.getElementById("job-bar");
+      if (state.total_positions) bar.value = Math.round((100 * state.done_positions) / state.total_positions);
+      document.getElementById("job-text").textContent =
+        `${state.stage}: ${state.items} messages, ${state.media} media` + (state.error ? ` — ${state.error}` : "");
+      if (state.finished) { bar.value = 100; setTimeout(() => window.location.assign(window.location.pathname), 1500); }
+      else setTimeout(poll, 1000);
+    };
+    poll();
+  }
+  const all = document.getElementById("select-all");
+  if (all) all.addEventListener("change", () => document.querySelectorAll("input.pick").forEach((c) => { c.checked = all.checked; }));
+
+  // Keyboard: j/k move, x select, c confirm, r reject, v reveal (not while typing in a field).
+  const rows = Array.from(document.querySelectorAll("tr.hit"));
+  if (!rows.length) return;
+  let at = 0;
+  const show = () => { rows.forEach((r, i) => r.classList.toggle("cursor", i === at)); rows[at].scrollIntoView({ block: "nearest" }); };
+  const submit = (decision) => {
+    const picked = document.querySelectorAll("input.pick:checked");
+    if (!picked.length) rows[at].querySelector("input.pick").checked = true;
+    const reason = document.getElementById("reason");
+    if (!reason.value) { reason.focus(); return; }
+    document.getElementById(decision === "confirmed" ? "confirm-selected" : "reject-selected").click();
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.target.matches("input, textarea, select") || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "j") { at = Math.min(at + 1, rows.length - 1); show(); }
+    else if (event.key === "k") { at = Math.max(at - 1, 0); show(); }
+    else if (event.key === "x") { const c = rows[at].querySelector("input.pick"); c.checked = !c.checked; }
+    else if (event.key === "v") { const b = rows[at].querySelector("button.reveal"); if (b) b.click(); }
+    else if (event.key === "c") submit("confirmed");
+    else if (event.key === "r") submit("rejected");
+    else return;
+    event.preventDefault();
+  });
+  show();
+});

@@ -1,0 +1,228 @@
+"""The authorisation matrix: every page route x every role x own case / other case, over real HTTP.
+
+Expected outcomes come from the rules table in web/auth.py (PERMISSIONS) and the assignment rule, so the
+test fails if a route forgets its check, checks the wrong action, or leaks another user's case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from ncii_shield.review.decisions import decide
+from ncii_shield.scan.match import match_case
+from ncii_shield.scan.pipeline import run_scan
+from ncii_shield.sources import open_source
+from ncii_shield.store.db import Store
+from ncii_shield.store.models import Hit, Notice
+from ncii_shield.takedown.service import draft
+from ncii_shield.web.auth import PERMISSIONS, assign, create_user
+from tests.conftest import ASSETS, new_store
+from tests.exports import message, write_export
+from tests.test_scan import _case
+from tests.web_server import live_server
+
+PASSWORD = "a long enough passphrase"
+ROLES = ("admin", "case_worker", "reviewer", "auditor")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, int], dict[str, int]]]:
+    tmp = tmp_path_factory.mktemp("authz")
+    store: Store = new_store(tmp / "data")
+    photo = ASSETS / "obama.jpg"
+    own, other = _case(store, [photo]), _case(store, [photo])
+    export = write_export(
+        tmp / "export",
+        [message(1, photo="photos/a.jpg")],
+        chat_id=1801234567,
+        files={"photos/a.jpg": photo.read_bytes()},
+    )
+    run_scan(store, open_source(export), location=export, case_id=own, workers=1)
+    ids: dict[str, int] = {"own": own, "other": other}
+    with store.session() as s:
+        match_case(store, s, other)
+        for case_id in (own, other):
+            decide(s, case_id, "confirmed", "setup", undecided_only=True)
+            draft(s, case_id, reporter_organisation="Desk", reporter_email="desk@support.test")
+        items = {
+            key: s.scalars(select(Hit.item_id).where(Hit.case_id == cid)).first() for key, cid in ids.items()
+        }
+        notices = {
+            key: s.scalars(select(Notice.id).where(Notice.case_id == cid)).first() for key, cid in ids.items()
+        }
+        for role in ROLES:
+            create_user(s, role, PASSWORD, role, language="en")
+            if role != "admin":
+                assign(s, role, own)
+    ids.update({f"item_{k}": v for k, v in items.items() if v is not None})
+    ids.update({f"notice_{k}": v for k, v in notices.items() if v is not None})
+    with live_server(store) as url:
+        yield url, ids, {}
+    store.close()
+
+
+def _login(url: str, role: str) -> tuple[httpx.Client, str]:
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=60)
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    done = client.post("/login", data={"username": role, "password": PASSWORD, "csrf_token": token})
+    assert done.status_code == 303, (role, done.status_code)
+    landing = client.get(done.headers["location"])
+    found = re.search(r'name="csrf_token" value="([^"]+)"', landing.text)
+    return client, found.group(1) if found else ""
+
+
+# (method, path template, action, is it about a case)
+ROUTES = [
+    ("GET", "/cases", "case.list", False),
+    ("POST", "/cases", "case.create", False),
+    ("GET", "/cases/{case}", "case.view", True),
+    ("GET", "/cases/{case}/review", "hits.review", True),
+    ("POST", "/cases/{case}/review", "hits.review", True),
+    ("GET", "/cases/{case}/items/{item}/thumb", "hits.review", True),
+    ("POST", "/cases/{case}/items/{item}/reveal", "media.reveal", True),
+    ("GET", "/cases/{case}/enrol", "case.enrol", True),
+    ("POST", "/cases/{case}/watch", "case.enrol", True),
+    ("GET", "/cases/{case}/takedown", "takedown", True),
+    ("POST", "/cases/{case}/takedown/draft", "takedown", True),
+    ("GET", "/cases/{case}/evidence", "evidence.export", True),
+    ("POST", "/cases/{case}/evidence", "evidence.export", True),
+    ("POST", "/notices/{notice}/mark", "takedown", True),
+    ("GET", "/cases/{case}/scans", "case.scan", True),
+    ("POST", "/cases/{case}/scans", "case.scan", True),
+    ("GET", "/audit", "audit.view", False),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_authorisation_matrix(site: tuple[str, dict[str, int], dict[str, int]], role: str) -> None:
+    url, ids, _ = site
+    client, csrf = _login(url, role)
+    # Forms for POSTs: valid enough to pass validation, so that 403 can only come from authorisation.
+    forms = {
+        "/cases": {"pseudonym": "T", "consent_by": "t", "consent_method": "t"},
+        "/review": {"decision": "confirmed", "reason": "matrix"},
+        "/watch": {"name": "홍길동"},
+        "/takedown/draft": {"organisation": "Desk", "email": "desk@support.test"},
+        "/evidence": {"media": "none"},
+        "/mark": {"status": "acknowledged"},
+        "/scans": {"name": "not-there"},
+    }
+    failures = []
+    for method, template, action, about_case in ROUTES:
+        for whose in ("own", "other") if about_case else ("-",):
+            path = template.format(
+                case=ids.get(whose, 0), item=ids.get(f"item_{whose}", 0), notice=ids.get(f"notice_{whose}", 0)
+            )
+            expected = role in PERMISSIONS[action] and (not about_case or whose == "own" or role == "admin")
+            data = {"csrf_token": csrf}
+            for suffix, fields in forms.items():
+                if path.endswith(suffix):
+                    data.update(fields)
+            if path.endswith("/review") and method == "POST":
+                data["item"] = str(ids.get(f"item_{whose}", 0))
+            response = client.request(method, path, data=data if method == "POST" else None)
+            got = response.status_code != 403
+            if response.status_code >= 500 or got != expected:
+                failures.append(
+                    f"{role} {method} {path}: {response.status_code}, expected {'allowed' if expected else '403'}"
+                )
+    assert not failures, "\n".join(failures)
+
+
+def test_anonymous_is_sent_to_login_and_forms_need_csrf(
+    site: tuple[str, dict[str, int], dict[str, int]],
+) -> None:
+    url, ids, _ = site
+    anonymous = httpx.Client(base_url=url, follow_redirects=False, timeout=30)
+    for method, template, _, _ in ROUTES:
+        path = template.format(case=ids["own"], item=ids.get("item_own", 0), notice=ids.get("notice_own", 0))
+        response = anonymous.request(method, path)
+        assert response.status_code in (303, 422) and (
+            response.status_code == 422 or response.headers["location"] == "/login"
+        ), (method, path, response.status_code)
+    client, _ = _login(url, "case_worker")
+    forged = client.post(f"/cases/{ids['own']}/watch", data={"csrf_token": "forged", "name": "홍길동"})
+    assert forged.status_code == 403 and "CSRF" in forged.text
+
+
+def test_security_headers_and_cookie_flags(site: tuple[str, dict[str, int], dict[str, int]]) -> None:
+    url, _, _ = site
+    client = httpx.Client(base_url=url, timeout=30)
+    page = client.get("/login")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["referrer-policy"] == "no-referrer"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    done = client.post(
+        "/login",
+        data={"username": "admin", "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
+    cookie = done.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_login_is_rate_limited(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "d")
+    with store.session() as s:
+        create_user(s, "someone", PASSWORD, "reviewer")
+    with live_server(store) as url:
+        client = httpx.Client(base_url=url, timeout=30)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        codes = [
+            client.post(
+                "/login", data={"username": "someone", "password": "wrong password!", "csrf_token": token}
+            ).status_code
+            for _ in range(6)
+        ]
+        assert codes == [401] * 5 + [429]
+        right = client.post("/login", data={"username": "someone", "password": PASSWORD, "csrf_token": token})
+        assert right.status_code == 429, "still locked out, even with the right password"
+    store.close()
+
+
+def test_a_scan_started_from_the_web_reports_progress(tmp_path: Path) -> None:
+    import time
+
+    store = new_store(tmp_path / "d")
+    photo = ASSETS / "obama.jpg"
+    case_id = _case(store, [photo])
+    with store.session() as s:
+        create_user(s, "worker", PASSWORD, "case_worker", language="en")
+        assign(s, "worker", case_id)
+    imports = tmp_path / "d" / "imports"
+    write_export(imports / "room-a", [message(1, photo="p/a.jpg")], files={"p/a.jpg": photo.read_bytes()})
+    (imports / "../outside").mkdir()
+    with live_server(store) as url:
+        client, _ = _login(url, "worker")
+        page = client.get(f"/cases/{case_id}/scans")
+        assert page.status_code == 200 and "room-a" in page.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        refused = client.post(f"/cases/{case_id}/scans", data={"csrf_token": csrf, "name": "../outside"})
+        assert refused.status_code == 400
+        started = client.post(f"/cases/{case_id}/scans", data={"csrf_token": csrf, "name": "room-a"})
+        assert started.status_code == 303
+        job = started.headers["location"].split("job=")[1]
+        deadline = time.monotonic() + 120
+        while True:
+            state = client.get(f"/cases/{case_id}/scans/{job}/progress").json()
+            if state["finished"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert state["finished"] and state["error"] is None, state
+        assert state["items"] == 1 and state["summary"]["new_hits"] == {"exact": 1, "pdq": 1, "face": 1}
+        assert "room-a" in client.get(f"/cases/{case_id}/scans").text
+    store.close()
+
+
+def test_the_interface_speaks_korean_and_english_alike() -> None:
+    from ncii_shield.web.i18n import STRINGS
+
+    assert set(STRINGS["ko"]) == set(STRINGS["en"])
+    assert all(STRINGS["ko"][k] for k in STRINGS["ko"]) and all(STRINGS["en"][k] for k in STRINGS["en"])

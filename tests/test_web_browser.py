@@ -1,0 +1,440 @@
+"""The web app end to end, in a real headless Chromium driven by Selenium, against a real server.
+
+The data is the benign demo (``run_demo``: a Telegram export with exact, resized, cropped, composite and
+text copies, all found). ``run_demo`` ends by confirming every hit of case 1 and drafting its notices, so
+a case worker would have nothing left to do there. The fixture therefore opens a second case, enrolled
+with the same photos and identifiers and matched against the data already collected (as ``match_case``
+does when a case is opened after a scan): every one of its hits is undecided and it has no notice. On
+that case the worker's whole job is meaningful and checkable: the two hits they confirm in the browser
+(one with the mouse, one with the keyboard) are exactly what the drafted notice carries. Case 1, with
+its confirmed hits and notices, is what the screenshots show and what the unassigned reviewer is
+refused.
+
+One browser and one server for the module; each test starts with no cookies (signed out).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageChops, ImageFilter, ImageStat
+
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMEDRIVER.is_file() or not CHROMIUM.is_file():
+    pytest.skip(
+        "needs Chromium and its driver at /usr/bin/chromium and /usr/bin/chromedriver "
+        "(Debian: apt-get install chromium chromium-driver)",
+        allow_module_level=True,
+    )
+webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
+
+from selenium.common.exceptions import WebDriverException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from ncii_shield.cases.service import enrol, open_case  # noqa: E402
+from ncii_shield.demo.build import DEMO_NAME, read_ground_truth  # noqa: E402
+from ncii_shield.demo.run import run_demo  # noqa: E402
+from ncii_shield.evidence.bundle import verify_bundle  # noqa: E402
+from ncii_shield.review.decisions import current  # noqa: E402
+from ncii_shield.review.hits import list_hits  # noqa: E402
+from ncii_shield.scan.match import match_case  # noqa: E402
+from ncii_shield.scan.pipeline import Progress  # noqa: E402
+from ncii_shield.store.db import Store  # noqa: E402
+from ncii_shield.store.models import AuditEvent, Notice, NoticeItem  # noqa: E402
+from ncii_shield.text.service import add_terms  # noqa: E402
+from ncii_shield.web.auth import LoginLimiter, assign, create_user  # noqa: E402
+from ncii_shield.web.i18n import STRINGS  # noqa: E402
+from tests.conftest import new_store  # noqa: E402
+from tests.web_server import live_server  # noqa: E402
+
+KO, EN = STRINGS["ko"], STRINGS["en"]
+PASSWORD = "correct horse battery staple"
+WAIT = 20  # seconds: generous for a loaded CI machine; waits end as soon as the condition holds
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str
+    store: Store
+    limiter: LoginLimiter
+    fresh: int  # the second case: all hits undecided, no notice
+    fresh_hits: int
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    out = tmp_path_factory.mktemp("web-demo")
+    store = new_store(out / "data")
+    assert run_demo(
+        store, out, workers=2, progress_factory=nullcontext, progress_adapter=lambda _: Progress()
+    )
+    truth = read_ground_truth(out)
+    with store.session() as session:
+        case = open_case(session, "Case B (demo)", consent_by="Case B", consent_method="demo: signed form")
+        enrol(session, store, case, list(truth.enrol_photos))
+        add_terms(store, session, case, [("name", DEMO_NAME), ("birth_year", "2007")])
+        match_case(store, session, case.id)
+        fresh = case.id
+        for name, role, language in (
+            ("worker", "case_worker", "ko"),
+            ("reviewer", "reviewer", "ko"),
+            ("auditor", "auditor", "ko"),
+            ("viewer", "case_worker", "en"),  # en: the test machine may have no Korean font
+            ("locked", "case_worker", "ko"),
+        ):
+            create_user(session, name, PASSWORD, role, language=language)
+        assign(session, "worker", fresh)
+        assign(session, "reviewer", fresh)  # assigned to this case, not to case 1
+        assign(session, "viewer", 1)
+    with store.session() as session:
+        rows = list_hits(session, fresh)
+    assert fresh == 2 and rows and all(r.decision is None for r in rows)
+    limiter = LoginLimiter()  # the app's own limiter, kept here so the lockout test can lift its lock
+    with ExitStack() as stack:
+        stack.callback(store.close)  # after the server has stopped
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("ncii_shield.web.app.LoginLimiter", lambda: limiter)
+            url = stack.enter_context(live_server(store))
+        yield Site(url, store, limiter, fresh, len(rows))
+
+
+@pytest.fixture(scope="module")
+def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def driver(downloads: Path) -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(arg)
+    options.add_experimental_option(
+        "prefs",
+        {
+            "download.default_directory": str(downloads),
+            "download.prompt_for_download": False,
+            "credentials_enable_service": False,
+            "profile.password_manager_enabled": False,
+            "profile.password_manager_leak_detection": False,
+        },
+    )
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    chrome = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    chrome.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    chrome.set_page_load_timeout(30)
+    yield chrome
+    chrome.quit()
+
+
+@pytest.fixture
+def browser(driver: WebDriver, site: Site) -> WebDriver:
+    """The shared browser, signed out, with its console log emptied."""
+    driver.get(site.url + "/login")
+    driver.delete_all_cookies()
+    driver.get_log("browser")
+    return driver
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def wait(driver: WebDriver, condition: Callable[[Any], Any], timeout: float = WAIT) -> Any:
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def navigate(driver: WebDriver, element: WebElement | None = None, keys: str = "") -> None:
+    """Click something (or type keys) that loads a new page, and wait until the new page has loaded.
+
+    The old page is marked and the wait is for a loaded document without the mark: ``staleness_of``
+    races with chromedriver, which may answer "node does not belong to the document" mid-navigation.
+    """
+    driver.execute_script("document.documentElement.dataset.testOldPage = '1'")
+    if element is not None:
+        element.click()
+    else:
+        ActionChains(driver).send_keys(keys).perform()
+    WebDriverWait(driver, WAIT, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return document.readyState === 'complete' && !document.documentElement.dataset.testOldPage"
+        )
+    )
+
+
+def open_page(driver: WebDriver, url: str) -> None:
+    driver.get(url)
+    wait(driver, lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def sign_in(driver: WebDriver, site: Site, username: str, password: str = PASSWORD) -> None:
+    open_page(driver, site.url + "/login")
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(password)
+    navigate(driver, driver.find_element(By.ID, "login-button"))
+
+
+def path(driver: WebDriver, site: Site) -> str:
+    return str(driver.current_url).removeprefix(site.url)
+
+
+def console_errors(driver: WebDriver) -> list[str]:
+    """What the page logged as an error since the last call (CSP violations included)."""
+    return [
+        e["message"]
+        for e in driver.get_log("browser")
+        if e["level"] == "SEVERE" or "Content Security Policy" in e["message"]
+    ]
+
+
+def loaded(driver: WebDriver, image: WebElement) -> bool:
+    return bool(driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", image))
+
+
+def pixels(driver: WebDriver, image: WebElement) -> Image.Image:
+    """The image as the browser decoded it, at its natural size (drawn on a canvas: same origin)."""
+    data_url = driver.execute_script(
+        "const img = arguments[0], c = document.createElement('canvas');"
+        "c.width = img.naturalWidth; c.height = img.naturalHeight;"
+        "c.getContext('2d').drawImage(img, 0, 0); return c.toDataURL('image/png');",
+        image,
+    )
+    return Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB")
+
+
+def colourfulness(im: Image.Image) -> int:
+    """The largest difference between two channels of any pixel: 0 for a grey image."""
+    r, g, b = im.split()
+    return max(ImageChops.difference(r, g).getextrema()[1], ImageChops.difference(g, b).getextrema()[1])
+
+
+def sharpness(im: Image.Image) -> float:
+    """Edge energy at a common size: a blurred image has little."""
+    edges = im.convert("L").resize((128, 128)).filter(ImageFilter.FIND_EDGES)
+    return float(ImageStat.Stat(edges).stddev[0])
+
+
+def row(driver: WebDriver, item: str) -> WebElement:
+    return driver.find_element(By.CSS_SELECTOR, f'table#queue tr.hit[data-item="{item}"]')
+
+
+# ------------------------------------------------------------------------------------------ scenario 1
+
+
+def test_case_worker_reviews_drafts_exports_and_signs_out(
+    browser: WebDriver, site: Site, downloads: Path
+) -> None:
+    d, case = browser, site.fresh
+
+    # Sign in through the form: the case list shows the one case assigned to this worker.
+    sign_in(d, site, "worker")
+    assert path(d, site) == "/cases"
+    links = d.find_elements(By.CSS_SELECTOR, "a.case-link")
+    assert [a.get_attribute("href") for a in links] == [f"{site.url}/cases/{case}"]
+
+    # The case dashboard: image, face and text hits.
+    navigate(d, links[0])
+    assert path(d, site) == f"/cases/{case}"
+    kinds = {b.text for b in d.find_elements(By.CSS_SELECTOR, "#by-kind .badge")}
+    assert {"exact", "pdq", "face", "text"} <= kinds
+
+    # The review queue: every hit, every image a blurred grey thumbnail that loads.
+    navigate(d, d.find_element(By.ID, "tab-review"))
+    assert path(d, site) == f"/cases/{case}/review"
+    rows = d.find_elements(By.CSS_SELECTOR, "table#queue tr.hit[data-item]")
+    assert len(rows) == site.fresh_hits
+    thumbs = d.find_elements(By.CSS_SELECTOR, "table#queue img.thumb")
+    assert thumbs and all(
+        str(t.get_attribute("src")).startswith(f"{site.url}/cases/{case}/items/")
+        and t.get_attribute("src").endswith("/thumb")
+        for t in thumbs
+    )
+    wait(d, lambda drv: all(loaded(drv, t) for t in thumbs))
+    assert {td.text for td in d.find_elements(By.CSS_SELECTOR, "table#queue td.decision")} == {
+        KO["undecided"]
+    }
+
+    # Reveal one: the clear image replaces the blurred one, and the reveal is in the audit chain.
+    thumb = thumbs[0]
+    revealed_item = thumb.find_element(By.XPATH, "ancestor::tr").get_attribute("data-item")
+    blurred = pixels(d, thumb)
+    thumb.find_element(By.XPATH, "following-sibling::button[contains(@class, 'reveal')]").click()
+    wait(
+        d,
+        lambda drv: (
+            str(thumb.get_attribute("src")).startswith(("blob:", "data:image/")) and loaded(drv, thumb)
+        ),
+    )
+    clear = pixels(d, thumb)
+    assert colourfulness(blurred) <= 2 < 30 < colourfulness(clear), "grey until revealed, then in colour"
+    assert sharpness(clear) > 2 * sharpness(blurred), "blurred until revealed"
+    assert not thumb.find_elements(By.XPATH, "following-sibling::button[contains(@class, 'reveal')]")
+    with site.store.session() as session:
+        reveals = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "media.revealed", AuditEvent.case_id == case)
+        ).all()
+        assert [(e.details["item"], e.details["user"]) for e in reveals] == [(int(revealed_item), "worker")]
+    assert console_errors(d) == [], "a reveal must not break the page's CSP"
+
+    # Confirm one hit with the mouse: select it, give a reason, confirm.
+    first = rows[0].get_attribute("data-item")
+    rows[0].find_element(By.CSS_SELECTOR, "input.pick").click()
+    d.find_element(By.ID, "reason").send_keys("the enrolled photo, checked by eye")
+    navigate(d, d.find_element(By.ID, "confirm-selected"))
+    assert d.find_element(By.CSS_SELECTOR, "p.flash").text == KO["saved"]
+    assert row(d, first).find_element(By.CSS_SELECTOR, "td.decision").text == KO["confirmed"]
+    assert "decided" in str(row(d, first).get_attribute("class"))
+
+    # And one with the keyboard: j moves to the second row, x selects it, c confirms.
+    d.find_element(By.ID, "reason").send_keys("same photo, recompressed")
+    d.execute_script("document.activeElement.blur()")  # shortcuts are off while typing in a field
+    rows = d.find_elements(By.CSS_SELECTOR, "table#queue tr.hit[data-item]")
+    second = rows[1].get_attribute("data-item")
+    assert second != first and "decided" not in str(rows[1].get_attribute("class"))
+    ActionChains(d).send_keys("j").perform()
+    wait(d, lambda _: "cursor" in str(rows[1].get_attribute("class")))
+    ActionChains(d).send_keys("x").perform()
+    wait(d, lambda _: rows[1].find_element(By.CSS_SELECTOR, "input.pick").is_selected())
+    navigate(d, keys="c")
+    assert row(d, second).find_element(By.CSS_SELECTOR, "td.decision").text == KO["confirmed"]
+    with site.store.session() as session:
+        decided = current(session, case)
+    assert {i: c.decision for i, c in decided.items()} == {int(first): "confirmed", int(second): "confirmed"}
+
+    # The takedown board: no notice yet; drafting makes one, for exactly the two confirmed hits.
+    navigate(d, d.find_element(By.ID, "tab-takedown"))
+    assert d.find_elements(By.CSS_SELECTOR, "#board .notice") == []
+    d.find_element(By.ID, "organisation").send_keys("Test Support Centre (fictional)")
+    d.find_element(By.ID, "email").send_keys("desk@support-centre.example")
+    navigate(d, d.find_element(By.ID, "draft-button"))
+    assert path(d, site) == f"/cases/{case}/takedown"
+    cards = d.find_elements(By.CSS_SELECTOR, "#board .notice")
+    assert len(cards) == 1
+    assert "telegram" in cards[0].text and f"{KO['drafted']} 2" in cards[0].text
+    with site.store.session() as session:
+        items = session.scalars(select(NoticeItem.item_id).join(Notice).where(Notice.case_id == case)).all()
+    assert sorted(items) == sorted([int(first), int(second)])
+
+    # The evidence bundle: downloaded as a zip that verifies offline.
+    navigate(d, d.find_element(By.ID, "tab-evidence"))
+    bundle = downloads / f"case-{case}-evidence.zip"
+    d.find_element(By.ID, "export-button").click()
+    wait(d, lambda _: bundle.is_file() and not list(downloads.glob("*.crdownload")), timeout=30)
+    check = verify_bundle(bundle)
+    assert check.ok, check.problems
+    assert check.hits == site.fresh_hits and check.audit_entries > 0
+
+    # Language: the same page, in English, then back in Korean.
+    here = path(d, site)
+    assert d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ko"
+    assert d.find_element(By.ID, "tab-evidence").text == KO["evidence"]
+    navigate(d, d.find_element(By.ID, "language"))
+    assert path(d, site) == here, "switching language stays on the page"
+    assert d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    assert d.find_element(By.ID, "tab-evidence").text == EN["evidence"]
+    assert d.find_element(By.ID, "export-button").text == EN["download"]
+    navigate(d, d.find_element(By.ID, "language"))
+    assert d.find_element(By.ID, "tab-evidence").text == KO["evidence"]
+
+    assert console_errors(d) == []
+
+    # Sign out: back on the login page, and the old session opens nothing.
+    navigate(d, d.find_element(By.ID, "logout"))
+    assert path(d, site) == "/login"
+    assert d.find_element(By.ID, "login-button").is_displayed()
+    open_page(d, f"{site.url}/cases/{case}/review")
+    assert path(d, site) == "/login"
+
+
+# ------------------------------------------------------------------------------------------ scenario 2
+
+
+def test_reviewer_is_refused_a_case_not_assigned_to_them(browser: WebDriver, site: Site) -> None:
+    d = browser
+    sign_in(d, site, "reviewer")
+    open_page(d, f"{site.url}/cases/{site.fresh}/review")  # assigned: the queue
+    assert d.find_elements(By.CSS_SELECTOR, "table#queue tr.hit")
+    open_page(d, f"{site.url}/cases/1/review")  # not assigned: the 403 page, and nothing of the case
+    assert d.find_element(By.TAG_NAME, "h1").text == "403"
+    assert KO["forbidden"] in d.find_element(By.TAG_NAME, "main").text
+    assert not d.find_elements(By.CSS_SELECTOR, "table#queue, img.thumb")
+
+
+def test_auditor_lands_on_the_audit_log(browser: WebDriver, site: Site) -> None:
+    d = browser
+    sign_in(d, site, "auditor")
+    assert path(d, site) == "/audit"
+    assert d.find_element(By.ID, "chain-ok").text.startswith(KO["chain_ok"])
+    assert d.find_elements(By.CSS_SELECTOR, "table#audit tbody tr")
+
+
+def test_wrong_password_is_refused(browser: WebDriver, site: Site) -> None:
+    d = browser
+    sign_in(d, site, "worker", "not the password at all")
+    assert path(d, site) == "/login"
+    assert d.find_element(By.CSS_SELECTOR, "p.error").text == KO["login_failed"]
+    assert d.get_cookie("ncii_session") is None
+    open_page(d, site.url + "/cases")
+    assert path(d, site) == "/login"
+
+
+def test_six_wrong_passwords_lock_the_account_out(browser: WebDriver, site: Site) -> None:
+    d = browser
+    keys = ("user:locked", "ip:127.0.0.1")
+    site.limiter.succeeded(*keys)  # whatever earlier tests left
+    try:
+        for attempt in range(1, 7):
+            sign_in(d, site, "locked", f"wrong password number {attempt}")
+            expected = KO["login_failed"] if attempt <= 5 else KO["login_blocked"]
+            assert d.find_element(By.CSS_SELECTOR, "p.error").text == expected, attempt
+        sign_in(d, site, "locked")  # the right password does not help while locked out
+        assert path(d, site) == "/login"
+        assert d.find_element(By.CSS_SELECTOR, "p.error").text == KO["login_blocked"]
+        assert d.get_cookie("ncii_session") is None
+    finally:
+        site.limiter.succeeded(*keys)  # the lock lasts minutes; the next tests sign in from this address
+
+
+# ------------------------------------------------------------------------------------------ scenario 3
+
+
+def test_pages_render_and_log_no_errors(browser: WebDriver, site: Site, tmp_path: Path) -> None:
+    """Screenshots of the main pages are real pictures, and no page logs an error (the CSP has no
+    'unsafe-inline': a violation would be logged here)."""
+    d = browser
+    sign_in(d, site, "viewer")
+    errors: dict[str, list[str]] = {}
+    for name, url, ready in (
+        ("cases", "/cases", "table#cases a.case-link"),
+        ("dashboard", "/cases/1", "#by-kind .badge"),
+        ("review", "/cases/1/review", "table#queue tr.hit"),
+        ("takedown", "/cases/1/takedown", "#board .notice"),
+    ):
+        open_page(d, site.url + url)
+        wait(d, EC.visibility_of_element_located((By.CSS_SELECTOR, ready)))
+        if name == "review":
+            thumbs = d.find_elements(By.CSS_SELECTOR, "img.thumb")
+            wait(d, lambda drv, thumbs=thumbs: all(loaded(drv, t) for t in thumbs))
+        shot = tmp_path / f"{name}.png"
+        shot.write_bytes(d.get_screenshot_as_png())
+        with Image.open(shot) as im:
+            rgb = im.convert("RGB")
+        colours = rgb.getcolors(maxcolors=1 << 24) or []
+        spread = sum(ImageStat.Stat(rgb).stddev) / 3
+        assert rgb.size[0] >= 1000 and len(colours) >= 100 and spread > 15, (name, len(colours), spread)
+        errors[name] = console_errors(d)
+    assert errors == {name: [] for name in errors}
