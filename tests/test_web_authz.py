@@ -94,6 +94,7 @@ ROUTES = [
     ("GET", "/cases/{case}/evidence", "evidence.export", True),
     ("POST", "/cases/{case}/evidence", "evidence.export", True),
     ("POST", "/notices/{notice}/mark", "takedown", True),
+    ("GET", "/notices/{notice}", "takedown", True),
     ("GET", "/cases/{case}/scans", "case.scan", True),
     ("POST", "/cases/{case}/scans", "case.scan", True),
     ("GET", "/audit", "audit.view", False),
@@ -226,3 +227,44 @@ def test_the_interface_speaks_korean_and_english_alike() -> None:
 
     assert set(STRINGS["ko"]) == set(STRINGS["en"])
     assert all(STRINGS["ko"][k] for k in STRINGS["ko"]) and all(STRINGS["en"][k] for k in STRINGS["en"])
+
+
+def test_serve_demo_user_from_the_command_line(tmp_path: Path) -> None:
+    """What `make web` does: serve on loopback with a fresh 'demo' password, printed once."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import cli_env
+    from tests.web_server import free_port
+
+    store = new_store(tmp_path / "d")
+    case_id = _case(store)
+    store.close()
+    base = [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(tmp_path / "d"), "serve"]
+    refused = subprocess.run(
+        [*base, "--host", "0.0.0.0", "--demo-user"], capture_output=True, text=True, env=cli_env()
+    )
+    assert refused.returncode == 2 and "loopback only" in refused.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [*base, "--port", str(port), "--demo-user"], stderr=subprocess.PIPE, text=True, env=cli_env()
+    )
+    try:
+        assert server.stderr is not None
+        line = server.stderr.readline()
+        password = re.search(r"password (\S+)", line).group(1)  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                httpx.get(f"{url}/login", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        client = httpx.Client(base_url=url, timeout=30, follow_redirects=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        landing = client.post("/login", data={"username": "demo", "password": password, "csrf_token": token})
+        assert landing.status_code == 200 and f"/cases/{case_id}" in landing.text
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

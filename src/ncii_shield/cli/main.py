@@ -1358,17 +1358,39 @@ def serve(
     insecure_cookies: Annotated[
         bool, typer.Option("--insecure-cookies", help="Allow cookies over plain HTTP (loopback demos only).")
     ] = False,
+    demo_user: Annotated[
+        bool,
+        typer.Option(
+            "--demo-user", help="Loopback demo: a case worker 'demo' with a new password, on every case."
+        ),
+    ] = False,
 ) -> None:
     """Run the web app and the API (behind a TLS proxy in production)."""
+    import secrets
+
     import uvicorn
+    from sqlalchemy import select
 
+    from ncii_shield.store.models import Case, User
     from ncii_shield.web.app import create_app
+    from ncii_shield.web.auth import assign, create_user, set_password
 
-    if insecure_cookies and host not in ("127.0.0.1", "localhost", "::1"):
+    if (insecure_cookies or demo_user) and host not in ("127.0.0.1", "localhost", "::1"):
         fail(
-            "--insecure-cookies is for loopback only",
-            hint="serve on 127.0.0.1, or put TLS in front and drop the flag",
+            "--insecure-cookies and --demo-user are for loopback only",
+            hint="serve on 127.0.0.1, or put TLS in front",
         )
+    if demo_user:
+        insecure_cookies = True
+        password = secrets.token_urlsafe(12)
+        with state.store.session() as session:
+            if session.scalar(select(User).where(User.username == "demo")) is None:
+                create_user(session, "demo", password, "case_worker", language="en")
+            else:
+                set_password(session, "demo", password)
+            for case_id in session.scalars(select(Case.id).where(Case.status != "purged")):
+                assign(session, "demo", case_id)
+        err_console.print(f"log in as [bold]demo[/] with password [bold]{password}[/] (a new one each start)")
     application = create_app(state.store, secure_cookies=not insecure_cookies)
     err_console.print(f"ncii-shield web app on http://{host}:{port}/ (Ctrl-C to stop)")
     uvicorn.run(application, host=host, port=port, log_level="warning")

@@ -162,8 +162,15 @@ def _act(store: Store, case_id: int, out_dir: Path) -> bool:
     from ncii_shield.takedown.service import draft
 
     with store.session() as session:
+        # Copies of her own photos are confirmed here; face-only composites and messages are left for a
+        # person to review (in the web app: `make web`), as they would be in real work.
+        copies = [
+            r.item_id
+            for r in list_hits(session, case_id)
+            if {"exact", "pdq", "video", "partial"} & set(r.kinds)
+        ]
         confirmed = decide(
-            session, case_id, "confirmed", "demo: checked against the ground truth", undecided_only=True
+            session, case_id, "confirmed", "demo: copies of the enrolled photos", item_ids=copies
         )
         notices = draft(
             session,
@@ -174,7 +181,10 @@ def _act(store: Store, case_id: int, out_dir: Path) -> bool:
             out_dir=out_dir / "notices",
         )
         drafted = [(n.id, n.platform_id, n.language, n.channel, n.to, len(n.items)) for n in notices]
-    console.print(f"review: {len(confirmed)} hits confirmed")
+    console.print(
+        f"review: {len(confirmed)} copies of her photos confirmed; the rest (face on other images, messages) "
+        "wait for a person: `make web`"
+    )
     print_table(
         f"Takedown notices drafted ({len(drafted)}), in {out_dir / 'notices'}",
         ["id", "platform", "lang", "via", "to", "items"],

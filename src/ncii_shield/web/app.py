@@ -59,6 +59,13 @@ def create_app(store: Store, *, secure_cookies: bool = True) -> FastAPI:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         return pages.error_page(request, exc.status_code, str(exc.detail))
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        """A bug: say so plainly (the traceback goes to the server log), never a reset connection."""
+        if request.url.path.startswith(("/api/", "/h/", "/m/", "/c/", "/status")):
+            return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
+        return pages.error_page(request, 500, "internal error; see the server log")
+
     app.mount("/static", StaticFiles(directory=str(files("ncii_shield.web") / "static")), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)

@@ -103,6 +103,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "import_folder": "Export in the import folder",
         "nothing_to_import": "Nothing to scan yet. Put an export (folder or result.json) in",
         "source": "Source",
+        "chat_type": "Type",
+        "waiting": "{n} waiting",
     },
     "ko": {
         "app": "ncii-shield",
@@ -202,6 +204,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "import_folder": "가져오기 폴더의 자료",
         "nothing_to_import": "검색할 자료가 아직 없습니다. 내보낸 자료(폴더 또는 result.json)를 다음 위치에 두십시오:",
         "source": "수집 자료",
+        "chat_type": "유형",
+        "waiting": "{n}건 대기",
     },
 }
 

@@ -524,6 +524,30 @@ def takedown_draft(
     return _redirect(f"/cases/{case_id}/takedown")
 
 
+@router.get("/notices/{notice_id}")
+def notice_text(request: Request, notice_id: int) -> Response:
+    """A notice as it will be sent, to read or to paste into a platform's web form."""
+    from ncii_shield.store.models import Notice
+
+    with get_store(request).session() as session:
+        who = _who(request, session)
+        notice = session.get(Notice, notice_id)
+        if notice is None:
+            raise HTTPException(404, f"no notice {notice_id}")
+        case = _case(session, who, notice.case_id, "takedown")
+        text = f"To: {notice.to}\nSubject: {notice.subject}\n\n{notice.body}"
+        return _render(
+            request,
+            "notice.html.j2",
+            who,
+            case=case,
+            tab="takedown",
+            notice_id=notice_id,
+            platform=notice.platform_id,
+            text=text,
+        )
+
+
 @router.post("/notices/{notice_id}/mark")
 def notice_mark(
     request: Request, notice_id: int, status: str = Form(...), csrf_token: str = Form("")
