@@ -21,7 +21,7 @@ from ncii_shield.sources import open_source
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Hit, Notice
 from ncii_shield.takedown.service import draft
-from ncii_shield.web.auth import PERMISSIONS, assign, create_user
+from ncii_shield.web.auth import PERMISSIONS, assign, create_token, create_user
 from tests.conftest import ASSETS, new_store
 from tests.exports import message, write_export
 from tests.test_scan import _case
@@ -32,7 +32,7 @@ ROLES = ("admin", "case_worker", "reviewer", "auditor")
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, int], dict[str, int]]]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, int], dict[str, str]]]:
     tmp = tmp_path_factory.mktemp("authz")
     store: Store = new_store(tmp / "data")
     photo = ASSETS / "obama.jpg"
@@ -56,14 +56,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
         notices = {
             key: s.scalars(select(Notice.id).where(Notice.case_id == cid)).first() for key, cid in ids.items()
         }
+        tokens: dict[str, str] = {}
         for role in ROLES:
             create_user(s, role, PASSWORD, role, language="en")
             if role != "admin":
                 assign(s, role, own)
+            tokens[role] = create_token(s, role, "matrix", ["cases:read", "cases:write"])
+            tokens[f"{role}:read"] = create_token(s, role, "matrix-read", ["cases:read"])
     ids.update({f"item_{k}": v for k, v in items.items() if v is not None})
     ids.update({f"notice_{k}": v for k, v in notices.items() if v is not None})
     with live_server(store) as url:
-        yield url, ids, {}
+        yield url, ids, tokens
     store.close()
 
 
@@ -102,7 +105,7 @@ ROUTES = [
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_authorisation_matrix(site: tuple[str, dict[str, int], dict[str, int]], role: str) -> None:
+def test_authorisation_matrix(site: tuple[str, dict[str, int], dict[str, str]], role: str) -> None:
     url, ids, _ = site
     client, csrf = _login(url, role)
     # Forms for POSTs: valid enough to pass validation, so that 403 can only come from authorisation.
@@ -138,7 +141,7 @@ def test_authorisation_matrix(site: tuple[str, dict[str, int], dict[str, int]], 
 
 
 def test_anonymous_is_sent_to_login_and_forms_need_csrf(
-    site: tuple[str, dict[str, int], dict[str, int]],
+    site: tuple[str, dict[str, int], dict[str, str]],
 ) -> None:
     url, ids, _ = site
     anonymous = httpx.Client(base_url=url, follow_redirects=False, timeout=30)
@@ -153,7 +156,7 @@ def test_anonymous_is_sent_to_login_and_forms_need_csrf(
     assert forged.status_code == 403 and "CSRF" in forged.text
 
 
-def test_security_headers_and_cookie_flags(site: tuple[str, dict[str, int], dict[str, int]]) -> None:
+def test_security_headers_and_cookie_flags(site: tuple[str, dict[str, int], dict[str, str]]) -> None:
     url, _, _ = site
     client = httpx.Client(base_url=url, timeout=30)
     page = client.get("/login")
@@ -268,3 +271,52 @@ def test_serve_demo_user_from_the_command_line(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+# /api/v1: (method, path template, action, is it about a case, JSON body)
+API_ROUTES = [
+    ("GET", "/api/v1/cases", "case.list", False, None),
+    ("GET", "/api/v1/cases/{case}", "case.view", True, None),
+    ("GET", "/api/v1/cases/{case}/hits", "case.view", True, None),
+    (
+        "POST",
+        "/api/v1/cases/{case}/decisions",
+        "hits.review",
+        True,
+        {"all": True, "decision": "confirmed", "reason": "matrix"},
+    ),
+    ("GET", "/api/v1/cases/{case}/rooms", "case.view", True, None),
+    ("GET", "/api/v1/cases/{case}/takedown", "case.view", True, None),
+    ("POST", "/api/v1/text/check", "case.view", False, {"messages": ["hello"]}),
+    ("GET", "/api/v1/audit/verify", "audit.view", False, None),
+]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_api_authorisation_matrix(site: tuple[str, dict[str, int], dict[str, str]], role: str) -> None:
+    """The same rules over bearer tokens: every /api/v1 route x role x own / other case, and scopes."""
+    url, ids, tokens = site
+    token = tokens[role]
+    failures = []
+    for method, template, action, about_case, body in API_ROUTES:
+        for whose in ("own", "other") if about_case else ("-",):
+            path = template.format(case=ids.get(whose, 0))
+            expected = role in PERMISSIONS[action] and (not about_case or whose == "own" or role == "admin")
+            response = httpx.request(
+                method, url + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            )
+            got = response.status_code != 403
+            if response.status_code >= 500 or got != expected:
+                failures.append(
+                    f"{role} {method} {path}: {response.status_code}, expected {'allowed' if expected else '403'}"
+                )
+    read_only = tokens[f"{role}:read"]
+    denied = httpx.post(
+        f"{url}/api/v1/cases/{ids['own']}/decisions",
+        json={"all": True, "decision": "confirmed", "reason": "x"},
+        headers={"Authorization": f"Bearer {read_only}"},
+        timeout=30,
+    )
+    if denied.status_code != 403:
+        failures.append(f"{role}: a cases:read token could write decisions ({denied.status_code})")
+    assert not failures, "\n".join(failures)
