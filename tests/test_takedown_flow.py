@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -251,3 +252,27 @@ def test_takedown_cli(tmp_path: Path, web: str, smtp: tuple[SmtpSettings, _Inbox
         env=cli_env(),
     )
     assert no_smtp.returncode == 2 and "NCII_SMTP_HOST" in no_smtp.stderr
+
+
+def test_drafting_again_adds_no_duplicates_and_each_notice_has_its_own_reference(
+    store: Store, tmp_path: Path
+) -> None:
+    from tests.exports import message, write_export
+
+    photo = ASSETS / "obama.jpg"
+    case_id = _case(store, [photo])
+    export = write_export(
+        tmp_path / "e", [message(1, photo="a.jpg")], chat_id=1801234567, files={"a.jpg": photo.read_bytes()}
+    )
+    _scan(store, export, case_id)
+    with store.session() as s:
+        decide(s, case_id, "confirmed", "hers", undecided_only=True)
+        first = draft(
+            s, case_id, reporter_organisation="Desk", reporter_email="desk@support.test", regulator=True
+        )
+        again = draft(
+            s, case_id, reporter_organisation="Desk", reporter_email="desk@support.test", regulator=True
+        )
+        assert {n.platform_id for n in first} == {"telegram", "kcsc"} and again == []
+        references = {n.platform_id: re.search(r"NCII-\d{4}-\d{4}-\d+", n.body).group(0) for n in first}  # type: ignore[union-attr]
+        assert len(set(references.values())) == 2

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ncii_shield.cases.service import get_case
@@ -139,9 +139,19 @@ def draft(
             continue  # a file from a folder with no URL: nothing a platform could find
         groups[platform.id].append((row, url))
     if regulator:
-        groups["kcsc"] = [(r, item_url(*items[r.item_id])) for r in confirmed]
+        to_regulator = set(
+            session.scalars(
+                select(NoticeItem.item_id)
+                .join(Notice)
+                .where(Notice.case_id == case_id, Notice.platform_id == "kcsc")
+            )
+        )
+        rows = [(r, item_url(*items[r.item_id])) for r in confirmed if r.item_id not in to_regulator]
+        if rows:
+            groups["kcsc"] = rows
     created: list[Notice] = []
     skipped: list[str] = []
+    sequence = session.scalar(select(func.count()).select_from(Notice).where(Notice.case_id == case_id)) or 0
     now = datetime.now(UTC)
     for platform_id, rows in sorted(groups.items()):
         platform = registry.platform(platform_id)
@@ -168,7 +178,8 @@ def draft(
             NoticeRequest(
                 platform_id=platform_id,
                 language=lang,  # type: ignore[arg-type]
-                case_reference=case_reference(case_id, case.created_at),
+                # One reference per notice, so a platform's reply can be matched to it.
+                case_reference=f"{case_reference(case_id, case.created_at)}-{sequence + len(created) + 1}",
                 reporter_organisation=reporter_organisation,
                 reporter_email=reporter_email,
                 items=lines,

@@ -30,15 +30,59 @@ document.addEventListener("DOMContentLoaded", () => {
       const state = await response.json();
       const bar = document.getElementById("job-bar");
       if (state.total_positions) bar.value = Math.round((100 * state.done_positions) / state.total_positions);
+      const count = (label, n) => (label || "{n}").replace("{n}", n);
       document.getElementById("job-text").textContent =
-        `${state.stage}: ${state.items} messages, ${state.media} media` + (state.error ? ` — ${state.error}` : "");
+        `${state.stage}: ${count(job.dataset.messages, state.items)}, ${count(job.dataset.media, state.media)}` +
+        (state.error ? ` — ${state.error}` : "");
       if (state.finished) { bar.value = 100; setTimeout(() => window.location.assign(window.location.pathname), 1500); }
       else setTimeout(poll, 1000);
     };
     poll();
   }
+  // "Select all" ticks the hits not reviewed yet: a decided hit may already be in a notice that was sent.
   const all = document.getElementById("select-all");
-  if (all) all.addEventListener("change", () => document.querySelectorAll("input.pick").forEach((c) => { c.checked = all.checked; }));
+  if (all) all.addEventListener("change", () => document.querySelectorAll("tr.hit:not(.decided) input.pick").forEach((c) => { c.checked = all.checked; }));
+
+  // Confirm / Reject with nothing ticked: say so here, instead of an error page that loses the reason.
+  const form = document.getElementById("review-form");
+  if (form) form.addEventListener("submit", (event) => {
+    const message = document.getElementById("review-message");
+    if (document.querySelectorAll("input.pick:checked").length) { if (message) message.hidden = true; return; }
+    event.preventDefault();
+    if (message) { message.textContent = form.dataset.none; message.hidden = false; }
+  });
+
+  // The notice page: copy its text for pasting into an e-mail or a platform's web form.
+  const copy = document.getElementById("copy-notice");
+  if (copy) copy.addEventListener("click", async () => {
+    const pre = document.getElementById("notice-text");
+    try {
+      await navigator.clipboard.writeText(pre.textContent);
+      copy.textContent = copy.dataset.done;
+    } catch (error) {
+      // No clipboard (e.g. plain http on another host): select the text so that Ctrl+C copies it.
+      const range = document.createRange();
+      range.selectNodeContents(pre);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+    }
+  });
+
+  // The evidence export takes a few seconds and the page does not change: say that it is coming.
+  const exportForm = document.getElementById("evidence-form");
+  if (exportForm) exportForm.addEventListener("submit", () => {
+    const status = document.getElementById("export-status");
+    if (!status) return;
+    status.textContent = status.dataset.text;
+    setTimeout(() => { status.textContent = ""; }, 15000);
+  });
+
+  // Error pages: back to the page the form was on, with what was typed still there.
+  document.querySelectorAll("button.go-back").forEach((button) => {
+    if (window.history.length < 2) { button.remove(); return; }
+    button.addEventListener("click", () => window.history.back());
+  });
 
   // Keyboard: j/k move, x select, c confirm, r reject, v reveal (not while typing in a field).
   const rows = Array.from(document.querySelectorAll("tr.hit"));
@@ -49,7 +93,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const picked = document.querySelectorAll("input.pick:checked");
     if (!picked.length) rows[at].querySelector("input.pick").checked = true;
     const reason = document.getElementById("reason");
-    if (!reason.value) { reason.focus(); return; }
+    if (!reason.value) { reason.focus(); reason.reportValidity(); return; }
     document.getElementById(decision === "confirmed" ? "confirm-selected" : "reject-selected").click();
   };
   document.addEventListener("keydown", (event) => {
