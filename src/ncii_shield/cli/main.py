@@ -1044,15 +1044,6 @@ def review_reject(
     _review(case_id, "rejected", items, all_hits, kind, reason)
 
 
-def _pdf_renderer():  # type: ignore[no-untyped-def]
-    """The PDF renderer, if this installation has it (fpdf2 and the bundled Korean font)."""
-    try:
-        from ncii_shield.evidence.pdf import render_pdf
-    except ImportError:
-        return None
-    return lambda data, lang: render_pdf(data, language=lang)
-
-
 @evidence_app.command("export")
 def evidence_export(
     case_id: int,
@@ -1067,9 +1058,7 @@ def evidence_export(
 
     passphrase = os.environ.get("NCII_BUNDLE_PASSPHRASE")
     with state.store.session() as session:
-        result = export_bundle(
-            state.store, session, case_id, out, media=media, passphrase=passphrase, pdf=_pdf_renderer()
-        )
+        result = export_bundle(state.store, session, case_id, out, media=media, passphrase=passphrase)
     console.print(
         f"bundle {escape(str(result.path))}: {result.hits} hits, {result.files} files, "
         f"signed by {result.fingerprint}"

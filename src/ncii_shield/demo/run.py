@@ -157,7 +157,6 @@ def run_demo(
 def _act(store: Store, case_id: int, out_dir: Path) -> bool:
     """Confirm the hits, draft one notice per platform (and the regulator's), export and verify the bundle."""
     from ncii_shield.evidence.bundle import export_bundle, verify_bundle
-    from ncii_shield.evidence.pdf import render_pdf
     from ncii_shield.review.decisions import decide
     from ncii_shield.takedown.service import draft
 
@@ -192,14 +191,7 @@ def _act(store: Store, case_id: int, out_dir: Path) -> bool:
     )
     bundle = out_dir / "evidence-bundle.zip"
     with store.session() as session:
-        result = export_bundle(
-            store,
-            session,
-            case_id,
-            bundle,
-            media="blurred",
-            pdf=lambda data, lang: render_pdf(data, language=lang),
-        )
+        result = export_bundle(store, session, case_id, bundle, media="blurred")
     check = verify_bundle(bundle, trusted=[result.fingerprint])
     console.print(
         f"evidence bundle: [bold]{escape(str(bundle))}[/] ({result.files} files, {result.hits} hits), "

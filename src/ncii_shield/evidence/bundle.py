@@ -20,7 +20,7 @@ import json
 import os
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from ncii_shield.cases.service import get_case
 from ncii_shield.errors import NciiError
 from ncii_shield.evidence.assemble import build_report_data
+from ncii_shield.evidence.pdf import render_pdf
 from ncii_shield.evidence.report import render_report
 from ncii_shield.media.thumbs import blur_thumbnail
 from ncii_shield.review.decisions import current
@@ -146,7 +147,7 @@ def export_bundle(  # type: ignore[no-untyped-def]
     *,
     media: str = "blurred",
     passphrase: str | None = None,
-    pdf: Callable[[object, str], bytes] | None = None,
+    pdf: bool = True,
 ) -> BundleResult:
     """Write the case's signed evidence bundle to ``out``. Rejected hits are left out; the rest are in."""
     if media not in MEDIA_MODES:
@@ -161,7 +162,7 @@ def export_bundle(  # type: ignore[no-untyped-def]
         raise NciiError(f"case {case_id} is purged: there is no evidence left to export")
     audit.record(session, "evidence.exported", case_id=case_id, media=media, out=str(out))
     session.flush()
-    checkpoint(store, session, force=True)
+    checkpoint(store, session)
     files: dict[str, bytes] = {}
 
     decided = current(session, case_id)
@@ -169,8 +170,8 @@ def export_bundle(  # type: ignore[no-untyped-def]
     data = build_report_data(session, store.blobs, case_id)
     for lang in LANGUAGES:
         files[f"report-{lang}.html"] = render_report(data, language=lang).encode()
-        if pdf is not None:
-            files[f"report-{lang}.pdf"] = pdf(data, lang)
+        if pdf:
+            files[f"report-{lang}.pdf"] = render_pdf(data, language=lang)
 
     shas = sorted({r.media_sha256 for r in rows if r.media_sha256})
     medias = {m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(shas)))}

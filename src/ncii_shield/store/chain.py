@@ -4,8 +4,8 @@ Evidence "doesn't hold up" when nobody can show that the record of what was done
 afterwards. Every audit event therefore carries ``seq`` (1, 2, 3…), the hash of the previous entry and
 its own hash over (seq, time, actor, action, case, digest of its details). Editing an entry breaks its
 hash; deleting one leaves a gap in ``seq``; reordering breaks the ``prev`` links. An attacker who
-rewrites the whole chain from some point on is caught by checkpoints: every ``CHECKPOINT_EVERY``
-entries (and on demand, and in every evidence bundle) the head of the chain is signed with the
+rewrites the whole chain from some point on is caught by checkpoints: at the end of every session
+that appended entries (and in every evidence bundle) the head of the chain is signed with the
 deployment's Ed25519 key, whose private half is only ever stored sealed under the deployment key.
 
 Details are sealed at rest and hashed with a random nonce inside them, so the chain reveals nothing
@@ -31,7 +31,6 @@ from ncii_shield.store.crypto import KeyringError
 from ncii_shield.store.models import AuditCheckpoint, AuditEvent
 
 SIGNING_SCOPE = "signing:ed25519"  # keyring scope whose 32 random bytes are the Ed25519 seed
-CHECKPOINT_EVERY = 50
 GENESIS = bytes(32)
 NONCE_KEY = "_nonce"
 
@@ -130,8 +129,8 @@ def checkpoint_message(seq: int, head: bytes, at: datetime) -> bytes:
     )
 
 
-def checkpoint(store, session: Session, *, force: bool = False) -> AuditCheckpoint | None:  # type: ignore[no-untyped-def]
-    """Sign the current head of the chain if ``force`` or ``CHECKPOINT_EVERY`` entries have passed."""
+def checkpoint(store, session: Session) -> AuditCheckpoint | None:  # type: ignore[no-untyped-def]
+    """Sign the current head of the chain, unless the newest checkpoint already covers it."""
     session.flush()
     head = session.execute(
         select(AuditEvent.seq, AuditEvent.entry_hash).order_by(AuditEvent.seq.desc()).limit(1)
@@ -139,7 +138,7 @@ def checkpoint(store, session: Session, *, force: bool = False) -> AuditCheckpoi
     if head is None or head[0] is None:
         return None
     last = session.scalar(select(func.max(AuditCheckpoint.seq)))
-    if last is not None and (last >= head[0] or (not force and head[0] - last < CHECKPOINT_EVERY)):
+    if last is not None and last >= head[0]:
         return None
     key = signing_key(store, session)
     at = datetime.now(UTC).replace(microsecond=0)

@@ -105,7 +105,7 @@ class Store:
                 try:
                     yield session
                     if session.info.pop("audit_appended", False):
-                        checkpoint(self, session, force=True)  # the head of the log is signed every time
+                        checkpoint(self, session)  # the head of the log is signed every time
                     session.commit()
                     self.keyring.committed()
                 except BaseException:

@@ -344,15 +344,21 @@ async def review_decide(request: Request, case_id: int) -> Response:
     return _redirect(f"/cases/{case_id}/review?saved=1")
 
 
-def _thumb(session: Session, case_id: int, item_id: int) -> bytes:
-    hit_items = {r.item_id: r for r in list_hits(session, case_id)}
-    row = hit_items.get(item_id)
-    if row is None or not row.media_sha256:
+def _thumb(session: Session, case_id: int, item_id: int) -> str:
+    """The thumbnail blob key of a hit's image: one indexed lookup, not a listing of the case's hits."""
+    from ncii_shield.store.models import Hit
+
+    keys = session.execute(
+        select(Media.thumb_key)
+        .join(Hit, Hit.media_id == Media.id)
+        .where(Hit.case_id == case_id, Hit.item_id == item_id)
+    ).all()
+    if not keys:
         raise HTTPException(404, "no image for this hit")
-    media = session.scalar(select(Media).where(Media.sha256 == row.media_sha256))
-    if media is None or not media.thumb_key:
+    key = next((k for (k,) in keys if k), None)
+    if key is None:
         raise HTTPException(404, "no thumbnail kept for this image")
-    return media.thumb_key  # type: ignore[return-value]
+    return key
 
 
 @router.get("/cases/{case_id}/items/{item_id}/thumb")
@@ -586,7 +592,6 @@ def evidence_export(
     request: Request, case_id: int, media: str = Form("blurred"), csrf_token: str = Form("")
 ) -> Response:
     from ncii_shield.evidence.bundle import export_bundle
-    from ncii_shield.evidence.pdf import render_pdf
 
     if media not in ("blurred", "none"):
         raise HTTPException(400, "media must be blurred or none here (encrypted originals: use the CLI)")
@@ -597,9 +602,7 @@ def evidence_export(
             who = _who(request, session)
             _csrf(request, csrf_token)
             _case(session, who, case_id, "evidence.export")
-            export_bundle(
-                store, session, case_id, out, media=media, pdf=lambda d, lang: render_pdf(d, language=lang)
-            )
+            export_bundle(store, session, case_id, out, media=media)
         data = out.read_bytes()
     return Response(
         data,
