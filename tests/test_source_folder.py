@@ -167,4 +167,7 @@ def test_open_source_picks_telegram_for_result_json_or_its_folder(tmp_path: Path
 def test_open_source_falls_back_to_a_folder(tmp_path: Path) -> None:
     make_files(tmp_path, ["x/a.jpg", "other.json"])
     assert isinstance(open_source(tmp_path / "x"), FolderSource)
-    assert isinstance(open_source(tmp_path / "other.json"), FolderSource)
+    # Anything that is neither an export nor media is refused with the reason, never "scanned" as one
+    # skipped file that lets the case worker believe the export was read.
+    with pytest.raises(SourceError, match=r"other\.json is not an export, an image or a video"):
+        open_source(tmp_path / "other.json")

@@ -9,6 +9,7 @@ import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -50,7 +51,7 @@ def write_export(tmp_path: Path, data: object) -> Path:
 
 
 def read_all(path: Path) -> list[Item]:
-    return list(TelegramExport(path).iter_items())
+    return list(TelegramExport(path, assumed_timezone=UTC).iter_items())
 
 
 def only(tmp_path: Path, msg: dict[str, object]) -> Item:
@@ -221,16 +222,20 @@ def test_date_comes_from_date_unixtime_as_aware_utc(tmp_path: Path) -> None:
 def test_local_date_is_used_only_without_date_unixtime_and_flagged(tmp_path: Path) -> None:
     msg = message(1, date="2024-08-24T21:03:11")
     del msg["date_unixtime"]
-    item = only(tmp_path, msg)
-    assert item.date == datetime(2024, 8, 24, 21, 3, 11)
-    assert item.date.tzinfo is None
-    assert item.extra["date_is_local"] is True
+    result = write_export(tmp_path, chat([msg]))
+    seoul = list(TelegramExport(result, assumed_timezone=ZoneInfo("Asia/Seoul")).iter_items())[0]
+    assert seoul.date == datetime(2024, 8, 24, 12, 3, 11, tzinfo=UTC)  # 21:03 in Seoul is 12:03 UTC
+    assert seoul.extra["date_is_local"] is True
+    # With no zone to assume, the date is left out rather than stored as if it were UTC.
+    unknown = list(TelegramExport(result).iter_items())[0]
+    assert unknown.date is None
+    assert unknown.extra["date_is_local"] is True
 
 
 @pytest.mark.parametrize("bad", ["9" * 5000, "soon", "", "²"])
 def test_unusable_date_unixtime_falls_back_to_local_date(tmp_path: Path, bad: str) -> None:
     item = only(tmp_path, message(1, date="2024-08-24T21:03:11", date_unixtime=bad, edited_unixtime=bad))
-    assert item.date == datetime(2024, 8, 24, 21, 3, 11)
+    assert item.date == datetime(2024, 8, 24, 21, 3, 11, tzinfo=UTC)  # read_all assumes UTC
     assert item.extra["date_is_local"] is True
     assert "edited" not in item.extra
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATA_DIR = "./ncii-data"
+# Old Telegram exports write local times with no zone; NCII_TIMEZONE or --export-timezone names it.
+DEFAULT_TIMEZONE = "Asia/Seoul"
 
 
 @dataclass(frozen=True)

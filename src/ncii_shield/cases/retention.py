@@ -35,6 +35,7 @@ from ncii_shield.store.models import (
     RoomLink,
     Scan,
     Source,
+    SourceChat,
     TakedownEvent,
 )
 
@@ -104,6 +105,8 @@ def purge_case(store: Store, session: Session, case_id: int) -> PurgeResult:
         )
         doomed = select(Item.id).where(Item.source_id == source_id, Item.id.not_in(hit_elsewhere))
         session.execute(delete(RoomLink).where(RoomLink.item_id.in_(doomed)))
+        # A later export's version of a doomed message outlives it, unlinked.
+        session.execute(update(Item).where(Item.previous_id.in_(doomed)).values(previous_id=None))
         result.items += session.execute(
             delete(Item).where(Item.source_id == source_id, Item.id.not_in(hit_elsewhere))
         ).rowcount
@@ -154,6 +157,7 @@ def _drop_source(
             if key and store.blobs.exists(key) and store.blobs.scope_of(key) == scope:
                 _reseal(store, session, media, attr, key)
     session.execute(delete(Scan).where(Scan.source_id == source_id))
+    session.execute(delete(SourceChat).where(SourceChat.source_id == source_id))
     session.execute(delete(Source).where(Source.id == source_id))
     store.keyring.destroy(session, scope)
     result.sources += 1

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -29,11 +29,14 @@ from rich.text import Text
 from sqlalchemy import func, select
 
 from ncii_shield.cli.output import console, err_console, fail, print_json, print_table
-from ncii_shield.config import load_settings
+from ncii_shield.config import DEFAULT_TIMEZONE, load_settings
 from ncii_shield.errors import NciiError
 from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store
+
+if TYPE_CHECKING:
+    from ncii_shield.scan.pipeline import ScanResult
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -402,9 +405,10 @@ def watch(
 
 
 class _RichProgress:
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, label: str = "") -> None:
         self.progress = progress
-        self.read_task = progress.add_task("export read (%)", total=None)
+        prefix = f"{label}: " if label else ""
+        self.read_task = progress.add_task(f"{prefix}export read (%)", total=None)
         self.items_task = progress.add_task("messages", total=None)
         self.media_task = progress.add_task("media analysed", total=None)
         self.match_task: TaskID | None = None
@@ -449,57 +453,108 @@ def progress_bar() -> Progress:
 def scan(
     case_id: Annotated[int, typer.Argument(help="The case to match against.")],
     path: Annotated[
-        Path, typer.Argument(help="A Telegram Desktop export (result.json or its folder) or a folder.")
+        Path,
+        typer.Argument(
+            help="A Telegram Desktop export (JSON or HTML; its folder, result.json, messages.html or a zip "
+            "of it), several exports side by side, or a folder of images and videos."
+        ),
     ],
     workers: Annotated[int | None, typer.Option(help="Worker processes [default: one per core].")] = None,
+    export_timezone: Annotated[
+        str,
+        typer.Option(
+            "--export-timezone",
+            envvar="NCII_TIMEZONE",
+            help="The zone of the exporting machine, for old exports whose dates carry none.",
+        ),
+    ] = DEFAULT_TIMEZONE,
     as_json: JsonFlag = False,
 ) -> None:
-    """Ingest a source and match it against the case. Running it again adds nothing twice."""
+    """Ingest what a path holds and match it against the case. Running it again adds nothing twice; a
+    re-export of the same chat adds only the messages not seen before."""
     from ncii_shield.cases.service import get_case
-    from ncii_shield.scan.pipeline import run_scan
-    from ncii_shield.sources import open_source
+    from ncii_shield.scan.service import scan_path
 
     with state.store.session() as session:
         get_case(session, case_id)
-    reader = open_source(path)
     with progress_bar() as progress:
-        result = run_scan(
+        done = scan_path(
             state.store,
-            reader,
-            location=path.resolve(),
+            path,
             case_id=case_id,
             workers=workers,
-            progress=_RichProgress(progress),
+            timezone=export_timezone,
+            progress=lambda i, n, name: _RichProgress(progress, f"{i + 1}/{n} {name}" if n > 1 else ""),
         )
-    data = dict(
-        scan_id=result.scan_id,
-        source_id=result.source_id,
-        status=result.status,
-        items_seen=result.items_seen,
-        items_new=result.items_new,
-        media_new=result.media_new,
-        items_skipped=result.items_skipped,
-        skip_reasons=dict(result.skip_reasons),
-        error=result.error,
-        new_hits=dict(result.new_hits),
-        bank_hits=dict(result.bank_hits),
-    )
     if as_json:
-        print_json(data)
+        print_json(dict(notes=done.notes, scans=[_scan_data(r) for r in done.results]))
     else:
-        console.print(
-            f"scan [bold]{result.scan_id}[/] {result.status}: {result.items_seen} messages "
-            f"({result.items_new} new), {result.media_new} new media, {result.items_skipped} skipped"
-        )
-        for reason, count in result.skip_reasons.most_common():
-            console.print(f"  skipped {count}: {escape(reason)}")
-        if result.error:
-            console.print(f"[yellow]source stopped early:[/] {escape(result.error)}")
-        console.print(f"new hits: {_counts(result.new_hits)}")
-        if result.bank_hits:
-            console.print(f"new bank hits: {_counts(result.bank_hits)}")
-    if result.status == "partial":
+        for note in done.notes:
+            console.print(f"[cyan]note:[/] {escape(note)}")
+        for result in done.results:
+            _print_scan(result, export_timezone)
+    if done.partial:
         raise SystemExit(1)  # what was read is kept; 1 tells scripts the source was not read to its end
+
+
+def _scan_data(r: ScanResult) -> dict[str, object]:
+    return dict(
+        scan_id=r.scan_id,
+        source_id=r.source_id,
+        status=r.status,
+        items_seen=r.items_seen,
+        items_new=r.items_new,
+        items_repeated=r.items_repeated,
+        media_new=r.media_new,
+        items_skipped=r.items_skipped,
+        skip_reasons=dict(r.skip_reasons),
+        dates_assumed=r.dates_assumed,
+        error=r.error,
+        new_hits=dict(r.new_hits),
+        bank_hits=dict(r.bank_hits),
+        chats=[
+            dict(
+                chat_id=c.chat_id,
+                title=c.title,
+                messages=c.messages,
+                new=c.new,
+                changed=c.changed,
+                repeated=c.repeated,
+                previous_export=c.previous_export,
+            )
+            for c in r.chats
+        ],
+    )
+
+
+def _print_scan(r: ScanResult, zone: str) -> None:
+    repeated = f", {r.items_repeated} already seen in an earlier export" if r.items_repeated else ""
+    console.print(
+        f"scan [bold]{r.scan_id}[/] {r.status}: {r.items_seen} messages "
+        f"({r.items_new} new{repeated}), {r.media_new} new media, {r.items_skipped} skipped"
+    )
+    for chat in r.chats:
+        title = escape(chat.title or chat.chat_id)
+        if chat.previous_export:
+            changed = f", {chat.changed} with other media than before" if chat.changed else ""
+            console.print(
+                f"  chat {title}: {chat.new} new messages since the export of {chat.previous_export}"
+                f" ({chat.repeated} already seen{changed})"
+            )
+        elif len(r.chats) > 1:
+            console.print(f"  chat {title}: {chat.messages} messages")
+    if r.dates_assumed:
+        console.print(
+            f"  [yellow]{r.dates_assumed} dates had no time zone (an old export): read as {zone}[/]"
+            " — if the export was made elsewhere, scan again with --export-timezone"
+        )
+    for reason, count in r.skip_reasons.most_common():
+        console.print(f"  skipped {count}: {escape(reason)}")
+    if r.error:
+        console.print(f"[yellow]source stopped early:[/] {escape(r.error)}")
+    console.print(f"new hits: {_counts(r.new_hits)}")
+    if r.bank_hits:
+        console.print(f"new bank hits: {_counts(r.bank_hits)}")
 
 
 @app.command()
@@ -536,7 +591,7 @@ def _fmt_distance(row_kind: str, distances: dict[str, float | None]) -> str:
 def _fmt_match(row: object) -> str:
     """Distances per route; for a text hit, the fields named and the classifier's label and score."""
     text = (getattr(row, "details", None) or {}).get("text")
-    base = _fmt_distance(row.kind, row.distances)  # type: ignore[attr-defined]
+    base = _fmt_distance(row.kind, row.distances)
     if not text:
         return base
     return f"{base}: {', '.join(text.get('fields', []))}; {text.get('label')} {text.get('score', 0):.2f}"

@@ -16,8 +16,7 @@ from ncii_shield.evidence.assemble import build_report_data
 from ncii_shield.evidence.report import write_report
 from ncii_shield.review.hits import HitRow, list_hits
 from ncii_shield.scan.match import match_case
-from ncii_shield.scan.pipeline import run_scan
-from ncii_shield.sources import open_source
+from ncii_shield.scan.service import scan_path
 from ncii_shield.store.db import Store
 from ncii_shield.text.rooms import RoomGraph, add_alias, room_graph
 from ncii_shield.text.service import add_terms
@@ -62,14 +61,13 @@ def run_demo(
 
     console.rule("[bold]3. Scan the export[/]")
     with progress_factory() as progress:
-        result = run_scan(
+        result = scan_path(
             store,
-            open_source(truth.export_dir),
-            location=truth.export_dir,
+            truth.export_dir,
             case_id=case_id,
             workers=workers,
-            progress=progress_adapter(progress),
-        )
+            progress=lambda i, n, name: progress_adapter(progress),
+        ).results[0]
     console.print(
         f"scan {result.scan_id}: {result.items_seen} messages, {result.media_new} distinct media, "
         f"{result.items_skipped} skipped ({', '.join(f'{n} {r}' for r, n in result.skip_reasons.items())})"

@@ -9,6 +9,7 @@ carry them.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -20,24 +21,34 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from ncii_shield.banks.service import match_banks
 from ncii_shield.errors import NciiError, SourceError
 from ncii_shield.media.decode import MAX_FILE_BYTES
-from ncii_shield.media.thumbs import blur_thumbnail
+from ncii_shield.scan.exports import (
+    CHATS_SCOPE,
+    ChatSeen,
+    ChatSummary,
+    chat_key,
+    chat_tag,
+    cleaned,
+    earlier_versions,
+    exported_on,
+    record_chats,
+)
 from ncii_shield.scan.match import match_case
-from ncii_shield.signals.analyse import Analysis, analyse_bytes
-from ncii_shield.signals.faces import embedding_bytes
-from ncii_shield.signals.sha256 import sha256_file
+from ncii_shield.scan.media_store import store_media
+from ncii_shield.signals.analyse import analyse_bytes
 from ncii_shield.sources.base import Item as SourceItem
 from ncii_shield.sources.base import Source as SourceReader
 from ncii_shield.sources.base import position
-from ncii_shield.sources.paths import resolve_inside
+from ncii_shield.sources.paths import safe_relative_path
+from ncii_shield.sources.tree import Tree
 from ncii_shield.store import audit
-from ncii_shield.store.crypto import source_scope
 from ncii_shield.store.db import Store
-from ncii_shield.store.models import Case, Item, Media, Scan, Signal, Source
+from ncii_shield.store.models import Case, Item, Media, Scan, Source
 from ncii_shield.text.rooms import index_links
 
 CHUNK_ITEMS = int(os.environ.get("NCII_SCAN_CHUNK", "64"))  # items per transaction
@@ -57,6 +68,9 @@ class ScanResult:
     new_hits: Counter[str] = field(default_factory=Counter)
     bank_hits: Counter[str] = field(default_factory=Counter)  # new hits by bank name
     room_links: int = 0  # links to rooms found in the new messages
+    items_repeated: int = 0  # messages already stored from an earlier export of the same chat
+    dates_assumed: int = 0  # messages whose date had no zone: the assumed one was applied
+    chats: list[ChatSummary] = field(default_factory=list)
 
 
 class Progress:
@@ -93,7 +107,11 @@ def register_source(session: Session, reader: SourceReader, location: Path) -> S
     row = session.scalar(select(Source).where(Source.kind == reader.kind, Source.fingerprint == fingerprint))
     if row is None:
         row = Source(
-            kind=reader.kind, location=str(location), name=reader.describe(), fingerprint=fingerprint
+            kind=reader.kind,
+            location=str(location),
+            name=reader.describe(),
+            fingerprint=fingerprint,
+            exported_on=exported_on(str(location)),
         )
         session.add(row)
         session.flush()
@@ -118,20 +136,24 @@ def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[tuple[list[Sourc
     yield chunk, None
 
 
-def _locate_media(root: Path, item: SourceItem) -> tuple[Path | None, str | None]:
-    """The media file of an item, or the one-line reason it has none to analyse."""
+def _locate_media(tree: Tree, item: SourceItem) -> tuple[str | None, str | None]:
+    """The media file of an item (its path in the source's tree), or the one-line reason it has none."""
     if item.extra.get("error"):
         return None, str(item.extra["error"])
     if item.media_path is None:
         return None, item.media_note
-    path = resolve_inside(root, item.media_os_path or item.media_path)
-    if path is None:
+    relative = item.media_os_path or item.media_path
+    if safe_relative_path(relative) is None:
         return None, f"unsafe media path refused: {item.media_path[:80]!r}"
-    if not path.is_file():
+    try:
+        size = tree.size(relative)
+    except OSError as exc:
+        return None, f"media file could not be read: {exc.strerror or exc}"
+    if size is None:
         return None, f"media file missing from export: {item.media_path[:120]}"
-    if path.stat().st_size > MAX_FILE_BYTES:
-        return None, f"media file too large ({path.stat().st_size} bytes)"
-    return path, None
+    if size > MAX_FILE_BYTES:
+        return None, f"media file too large ({size} bytes)"
+    return relative, None
 
 
 @dataclass
@@ -146,93 +168,21 @@ class _Run:
     hash_only: bool  # the scan is for a hash-only case: keep no media bytes, only a blurred thumbnail
     result: ScanResult
     progress: Progress
-
-    @property
-    def scope(self) -> str:
-        return source_scope(self.source_id)
+    tag_secret: bytes = b""
+    chats: dict[str, ChatSeen] = field(default_factory=dict)
 
 
-def _store_media(session: Session, run: _Run, analysis: Analysis, data: bytes) -> Media:
-    media = Media(
-        sha256=analysis.sha256,
-        size=analysis.size,
-        status="refused" if analysis.error else "ok",
-        error=analysis.error,
-        format=analysis.format,
-        width=analysis.width,
-        height=analysis.height,
-    )
-    if analysis.error is None:
-        run.store.keyring.key(session, run.scope)
-        blobs = run.store.blobs
-        if not run.hash_only:
-            media.blob_key = blobs.put(data, namespace="media", scope=run.scope)
-        if analysis.thumbnail:
-            thumb = blur_thumbnail(analysis.thumbnail) if run.hash_only else analysis.thumbnail
-            media.thumb_key = blobs.put(thumb, namespace="thumbs", scope=run.scope)
-            media.thumb_blurred = run.hash_only
-        if (
-            analysis.frames
-        ):  # a video: one PDQ per sampled frame (score = its time in seconds), faces per frame
-            for frame in analysis.frames:
-                media.signals.append(
-                    Signal(
-                        kind="pdq",
-                        frame=frame.index,
-                        value=frame.pdq,
-                        quality=frame.pdq_quality,
-                        score=frame.timestamp,
-                    )
-                )
-                for index, face in enumerate(frame.faces or []):
-                    media.signals.append(
-                        Signal(
-                            kind="face",
-                            frame=frame.index,
-                            idx=index,
-                            sealed=embedding_bytes(face.embedding),
-                            score=face.score,
-                            box=list(face.box),
-                        )
-                    )
-        elif analysis.pdq is not None:
-            media.signals.append(Signal(kind="pdq", value=analysis.pdq, quality=analysis.pdq_quality))
-        for index, face in enumerate(analysis.faces):
-            media.signals.append(
-                Signal(
-                    kind="face",
-                    idx=index,
-                    sealed=embedding_bytes(face.embedding),
-                    score=face.score,
-                    box=list(face.box),
-                )
-            )
-        if analysis.nudity is not None:
-            media.signals.append(Signal(kind="nudity", score=analysis.nudity))
-        if analysis.features is not None:
-            media.signals.append(Signal(kind="features", sealed=analysis.features))
-        for index, window in enumerate(analysis.windows):
-            media.signals.append(
-                Signal(
-                    kind="pdq_window",
-                    idx=index,
-                    value=window.pdq,
-                    quality=window.quality,
-                    box=list(window.box),
-                )
-            )
-    session.add(media)
-    session.flush()
-    return media
-
-
-def _item_row(source_id: int, scan_id: int, item: SourceItem, media_id: int | None, skip: str | None) -> Item:
+def _item_row(
+    run: _Run, item: SourceItem, keys: tuple[str | None, str | None], media_id: int | None, skip: str | None
+) -> Item:
+    chat_id, tag = keys
     return Item(
-        source_id=source_id,
-        scan_id=scan_id,
+        source_id=run.source_id,
+        scan_id=run.scan_id,
         external_id=item.external_id,
         kind=item.kind,
-        chat_id=item.chat_id,
+        chat_id=chat_id,
+        chat_tag=tag,
         chat_title=item.chat_title,
         chat_type=item.chat_type,
         message_id=item.message_id,
@@ -262,24 +212,25 @@ def _json_safe(value: object) -> bool:
 
 
 def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> None:
-    source_id, result, executor = run.source_id, run.result, run.executor
-    ids = [item.external_id for item in chunk]
+    source_id, result, executor, tree = run.source_id, run.result, run.executor, run.reader.tree
+    keys: dict[str, tuple[str | None, str | None]] = {}
+    for item in chunk:
+        tag = chat_tag(run.tag_secret, item.chat_title)
+        keys[item.external_id] = (chat_key(item, tag), tag)
     known = set(
         session.scalars(
-            select(Item.external_id).where(Item.source_id == source_id, Item.external_id.in_(ids))
+            select(Item.external_id).where(Item.source_id == source_id, Item.external_id.in_(keys))
         )
     )
     fresh = [item for item in chunk if item.external_id not in known]
-    located: list[tuple[SourceItem, Path | None, str | None]] = []
-    for item in fresh:
-        path, reason = _locate_media(run.reader.root, item)
-        located.append((item, path, reason))
+    earlier = earlier_versions(session, source_id, ((i, *keys[i.external_id]) for i in fresh))
+    located = [(item, *_locate_media(tree, item)) for item in fresh]
 
     # Hash first, so media seen before (in this chunk or any earlier scan) are not decoded again.
-    digests: dict[Path, str] = {}
+    digests: dict[str, str] = {}
     for _, path, _ in located:
         if path is not None and path not in digests:
-            digests[path] = sha256_file(path)[0]
+            digests[path] = tree.sha256(path)
     stored = {
         m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(set(digests.values()))))
     }
@@ -287,32 +238,72 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> None:
     # file changes on disk meanwhile (then it is refused rather than stored under the wrong hash).
     todo: dict[str, bytes] = {}
     changed: set[str] = set()
-    for path, digest in digests.items():
-        if digest not in stored and digest not in todo:
-            data = path.read_bytes()
-            if hashlib.sha256(data).hexdigest() == digest:
-                todo[digest] = data
-            else:
-                changed.add(digest)
+    for item, path, _ in located:
+        digest = digests.get(path) if path is not None else None
+        if digest is None or digest in stored or digest in todo:
+            continue
+        previous = earlier.get(item.external_id)
+        if previous is not None and previous.media_sha256 == digest:
+            continue  # a message seen in an earlier export: nothing of it is stored again
+        data = tree.read_bytes(path)
+        if hashlib.sha256(data).hexdigest() == digest:
+            todo[digest] = data
+        else:
+            changed.add(digest)
     analyses = executor.map(analyse_bytes, todo.values()) if executor else map(analyse_bytes, todo.values())
     for (digest, data), analysis in zip(todo.items(), analyses, strict=True):
-        stored[digest] = _store_media(session, run, analysis, data)
+        stored[digest] = store_media(session, run.store, source_id, run.hash_only, analysis, data)
         result.media_new += 1
         run.progress.media(1)
 
     for item, path, reason in located:
-        if path is not None and digests[path] in changed:
+        digest = digests.get(path) if path is not None else None
+        previous = earlier.get(item.external_id)
+        if previous is not None and previous.media_sha256 == digest:
+            result.items_repeated += 1  # the same message, same media, from an earlier export
+            continue
+        if digest is not None and digest in changed:
             path, reason = None, "media file changed while it was being scanned; scan again"
-        media = stored[digests[path]] if path is not None else None
+        media = stored[digest] if path is not None and digest is not None else None
         if media is not None and media.status != "ok":
             reason = media.error
-        session.add(_item_row(source_id, run.scan_id, item, media.id if media else None, reason))
+        row = _item_row(run, item, keys[item.external_id], media.id if media else None, reason)
+        row.previous_id = previous.item_id if previous is not None else None
+        session.add(row)
+        result.items_new += 1
         if reason and (item.media_path or item.media_note or item.extra.get("error")):
             result.items_skipped += 1
             result.skip_reasons[reason.split(":")[0]] += 1
-    result.items_new += len(fresh)
     result.items_seen += len(chunk)
     run.progress.items(len(chunk))
+
+
+def _count_chats(run: _Run, chunk: list[SourceItem]) -> None:
+    """Every message read, per chat, new or not: the export's own view of each chat."""
+    for item in chunk:
+        if item.message_id is not None:
+            tag = chat_tag(run.tag_secret, item.chat_title)
+            chat = chat_key(item, tag)
+            if chat is not None:
+                run.chats.setdefault(chat, ChatSeen(item.chat_title, tag)).add(item)
+
+
+def _ingest_alone(run: _Run, chunk: list[SourceItem]) -> None:
+    """After a chunk failed to store: each item in its own transaction, a failing one kept as skipped.
+
+    Whatever a crafted export holds, the scan goes on and every other message is read."""
+    for item in chunk:
+        try:
+            with run.store.session() as session:
+                _ingest_chunk(session, run, [item])
+        except (SQLAlchemyError, ValueError, OSError, SourceError) as exc:
+            reason = f"could not be stored ({type(exc).__name__}); the rest of the export was read"
+            placeholder = SourceItem(
+                external_id=item.external_id[:300], kind="invalid", extra={"error": reason}
+            )
+            with run.store.session() as session:
+                _ingest_chunk(session, run, [placeholder])
+            run.result.items_seen -= 1  # counted once, as the placeholder
 
 
 def run_scan(
@@ -351,11 +342,21 @@ def run_scan(
         factory = executor_factory or (lambda n: ProcessPoolExecutor(max_workers=n, initializer=_warm_worker))
         executor = factory(workers)
     run = _Run(store, executor, reader, source.id, scan.id, hash_only, result, progress)
+    with store.session() as session:
+        run.tag_secret = store.keyring.key(session, CHATS_SCOPE)
     try:
         progress.stage("reading")
         for chunk, error in _chunks(iter(reader.iter_items()), CHUNK_ITEMS):
+            chunk = [cleaned(item) for item in chunk]
+            _count_chats(run, chunk)
+            before = copy.copy(result), copy.copy(result.skip_reasons)
+            try:
+                with store.session() as session:
+                    _ingest_chunk(session, run, chunk)
+            except (SQLAlchemyError, ValueError, OSError, SourceError):
+                result.__dict__.update(before[0].__dict__, skip_reasons=before[1])
+                _ingest_alone(run, chunk)
             with store.session() as session:
-                _ingest_chunk(session, run, chunk)
                 row = session.get(Scan, scan.id)
                 assert row is not None
                 row.items_seen, row.items_new = result.items_seen, result.items_new
@@ -374,6 +375,13 @@ def run_scan(
             result.new_hits = match_case(store, session, case_id)
         result.bank_hits = match_banks(session)
         result.room_links = index_links(store, session)
+        source_row = session.get(Source, source.id)
+        assert source_row is not None
+        if getattr(reader, "dates_assumed", 0):
+            zone = getattr(reader, "assumed_timezone", None)
+            source_row.assumed_timezone = str(zone) if zone is not None else "unknown"
+            result.dates_assumed = reader.dates_assumed  # type: ignore[attr-defined]
+        result.chats = record_chats(session, source_row, run.chats)
         row = session.get(Scan, scan.id)
         if row is None:
             raise NciiError(f"scan {scan.id} vanished from the database")

@@ -6,6 +6,7 @@ a renamed or extension-less file can hold a photo: the scan decides by content, 
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Final
 
 from ncii_shield.errors import SourceError
 from ncii_shield.sources.base import Item
-from ncii_shield.sources.paths import resolve_inside, safe_relative_path
+from ncii_shield.sources.paths import safe_relative_path
+from ncii_shield.sources.tree import DirTree, Tree
 
 # extension -> (media_kind, mime type)
 _MEDIA_TYPES: Final[dict[str, tuple[str, str | None]]] = {
@@ -52,45 +54,62 @@ def read_url_index(path: Path) -> dict[str, str]:
         return {}
     if path.stat().st_size > _MAX_INDEX_BYTES:
         raise SourceError(f"{path.name} is larger than 64 MiB", hint="split the crawl into several folders")
+    try:
+        text = path.read_bytes().decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path.name} is not UTF-8 text", hint="write the index as UTF-8") from exc
     urls: dict[str, str] = {}
-    with path.open(encoding="utf-8", errors="strict") as fh:
-        try:
-            for number, line in enumerate(fh, 1):
-                if not line.strip() or line.startswith("#"):
-                    continue
-                relative, _, url = line.rstrip("\r\n").partition("\t")
-                if not url.startswith(("http://", "https://")) or safe_relative_path(relative) != relative:
-                    raise SourceError(
-                        f"{path.name} line {number}: expected 'relative/path<TAB>http(s)://…'",
-                        hint="fix or remove that line; files without a line are scanned without a URL",
-                    )
-                urls[relative] = url.strip()
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"{path.name} is not UTF-8 text", hint="write the index as UTF-8") from exc
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        relative, _, url = line.partition("\t")
+        if not url.startswith(("http://", "https://")) or safe_relative_path(relative) != relative:
+            raise SourceError(
+                f"{path.name} line {number}: expected 'relative/path<TAB>http(s)://…'",
+                hint="fix or remove that line; files without a line are scanned without a URL",
+            )
+        urls[relative] = url.strip()
     return urls
 
 
 class FolderSource:
-    """Every regular, non-hidden file under a folder, walked in sorted order; or a single file."""
+    """Every regular, non-hidden file under a folder (or inside a zip), in sorted order; or a single file."""
 
     kind = "folder"
 
-    def __init__(self, path: Path) -> None:
-        """`path` is a folder to walk, or one file (then the root is its parent)."""
-        path = Path(path)
+    def __init__(self, path: Path | None = None, *, tree: Tree | None = None, root: str = "") -> None:
+        """`path` is a folder to walk, or one file (then the root is its parent); or a tree (a zip) and
+        the folder inside it to list."""
+        self._single: str | None = None
+        self.root_path = root
+        if tree is not None:
+            self.tree: Tree = tree
+            self.root = None
+            self.urls: dict[str, str] = {}
+            return
+        path = Path(path or ".")
         if path.is_dir():
             self.root = path
-            self._single: str | None = None
         elif path.is_file():
             self.root = path.parent
             self._single = path.name
         else:
             raise SourceError(f"{path} not found", hint="point at a folder of collected files, or one file")
+        self.tree = DirTree(self.root)
         self.urls = read_url_index(self.root / URL_INDEX)
+
+    def fingerprint(self) -> str:
+        """A folder is known by where it is; a folder inside a zip by the zip's directory."""
+        zipped = getattr(self.tree, "fingerprint", None)
+        if self.root is None and callable(zipped):
+            return str(zipped(self.root_path))
+        return hashlib.sha256(str(Path(self.root or ".").resolve()).encode()).hexdigest()
 
     def describe(self) -> str:
         if self._single is not None:
             return f"File {self._single}"
+        if self.root is None:
+            return f"Folder {self.root_path.rstrip('/') or self.tree.label}"
         return f"Folder {self.root.name or self.root}"
 
     def iter_items(self) -> Iterator[Item]:
@@ -98,34 +117,14 @@ class FolderSource:
         if self._single is not None:
             yield from self._file_item(self._single)
             return
-        try:
-            entries = _sorted_entries(self.root)
-        except OSError as exc:
-            raise SourceError(f"cannot list {self.root}: {exc.strerror or exc}") from exc
-        yield from self._walk(entries, prefix="")
-
-    def _walk(self, entries: list[os.DirEntry[str]], prefix: str) -> Iterator[Item]:
-        for entry in entries:
-            if entry.name.startswith("."):
+        for relative, error in self.tree.files():
+            if not relative.startswith(self.root_path):
                 continue
-            relative = f"{prefix}{entry.name}"
-            try:
-                if entry.is_symlink():
-                    # A link is followed only to a file that stays inside the root; never to a folder.
-                    target = resolve_inside(self.root, relative)
-                    if target is not None and target.is_file():
-                        yield from self._file_item(relative)
-                elif entry.is_dir(follow_symlinks=False):
-                    yield from self._walk(_sorted_entries(Path(entry.path)), prefix=f"{relative}/")
-                elif entry.is_file(follow_symlinks=False):
-                    yield from self._file_item(relative)
-            except OSError as exc:
+            if error is not None:
                 # An unreadable folder or file is reported, not silently dropped: it may hold evidence.
-                yield Item(
-                    external_id=relative,
-                    kind="file",
-                    media_note=f"could not be read: {exc.strerror or exc}",
-                )
+                yield Item(external_id=relative, kind="file", media_note=error)
+                continue
+            yield from self._file_item(relative)
 
     def _file_item(self, relative: str) -> Iterator[Item]:
         media_kind, mime = media_type_for(relative)
@@ -139,15 +138,19 @@ class FolderSource:
             )
             return
         try:
-            size = (self.root / relative).stat().st_size
+            size = self.tree.size(relative)
         except OSError as exc:
             yield Item(
                 external_id=relative, kind="file", media_note=f"could not be read: {exc.strerror or exc}"
             )
             return
+        if size is None:
+            yield Item(external_id=relative, kind="file", media_note="could not be read: not a regular file")
+            return
         storable = storable_name(relative)
+        shown = storable[len(self.root_path) :] if self.root_path else storable
         yield Item(
-            external_id=storable,
+            external_id=shown,
             kind="file",
             media_path=storable,
             media_os_path=relative if storable != relative else None,
@@ -166,8 +169,3 @@ def storable_name(name: str) -> str:
         decoded = os.fsencode(name).decode("utf-8", "surrogateescape")
         return "".join(f"%{ord(c) - 0xDC00:02X}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in decoded)
     return name
-
-
-def _sorted_entries(folder: Path) -> list[os.DirEntry[str]]:
-    with os.scandir(folder) as scan:
-        return sorted(scan, key=lambda entry: entry.name)

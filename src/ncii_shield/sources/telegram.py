@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -20,6 +20,7 @@ import ijson
 from ncii_shield.errors import SourceError
 from ncii_shield.sources.base import Item
 from ncii_shield.sources.paths import safe_relative_path
+from ncii_shield.sources.tree import DirTree, Tree
 
 EXPORT_FILE_NAME: Final = "result.json"
 READ_CHUNK: Final = 64 * 1024
@@ -136,28 +137,60 @@ class TelegramExport:
 
     kind = "telegram_export"
 
-    def __init__(self, path: Path) -> None:
-        """`path` is result.json itself or the export folder that holds it."""
-        path = Path(path)
-        result = path / EXPORT_FILE_NAME if path.is_dir() else path
-        if not result.is_file():
-            raise SourceError(
-                f"{result} not found",
-                hint="point at the result.json written by Telegram Desktop's "
-                "'Export chat history' (format: JSON), or at the folder that holds it",
-            )
-        self.path = result
-        self.root = result.parent
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        tree: Tree | None = None,
+        root: str = "",
+        assumed_timezone: tzinfo | None = None,
+    ) -> None:
+        """`path` is result.json itself or the export folder that holds it; or `tree` and the folder
+        inside it (`root`, "" or ending in "/") where result.json sits, e.g. in a zip."""
+        self.assumed_timezone = assumed_timezone
+        if tree is None:
+            path = Path(path or ".")
+            result = path / EXPORT_FILE_NAME if path.is_dir() else path
+            if not result.is_file():
+                raise SourceError(
+                    f"{result} not found",
+                    hint="point at the result.json written by Telegram Desktop's "
+                    "'Export chat history' (format: JSON), or at the folder that holds it",
+                )
+            self.path: Path | None = result
+            self.root = result.parent
+            tree, root = DirTree(result.parent), ""
+            self._member = result.name
+        else:
+            self.path = None
+            self._member = f"{root}{EXPORT_FILE_NAME}"
+            if tree.size(self._member) is None:
+                raise SourceError(f"{EXPORT_FILE_NAME} not found in {tree.label}")
+        self.tree = tree
+        self.root_path = root
+        self.name = self.path.name if self.path is not None else EXPORT_FILE_NAME
         self._stream: ControlEscapeFilter | None = None
+        self.dates_assumed = 0  # messages whose date had no date_unixtime and took the assumed zone
 
     def describe(self) -> str:
-        return f"Telegram export {self.root.name}"
+        if self.path is not None:
+            return f"Telegram export {self.root.name}"
+        return f"Telegram export {self.root_path.rstrip('/') or self.tree.label}"
+
+    def size(self) -> int:
+        return self.tree.size(self._member) or 0
 
     def fingerprint(self) -> str:
-        """sha256 of the size, first and last MiB: recognises the same export again without reading it all."""
+        """sha256 of the size, first and last MiB: recognises the same export again without reading it all.
+
+        In a zip, the central directory's sizes and CRCs stand in: seeking to the end of a compressed
+        member would decompress all of it."""
+        fingerprint = getattr(self.tree, "fingerprint", None)
+        if callable(fingerprint):
+            return str(fingerprint(""))
         digest = hashlib.sha256()
         try:
-            with self.path.open("rb") as handle:
+            with self.tree.open(self._member) as handle:
                 size = handle.seek(0, 2)
                 digest.update(f"{size}\n".encode())
                 handle.seek(0)
@@ -165,45 +198,55 @@ class TelegramExport:
                 handle.seek(max(0, size - FINGERPRINT_SPAN))
                 digest.update(handle.read(FINGERPRINT_SPAN))
         except OSError as exc:
-            raise SourceError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
+            raise SourceError(f"cannot read {self._member}: {exc.strerror or exc}") from exc
         return digest.hexdigest()
 
     def position(self) -> tuple[int, int]:
         """(bytes of result.json read so far, its size): a real progress bar for a multi-GB export."""
-        return (self._stream.bytes_read if self._stream else 0), self.path.stat().st_size
+        return (self._stream.bytes_read if self._stream else 0), self.size()
 
     def iter_items(self) -> Iterator[Item]:
         """Yield one item per message in file order; raise SourceError where the file stops making sense."""
         try:
-            handle = self.path.open("rb")
-        except OSError as exc:
+            handle = self.tree.open(self._member)
+        except (OSError, SourceError) as exc:
             raise SourceError(
-                f"cannot open {self.path}: {exc.strerror or exc}",
+                f"cannot open {self._member} in {self.tree.label}: {getattr(exc, 'strerror', None) or exc}",
                 hint="check the path and that this account may read it",
             ) from exc
+        name = self.name
         with handle:
-            if handle.seek(0, 2) == 0:
-                raise SourceError(
-                    f"{self.path.name} is empty", hint="export the chat again from Telegram Desktop"
-                )
-            handle.seek(0)
+            if self.size() == 0:
+                raise SourceError(f"{name} is empty", hint="export the chat again from Telegram Desktop")
             stream = self._stream = ControlEscapeFilter(handle)
             count = 0
             try:
-                for item in _items_from_events(ijson.basic_parse(stream, use_float=True), self.path.name):
+                for item in _items_from_events(ijson.basic_parse(stream, use_float=True), name):
+                    if item.extra.get("date_is_local"):
+                        item = self._localise(item)
                     count += 1
                     yield item
             except (ijson.JSONError, UnicodeDecodeError) as exc:
                 raise SourceError(
-                    f"{self.path.name} is malformed near byte {stream.bytes_read:,}: {_one_line(exc)}; "
+                    f"{name} is malformed near byte {stream.bytes_read:,}: {_one_line(exc)}; "
                     f"the {count:,} items before it were read",
                     hint=f"the error lies in the {READ_CHUNK // 1024} KiB before that offset; if the export "
                     "was interrupted or cut short while copying, export again from Telegram Desktop",
                 ) from exc
-            except OSError as exc:
+            except (OSError, EOFError) as exc:
                 raise SourceError(
-                    f"reading {self.path.name} failed after {count:,} items: {exc.strerror or exc}"
+                    f"reading {name} failed after {count:,} items: {getattr(exc, 'strerror', None) or exc}"
                 ) from exc
+
+    def _localise(self, item: Item) -> Item:
+        """An old export's offset-less date is the exporting machine's local time: apply the assumed zone."""
+        self.dates_assumed += 1
+        if item.date is None or self.assumed_timezone is None:
+            return replace(item, date=None)
+        try:
+            return replace(item, date=item.date.replace(tzinfo=self.assumed_timezone).astimezone(UTC))
+        except OverflowError:
+            return replace(item, date=None)
 
 
 def _items_from_events(events: Iterable[tuple[str, object]], file_name: str) -> Iterator[Item]:

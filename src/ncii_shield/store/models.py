@@ -194,6 +194,9 @@ class Source(Base):
     name: Mapped[str] = mapped_column(SealedText("sources.name"))
     fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Old exports write local times with no zone: the zone the scan assumed for them, if any were read.
+    assumed_timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    exported_on: Mapped[str | None] = mapped_column(String(10), nullable=True)  # from ChatExport_YYYY-MM-DD
 
 
 class Scan(Base):
@@ -212,6 +215,25 @@ class Scan(Base):
     media_new: Mapped[int] = mapped_column(Integer, default=0)
     items_skipped: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(SealedText("scans.error"), nullable=True)
+
+
+class SourceChat(Base):
+    """One chat as one export shows it: how many messages, how many not seen in any earlier export."""
+
+    __tablename__ = "source_chats"
+    __table_args__ = (UniqueConstraint("source_id", "chat_id", name="uq_source_chat"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    chat_tag: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    chat_title: Mapped[str | None] = mapped_column(SealedText("source_chats.chat_title"), nullable=True)
+    messages: Mapped[int] = mapped_column(Integer, default=0)  # read in the export
+    new: Mapped[int] = mapped_column(Integer, default=0)  # not in any earlier export
+    changed: Mapped[int] = mapped_column(Integer, default=0)  # in an earlier one, with other media
+    first_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Media(Base):
@@ -242,6 +264,7 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "external_id", name="uq_item"),
         Index("ix_item_media", "media_id"),
+        Index("ix_item_message", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -251,6 +274,8 @@ class Item(Base):
     chat_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     chat_title: Mapped[str | None] = mapped_column(SealedText("items.chat_title"), nullable=True)
     chat_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # A keyed hash of the chat title: recognises the chat across exports, HTML ones having no chat id.
+    chat_tag: Mapped[str | None] = mapped_column(String(32), nullable=True)
     message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     sender_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     sender_name: Mapped[str | None] = mapped_column(SealedText("items.sender_name"), nullable=True)
@@ -267,6 +292,8 @@ class Item(Base):
     skip_reason: Mapped[str | None] = mapped_column(SealedText("items.skip_reason"), nullable=True)
     extra: Mapped[dict[str, object]] = mapped_column(SealedJSON("items.extra"), default=dict)
     scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"), nullable=True)
+    # The same message in an earlier export, when this export shows it with other media.
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), nullable=True)
 
     source: Mapped[Source] = relationship()
     media: Mapped[Media | None] = relationship()

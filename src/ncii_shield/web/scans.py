@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ncii_shield.config import DEFAULT_TIMEZONE
 from ncii_shield.errors import NciiError
-from ncii_shield.scan.pipeline import Progress, run_scan
-from ncii_shield.sources import open_source
+from ncii_shield.scan.pipeline import Progress
+from ncii_shield.scan.service import scan_path
 from ncii_shield.store.db import Store
 
 
@@ -24,12 +26,12 @@ def import_dir(store: Store) -> Path:
 
 
 def importable(store: Store) -> list[str]:
-    """Names in the import folder that can be scanned (folders and result.json files), sorted."""
+    """Names in the import folder that can be scanned (folders, zips, result.json files), sorted."""
     root = import_dir(store)
     if not root.is_dir():
         return []
     return sorted(
-        p.name for p in root.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.suffix == ".json")
+        p.name for p in root.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in (".json", ".zip", ".html"))
     )
 
 
@@ -95,22 +97,25 @@ class Jobs:
         path = import_dir(store) / job.name
         try:
             # One worker: a process pool forked from a threaded web server is not safe.
-            result = run_scan(
+            done = scan_path(
                 store,
-                open_source(path),
-                location=path,
+                path,
                 case_id=job.case_id,
                 workers=1,
-                progress=_JobProgress(job),
+                timezone=os.environ.get("NCII_TIMEZONE") or DEFAULT_TIMEZONE,
+                progress=lambda i, n, name: _JobProgress(job),
             )
             job.summary = {
-                "scan_id": result.scan_id,
-                "items": result.items_seen,
-                "media_new": result.media_new,
-                "new_hits": dict(result.new_hits),
-                "status": result.status,
+                "scan_ids": [r.scan_id for r in done.results],
+                "items": sum(r.items_seen for r in done.results),
+                "items_new": sum(r.items_new for r in done.results),
+                "items_repeated": sum(r.items_repeated for r in done.results),
+                "media_new": sum(r.media_new for r in done.results),
+                "new_hits": dict(sum((r.new_hits for r in done.results), Counter())),
+                "status": "partial" if done.partial else "done",
+                "notes": done.notes,
             }
-            job.error = result.error
+            job.error = "; ".join(r.error for r in done.results if r.error) or None
         except NciiError as exc:
             job.error = exc.message
         except Exception as exc:  # reported on the page, never lost silently

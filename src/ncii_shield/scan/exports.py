@@ -1,0 +1,191 @@
+"""The same chat exported again: which messages are new, which were seen in an earlier export.
+
+Case workers re-export the same rooms every week, into new folders or zips, as JSON or as HTML. A
+message is the same message when its chat and message id match (and its date, when both exports
+have one), whatever folder, zip or format it came from. The chat is its Telegram id, or, for HTML
+exports (which carry none), a keyed hash of its title: `chat_tag`, also stored for JSON items so a
+JSON export and a later HTML one of the same room are recognised as one chat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from ncii_shield.sources.base import Item as SourceItem
+from ncii_shield.store.models import Item, Media, Source, SourceChat
+
+CHATS_SCOPE = "chats"  # keyring scope whose data key keys the chat-title hashes
+_INT32 = 2**31 - 1  # message ids are int4 on PostgreSQL
+_LIMITS = {"chat_id": 100, "sender_id": 100, "chat_type": 40, "media_kind": 40}
+_EXPORT_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+def chat_tag(secret: bytes, title: str | None) -> str | None:
+    """A keyed hash of the normalised title: equal for the same room in any export, opaque at rest."""
+    if not title:
+        return None
+    normal = " ".join(unicodedata.normalize("NFC", title).split()).casefold()
+    return hmac.new(secret, normal.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def chat_key(item: SourceItem, tag: str | None) -> str | None:
+    """The chat id to store: Telegram's, or "~" + the title hash for an export that has none."""
+    if item.chat_id:
+        return item.chat_id
+    return f"~{tag[:16]}" if tag else None
+
+
+def cleaned(item: SourceItem) -> SourceItem:
+    """Fields the store could not hold become a reason to skip or are trimmed; never an SQL error."""
+    error = None
+    if item.message_id is not None and not -_INT32 <= item.message_id <= _INT32:
+        error = f"message id {item.message_id} is out of range"
+    changes: dict[str, object] = {}
+    for name, limit in _LIMITS.items():
+        value = getattr(item, name)
+        if isinstance(value, str) and len(value) > limit:
+            changes[name] = value[:limit]
+    if item.reply_to is not None and not -_INT32 <= item.reply_to <= _INT32:
+        changes["reply_to"] = None
+    if len(item.external_id) > 300:
+        changes["external_id"] = (
+            item.external_id[:236] + "#" + hashlib.sha256(item.external_id.encode()).hexdigest()
+        )
+    if error:
+        changes.update(message_id=None, kind="invalid", extra={**item.extra, "error": error})
+    return replace(item, **changes) if changes else item  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """The latest stored version of a message from another export."""
+
+    item_id: int
+    media_sha256: str | None
+
+
+def earlier_versions(
+    session: Session, source_id: int, items: Iterable[tuple[SourceItem, str | None, str | None]]
+) -> dict[str, Earlier]:
+    """external_id -> the same message stored from another source, for (item, chat key, tag) triples."""
+    wanted = [(i, c, t) for i, c, t in items if i.message_id is not None and i.kind != "invalid" and (c or t)]
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Item.id, Item.chat_id, Item.chat_tag, Item.message_id, Item.date, Media.sha256)
+        .outerjoin(Media, Media.id == Item.media_id)
+        .where(
+            Item.source_id != source_id,
+            Item.message_id.in_({i.message_id for i, _, _ in wanted}),
+            or_(
+                Item.chat_id.in_({c for _, c, _ in wanted if c}),
+                Item.chat_tag.in_({t for _, _, t in wanted if t}),
+            ),
+        )
+        .order_by(Item.id)
+    ).all()
+    by_message: dict[int, list[tuple[int, str | None, str | None, datetime | None, str | None]]] = (
+        defaultdict(list)
+    )
+    for item_id, chat_id, tag, message_id, date, sha in rows:
+        by_message[message_id].append((item_id, chat_id, tag, date, sha))
+    found: dict[str, Earlier] = {}
+    for item, chat_id, tag in wanted:
+        for item_id, other_chat, other_tag, date, sha in reversed(by_message.get(item.message_id or 0, [])):
+            same_chat = (chat_id is not None and chat_id == other_chat) or (
+                tag is not None and tag == other_tag
+            )
+            same_date = item.date is None or date is None or item.date == date
+            if same_chat and same_date:
+                found[item.external_id] = Earlier(item_id, sha)
+                break
+    return found
+
+
+@dataclass
+class ChatSeen:
+    """One chat as read in this run of the scan."""
+
+    title: str | None
+    tag: str | None
+    messages: int = 0
+    first_date: datetime | None = None
+    last_date: datetime | None = None
+
+    def add(self, item: SourceItem) -> None:
+        self.messages += 1
+        if item.date is not None:
+            self.first_date = min(self.first_date or item.date, item.date)
+            self.last_date = max(self.last_date or item.date, item.date)
+
+
+@dataclass
+class ChatSummary:
+    """What `scan` says of one chat: N new messages since the export of <date>."""
+
+    chat_id: str
+    title: str | None
+    messages: int
+    new: int
+    changed: int
+    previous_export: str | None = None  # the date of the latest earlier export of this chat
+    previous_sources: list[int] = field(default_factory=list)
+
+    @property
+    def repeated(self) -> int:
+        return max(0, self.messages - self.new - self.changed)
+
+
+def exported_on(location: str) -> str | None:
+    """Telegram Desktop names export folders ChatExport_YYYY-MM-DD (DataExport_… for a whole account)."""
+    match = _EXPORT_DATE.search(location.rsplit("/", 1)[-1]) or _EXPORT_DATE.search(location)
+    return match.group(1) if match else None
+
+
+def record_chats(session: Session, source: Source, seen: dict[str, ChatSeen]) -> list[ChatSummary]:
+    """Write this export's per-chat counts and say, for each chat, what is new since its last export."""
+    summaries = []
+    for chat_id, chat in seen.items():
+        counts = dict(
+            session.execute(
+                select(Item.previous_id.is_(None), func.count())
+                .where(Item.source_id == source.id, Item.chat_id == chat_id, Item.message_id.is_not(None))
+                .group_by(Item.previous_id.is_(None))
+            ).all()
+        )
+        row = session.scalar(
+            select(SourceChat).where(SourceChat.source_id == source.id, SourceChat.chat_id == chat_id)
+        ) or SourceChat(source_id=source.id, chat_id=chat_id)
+        row.chat_tag, row.chat_title, row.messages = chat.tag, chat.title, chat.messages
+        row.new, row.changed = counts.get(True, 0), counts.get(False, 0)
+        row.first_date, row.last_date, row.updated_at = chat.first_date, chat.last_date, datetime.now(UTC)
+        session.add(row)
+        summary = ChatSummary(chat_id, chat.title, row.messages, row.new, row.changed)
+        earlier = session.execute(
+            select(Source.id, Source.exported_on, Source.created_at)
+            .join(SourceChat, SourceChat.source_id == Source.id)
+            .where(
+                Source.id != source.id,
+                or_(SourceChat.chat_id == chat_id, SourceChat.chat_tag == chat.tag)
+                if chat.tag
+                else SourceChat.chat_id == chat_id,
+            )
+            .order_by(Source.id)
+        ).all()
+        if earlier:
+            summary.previous_sources = [source_id for source_id, _, _ in earlier]
+            _, on, created = earlier[-1]
+            summary.previous_export = on or created.date().isoformat()
+        summaries.append(summary)
+    session.flush()
+    return summaries

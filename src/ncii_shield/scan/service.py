@@ -1,0 +1,68 @@
+"""Scan whatever a path holds: every export found in it (folder, zip, several side by side)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ncii_shield.config import DEFAULT_TIMEZONE
+from ncii_shield.errors import NciiError
+from ncii_shield.scan.pipeline import Progress, ScanResult, run_scan
+from ncii_shield.sources import check_size, open_sources
+
+
+def timezone_named(name: str) -> ZoneInfo:
+    """An IANA zone (Asia/Seoul, Europe/Berlin, UTC) or a one-line error saying so."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise NciiError(
+            f"unknown time zone {name!r}", hint="give an IANA name such as Asia/Seoul, Europe/London or UTC"
+        ) from exc
+
+
+@dataclass
+class PathScan:
+    """One scan per export found under the path, and what detection noticed."""
+
+    results: list[ScanResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        return any(r.status == "partial" for r in self.results)
+
+
+def scan_path(
+    store: object,
+    path: Path,
+    *,
+    case_id: int | None,
+    workers: int | None = None,
+    timezone: str = DEFAULT_TIMEZONE,
+    progress: Callable[[int, int, str], Progress] | None = None,
+) -> PathScan:
+    """Detect, then scan each export in turn; `progress(index, count, name)` gives each its bar."""
+    zone = timezone_named(timezone)
+    done = PathScan()
+    with open_sources(Path(path), assumed_timezone=zone) as opened:
+        done.notes = list(opened.notes)
+        for source in opened.sources:
+            check_size(source)
+        for index, source in enumerate(opened.sources):
+            root = getattr(source, "root_path", "") or ""
+            location = Path(path).resolve()
+            where = f"{location}/{root.rstrip('/')}" if root else str(location)
+            done.results.append(
+                run_scan(
+                    store,  # type: ignore[arg-type]
+                    source,
+                    location=Path(where),
+                    case_id=case_id,
+                    workers=workers,
+                    progress=progress(index, len(opened.sources), source.describe()) if progress else None,
+                )
+            )
+    return done

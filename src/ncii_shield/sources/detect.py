@@ -1,0 +1,153 @@
+"""What did the case worker hand over? A clear answer before anything is scanned.
+
+A path is a folder, a zip or one file. Inside, it may hold a JSON export, an HTML export (the app's
+default), several exports side by side, or plain media. Anything else is refused with the reason and
+what to do, never "scanned" as one skipped file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+
+from ncii_shield.errors import SourceError
+from ncii_shield.sources.base import Source
+from ncii_shield.sources.folder import FolderSource, media_type_for
+from ncii_shield.sources.telegram import EXPORT_FILE_NAME, TelegramExport
+from ncii_shield.sources.telegram_html import TelegramHtmlExport, page_number
+from ncii_shield.sources.tree import DirTree, Tree, ZipLimits, ZipTree, is_zip
+
+_HTML_MARKERS = ("messages.html", "export_results.html", "lists/chats.html")
+# Magic numbers of the media a scan can read, for files whose name says nothing.
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF", b"BM", b"II*\x00", b"MM\x00*", b"\x1aE\xdf\xa3")
+_REFUSED = (
+    "point at the folder Telegram Desktop wrote (ChatExport_…), its zip, "
+    "or a folder of collected images and videos"
+)
+
+
+@dataclass
+class Found:
+    """What was recognised where: `kind` is json, html or media; `root` is "" or "folder/"."""
+
+    kind: str
+    root: str
+
+
+@dataclass
+class Opened:
+    """The sources found under a path, and what was noticed on the way (shown to the user)."""
+
+    sources: list[Source]
+    notes: list[str] = field(default_factory=list)
+
+
+def detect(tree: Tree) -> tuple[list[Found], list[str]]:
+    """Exports at the top of the tree, or one level down (ChatExport_…/ inside a zip); else plain media."""
+    files = {relative for relative, error in tree.files() if error is None}
+    notes: list[str] = []
+    found = _export_at(files, "", notes)
+    if found is not None:
+        return [found], notes
+    tops = sorted({relative.split("/", 1)[0] + "/" for relative in files if "/" in relative})
+    exports = [f for f in (_export_at(files, top, notes) for top in tops) if f is not None]
+    if exports:
+        if len(exports) > 1:
+            notes.append(f"{len(exports)} exports side by side: each is scanned")
+        loose = [r for r in files if not any(r.startswith(f.root) for f in exports)]
+        if any(_looks_like_media(tree, r) for r in loose[:200]):
+            notes.append(f"{len(loose)} files outside the exports were not scanned; scan them on their own")
+        return exports, notes
+    if any(_looks_like_media(tree, relative) for relative in sorted(files)):
+        return [Found("media", "")], notes
+    raise SourceError(
+        f"{tree.label} holds no Telegram export (result.json or messages.html) and no images or videos",
+        hint=_REFUSED,
+    )
+
+
+def _export_at(files: set[str], root: str, notes: list[str]) -> Found | None:
+    html = any(f"{root}{marker}" in files for marker in _HTML_MARKERS) or any(
+        relative.startswith(f"{root}chats/chat_") and page_number(relative.rsplit("/", 1)[-1]) == 1
+        for relative in files
+    )
+    if f"{root}{EXPORT_FILE_NAME}" in files:
+        if html:
+            notes.append(
+                f"{root or './'} holds the same export as JSON and HTML: the JSON is read (it has chat "
+                "and sender ids), the HTML pages are not"
+            )
+        return Found("json", root)
+    return Found("html", root) if html else None
+
+
+def _looks_like_media(tree: Tree, relative: str) -> bool:
+    if media_type_for(relative)[0] != "file":
+        return True
+    try:
+        with tree.open(relative) as handle:
+            head = handle.read(16)
+    except (OSError, SourceError):
+        return False
+    return head.startswith(_MAGIC) or head[4:8] == b"ftyp"
+
+
+@contextmanager
+def open_sources(
+    path: Path, *, assumed_timezone: tzinfo | None = None, limits: ZipLimits | None = None
+) -> Iterator[Opened]:
+    """Open every source under `path`, closing any zip afterwards; SourceError says why not."""
+    opened, tree = open_all(path, assumed_timezone=assumed_timezone, limits=limits)
+    try:
+        yield opened
+    finally:
+        if tree is not None:
+            tree.close()
+
+
+def open_all(
+    path: Path, *, assumed_timezone: tzinfo | None = None, limits: ZipLimits | None = None
+) -> tuple[Opened, Tree | None]:
+    """The sources under `path`, and the tree to close when done with them (a zip), if any."""
+    path = Path(path)
+    if path.is_file() and is_zip(path):
+        tree: Tree = ZipTree(path, limits)
+        try:
+            found, notes = detect(tree)
+            return Opened([_open(tree, f, assumed_timezone) for f in found], notes), tree
+        except BaseException:
+            tree.close()
+            raise
+    if path.is_file():
+        return Opened([_single_file(path, assumed_timezone)]), None
+    if not path.is_dir():
+        raise SourceError(f"{path} not found", hint=_REFUSED)
+    tree = DirTree(path)
+    found, notes = detect(tree)
+    if found == [Found("media", "")]:
+        return Opened([FolderSource(path)], notes), None  # keeps the crawl's URL index, if any
+    return Opened([_open(tree, f, assumed_timezone) for f in found], notes), None
+
+
+def _open(tree: Tree, found: Found, assumed_timezone: tzinfo | None) -> Source:
+    if found.kind == "json":
+        if isinstance(tree, DirTree):
+            return TelegramExport(tree.root / found.root, assumed_timezone=assumed_timezone)
+        return TelegramExport(tree=tree, root=found.root, assumed_timezone=assumed_timezone)
+    if found.kind == "html":
+        return TelegramHtmlExport(tree, found.root, assumed_timezone=assumed_timezone)
+    return FolderSource(tree=tree, root=found.root)
+
+
+def _single_file(path: Path, assumed_timezone: tzinfo | None) -> Source:
+    """result.json or messages.html stand for their export; any other file must be an image or video."""
+    if path.name == EXPORT_FILE_NAME:
+        return TelegramExport(path, assumed_timezone=assumed_timezone)
+    if page_number(path.name) is not None:
+        return TelegramHtmlExport(DirTree(path.parent), assumed_timezone=assumed_timezone)
+    if not _looks_like_media(DirTree(path.parent), path.name):
+        raise SourceError(f"{path.name} is not an export, an image or a video", hint=_REFUSED)
+    return FolderSource(path)
