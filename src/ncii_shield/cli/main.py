@@ -487,7 +487,25 @@ def scan(
             progress=lambda i, n, name: _RichProgress(progress, f"{i + 1}/{n} {name}" if n > 1 else ""),
         )
     if as_json:
-        print_json(dict(notes=done.notes, scans=[_scan_data(r) for r in done.results]))
+        scans = [_scan_data(r) for r in done.results]
+        total: dict[str, object] = {}
+        for key in ("items_seen", "items_new", "items_repeated", "media_new", "items_skipped", "dates_assumed"):
+            total[key] = sum(int(s[key]) for s in scans)  # type: ignore[call-overload]
+        for key in ("skip_reasons", "new_hits", "bank_hits"):
+            total[key] = dict(sum((Counter(s[key]) for s in scans), Counter()))  # type: ignore[arg-type]
+        first = scans[0] if scans else {}
+        print_json(
+            dict(
+                scan_id=first.get("scan_id"),
+                source_id=first.get("source_id"),
+                status="partial" if done.partial else "done",
+                error="; ".join(str(s["error"]) for s in scans if s["error"]) or None,
+                **total,
+                chats=[c for s in scans for c in s["chats"]],  # type: ignore[attr-defined]
+                notes=done.notes,
+                scans=scans,
+            )
+        )
     else:
         for note in done.notes:
             console.print(f"[cyan]note:[/] {escape(note)}")

@@ -52,14 +52,12 @@ def scan_path(
         for source in opened.sources:
             check_size(source)
         for index, source in enumerate(opened.sources):
-            root = getattr(source, "root_path", "") or ""
-            location = Path(path).resolve()
-            where = f"{location}/{root.rstrip('/')}" if root else str(location)
+            where = Path(source.tree.location)
             done.results.append(
                 run_scan(
                     store,  # type: ignore[arg-type]
                     source,
-                    location=Path(where),
+                    location=where,
                     case_id=case_id,
                     workers=workers,
                     progress=progress(index, len(opened.sources), source.describe()) if progress else None,

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ncii_shield.sources.tree import Tree
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,10 @@ class Item:
 
 
 class Source(Protocol):
-    """Anything that can list its items. `root` is where relative media paths resolve."""
+    """Anything that can list its items. Media paths resolve in `tree` (a folder, or a zip read in place)."""
 
     kind: str
-    root: Path
+    tree: Tree
 
     def describe(self) -> str:
         """A short human name for listings, e.g. 'Telegram export: 3 chats'."""

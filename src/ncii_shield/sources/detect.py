@@ -133,13 +133,15 @@ def open_all(
 
 
 def _open(tree: Tree, found: Found, assumed_timezone: tzinfo | None) -> Source:
+    """The reader for one export, over the tree narrowed to it: paths inside are relative to its root."""
+    if found.kind == "json" and isinstance(tree, DirTree):
+        return TelegramExport(tree.root / found.root, assumed_timezone=assumed_timezone)
+    inner = tree.narrowed(found.root)
     if found.kind == "json":
-        if isinstance(tree, DirTree):
-            return TelegramExport(tree.root / found.root, assumed_timezone=assumed_timezone)
-        return TelegramExport(tree=tree, root=found.root, assumed_timezone=assumed_timezone)
+        return TelegramExport(tree=inner, assumed_timezone=assumed_timezone)
     if found.kind == "html":
-        return TelegramHtmlExport(tree, found.root, assumed_timezone=assumed_timezone)
-    return FolderSource(tree=tree, root=found.root)
+        return TelegramHtmlExport(inner, assumed_timezone=assumed_timezone)
+    return FolderSource(tree=inner)
 
 
 def _single_file(path: Path, assumed_timezone: tzinfo | None) -> Source:

@@ -28,6 +28,11 @@ class Tree(Protocol):
     """A read-only view of files addressed by relative POSIX paths."""
 
     label: str  # how to name it in a message: a folder path or "archive.zip"
+    location: str  # where it is, recorded on the source: an absolute folder, or "/abs/archive.zip/folder"
+
+    def narrowed(self, prefix: str) -> Tree:
+        """The folder `prefix` ("" or "name/") of this tree, as a tree of its own."""
+        ...
 
     def files(self) -> Iterator[tuple[str, str | None]]:
         """Every regular file as (relative path, None), or (path, why it cannot be read), sorted."""
@@ -59,6 +64,10 @@ class DirTree:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.label = str(self.root)
+        self.location = str(self.root.resolve())
+
+    def narrowed(self, prefix: str) -> DirTree:
+        return DirTree(self.root / prefix) if prefix else self
 
     def files(self) -> Iterator[tuple[str, str | None]]:
         yield from self._walk(self.root, "")
@@ -168,6 +177,7 @@ class ZipTree:
     def __init__(self, path: Path, limits: ZipLimits | None = None, prefix: str = "") -> None:
         self.path = Path(path)
         self.label = self.path.name + (f"/{prefix.rstrip('/')}" if prefix else "")
+        self.location = str(self.path.resolve()) + (f"/{prefix.rstrip('/')}" if prefix else "")
         self.prefix = prefix
         limits = limits or ZipLimits.from_env()
         try:
@@ -187,8 +197,10 @@ class ZipTree:
         """The same archive seen from one folder inside it (shares the open file)."""
         view = object.__new__(ZipTree)
         view.path, view._zip, view._members = self.path, self._zip, self._members
-        view.prefix = prefix
-        view.label = f"{self.path.name}/{prefix.rstrip('/')}" if prefix else self.path.name
+        view.prefix = self.prefix + prefix
+        shown = view.prefix.rstrip("/")
+        view.label = f"{self.path.name}/{shown}" if shown else self.path.name
+        view.location = str(self.path.resolve()) + (f"/{shown}" if shown else "")
         return view
 
     def files(self) -> Iterator[tuple[str, str | None]]:

@@ -1,0 +1,234 @@
+"""What case workers hand over: zips (read in place, bounded), several exports, and what is refused.
+
+Every refusal is one line with what to do, exits 2, and loses nothing already stored.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ncii_shield.errors import SourceError
+from ncii_shield.sources import FolderSource, TelegramExport, open_source
+from ncii_shield.sources.detect import detect, open_sources
+from ncii_shield.sources.tree import ZipLimits, ZipTree
+from tests.conftest import ASSETS, cli_env
+from tests.exports import message, write_export
+
+PHOTO = (ASSETS / "obama.jpg").read_bytes()
+
+
+def export_folder(root: Path, name: str = "ChatExport_2024-08-24", chat_id: int = 777) -> Path:
+    folder = root / name
+    write_export(
+        folder,
+        [message(1, photo="photos/a.jpg"), message(2, text="hello")],
+        chat_id=chat_id,
+        files={"photos/a.jpg": PHOTO},
+    )
+    return folder
+
+
+def zip_folder(folder: Path, target: Path, *, top: str | None = None) -> Path:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                name = path.relative_to(folder).as_posix()
+                archive.write(path, f"{top}/{name}" if top else name)
+    return target
+
+
+def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    )
+
+
+# ------------------------------------------------------------------------------------ zips read in place
+
+
+@pytest.mark.parametrize("top", [None, "ChatExport_2024-08-24"])
+def test_a_zipped_export_reads_like_its_folder(tmp_path: Path, top: str | None) -> None:
+    folder = export_folder(tmp_path)
+    archive = zip_folder(folder, tmp_path / "export.zip", top=top)
+    with open_sources(archive) as opened:
+        (source,) = opened.sources
+        assert isinstance(source, TelegramExport)
+        zipped = list(source.iter_items())
+        assert source.tree.read_bytes(zipped[0].media_path or "") == PHOTO
+    unzipped = list(TelegramExport(folder).iter_items())
+    assert [(i.external_id, i.media_path, i.date) for i in zipped] == [
+        (i.external_id, i.media_path, i.date) for i in unzipped
+    ]
+
+
+def test_nothing_is_extracted(tmp_path: Path) -> None:
+    (tmp_path / "z").mkdir()
+    archive = zip_folder(export_folder(tmp_path / "src"), tmp_path / "z" / "export.zip")
+    before = {p for p in tmp_path.rglob("*")}
+    with open_sources(archive) as opened:
+        for source in opened.sources:
+            list(source.iter_items())
+    assert {p for p in tmp_path.rglob("*")} == before
+
+
+def test_several_exports_side_by_side_are_all_found(tmp_path: Path) -> None:
+    export_folder(tmp_path / "all", "ChatExport_2024-08-24", chat_id=1)
+    export_folder(tmp_path / "all", "ChatExport_2024-08-31", chat_id=2)
+    with open_sources(tmp_path / "all") as opened:
+        assert [s.root.name for s in opened.sources] == ["ChatExport_2024-08-24", "ChatExport_2024-08-31"]  # type: ignore[attr-defined]
+        assert any("2 exports side by side" in note for note in opened.notes)
+    archive = zip_folder(tmp_path / "all", tmp_path / "all.zip")
+    with open_sources(archive) as opened:
+        assert len(opened.sources) == 2
+
+
+def test_json_and_html_of_one_export_read_the_json(tmp_path: Path) -> None:
+    folder = export_folder(tmp_path)
+    (folder / "messages.html").write_text("<html></html>")
+    with open_sources(folder) as opened:
+        (source,) = opened.sources
+        assert isinstance(source, TelegramExport)
+        assert "the JSON is read" in opened.notes[0]
+
+
+def test_plain_media_in_a_zip(tmp_path: Path) -> None:
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("saved/a.jpg", PHOTO)
+        z.writestr("saved/no-extension", PHOTO)
+        z.writestr("saved/.DS_Store", b"x")
+    with open_sources(archive) as opened:
+        (source,) = opened.sources
+        assert isinstance(source, FolderSource)
+        assert [i.media_path for i in source.iter_items()] == ["saved/a.jpg", "saved/no-extension"]
+
+
+def test_korean_windows_member_names_are_decoded(tmp_path: Path) -> None:
+    archive = tmp_path / "cp949.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        info = zipfile.ZipInfo("placeholder")
+        z.writestr(info, PHOTO)
+    raw = archive.read_bytes().replace(b"placeholder", "사진1.jpg".encode("cp949").ljust(11, b"_"))
+    archive.write_bytes(raw)
+    tree = ZipTree(archive)
+    assert [name for name, _ in tree.files()] == ["사진1.jpg__"]
+
+
+# ------------------------------------------------------------------------------------ refused, one line
+
+
+def _bomb(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("ChatExport/result.json", b"{" + b" " * (40 * 1024 * 1024) + b"}")
+    return path
+
+
+def _with_member(path: Path, name: str, data: bytes = b"x", mode: int | None = None, flags: int = 0) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("ChatExport/result.json", b'{"messages": []}')
+        info = zipfile.ZipInfo(name)
+        if mode is not None:
+            info.external_attr = mode << 16
+        z.writestr(info, data)
+    if flags:  # zipfile will not write an encrypted member: set the flag in both headers by hand
+        raw = bytearray(path.read_bytes())
+        local = raw.rindex(b"PK\x03\x04")
+        central = raw.rindex(b"PK\x01\x02")
+        raw[local + 6] |= flags
+        raw[central + 8] |= flags
+        path.write_bytes(bytes(raw))
+    return path
+
+
+def _truncated(path: Path, folder: Path) -> Path:
+    zip_folder(folder, path)
+    path.write_bytes(path.read_bytes()[:-200])
+    return path
+
+
+REFUSALS = {
+    "ratio bomb": (lambda t: _bomb(t / "bomb.zip"), "zip bomb"),
+    "zip slip": (lambda t: _with_member(t / "slip.zip", "../../evil.jpg"), "leaves the archive"),
+    "absolute": (lambda t: _with_member(t / "abs.zip", "/etc/cron.d/x"), "leaves the archive"),
+    "symlink": (
+        lambda t: _with_member(t / "link.zip", "ChatExport/photos/a.jpg", b"/etc/passwd", stat.S_IFLNK | 0o777),
+        "symbolic link",
+    ),
+    "encrypted": (lambda t: _with_member(t / "enc.zip", "ChatExport/photos/a.jpg", flags=0x1), "encrypted"),
+    "truncated": (lambda t: _truncated(t / "cut.zip", export_folder(t / "src")), "not a readable zip"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSALS))
+def test_crafted_zips_are_refused_before_anything_is_read(tmp_path: Path, case: str) -> None:
+    make, reason = REFUSALS[case]
+    with pytest.raises(SourceError, match=reason):
+        open_source(make(tmp_path))
+
+
+def test_absolute_size_and_member_count_are_bounded(tmp_path: Path) -> None:
+    archive = zip_folder(export_folder(tmp_path), tmp_path / "e.zip")
+    with pytest.raises(SourceError, match="unpacks to more than 1,000 bytes"):
+        ZipTree(archive, ZipLimits(max_bytes=1000))
+    with pytest.raises(SourceError, match="over the limit of 1"):
+        ZipTree(archive, ZipLimits(max_members=1))
+
+
+def test_overlapping_members_are_refused(tmp_path: Path) -> None:
+    """Two central-directory entries pointing at one compressed stream (Fifield's overlapping bomb)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a.jpg", PHOTO)
+        z.writestr("b.jpg", PHOTO)
+    raw = bytearray(buffer.getvalue())
+    central = raw.index(b"PK\x01\x02")
+    second = raw.index(b"PK\x01\x02", central + 4)
+    raw[second + 42 : second + 46] = (0).to_bytes(4, "little")  # b.jpg's data "starts" where a.jpg's does
+    (tmp_path / "overlap.zip").write_bytes(bytes(raw))
+    with pytest.raises(SourceError, match="overlapping members"):
+        ZipTree(tmp_path / "overlap.zip")
+
+
+def test_a_folder_with_nothing_to_scan_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("hello")
+    with pytest.raises(SourceError, match="holds no Telegram export .* and no images or videos"):
+        detect(__import__("ncii_shield.sources.tree", fromlist=["DirTree"]).DirTree(tmp_path / "notes"))
+
+
+def test_refusals_through_the_cli_are_one_line_and_lose_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    assert run(data, "init").returncode == 0
+    assert run(data, "case", "open", "--pseudonym", "A", "--consent-by", "p", "--consent-method", "form").returncode == 0
+    assert run(data, "enrol", "1", str(ASSETS / "obama.jpg")).returncode == 0
+    good = zip_folder(export_folder(tmp_path / "good"), tmp_path / "good.zip", top="ChatExport_2024-08-24")
+    scanned = run(data, "scan", "1", str(good), "--workers", "1", "--json")
+    assert scanned.returncode == 0, scanned.stderr
+    assert json.loads(scanned.stdout)["new_hits"] == {"exact": 1, "pdq": 1, "face": 1}
+    before = run(data, "hits", "1", "--json").stdout
+    for case in sorted(REFUSALS):
+        crafted, reason = REFUSALS[case]
+        (tmp_path / case).mkdir()
+        proc = run(data, "scan", "1", str(crafted(tmp_path / case)), "--workers", "1")
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert proc.returncode == 2, (case, proc.stderr)
+        assert len(lines) == 2 and lines[0].startswith("error: ") and reason in lines[0], (case, lines)
+        assert lines[1].startswith("hint: "), lines
+        assert "Traceback" not in proc.stderr and "SELECT" not in proc.stderr
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.docx").write_bytes(b"PK-not-really")
+    proc = run(data, "scan", "1", str(notes))
+    assert proc.returncode == 2 and "no Telegram export" in proc.stderr
+    assert run(data, "hits", "1", "--json").stdout == before
