@@ -71,3 +71,22 @@ def test_partial_copies_are_found_and_checked_once(store: Store, tmp_path: Path)
             h.kind for h, i in s.execute(select(Hit, Item).join(Item)).all() if i.media_path == "collage.jpg"
         ]
     assert collage_hits == ["partial"], "the collage holds both photos but is hit once per kind"
+
+
+def test_a_copy_already_stored_is_found_again_by_every_route(store: Store, tmp_path: Path) -> None:
+    """A re-upload in another room: the file is already stored and verified, the new message still hits."""
+    _copies(tmp_path / "first")
+    case_id = _case(store, [ASSETS / "mate-Garden.jpg"])
+    assert _scan(store, tmp_path / "first", case_id).new_hits == {"partial": 3}
+    second = tmp_path / "second"
+    second.mkdir()
+    for name in ("crop35.jpg", "screenshot.jpg", "collage.jpg"):
+        (second / f"reposted-{name}").write_bytes((tmp_path / "first" / name).read_bytes())
+    result = _scan(store, second, case_id)
+    assert result.media_new == 0, "nothing decoded again"
+    assert result.new_hits == {"partial": 3}, "face-less crops are found in the new messages too"
+    with store.session() as s:
+        rows = s.execute(select(Hit, Item).join(Item)).all()  # media_path is sealed: filtered here
+        details = {i.media_path: h.details for h, i in rows if i.media_path.startswith("reposted-")}
+    assert details["reposted-screenshot.jpg"]["route"] == "features"
+    assert details["reposted-screenshot.jpg"]["inliers"] >= 10

@@ -110,7 +110,23 @@ def find_media_matches(session: Session, refs: ReferenceSet, case_id: int) -> li
     found += _video_matches(session, refs)
     found += _window_matches(session, refs)
     found += _feature_matches(session, refs, case_id, {m.media_id for m in found if m.kind != "face"})
+    found += _verified_before(session, case_id, {m.media_id for m in found if m.kind == "partial"})
     return found
+
+
+def _verified_before(session: Session, case_id: int, skip: set[int]) -> list[MediaMatch]:
+    """Partial copies verified in an earlier round: each media is verified once, but every new message
+    carrying it (a re-upload in another room, a re-export) must still get its hit."""
+    rows = session.execute(
+        select(Hit.media_id, Hit.reference_id, Hit.signal_id, Hit.details)
+        .where(Hit.case_id == case_id, Hit.kind == "partial", Hit.media_id.is_not(None))
+        .order_by(Hit.id)
+    ).all()
+    seen: dict[int, MediaMatch] = {}
+    for media_id, reference_id, signal_id, details in rows:
+        if media_id not in skip and media_id not in seen and reference_id is not None:
+            seen[media_id] = MediaMatch(media_id, "partial", reference_id, None, signal_id, details)
+    return list(seen.values())
 
 
 def _video_matches(session: Session, refs: ReferenceSet) -> list[MediaMatch]:

@@ -129,11 +129,12 @@ def _first_text(element: etree._Element, css_class: str) -> str | None:
     return None
 
 
-def _child(element: etree._Element | None, css_class: str) -> etree._Element | None:
+def _child(element: etree._Element | None, *css_classes: str) -> etree._Element | None:
+    """The first direct child carrying all these classes (div.forwarded.body, not div.forwarded.userpic_wrap)."""
     if element is None:
         return None
     for child in element:
-        if isinstance(child.tag, str) and css_class in _classes(child):
+        if isinstance(child.tag, str) and _classes(child).issuperset(css_classes):
             return child
     return None
 
@@ -335,7 +336,7 @@ class TelegramHtmlExport:
             sender, via = state.sender, state.via
         else:
             sender, via = None, None
-        forwarded = _child(body, "forwarded")
+        forwarded = _child(body, "forwarded", "body")
         forwarded_from = None
         if forwarded is not None:
             fwd_name = _child(forwarded, "from_name")

@@ -1,0 +1,548 @@
+"""Write the HTML export Telegram Desktop would have made from a JSON export of the same chats.
+
+The demo, the tests and a benchmark need one set of chats in both of the app's export formats, so a
+scan of each can be compared hit for hit. JSON is what gets generated (and what public exports mostly
+are), so the HTML is derived from it, following the app's own HTML writer (export_output_html.cpp): its
+tag layout, pages of 1,000 messages, date separators with negative ids, "joined" messages without a
+sender line, forwarded blocks, replies across pages and the media blocks with their thumbnails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+import shutil
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from PIL import Image
+
+from ncii_shield.sources.paths import resolve_inside, safe_relative_path
+from ncii_shield.sources.telegram import ControlEscapeFilter
+
+Message = Mapping[str, Any]
+
+KST: Final = ZoneInfo("Asia/Seoul")  # the demo's exporting machine
+JOIN_WITHIN: Final = 900  # seconds: this close to the sender's previous message, no userpic or name
+PHOTO_BOX: Final = 260  # photos and video previews are drawn at most this big (CSS px)...
+THUMB_BOX: Final = 520  # ...from a thumbnail twice as big, for high-density screens
+STICKER_BOX: Final = 128
+_MONTHS: Final = (
+    *("", "January", "February", "March", "April", "May", "June", "July", "August", "September"),
+    *("October", "November", "December"),
+)
+_COLOURS: Final = (0, 7, 4, 1, 6, 3, 5)  # the app's userpic colour for (bare peer id % 7)
+_CHANNELS: Final = frozenset({"private_channel", "public_channel"})
+_PRIVATE: Final = frozenset({"personal_chat", "bot_chat", "saved_messages"})
+_NOT_EXPORTED: Final = (
+    ("exceeds maximum size", "Exceeds maximum size, change data exporting settings to download."),
+    ("unavailable", "Unavailable, please try again later."),
+    ("", "Not included, change data exporting settings to download."),
+)
+_SERIALIZED: Final = {"\n": "<br>", '"': "&quot;", "&": "&amp;", "'": "&apos;", "<": "&lt;", ">": "&gt;"}
+_SEPARATORS: Final = {"\u2028": "<br>", "\u2029": "<br>"}  # Unicode line and paragraph separators
+_ESCAPES: Final = {i: f"&#x{i:02X};" for i in range(32)} | str.maketrans(_SERIALIZED | _SEPARATORS)
+# Text entities: links (href prefix; a mention drops its "@"), script links, and plain wrapping tags.
+_LINKS: Final = {"link": "", "url": "", "email": "mailto:", "phone": "tel:", "mention": "https://t.me/"}
+_ONCLICK: Final = {"hashtag": "ShowHashtag", "cashtag": "ShowCashtag", "bot_command": "ShowBotCommand"}
+_WRAPS: Final = {"bold": "strong", "italic": "em", "code": "code", "pre": "pre", "underline": "u"}
+_WRAPS_TOO: Final = {"strikethrough": "s", "blockquote": "blockquote"}
+_SPOILER: Final = '<span class="spoiler hidden" onclick="ShowSpoiler(this)"><span aria-hidden="true">'
+_DOCUMENTS: Final = {  # media_type -> (title, status, class) of the app's generic media block
+    "sticker": ("Sticker", "emoji", "media_photo"),
+    "video_message": ("Video message", "duration", "media_video"),
+    "voice_message": ("Voice message", "duration", "media_voice_message"),
+    "animation": ("Animation", "size", "media_video"),
+    "video_file": ("Video file", "duration", "media_video"),
+    "audio_file": ("Audio file", "duration", "media_audio_file"),
+}
+_STORED: Final = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".mp4", ".webm", ".ogg", ".tgs"})
+_ZIP_TIME: Final = (2024, 8, 24, 0, 0, 0)  # fixed member dates: a folder always zips to the same bytes
+_STATIC: Final = {  # stand-ins for the app's own stylesheet and script
+    "css/style.css": "/* ncii-shield demo */ .pull_left { float: left; } .pull_right { float: right; }\n",
+    "js/script.js": "// ncii-shield demo\nfunction CheckLocation() {}\nfunction GoBack() { return true; }\n"
+    "function GoToMessage() { return true; }\nfunction ShowSpoiler(el) { el.className = 'spoiler'; }\n",
+}
+_STATIC_IMAGES: Final = ("back.png", "back@2x.png", "media_file.png", "media_photo.png", "section_chats.png")
+
+
+def write_html_export(
+    json_dir: Path,
+    out_dir: Path,
+    *,
+    messages_per_page: int = 1000,
+    tz: tzinfo = KST,
+    with_offset: bool = True,
+    thumbs: bool = True,
+) -> Path:
+    """Returns out_dir. json_dir holds result.json (+ media folders). Media files are copied to the same
+    relative paths under out_dir (single chat: photos/..., full account: chats/chat_001/photos/...)."""
+    if messages_per_page < 1:
+        raise ValueError("messages_per_page must be at least 1")
+    with (json_dir / "result.json").open("rb") as handle:  # \xNN escapes: not JSON until filtered
+        doc = json.loads(ControlEscapeFilter(handle).read())
+    if not isinstance(doc, dict):
+        raise ValueError(f"{json_dir / 'result.json'} is not a Telegram export")
+    opts = _Options(json_dir, out_dir, messages_per_page, tz, with_offset, thumbs)
+    _write_static(out_dir)
+    if "messages" in doc:  # one chat exported on its own: its pages sit at the top
+        _ChatWriter(doc, "", opts).write()
+        return out_dir
+    lists = [doc.get(key) or {} for key in ("chats", "left_chats")]
+    chats = [c for got in lists if isinstance(got, dict) for c in got.get("list") or []]
+    chats = [chat for chat in chats if isinstance(chat, dict)]
+    folders = [f"chat_{number:03d}" for number in range(1, len(chats) + 1)]  # 1-based, in list order
+    for chat, folder in zip(chats, folders, strict=True):
+        _ChatWriter(chat, f"chats/{folder}/", opts).write()
+    _write_lists(chats, folders, out_dir)
+    return out_dir
+
+
+def zip_export(folder: Path, zip_path: Path, *, top: str | None = "ChatExport_2024-08-24") -> Path:
+    """Zip a folder; with `top`, every member sits under that one folder (as people zip an export)."""
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    files = sorted((p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file())
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for relative, path in files:
+            if path.resolve() == zip_path.resolve():
+                continue
+            info = zipfile.ZipInfo(f"{top}/{relative}" if top else relative, date_time=_ZIP_TIME)
+            # Media is compressed already: stored, as most zip tools leave it; the rest is deflated.
+            stored = path.suffix.lower() in _STORED
+            info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            big = path.stat().st_size >= 1 << 31
+            with path.open("rb") as src, archive.open(info, "w", force_zip64=big) as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    return zip_path
+
+
+@dataclass
+class _Options:
+    json_dir: Path
+    out_dir: Path
+    per_page: int
+    tz: tzinfo
+    with_offset: bool
+    thumbs: bool
+    copied: set[str] = field(default_factory=set)
+
+
+def _esc(value: object) -> str:
+    """The app's SerializeString: HTML-escaped, newlines as <br>, control characters as &#xNN;."""
+    return str(value).translate(_ESCAPES)
+
+
+class _Page:
+    """The app's tag writer: a block tag on its own line, indented one space per tag still open."""
+
+    def __init__(self, base: str, title: str, back: str | None = None) -> None:
+        self.parts: list[str] = ["<!DOCTYPE html>"]
+        self.open: list[str] = []
+        self.push("html")
+        self.push("head")
+        self.push("meta", charset="utf-8", empty=True)
+        self.parts.append("<title>Exported Data</title>")
+        self.push("meta", name="viewport", content="width=device-width, initial-scale=1.0", empty=True)
+        self.push("link", href=f"{base}css/style.css", rel="stylesheet", empty=True)
+        self.push("script", src=f"{base}js/script.js", type="text/javascript")
+        self.pop(2)
+        self.push("body", onload="CheckLocation();")
+        self.push("div", "page_wrap")
+        self.push("div", "page_header")
+        if back:  # a page below the top links back up
+            self.push("a", "content block_link", href=base + back, onclick="return GoBack(this)")
+        else:
+            self.push("div", "content")
+        self.leaf("text bold", _esc(title))
+        self.pop(2)
+
+    def push(self, tag: str, cls: str | None = None, *, empty: bool = False, **attrs: str) -> None:
+        if cls:
+            attrs["class"] = cls
+        inner = "".join(f' {k}="{_esc(v)}"' for k, v in sorted(attrs.items()))  # a std::map: sorted
+        self.parts.append(f"\n{' ' * len(self.open)}<{tag}{inner}{'/' if empty else ''}>\n")
+        if not empty:
+            self.open.append(tag)
+
+    def pop(self, count: int = 1) -> None:
+        for _ in range(count):
+            tag = self.open.pop()
+            self.parts.append(f"\n{' ' * len(self.open)}</{tag}>\n")
+
+    def leaf(self, cls: str, html: str, tag: str = "div", **attrs: str) -> None:
+        """A block tag around ready-made HTML, which starts its own line unindented, as in the app."""
+        self.push(tag, cls, **attrs)
+        self.parts.append(html)
+        self.pop()
+
+    def save(self, path: Path) -> None:
+        self.pop(len(self.open))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes("".join(self.parts).encode("utf-8"))
+
+
+def _userpic(page: _Page, name: str, peer: object, px: int = 42) -> None:
+    """A coloured circle with initials: a user's first letters of first and last name, a chat's first."""
+    colour = _COLOURS[int(re.sub(r"\D", "", str(peer or "")) or 0) % 7] + 1
+    first, _, rest = name.strip().partition(" ")
+    initials = first[:1] + (rest.strip()[:1] if str(peer or "").startswith("user") else "")
+    page.push("div", f"userpic userpic{colour}", style=f"width: {px}px; height: {px}px")
+    page.leaf("initials", _esc(initials), style=f"line-height: {px}px")
+    page.pop()
+
+
+def _page_name(index: int) -> str:
+    return f"messages{index + 1 if index else ''}.html"
+
+
+def _when(msg: Message, tz: tzinfo) -> datetime:
+    """The message's instant in the exporting machine's zone; old exports give only the local time."""
+    unix = str(msg.get("date_unixtime", ""))
+    if unix.lstrip("-").isdigit():
+        return datetime.fromtimestamp(int(unix), tz)
+    local = datetime.fromisoformat(msg["date"]) if isinstance(msg.get("date"), str) else datetime(1970, 1, 1)
+    return local.replace(tzinfo=tz)
+
+
+def _title(when: datetime, with_offset: bool) -> str:
+    """dd.MM.yyyy HH:mm:ss, then " UTC+09:00" (old app versions wrote no zone)."""
+    offset = when.utcoffset()
+    minutes = int(offset.total_seconds()) // 60 if offset else 0
+    zone = f" UTC{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02}:{abs(minutes) % 60:02}"
+    return when.strftime("%d.%m.%Y %H:%M:%S") + (zone if with_offset else "")
+
+
+def _size(value: object) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return ""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if value >= scale:
+            return f"{value / scale:.1f} {unit}"
+    return f"{value} B"
+
+
+def _duration(value: object) -> str:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return ""
+    hours, rest = divmod(value, 3600)
+    return (f"{hours}:" if hours else "") + f"{rest // 60:02}:{rest % 60:02}"
+
+
+def _dims(msg: Message) -> tuple[int, int] | None:
+    w, h = msg.get("width"), msg.get("height")
+    return (w, h) if isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0 else None
+
+
+def _style(size: tuple[int, int] | None, box: int) -> str:
+    """Scaled down (never up) to fit a `box` square, as the app sizes its previews."""
+    w, h = size or (box, box)
+    scale = min(1.0, box / max(w, h))
+    return f"width: {max(1, round(w * scale))}px; height: {max(1, round(h * scale))}px"
+
+
+def _exported(raw: object) -> str | None:
+    """The path as written, or None for the "(File not included…)" kind of placeholder."""
+    return raw if isinstance(raw, str) and raw and not (raw.startswith("(") and raw.endswith(")")) else None
+
+
+def _text(msg: Message) -> str:
+    """The app's FormatText: each part of the message text as its HTML."""
+    parts = msg.get("text_entities")
+    if not isinstance(parts, list):
+        text = msg.get("text", "")
+        parts = [text] if isinstance(text, str) else text if isinstance(text, list) else []
+    out = []
+    for part in parts:
+        entity = part if isinstance(part, dict) else {"type": "plain", "text": part}
+        kind, raw = str(entity.get("type")), str(entity.get("text") or "")
+        text, wrap = _esc(raw), _WRAPS.get(kind) or _WRAPS_TOO.get(kind)
+        if kind == "text_link":
+            out.append(f'<a href="{_esc(entity.get("href") or "")}">{text}</a>')
+        elif kind in _LINKS:
+            out.append(f'<a href="{_LINKS[kind]}{text[1:] if kind == "mention" else text}">{text}</a>')
+        elif kind in _ONCLICK:  # the tag without its "#", "$" or "/" as a quoted script argument
+            argument = _esc('"' + raw[1:] + '"')
+            out.append(f'<a href="" onclick="return {_ONCLICK[kind]}({argument})">{text}</a>')
+        elif kind == "mention_name":
+            out.append(f'<a href="" onclick="return ShowMentionName()">{text}</a>')
+        elif wrap:
+            out.append(f"<{wrap}>{text}</{wrap}>")
+        else:
+            out.append(f"{_SPOILER}{text}</span></span>" if kind == "spoiler" else text)
+    return "".join(out)
+
+
+class _ChatWriter:
+    """One chat's pages, with what the app carries from message to message: the previous row, pages."""
+
+    def __init__(self, chat: Message, folder: str, opts: _Options) -> None:
+        self.chat, self.folder, self.opts = chat, folder, opts
+        self.base = "../../" if folder else ""
+        self.where: dict[int, int] = {}  # message id -> page it was written on
+        self.page_index = self.date_id = 0
+        self.prev: tuple[Message, datetime, bool] | None = None  # (message, when, a default message?)
+
+    def write(self) -> None:
+        messages = [m for m in self.chat.get("messages") or [] if isinstance(m, dict)]
+        per = self.opts.per_page
+        chunks = [messages[i : i + per] for i in range(0, len(messages), per)] or [[]]
+        saved = self.chat.get("type") == "saved_messages"
+        name = str(self.chat.get("name") or ("Saved messages" if saved else "Deleted Account"))
+        for index, chunk in enumerate(chunks):
+            self.page_index, self.prev = index, None  # a page never starts with a joined message
+            page = _Page(self.base, name, "lists/chats.html" if self.folder else None)
+            page.push("div", "page_body chat_page")
+            page.push("div", "history")
+            if index:
+                page.leaf("pagination block_link", "Previous messages", "a", href=_page_name(index - 1))
+            for msg in chunk:
+                when = _when(msg, self.opts.tz)
+                if self.prev is None or self.prev[1].date() != when.date():
+                    self.date_id -= 1  # date separators count down through the whole chat
+                    self._service(page, self.date_id, f"{when.day} {_MONTHS[when.month]} {when.year}")
+                self._message(page, msg, when)
+                if isinstance(msg.get("id"), int):
+                    self.where[msg["id"]] = index
+            if index + 1 < len(chunks):  # the app opens a next page only when a message needs one
+                page.leaf("pagination block_link", "Next messages", "a", href=_page_name(index + 1))
+            page.save(self.opts.out_dir / self.folder / _page_name(index))
+
+    def _link(self, target: object, text: str) -> str:
+        """A link to a message: by onclick on this page, by file name when it is on an earlier one."""
+        page = self.where.get(target) if isinstance(target, int) else None
+        if page is not None and page < self.page_index:
+            return f'<a href="{_page_name(page)}#go_to_message{target}">{text}</a>'
+        return f'<a href="#go_to_message{target}" onclick="return GoToMessage({target})">{text}</a>'
+
+    def _service(self, page: _Page, mid: object, html: str) -> None:
+        page.push("div", "message service", id=f"message{mid}")
+        page.leaf("body details", html)
+        page.pop()
+
+    def _service_text(self, msg: Message) -> str:
+        """The app's sentence for a service action; an action it has none for is shown by its name."""
+        action, channel = str(msg.get("action") or ""), self.chat.get("type") in _CHANNELS
+        actor = _esc(msg.get("actor") or "Deleted Account")
+        title = f"&laquo;{_esc(msg.get('title') or '')}&raquo;"
+        names = ", ".join(_esc(m or "Deleted Account") for m in msg.get("members") or ())
+        inviter = _esc(msg.get("inviter") or "Deleted Account")
+        return {
+            "pin_message": f"{actor} pinned {self._link(msg.get('message_id'), 'this message')}",
+            "create_group": f"{actor} created group {title}" + (f" with members {names}" if names else ""),
+            "invite_members": f"{actor} invited {names}",
+            "remove_members": f"{actor} removed {names}",
+            "join_group_by_link": f"{actor} joined group by link from {inviter}",
+            "create_channel": f"Channel {title} created",
+            "edit_group_title": f"Channel title changed to {title}"
+            if channel
+            else f"{actor} changed group title to {title}",
+            "edit_group_photo": "Channel photo changed" if channel else f"{actor} changed group photo",
+            "delete_group_photo": "Channel photo removed" if channel else f"{actor} removed group photo",
+            "migrate_to_supergroup": f"{actor} converted this group to a supergroup",
+            "migrate_from_group": f"{actor} converted a basic group to this supergroup {title}",
+        }.get(action, _esc(action))
+
+    def _joins(self, msg: Message, when: datetime) -> bool:
+        """The app's rule for drawing a message under the previous one, without userpic and name."""
+        if self.prev is None or not self.prev[2] or msg.get("from_id") is None:
+            return False
+        before, then, _ = self.prev
+        forwarded = "forwarded_from" in msg
+        same = all(before.get(k) == msg.get(k) for k in ("from_id", "via_bot", "forwarded_from"))
+        close = abs(when.timestamp() - then.timestamp()) <= (1 if forwarded else JOIN_WITHIN)
+        return same and forwarded == ("forwarded_from" in before) and then.date() == when.date() and close
+
+    def _message(self, page: _Page, msg: Message, when: datetime) -> None:
+        if msg.get("type") == "service":
+            self._service(page, msg.get("id"), self._service_text(msg))
+            self.prev = (msg, when, False)
+            return
+        joined = self._joins(msg, when)
+        self.prev = (msg, when, True)
+        cls = "message default clearfix joined" if joined else "message default clearfix"
+        page.push("div", cls, id=f"message{msg.get('id')}")
+        name = str(msg.get("from") or "Deleted Account")
+        if not joined:
+            page.push("div", "pull_left userpic_wrap")
+            _userpic(page, name, msg.get("from_id"))
+            page.pop()
+        page.push("div", "body")
+        title = _title(when, self.opts.with_offset)
+        page.leaf("pull_right date details", when.strftime("%H:%M"), title=title)
+        if not joined:
+            bot = str(msg.get("via_bot") or "").lstrip("@")
+            page.leaf("from_name", _esc(name) + (f" via @{_esc(bot)}" if bot else ""))
+        forwarded = "forwarded_from" in msg
+        if forwarded:  # what follows, up to the text, is drawn inside the forwarded block
+            origin = str(msg.get("forwarded_from") or "Deleted Account")
+            page.push("div", "pull_left forwarded userpic_wrap")
+            _userpic(page, origin, msg.get("forwarded_from_id"))
+            page.pop()
+            page.push("div", "forwarded body")
+            stamp = when.strftime(" %d.%m.%Y %H:%M:%S")  # when it was forwarded: the JSON has no other date
+            stamp = f'<span class="date details" title="{_esc(title)}">{stamp}</span>'
+            page.leaf("from_name", _esc(origin) + stamp)
+        if isinstance(reply := msg.get("reply_to_message_id"), int):
+            page.leaf("reply_to details", "In reply to " + self._link(reply, "this message"))
+        if "photo" in msg:
+            self._photo(page, msg)
+        elif "file" in msg:
+            self._document(page, msg)
+        if text := _text(msg):
+            page.leaf("text", text)
+        if forwarded:
+            page.pop()
+        if msg.get("author"):
+            page.leaf("signature details", _esc(msg["author"]))
+        page.pop(2)
+
+    def _copy(self, raw: str | None) -> Path | None:
+        """Copy an exported file to the same relative path under out_dir; its source, if safe and there."""
+        safe = safe_relative_path(raw) if raw else None
+        src = resolve_inside(self.opts.json_dir, safe) if safe else None
+        if safe is None or src is None or not src.is_file():
+            return None
+        dst = self.opts.out_dir / safe
+        if safe not in self.opts.copied and not (dst.exists() and os.path.samefile(src, dst)):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+        self.opts.copied.add(safe)
+        return src
+
+    def _thumb(self, src: Path | None, rel: str, box: int, fmt: str) -> tuple[int, int] | None:
+        """Write the thumbnail the app would (when thumbs are on); return the source image's size."""
+        safe = safe_relative_path(rel)
+        if src is None or safe is None:
+            return None
+        try:
+            with Image.open(src) as image:
+                size = image.size
+                if self.opts.thumbs:
+                    image.thumbnail((box, box))
+                    image.convert("RGB" if fmt == "JPEG" else "RGBA").save(self.opts.out_dir / safe, fmt)
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return None
+        return size
+
+    def _photo(self, page: _Page, msg: Message) -> None:
+        raw, size = _exported(msg["photo"]), _dims(msg)
+        if raw is None:
+            status = f"{size[0]}x{size[1]}" if size else "0x0"
+            status = ", ".join(filter(None, [status, _size(msg.get("photo_file_size"))]))
+            _generic(page, None, "media_photo", ["Photo", _why_missing(msg["photo"]), status])
+            return
+        thumb, src = posixpath.splitext(raw)[0] + "_thumb.jpg", self._copy(raw)
+        if self.opts.thumbs or size is None:
+            size = self._thumb(src, thumb, THUMB_BOX, "JPEG") or size
+        page.push("div", "media_wrap clearfix")
+        page.push("a", "photo_wrap clearfix pull_left", href=self.base + raw)
+        page.push("img", "photo", src=self.base + thumb, style=_style(size, PHOTO_BOX), empty=True)
+        page.pop(2)
+
+    def _document(self, page: _Page, msg: Message) -> None:
+        kind, raw, thumb = str(msg.get("media_type")), _exported(msg["file"]), _exported(msg.get("thumbnail"))
+        duration, size = _duration(msg.get("duration_seconds")), _size(msg.get("file_size"))
+        title, shown, cls = _DOCUMENTS.get(kind, (str(msg.get("file_name") or "File"), "size", "media_file"))
+        if kind == "audio_file" and msg.get("performer") and msg.get("title"):
+            title = f"{msg['performer']} - {msg['title']}"
+        status = {"emoji": str(msg.get("sticker_emoji") or ""), "duration": duration, "size": size}[shown]
+        if raw is None:
+            status = ", ".join(filter(None, [status, size])) if shown == "duration" else status
+            _generic(page, None, cls, [title, _why_missing(msg["file"]), status])
+            return
+        src, href, style = self._copy(raw), self.base + raw, _style(_dims(msg), PHOTO_BOX)
+        if thumb:
+            self._copy(thumb)
+        if kind == "sticker" and (thumb or raw.lower().endswith((".webp", ".png", ".jpg", ".jpeg"))):
+            if not thumb:  # the app renders the sticker itself into a PNG beside it
+                thumb = raw + "_thumb.png"
+                self._thumb(src, thumb, STICKER_BOX * 2, "PNG")
+            page.push("div", "media_wrap clearfix")
+            page.push("a", "sticker_wrap clearfix pull_left", href=href)
+            style = _style(_dims(msg), STICKER_BOX)
+            page.push("img", "sticker", src=self.base + thumb, style=style, empty=True)
+            page.pop(2)
+        elif kind in ("animation", "video_file") and thumb:
+            animation = kind == "animation"
+            page.push("div", "media_wrap clearfix")
+            wrap = "animated_wrap" if animation else "video_file_wrap"
+            page.push("a", f"{wrap} clearfix pull_left", href=href)
+            page.push("div", "video_play_bg")
+            page.leaf("gif_play" if animation else "video_play", "GIF" if animation else "")
+            page.pop()
+            if not animation:
+                page.leaf("video_duration", duration)
+            img = "animated" if animation else "video_file"
+            page.push("img", img, src=self.base + thumb, style=style, empty=True)
+            page.pop(2)
+        else:
+            picture = self.base + thumb if thumb and kind == "video_message" else None
+            _generic(page, href, cls, [title, "", status], picture)
+
+
+def _why_missing(raw: object) -> str:
+    return next(text for marker, text in _NOT_EXPORTED if marker in str(raw).lower())
+
+
+def _generic(page: _Page, href: str | None, cls: str, lines: list[str], thumb: str | None = None) -> None:
+    """The app's block for media it does not draw: an icon or thumbnail, a title and a status line."""
+    page.push("div", "media_wrap clearfix")
+    if href:
+        page.push("a", f"media clearfix pull_left block_link {cls}", href=href)
+    else:  # not exported: nothing to link to
+        page.push("div", f"media clearfix pull_left {cls}")
+    if thumb:
+        page.push("img", "thumb pull_left", src=thumb, empty=True)
+    else:
+        page.leaf("fill pull_left", "")
+    page.push("div", "body")
+    for div_class, text in zip(("title bold", "description", "status details"), lines, strict=True):
+        if text:  # title, why it is missing, then size or duration
+            page.leaf(div_class, _esc(text))
+    page.pop(3)
+
+
+def _write_lists(chats: list[dict[str, Any]], folders: list[str], out_dir: Path) -> None:
+    """export_results.html and lists/chats.html: the way into a full-account export's chats."""
+    summary = _Page("", "Exported Data")
+    summary.push("div", "page_body")
+    summary.push("div", "sections")
+    summary.push("a", "section block_link chats", href="lists/chats.html#allow_back")
+    summary.leaf("counter details", str(len(chats)))
+    summary.leaf("label bold", "Chats")
+    summary.save(out_dir / "export_results.html")
+    listing = _Page("../", "Chats", "export_results.html")
+    listing.push("div", "page_body list_page")
+    listing.push("div", "entry_list")
+    for chat, folder in zip(chats, folders, strict=True):
+        name, kind = str(chat.get("name") or "Deleted Account"), chat.get("type")
+        count = sum(isinstance(m, dict) for m in chat.get("messages") or [])
+        listing.push("a", "entry block_link clearfix", href=f"../chats/{folder}/messages.html#allow_back")
+        listing.push("div", "pull_left userpic_wrap")
+        _userpic(listing, name, chat.get("id"), 48)
+        listing.pop()
+        listing.push("div", "body")
+        info = "private" if kind in _PRIVATE else "channel" if kind in _CHANNELS else "group"
+        listing.leaf("pull_right info details", info)
+        listing.leaf("name bold", _esc(name))
+        listing.leaf("details_entry details", f"{count} messages")
+        listing.pop(3)
+    listing.save(out_dir / "lists" / "chats.html")
+
+
+def _write_static(out_dir: Path) -> None:
+    """Stand-ins for the stylesheet, script and icons every real export carries (a parser skips them)."""
+    for relative, text in _STATIC.items():
+        (out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / relative).write_bytes(text.encode("utf-8"))
+    (out_dir / "images").mkdir(exist_ok=True)
+    for name in _STATIC_IMAGES:
+        Image.new("RGBA", (1, 1), (112, 119, 123, 255)).save(out_dir / "images" / name, "PNG")
