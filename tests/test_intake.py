@@ -18,7 +18,7 @@ import pytest
 from ncii_shield.errors import SourceError
 from ncii_shield.sources import FolderSource, TelegramExport, open_source
 from ncii_shield.sources.detect import detect, open_sources
-from ncii_shield.sources.tree import ZipLimits, ZipTree
+from ncii_shield.sources.tree import DirTree, ZipLimits, ZipTree
 from tests.conftest import ASSETS, cli_env
 from tests.exports import message, write_export
 
@@ -162,7 +162,9 @@ REFUSALS = {
     "zip slip": (lambda t: _with_member(t / "slip.zip", "../../evil.jpg"), "leaves the archive"),
     "absolute": (lambda t: _with_member(t / "abs.zip", "/etc/cron.d/x"), "leaves the archive"),
     "symlink": (
-        lambda t: _with_member(t / "link.zip", "ChatExport/photos/a.jpg", b"/etc/passwd", stat.S_IFLNK | 0o777),
+        lambda t: _with_member(
+            t / "link.zip", "ChatExport/photos/a.jpg", b"/etc/passwd", stat.S_IFLNK | 0o777
+        ),
         "symbolic link",
     ),
     "encrypted": (lambda t: _with_member(t / "enc.zip", "ChatExport/photos/a.jpg", flags=0x1), "encrypted"),
@@ -203,14 +205,19 @@ def test_overlapping_members_are_refused(tmp_path: Path) -> None:
 def test_a_folder_with_nothing_to_scan_is_refused(tmp_path: Path) -> None:
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "readme.txt").write_text("hello")
-    with pytest.raises(SourceError, match="holds no Telegram export .* and no images or videos"):
-        detect(__import__("ncii_shield.sources.tree", fromlist=["DirTree"]).DirTree(tmp_path / "notes"))
+    with pytest.raises(SourceError, match=r"holds no Telegram export .* and no images or videos"):
+        detect(DirTree(tmp_path / "notes"))
 
 
 def test_refusals_through_the_cli_are_one_line_and_lose_nothing(tmp_path: Path) -> None:
     data = tmp_path / "d"
     assert run(data, "init").returncode == 0
-    assert run(data, "case", "open", "--pseudonym", "A", "--consent-by", "p", "--consent-method", "form").returncode == 0
+    assert (
+        run(
+            data, "case", "open", "--pseudonym", "A", "--consent-by", "p", "--consent-method", "form"
+        ).returncode
+        == 0
+    )
     assert run(data, "enrol", "1", str(ASSETS / "obama.jpg")).returncode == 0
     good = zip_folder(export_folder(tmp_path / "good"), tmp_path / "good.zip", top="ChatExport_2024-08-24")
     scanned = run(data, "scan", "1", str(good), "--workers", "1", "--json")

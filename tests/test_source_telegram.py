@@ -223,11 +223,11 @@ def test_local_date_is_used_only_without_date_unixtime_and_flagged(tmp_path: Pat
     msg = message(1, date="2024-08-24T21:03:11")
     del msg["date_unixtime"]
     result = write_export(tmp_path, chat([msg]))
-    seoul = list(TelegramExport(result, assumed_timezone=ZoneInfo("Asia/Seoul")).iter_items())[0]
+    seoul = next(iter(TelegramExport(result, assumed_timezone=ZoneInfo("Asia/Seoul")).iter_items()))
     assert seoul.date == datetime(2024, 8, 24, 12, 3, 11, tzinfo=UTC)  # 21:03 in Seoul is 12:03 UTC
     assert seoul.extra["date_is_local"] is True
     # With no zone to assume, the date is left out rather than stored as if it were UTC.
-    unknown = list(TelegramExport(result).iter_items())[0]
+    unknown = next(iter(TelegramExport(result).iter_items()))
     assert unknown.date is None
     assert unknown.extra["date_is_local"] is True
 

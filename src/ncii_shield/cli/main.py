@@ -489,7 +489,14 @@ def scan(
     if as_json:
         scans = [_scan_data(r) for r in done.results]
         total: dict[str, object] = {}
-        for key in ("items_seen", "items_new", "items_repeated", "media_new", "items_skipped", "dates_assumed"):
+        for key in (
+            "items_seen",
+            "items_new",
+            "items_repeated",
+            "media_new",
+            "items_skipped",
+            "dates_assumed",
+        ):
             total[key] = sum(int(s[key]) for s in scans)  # type: ignore[call-overload]
         for key in ("skip_reasons", "new_hits", "bank_hits"):
             total[key] = dict(sum((Counter(s[key]) for s in scans), Counter()))  # type: ignore[arg-type]

@@ -31,7 +31,9 @@ def importable(store: Store) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(
-        p.name for p in root.iterdir() if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in (".json", ".zip", ".html"))
+        p.name
+        for p in root.iterdir()
+        if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in (".json", ".zip", ".html"))
     )
 
 
