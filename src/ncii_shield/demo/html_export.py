@@ -256,7 +256,7 @@ def _exported(raw: object) -> str | None:
 def _text(msg: Message) -> str:
     """The app's FormatText: each part of the message text as its HTML."""
     parts = msg.get("text_entities")
-    if not isinstance(parts, list):
+    if not isinstance(parts, list) or not parts:  # as the JSON reader does: text when entities are empty
         text = msg.get("text", "")
         parts = [text] if isinstance(text, str) else text if isinstance(text, list) else []
     out = []

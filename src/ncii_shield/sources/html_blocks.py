@@ -53,8 +53,9 @@ class BlockStream:
             self.bytes_read += len(chunk)
             self._tail = (self._tail + chunk)[-64:]
             buffer += chunk
-            if len(buffer) > self._max_block:
-                # Keep the head of the block and the last few bytes, where a boundary may be starting.
+            if len(buffer) > self._max_block and buffer.find(self._boundary, searched) < 0:
+                # No boundary in sight: keep the head of the block and the last few bytes, where one may
+                # be starting, and drop the middle.
                 keep = len(self._boundary)
                 del buffer[self._max_block - keep : len(buffer) - keep]
                 searched = self._max_block - keep

@@ -332,6 +332,8 @@ class TelegramHtmlExport:
         from_el = _child(body, "from_name")
         if from_el is not None:
             sender, via = _name_and_via(from_el)
+            if sender == "Deleted Account":  # what the app draws for a sender the JSON gives as null
+                sender = None
         elif joined:
             sender, via = state.sender, state.via
         else:
@@ -400,7 +402,7 @@ def _name_and_via(element: etree._Element) -> tuple[str | None, str | None]:
         parts.append(child.tail or "")
     name = " ".join("".join(parts).split())
     name, _, via = name.partition(" via @")
-    return name or None, via or None
+    return name or None, f"@{via}" if via else None  # as the JSON export writes it
 
 
 def _media(wrap: etree._Element | None, folder: str) -> tuple[str | None, str | None, str | None]:
