@@ -745,30 +745,33 @@ def report(
 
 @app.command()
 def sources(as_json: JsonFlag = False) -> None:
-    """List the sources scanned so far."""
-    from ncii_shield.store.models import Item, Source
+    """List the sources scanned so far, and each chat as that export showed it (new since the last one)."""
+    from ncii_shield.scan.exports import list_sources
 
     with state.store.session() as session:
-        counts = dict(session.execute(select(Item.source_id, func.count()).group_by(Item.source_id)).all())
-        rows = [
-            dict(
-                id=s.id,
-                kind=s.kind,
-                name=s.name,
-                location=s.location,
-                items=counts.get(s.id, 0),
-                added=s.created_at,
-            )
-            for s in session.scalars(select(Source).order_by(Source.id))
-        ]
+        rows = list_sources(session)
     if as_json:
         print_json(rows)
-    else:
-        print_table(
-            "Sources",
-            ["id", "kind", "name", "items", "location"],
-            [(r["id"], r["kind"], r["name"], r["items"], r["location"]) for r in rows],
+        return
+    table = []
+    for r in rows:
+        zone = f" (dates read as {r['assumed_timezone']})" if r["assumed_timezone"] else ""
+        table.append(
+            (r["id"], r["kind"], f"{r['name']}{zone}", r["items"], r["exported_on"] or "", r["location"])
         )
+        for chat in r["chats"]:  # type: ignore[attr-defined]
+            changed = f", {chat['changed']} changed" if chat["changed"] else ""
+            table.append(
+                (
+                    "",
+                    "  chat",
+                    chat["title"] or chat["chat_id"],
+                    chat["messages"],
+                    f"{chat['new']} new{changed}",
+                    "",
+                )
+            )
+    print_table("Sources", ["id", "kind", "name", "items", "exported", "location"], table)
 
 
 @app.command()
