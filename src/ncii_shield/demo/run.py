@@ -11,6 +11,7 @@ from rich.markup import escape
 from ncii_shield.cases.service import enrol, open_case
 from ncii_shield.cli.output import console, print_table
 from ncii_shield.demo.build import DEMO_NAME, DemoGroundTruth, build_demo
+from ncii_shield.demo.formats import check_formats
 from ncii_shield.demo.score import perfect, score
 from ncii_shield.evidence.assemble import build_report_data
 from ncii_shield.evidence.report import write_report
@@ -147,9 +148,20 @@ def run_demo(
         "[bold green]all expected copies found, no false hits[/]" if ok else "[bold red]demo not perfect[/]"
     )
 
-    console.rule("[bold]6. Review, takedown notices, signed evidence bundle[/]")
+    console.rule("[bold]6. The same export as HTML (the app's default) and zipped, as case workers get it[/]")
+    formats_ok = check_formats(
+        truth,
+        out_dir,
+        rows,
+        result.items_seen,
+        workers=workers,
+        progress_factory=progress_factory,
+        progress_adapter=progress_adapter,
+    )
+
+    console.rule("[bold]7. Review, takedown notices, signed evidence bundle[/]")
     bundle_ok = _act(store, case_id, out_dir)
-    return ok and bundle_ok
+    return ok and formats_ok and bundle_ok
 
 
 def _act(store: Store, case_id: int, out_dir: Path) -> bool:
