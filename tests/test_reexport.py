@@ -117,3 +117,22 @@ def test_the_cli_says_how_many_messages_are_new_since_which_export(tmp_path: Pat
     assert "chat Test room: 3 new messages since the export of 2024-08-24 (10 already seen)" in proc.stdout
     listed = json.loads(run("sources", "--json").stdout)
     assert [s["chats"][0]["new"] for s in listed] == [10, 3]
+
+
+def test_an_old_exports_assumed_zone_is_recorded_and_shown_in_the_evidence(store: Store, tmp_path: Path) -> None:
+    """No date_unixtime (Telegram Desktop before ~2021): the scan assumes a zone, says so, keeps it."""
+    from ncii_shield.evidence.assemble import build_report_data
+    from ncii_shield.store.models import Source
+
+    case_id = _case(store, [ASSETS / "obama.jpg"])
+    old = message(3, photo="photos/p.jpg", date="2021-03-01T21:03:11")
+    del old["date_unixtime"]
+    folder = write_export(tmp_path / "old", [old], files={"photos/p.jpg": OBAMA}).parent
+    (result,) = scan_path(store, folder, case_id=case_id, workers=1, timezone="Europe/Berlin").results
+    assert result.dates_assumed == 1 and result.new_hits
+    with store.session() as s:
+        assert s.scalar(select(Source.assumed_timezone)) == "Europe/Berlin"
+        assert s.scalar(select(Item.date)).isoformat() == "2021-03-01T20:03:11+00:00"
+        data = build_report_data(s, store.blobs, case_id)
+    sources = {s.source for group in data.groups for copy in group.copies for s in copy.sightings}
+    assert sources == {"Telegram export old; date had no time zone, read as Europe/Berlin"}

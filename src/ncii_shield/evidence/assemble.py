@@ -20,8 +20,11 @@ TEXT_GROUP = "Messages naming the person"
 EXCERPT = 140
 
 
-def _sighting(item: Item, source_name: str, redacted: str | None = None) -> Sighting:
-    """One place a copy was seen. A message naming the person shows only its redacted excerpt."""
+def _sighting(item: Item, source_name: str, redacted: str | None = None, zone: str | None = None) -> Sighting:
+    """One place a copy was seen. A message naming the person shows only its redacted excerpt. An old
+    export's date had no zone: the one assumed is said beside the source, where the date is read."""
+    if item.extra.get("date_is_local"):
+        source_name = f"{source_name}; date had no time zone, read as {zone or 'unknown'}"
     sender = None
     if item.sender_name or item.sender_id:
         sender = f"{item.sender_name or '?'} ({item.sender_id})" if item.sender_id else item.sender_name
@@ -53,9 +56,11 @@ def build_report_data(session: Session, blobs: BlobStore, case_id: int) -> Repor
         by_media[row.media_sha256 or f"item-{row.item_id}"].append(row)
 
     items = {
-        i.id: (i, name)
-        for i, name in session.execute(
-            select(Item, Source.name).join(Source).where(Item.id.in_([r.item_id for r in rows]))
+        i.id: (i, name, zone)
+        for i, name, zone in session.execute(
+            select(Item, Source.name, Source.assumed_timezone)
+            .join(Source)
+            .where(Item.id.in_([r.item_id for r in rows]))
         ).all()
     }
     media = {m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(list(by_media))))}
@@ -72,7 +77,10 @@ def build_report_data(session: Session, blobs: BlobStore, case_id: int) -> Repor
         thumb = blobs.get(m.thumb_key) if m is not None and m.thumb_key else None
         sightings = tuple(
             sorted(
-                (_sighting(*items[r.item_id], redacted=r.excerpt) for r in hits),
+                (
+                    _sighting(items[r.item_id][0], items[r.item_id][1], r.excerpt, items[r.item_id][2])
+                    for r in hits
+                ),
                 key=lambda s: (s.date is None, s.date or datetime.min.replace(tzinfo=UTC), s.item_id),
             )
         )
@@ -114,7 +122,7 @@ def build_report_data(session: Session, blobs: BlobStore, case_id: int) -> Repor
         )
         or 0
     )
-    sources = tuple(sorted({name for _, name in items.values()}))
+    sources = tuple(sorted({name for _, name, _ in items.values()}))
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
         counts[row.kind] += 1
