@@ -119,7 +119,9 @@ def test_the_cli_says_how_many_messages_are_new_since_which_export(tmp_path: Pat
     assert [s["chats"][0]["new"] for s in listed] == [10, 3]
 
 
-def test_an_old_exports_assumed_zone_is_recorded_and_shown_in_the_evidence(store: Store, tmp_path: Path) -> None:
+def test_an_old_exports_assumed_zone_is_recorded_and_shown_in_the_evidence(
+    store: Store, tmp_path: Path
+) -> None:
     """No date_unixtime (Telegram Desktop before ~2021): the scan assumes a zone, says so, keeps it."""
     from ncii_shield.evidence.assemble import build_report_data
     from ncii_shield.store.models import Source
