@@ -239,3 +239,19 @@ def test_refusals_through_the_cli_are_one_line_and_lose_nothing(tmp_path: Path) 
     proc = run(data, "scan", "1", str(notes))
     assert proc.returncode == 2 and "no Telegram export" in proc.stderr
     assert run(data, "hits", "1", "--json").stdout == before
+
+
+def test_fields_the_store_cannot_hold_skip_that_message_only(tmp_path: Path) -> None:
+    """An id past int4 (PostgreSQL's column), a sender id of 10 KB: skipped or trimmed, the rest read."""
+    from ncii_shield.scan.service import scan_path
+    from tests.conftest import new_store
+
+    store = new_store(tmp_path / "data")
+    export = write_export(
+        tmp_path / "e",
+        [message(1, text="ok"), message(2**40, text="huge id"), message(3, sender="user" + "9" * 10_000)],
+    )
+    (result,) = scan_path(store, export.parent, case_id=None, workers=1).results
+    assert result.status == "done" and result.items_seen == 3
+    assert result.skip_reasons == {"message id 1099511627776 is out of range": 1}
+    store.close()
