@@ -879,3 +879,141 @@ TARGETS: dict[str, dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], objec
         "analyse": (mutated_media(max_ops=1), check_analyse),
     },
 }
+
+
+# --- Telegram Desktop HTML exports and zips -----------------------------------------------------------
+
+HTML_TOKENS: tuple[bytes, ...] = (
+    b'<div class="message default clearfix" id="message',
+    b'<div class="message default clearfix joined" id="message7">',
+    b'<div class="message service" id="message-3">',
+    b'<div class="forwarded body">',
+    b'<div class="from_name">',
+    b'<a class="photo_wrap clearfix pull_left" href="../../etc/passwd">',
+    b'<a class="photo_wrap clearfix pull_left" href="javascript:x">',
+    b'<a class="media clearfix pull_left block_link media_video" href="',
+    b'title="31.02.2024 25:61:61 UTC+99:99"',
+    b'title="24.08.2024 21:03:11 UTC-13:30"',
+    b'href="#go_to_message99999999999999999999999"',
+    b'id="message99999999999999999999"',
+    b'<a class="pagination block_link" href="messages2.html">Next messages</a>',
+    b"</div>",
+    b"<div>",
+    b"<br>",
+    b"&#x0;",
+    b"&#xD800;",
+    b"\xff\xfe",
+    b"\x00",
+    b"<!--",
+    b"<![CDATA[",
+    b"<script>",
+)
+
+
+@cache
+def _html_seed() -> bytes:
+    from ncii_shield.demo.html_export import write_html_export
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        messages = [
+            {
+                "id": 1,
+                "type": "message",
+                "date": "2024-08-24T21:03:11",
+                "date_unixtime": "1724501000",
+                "from": "Kim",
+                "from_id": "user1",
+                "photo": "photos/p.jpg",
+                "text": "a",
+                "text_entities": [],
+            },
+            {
+                "id": 2,
+                "type": "message",
+                "date": "2024-08-24T21:04:11",
+                "date_unixtime": "1724501060",
+                "from": "Kim",
+                "from_id": "user1",
+                "text": "b https://t.me/+x",
+                "text_entities": [],
+                "reply_to_message_id": 1,
+                "forwarded_from": "Chan",
+            },
+            {
+                "id": 3,
+                "type": "service",
+                "date": "2024-08-24T21:05:11",
+                "date_unixtime": "1724501120",
+                "actor": "Lee",
+                "actor_id": "user2",
+                "action": "join_group_by_link",
+                "text": "",
+                "text_entities": [],
+            },
+        ]
+        (root / "json").mkdir()
+        (root / "json" / "result.json").write_text(
+            json.dumps({"name": "Room", "type": "private_group", "id": 1, "messages": messages})
+        )
+        html = write_html_export(root / "json", root / "html", thumbs=False)
+        return (html / "messages.html").read_bytes()
+
+
+def check_html_bytes(data: bytes) -> None:
+    from ncii_shield.sources.telegram_html import TelegramHtmlExport
+    from ncii_shield.sources.tree import DirTree
+
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "messages.html").write_bytes(data)
+        try:
+            items = list(TelegramHtmlExport(DirTree(Path(folder))).iter_items())
+        except SourceError as exc:
+            assert_one_line(exc)
+            return
+        for item in items:
+            check_item(item)
+        note_outcome(f"{min(len(items), 3)}+ items")
+
+
+@settings(FUZZ, max_examples=400)
+@given(mutations(HTML_TOKENS, max_ops=6))
+def test_telegram_html_yields_safe_items_or_source_error(ops: list[Mutation]) -> None:
+    check_html_bytes(apply_mutations(_html_seed(), ops))
+
+
+@settings(FUZZ, max_examples=100)
+@given(st.binary(max_size=400))
+def test_telegram_html_of_random_bytes(data: bytes) -> None:
+    check_html_bytes(b'<div class="message default clearfix" id="message1">' + data)
+
+
+@cache
+def _zip_seed() -> bytes:
+    buffer = io.BytesIO()
+    import zipfile
+
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("ChatExport/messages.html", _html_seed())
+        z.writestr("ChatExport/photos/p.jpg", (ASSETS / "obama.jpg").read_bytes()[:4000])
+    return buffer.getvalue()
+
+
+@settings(FUZZ, max_examples=300)
+@given(mutations((b"PK\x01\x02", b"PK\x03\x04", b"PK\x05\x06", b"\xff\xff\xff\xff", b"\x00" * 8)))
+def test_a_mutated_zip_opens_and_reads_or_is_refused_in_one_line(ops: list[Mutation]) -> None:
+    from ncii_shield.sources.detect import open_sources
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "export.zip"
+        path.write_bytes(apply_mutations(_zip_seed(), ops))
+        try:
+            with open_sources(path) as opened:
+                for source in opened.sources:
+                    for item in source.iter_items():
+                        check_item(item)
+                        if item.media_path:
+                            with contextlib.suppress(OSError, SourceError):
+                                source.tree.read_bytes(item.media_path)
+        except SourceError as exc:
+            assert_one_line(exc)

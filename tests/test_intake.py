@@ -255,3 +255,36 @@ def test_fields_the_store_cannot_hold_skip_that_message_only(tmp_path: Path) -> 
     assert result.status == "done" and result.items_seen == 3
     assert result.skip_reasons == {"message id 1099511627776 is out of range": 1}
     store.close()
+
+
+def _damage(archive: Path, member_suffix: str) -> None:
+    """Flip bytes in the middle of one member's compressed data: its CRC (or deflate stream) breaks."""
+    with zipfile.ZipFile(archive) as z:
+        info = next(i for i in z.infolist() if i.filename.endswith(member_suffix))
+    raw = bytearray(archive.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    middle = start + info.compress_size // 2
+    raw[middle : middle + 16] = bytes(b ^ 0xFF for b in raw[middle : middle + 16])
+    archive.write_bytes(bytes(raw))
+
+
+def test_a_damaged_member_skips_its_message_and_the_rest_is_read(tmp_path: Path) -> None:
+    from ncii_shield.scan.service import scan_path
+    from tests.conftest import new_store
+
+    archive = zip_folder(export_folder(tmp_path), tmp_path / "e.zip", top="ChatExport_2024-08-24")
+    _damage(archive, "photos/a.jpg")
+    store = new_store(tmp_path / "data")
+    (result,) = scan_path(store, archive, case_id=None, workers=1).results
+    assert result.status == "done" and result.items_seen == 2 and result.media_new == 0
+    assert [r for r in result.skip_reasons] == ["media file could not be read"]
+    store.close()
+
+
+def test_a_damaged_result_json_in_a_zip_is_a_partial_scan_not_a_traceback(tmp_path: Path) -> None:
+    folder = tmp_path / "big"
+    write_export(folder, [message(n, text="x" * 200 + str(n)) for n in range(1, 3000)])
+    archive = zip_folder(folder, tmp_path / "e.zip")
+    _damage(archive, "result.json")
+    with open_sources(archive) as opened, pytest.raises(SourceError, match="damaged|malformed"):
+        list(opened.sources[0].iter_items())

@@ -228,9 +228,13 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> None:
 
     # Hash first, so media seen before (in this chunk or any earlier scan) are not decoded again.
     digests: dict[str, str] = {}
+    unreadable: dict[str, str] = {}  # path -> why: a damaged zip member, an I/O error
     for _, path, _ in located:
-        if path is not None and path not in digests:
-            digests[path] = tree.sha256(path)
+        if path is not None and path not in digests and path not in unreadable:
+            try:
+                digests[path] = tree.sha256(path)
+            except (OSError, SourceError) as exc:
+                unreadable[path] = f"media file could not be read: {exc}"[:300]
     stored = {
         m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(set(digests.values()))))
     }
@@ -245,7 +249,11 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> None:
         previous = earlier.get(item.external_id)
         if previous is not None and previous.media_sha256 == digest:
             continue  # a message seen in an earlier export: nothing of it is stored again
-        data = tree.read_bytes(path)
+        try:
+            data = tree.read_bytes(path)
+        except (OSError, SourceError) as exc:
+            unreadable[path] = f"media file could not be read: {exc}"[:300]
+            continue
         if hashlib.sha256(data).hexdigest() == digest:
             todo[digest] = data
         else:
@@ -257,6 +265,8 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> None:
         run.progress.media(1)
 
     for item, path, reason in located:
+        if path is not None and path in unreadable:
+            path, reason = None, unreadable[path]
         digest = digests.get(path) if path is not None else None
         previous = earlier.get(item.external_id)
         if previous is not None and previous.media_sha256 == digest:

@@ -9,10 +9,12 @@ central directory before a single byte is decompressed. Both kinds answer the sa
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import os
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -219,24 +221,22 @@ class ZipTree:
         return None if info is None else info.file_size
 
     def open(self, relative: str) -> BinaryIO:
+        """A member as a stream whose damage (bad CRC, broken deflate data) surfaces as OSError."""
         info = self._info(relative)
         if info is None:
             raise SourceError(f"{relative} not found in {self.label}")
-        return self._zip.open(info)  # type: ignore[return-value]
+        try:
+            return _Member(self._zip.open(info), f"{relative} in {self.path.name}")  # type: ignore[return-value]
+        except (*_DAMAGE, RuntimeError) as exc:
+            raise OSError(f"{relative} in {self.path.name} cannot be read: {_one_line(exc)}") from exc
 
     def read_bytes(self, relative: str) -> bytes:
-        try:
-            with self.open(relative) as handle:
-                return handle.read()
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
-            raise SourceError(f"{relative} in {self.path.name} cannot be read: {_one_line(exc)}") from exc
+        with self.open(relative) as handle:
+            return handle.read()
 
     def sha256(self, relative: str) -> str:
-        try:
-            with self.open(relative) as handle:
-                return _digest(handle)
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
-            raise SourceError(f"{relative} in {self.path.name} cannot be read: {_one_line(exc)}") from exc
+        with self.open(relative) as handle:
+            return _digest(handle)
 
     def fingerprint(self, relative_root: str = "") -> str:
         """Names, sizes and CRCs from the central directory: recognises the same export without reading it."""
@@ -249,6 +249,48 @@ class ZipTree:
 
     def close(self) -> None:
         self._zip.close()
+
+
+_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError)
+
+
+class _Member(io.RawIOBase):
+    """A zip member's stream. zipfile reports damage as BadZipFile or zlib.error, which callers reading
+    files do not expect: here it is the OSError any damaged file gives, naming the member."""
+
+    def __init__(self, raw: BinaryIO, name: str) -> None:
+        super().__init__()
+        self._raw, self._name = raw, name
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.read(size)
+        except _DAMAGE as exc:
+            raise OSError(f"{self._name} is damaged: {_one_line(exc)}") from exc
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seekable(self) -> bool:
+        return self._raw.seekable()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        try:
+            return self._raw.seek(offset, whence)
+        except _DAMAGE as exc:
+            raise OSError(f"{self._name} is damaged: {_one_line(exc)}") from exc
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _validated(archive: zipfile.ZipFile, path: Path, limits: ZipLimits) -> dict[str, zipfile.ZipInfo]:
