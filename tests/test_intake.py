@@ -286,5 +286,5 @@ def test_a_damaged_result_json_in_a_zip_is_a_partial_scan_not_a_traceback(tmp_pa
     write_export(folder, [message(n, text="x" * 200 + str(n)) for n in range(1, 3000)])
     archive = zip_folder(folder, tmp_path / "e.zip")
     _damage(archive, "result.json")
-    with open_sources(archive) as opened, pytest.raises(SourceError, match="damaged|malformed"):
+    with open_sources(archive) as opened, pytest.raises(SourceError, match=r"damaged|malformed"):
         list(opened.sources[0].iter_items())

@@ -163,6 +163,7 @@ def test_purge_twice_and_closed_cases(store: Store, tmp_path: Path) -> None:
         assert s.scalar(select(func.count()).select_from(Media)) == 0
         assert set(s.scalars(select(DataKey.scope))) == {
             "__deployment__",
+            "chats",
             "data",
             "rooms",
             "signing:ed25519",

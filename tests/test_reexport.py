@@ -138,3 +138,15 @@ def test_an_old_exports_assumed_zone_is_recorded_and_shown_in_the_evidence(
         data = build_report_data(s, store.blobs, case_id)
     sources = {s.source for group in data.groups for copy in group.copies for s in copy.sightings}
     assert sources == {"Telegram export old; date had no time zone, read as Europe/Berlin"}
+
+
+def test_two_rooms_that_share_a_title_stay_apart(store: Store, tmp_path: Path) -> None:
+    """Both JSON exports carry ids, and they differ: same title, same message id and date, other room."""
+    case_id = _case(store, [ASSETS / "obama.jpg"])
+    one = write_export(tmp_path / "a", [message(1, text="x")], chat_id=1, name="3반").parent
+    two = write_export(tmp_path / "b", [message(1, text="x")], chat_id=2, name="3반").parent
+    shifted = write_export(tmp_path / "c", [message(1, text="x")], chat_id=1 + 2**33, name="3반").parent
+    assert scan_path(store, one, case_id=case_id, workers=1).results[0].items_new == 1
+    assert scan_path(store, two, case_id=case_id, workers=1).results[0].items_new == 1
+    # An old app version wrote the same channel's id with its type shift: the same room.
+    assert scan_path(store, shifted, case_id=case_id, workers=1).results[0].items_repeated == 1

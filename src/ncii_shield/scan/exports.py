@@ -103,13 +103,29 @@ def earlier_versions(
     for item, chat_id, tag in wanted:
         for item_id, other_chat, other_tag, date, sha in reversed(by_message.get(item.message_id or 0, [])):
             same_chat = (chat_id is not None and chat_id == other_chat) or (
-                tag is not None and tag == other_tag
+                tag is not None and tag == other_tag and _same_room(chat_id, other_chat)
             )
             same_date = item.date is None or date is None or item.date == date
             if same_chat and same_date:
                 found[item.external_id] = Earlier(item_id, sha)
                 break
     return found
+
+
+_LEGACY_SHIFTS = {2**32, 2**33}  # old Desktop versions wrote group and channel ids with a type shift
+
+
+def _same_room(one: str | None, other: str | None) -> bool:
+    """With equal titles: the same room unless both exports carry Telegram ids and those differ.
+
+    An HTML export has no id (a derived "~…" one stands in); an old app version wrote a channel's id
+    with its type shift added. Two rooms that both have ids and merely share a title stay apart."""
+    if not one or not other or one.startswith("~") or other.startswith("~"):
+        return True
+    try:
+        return abs(int(one) - int(other)) in _LEGACY_SHIFTS
+    except ValueError:
+        return False
 
 
 @dataclass
