@@ -150,3 +150,29 @@ def test_two_rooms_that_share_a_title_stay_apart(store: Store, tmp_path: Path) -
     assert scan_path(store, two, case_id=case_id, workers=1).results[0].items_new == 1
     # An old app version wrote the same channel's id with its type shift: the same room.
     assert scan_path(store, shifted, case_id=case_id, workers=1).results[0].items_repeated == 1
+
+
+def test_a_repeated_message_id_is_stored_not_dropped(store: Store, tmp_path: Path) -> None:
+    """A hand-edited or damaged export repeats an id: the second message (here her photo) still counts."""
+    case_id = _case(store, [ASSETS / "obama.jpg"])
+    export = write_export(
+        tmp_path / "e",
+        [message(5, text="first"), message(5, photo="photos/p.jpg"), message(6, text="next")],
+        files={"photos/p.jpg": OBAMA},
+    ).parent
+    (result,) = scan_path(store, export, case_id=case_id, workers=1).results
+    assert (result.items_seen, result.items_new) == (3, 3)
+    assert result.new_hits == {"exact": 1, "pdq": 1, "face": 1}
+    html = write_html_export(export, tmp_path / "html")
+    fresh = _case(store, [ASSETS / "obama.jpg"])
+    assert scan_path(store, html, case_id=fresh, workers=1).results[0].items_seen == 3
+
+
+def test_rooms_sharing_a_title_are_not_called_earlier_exports_of_each_other(
+    store: Store, tmp_path: Path
+) -> None:
+    scan_path(store, write_export(tmp_path / "a", [message(1)], chat_id=1, name="test").parent, case_id=None)
+    (result,) = scan_path(
+        store, write_export(tmp_path / "b", [message(2)], chat_id=2, name="test").parent, case_id=None
+    ).results
+    assert result.chats[0].previous_export is None

@@ -67,7 +67,10 @@ def test_single_chat_yields_one_item_per_message_in_file_order(tmp_path: Path) -
     path = write_export(tmp_path, chat([message(7, text="first"), message(3, text="second")]))
     source = TelegramExport(path)
     items = list(source.iter_items())
-    assert [i.external_id for i in items] == ["4001/7", "4001/3"]
+    # Exports ascend by id; one that does not (edited, or a repeated id) keeps its own id by position,
+    # so it is stored rather than taken for an earlier message.
+    assert [i.external_id for i in items] == ["4001/7", "4001/3#1"]
+    assert items[1].extra["out_of_order"] is True
     assert [i.text for i in items] == ["first", "second"]
     first = items[0]
     assert (first.chat_id, first.chat_title, first.chat_type) == ("4001", "Room A", "private_supergroup")
@@ -102,7 +105,8 @@ def test_full_account_export_reads_chats_then_left_chats(tmp_path: Path) -> None
     }
     items = read_all(write_export(tmp_path, data))
     assert [i.external_id for i in items] == ["11/1", "11/2", "12/5", "13/9"]
-    assert [i.chat_title for i in items] == ["School room", "School room", None, "Old channel"]
+    # Saved Messages has no name in JSON: it is called what the app calls it.
+    assert [i.chat_title for i in items] == ["School room", "School room", "Saved messages", "Old channel"]
     assert items[2].chat_type == "saved_messages"
     assert items[3].text == "left behind"
     assert items[3].extra.get("chat_left") is True

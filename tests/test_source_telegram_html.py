@@ -262,3 +262,17 @@ def test_date_separators_and_service_rows_are_not_messages(tmp_path: Path) -> No
     assert [(i.kind, i.message_id) for i in items] == [("service", 5), ("message", 6)]
     assert items[0].extra["service_text"] == "Kim joined group by link"
     assert items[1].sender_name is None, "a joined message after a service row has no sender to inherit"
+
+
+def test_saved_messages_have_the_same_title_in_json_and_html(tmp_path: Path) -> None:
+    import json
+
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    (folder / "result.json").write_text(
+        json.dumps({"type": "saved_messages", "id": 9, "messages": [message(1, text="note to self")]})
+    )
+    (item,) = TelegramExport(folder, assumed_timezone=SEOUL).iter_items()
+    html = write_html_export(folder, tmp_path / "html", tz=SEOUL)
+    (same,) = TelegramHtmlExport(DirTree(html)).iter_items()
+    assert item.chat_title == same.chat_title == "Saved messages"

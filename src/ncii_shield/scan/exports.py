@@ -187,17 +187,21 @@ def record_chats(session: Session, source: Source, seen: dict[str, ChatSeen]) ->
         row.first_date, row.last_date, row.updated_at = chat.first_date, chat.last_date, datetime.now(UTC)
         session.add(row)
         summary = ChatSummary(chat_id, chat.title, row.messages, row.new, row.changed)
-        earlier = session.execute(
-            select(Source.id, Source.exported_on, Source.created_at)
-            .join(SourceChat, SourceChat.source_id == Source.id)
-            .where(
-                Source.id != source.id,
-                or_(SourceChat.chat_id == chat_id, SourceChat.chat_tag == chat.tag)
-                if chat.tag
-                else SourceChat.chat_id == chat_id,
-            )
-            .order_by(Source.id)
-        ).all()
+        earlier = [
+            (source_id, on, created)
+            for source_id, on, created, other in session.execute(
+                select(Source.id, Source.exported_on, Source.created_at, SourceChat.chat_id)
+                .join(SourceChat, SourceChat.source_id == Source.id)
+                .where(
+                    Source.id != source.id,
+                    or_(SourceChat.chat_id == chat_id, SourceChat.chat_tag == chat.tag)
+                    if chat.tag
+                    else SourceChat.chat_id == chat_id,
+                )
+                .order_by(Source.id)
+            ).all()
+            if other == chat_id or _same_room(chat_id, other)
+        ]
         if earlier:
             summary.previous_sources = [source_id for source_id, _, _ in earlier]
             _, on, created = earlier[-1]

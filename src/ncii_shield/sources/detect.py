@@ -35,6 +35,7 @@ class Found:
 
     kind: str
     root: str
+    member: str = EXPORT_FILE_NAME  # a JSON export renamed by whoever passed it on keeps its new name
 
 
 @dataclass
@@ -49,11 +50,11 @@ def detect(tree: Tree) -> tuple[list[Found], list[str]]:
     """Exports at the top of the tree, or one level down (ChatExport_…/ inside a zip); else plain media."""
     files = {relative for relative, error in tree.files() if error is None}
     notes: list[str] = []
-    found = _export_at(files, "", notes)
+    found = _export_at(tree, files, "", notes)
     if found is not None:
         return [found], notes
     tops = sorted({relative.split("/", 1)[0] + "/" for relative in files if "/" in relative})
-    exports = [f for f in (_export_at(files, top, notes) for top in tops) if f is not None]
+    exports = [f for f in (_export_at(tree, files, top, notes) for top in tops) if f is not None]
     if exports:
         if len(exports) > 1:
             notes.append(f"{len(exports)} exports side by side: each is scanned")
@@ -69,19 +70,43 @@ def detect(tree: Tree) -> tuple[list[Found], list[str]]:
     )
 
 
-def _export_at(files: set[str], root: str, notes: list[str]) -> Found | None:
+def _export_at(tree: Tree, files: set[str], root: str, notes: list[str]) -> Found | None:
     html = any(f"{root}{marker}" in files for marker in _HTML_MARKERS) or any(
         relative.startswith(f"{root}chats/chat_") and page_number(relative.rsplit("/", 1)[-1]) == 1
         for relative in files
     )
-    if f"{root}{EXPORT_FILE_NAME}" in files:
+    member = EXPORT_FILE_NAME if f"{root}{EXPORT_FILE_NAME}" in files else _renamed_json(tree, files, root)
+    if member is not None:
         if html:
             notes.append(
                 f"{root or './'} holds the same export as JSON and HTML: the JSON is read (it has chat "
                 "and sender ids), the HTML pages are not"
             )
-        return Found("json", root)
+        if member != EXPORT_FILE_NAME:
+            notes.append(f"{root}{member} read as a Telegram Desktop JSON export (result.json renamed)")
+        return Found("json", root, member)
     return Found("html", root) if html else None
+
+
+def _renamed_json(tree: Tree, files: set[str], root: str) -> str | None:
+    """The one .json file beside nothing else that could be it, if it starts like a Telegram export."""
+    names = [
+        f[len(root) :]
+        for f in files
+        if f.startswith(root) and f.endswith(".json") and "/" not in f[len(root) :]
+    ]
+    if len(names) != 1 or not _looks_like_export(tree, f"{root}{names[0]}"):
+        return None
+    return names[0]
+
+
+def _looks_like_export(tree: Tree, relative: str) -> bool:
+    try:
+        with tree.open(relative) as handle:
+            head = handle.read(4096)
+    except (OSError, SourceError):
+        return False
+    return head.lstrip().startswith(b"{") and (b'"messages"' in head or b'"chats"' in head)
 
 
 def _looks_like_media(tree: Tree, relative: str) -> bool:
@@ -135,10 +160,10 @@ def open_all(
 def _open(tree: Tree, found: Found, assumed_timezone: tzinfo | None) -> Source:
     """The reader for one export, over the tree narrowed to it: paths inside are relative to its root."""
     if found.kind == "json" and isinstance(tree, DirTree):
-        return TelegramExport(tree.root / found.root, assumed_timezone=assumed_timezone)
+        return TelegramExport(tree.root / found.root / found.member, assumed_timezone=assumed_timezone)
     inner = tree.narrowed(found.root)
     if found.kind == "json":
-        return TelegramExport(tree=inner, assumed_timezone=assumed_timezone)
+        return TelegramExport(tree=inner, member=found.member, assumed_timezone=assumed_timezone)
     if found.kind == "html":
         return TelegramHtmlExport(inner, assumed_timezone=assumed_timezone)
     return FolderSource(tree=inner)
@@ -146,7 +171,9 @@ def _open(tree: Tree, found: Found, assumed_timezone: tzinfo | None) -> Source:
 
 def _single_file(path: Path, assumed_timezone: tzinfo | None) -> Source:
     """result.json or messages.html stand for their export; any other file must be an image or video."""
-    if path.name == EXPORT_FILE_NAME:
+    if path.name == EXPORT_FILE_NAME or (
+        path.suffix.lower() == ".json" and _looks_like_export(DirTree(path.parent), path.name)
+    ):
         return TelegramExport(path, assumed_timezone=assumed_timezone)
     if page_number(path.name) is not None:
         return TelegramHtmlExport(DirTree(path.parent), assumed_timezone=assumed_timezone)

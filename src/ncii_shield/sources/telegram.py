@@ -126,10 +126,16 @@ class _Chat:
     name: str | None = None
     type: str | None = None
     position: int = 0  # index of the next message in this chat's `messages` array
+    max_id: int | None = None  # ids ascend in an export: one at or below this may repeat an earlier one
 
     @property
     def key(self) -> str:
         return self.id if self.id is not None else f"chat-{self.index}"
+
+    @property
+    def title(self) -> str | None:
+        """Saved Messages and Replies have no name in the JSON; the app's HTML calls them so."""
+        return self.name or {"saved_messages": "Saved messages", "replies": "Replies"}.get(self.type or "")
 
 
 class TelegramExport:
@@ -143,6 +149,7 @@ class TelegramExport:
         *,
         tree: Tree | None = None,
         root: str = "",
+        member: str = EXPORT_FILE_NAME,
         assumed_timezone: tzinfo | None = None,
     ) -> None:
         """`path` is result.json itself or the export folder that holds it; or `tree` and the folder
@@ -163,12 +170,12 @@ class TelegramExport:
             self._member = result.name
         else:
             self.path = None
-            self._member = f"{root}{EXPORT_FILE_NAME}"
+            self._member = f"{root}{member}"
             if tree.size(self._member) is None:
-                raise SourceError(f"{EXPORT_FILE_NAME} not found in {tree.label}")
+                raise SourceError(f"{member} not found in {tree.label}")
         self.tree = tree
         self.root_path = root
-        self.name = self.path.name if self.path is not None else EXPORT_FILE_NAME
+        self.name = self.path.name if self.path is not None else member
         self._stream: ControlEscapeFilter | None = None
         self.dates_assumed = 0  # messages whose date had no date_unixtime and took the assumed zone
 
@@ -349,7 +356,7 @@ def _message_to_item(message: object, chat: _Chat) -> Item:
             external_id=f"{chat.key}/invalid-{position}",
             kind="invalid",
             chat_id=chat.id,
-            chat_title=chat.name,
+            chat_title=chat.title,
             chat_type=chat.type,
             extra=extra,
         )
@@ -357,6 +364,12 @@ def _message_to_item(message: object, chat: _Chat) -> Item:
     message_id = message.get("id")
     if isinstance(message_id, int) and not isinstance(message_id, bool):
         external_id = f"{chat.key}/{message_id}"
+        if chat.max_id is not None and message_id <= chat.max_id:
+            # Out of order, perhaps a repeated id: its own id, so it is stored rather than taken for
+            # the earlier message (kept by position: stable when the same file is scanned again).
+            external_id += f"#{position}"
+            extra["out_of_order"] = True
+        chat.max_id = max(chat.max_id if chat.max_id is not None else message_id, message_id)
     else:
         external_id = f"{chat.key}/invalid-{position}"
         extra["error"] = f"message #{position} has no integer 'id' (got {_short_repr(message_id)})"
@@ -372,7 +385,7 @@ def _message_to_item(message: object, chat: _Chat) -> Item:
         external_id=external_id,
         kind=_str(message.get("type")) or "message",
         chat_id=chat.id,
-        chat_title=chat.name,
+        chat_title=chat.title,
         chat_type=chat.type,
         message_id=message_id,
         sender_id=_id_str(message.get("from_id")) or _id_str(message.get("actor_id")),

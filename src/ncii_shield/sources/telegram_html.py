@@ -15,7 +15,7 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Final
 
@@ -190,7 +190,8 @@ class _State:
     via: str | None = None
     forwarded_from: str | None = None
     next_page: str | None = None
-    seen_ids: set[int] = field(default_factory=set)
+    max_id: int | None = None  # ids ascend: one at or below this may repeat an earlier message
+    position: int = 0
 
 
 class TelegramHtmlExport:
@@ -204,6 +205,13 @@ class TelegramHtmlExport:
         self.assumed_timezone = assumed_timezone
         self.chats = find_chats(tree, root)
         if not self.chats:
+            listed = _chat_list(tree, root)
+            if listed:
+                raise SourceError(
+                    f"{tree.label} lists {len(listed)} chats (lists/chats.html) but none of their pages "
+                    "(chats/chat_NNN/messages.html) is there",
+                    hint="the export was copied without its chats/ folder: copy or zip the whole export folder",
+                )
             raise SourceError(
                 f"{tree.label} holds no messages.html",
                 hint="point at the folder Telegram Desktop wrote (ChatExport_…) or its zip",
@@ -304,17 +312,20 @@ class TelegramHtmlExport:
         if abs(message_id) >= 2**62:
             yield _invalid(state, f"invalid-{hashlib.sha1(block).hexdigest()[:8]}", "message id out of range")
             return
-        item = self._message(message, message_id, state, cut=cut)
-        state.seen_ids.add(message_id)
-        yield item
+        yield self._message(message, message_id, state, cut=cut)
 
     def _message(self, message: etree._Element, message_id: int, state: _State, *, cut: bool) -> Item:
         classes = _classes(message)
         extra: dict[str, object] = {"chat_left": True} if state.chat.left else {}
         if cut:
             extra["cut"] = f"the message block was over {MAX_BLOCK:,} bytes and was cut there"
-        if message_id in state.seen_ids:
-            extra["duplicate_id"] = True
+        state.position += 1
+        suffix = ""
+        if state.max_id is not None and message_id <= state.max_id:
+            suffix = f"#{state.position}"  # stored as its own message, never taken for the earlier one
+            extra["out_of_order"] = True
+        state.max_id = max(state.max_id if state.max_id is not None else message_id, message_id)
+        extra["_suffix"] = suffix
         body = _child(message, "body")
         if "service" in classes:
             state.sender = state.via = state.forwarded_from = None
@@ -383,8 +394,10 @@ class TelegramHtmlExport:
         )
 
     def _item(self, state: _State, message_id: int, **fields: object) -> Item:
+        extra = fields.get("extra")
+        suffix = extra.pop("_suffix", "") if isinstance(extra, dict) else ""
         return Item(
-            external_id=f"{state.key}/{message_id}",
+            external_id=f"{state.key}/{message_id}{suffix}",
             kind=str(fields.pop("kind", "message")),
             chat_title=state.title,
             chat_type=state.chat.type,
