@@ -562,9 +562,13 @@ def _print_scan(r: ScanResult, zone: str) -> None:
         title = escape(chat.title or chat.chat_id)
         if chat.previous_export:
             changed = f", {chat.changed} with other media than before" if chat.changed else ""
+            since = (
+                f"the export scanned on {chat.previous_export}"
+                if chat.previous_from_scan
+                else f"the export of {chat.previous_export}"
+            )
             console.print(
-                f"  chat {title}: {chat.new} new messages since the export of {chat.previous_export}"
-                f" ({chat.repeated} already seen{changed})"
+                f"  chat {title}: {chat.new} new messages since {since} ({chat.repeated} already seen{changed})"
             )
         elif len(r.chats) > 1:
             console.print(f"  chat {title}: {chat.messages} messages")

@@ -155,6 +155,7 @@ class ChatSummary:
     new: int
     changed: int
     previous_export: str | None = None  # the date of the latest earlier export of this chat
+    previous_from_scan: bool = False  # that export's folder had no date: the day it was scanned instead
     previous_sources: list[int] = field(default_factory=list)
 
     @property
@@ -206,6 +207,7 @@ def record_chats(session: Session, source: Source, seen: dict[str, ChatSeen]) ->
             summary.previous_sources = [source_id for source_id, _, _ in earlier]
             _, on, created = earlier[-1]
             summary.previous_export = on or created.date().isoformat()
+            summary.previous_from_scan = on is None
         summaries.append(summary)
     session.flush()
     return summaries
