@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ncii_shield.cases.service import get_case
 from ncii_shield.errors import NciiError
 from ncii_shield.store import audit
+from ncii_shield.store.blobs import delete_after_commit
 from ncii_shield.store.crypto import case_scope, source_scope
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import (
@@ -80,7 +81,7 @@ def purge_case(store: Store, session: Session, case_id: int) -> PurgeResult:
     session.execute(delete(Decision).where(Decision.case_id == case_id))
     store.keyring.destroy(session, case_scope(case_id))
     for key in originals:
-        store.blobs.delete(key)
+        delete_after_commit(session, store.blobs, key)
         result.blobs += 1
 
     # A source is kept whole while a live case scanned it, or it was scanned for no case (a collection
@@ -168,9 +169,10 @@ def _reseal(store: Store, session: Session, media: Media, attr: str, key: str) -
     holder = session.scalar(select(Item.source_id).where(Item.media_id == media.id).limit(1))
     assert holder is not None
     data = store.blobs.get(key)
-    store.blobs.delete(key)
     new_scope = source_scope(holder)
     store.keyring.key(session, new_scope)
+    # Same content, same file name: the file is replaced in one rename, sealed under the new scope, and
+    # opens whether this transaction commits or not (its header names the scope).
     setattr(media, attr, store.blobs.put(data, namespace=key.partition("/")[0], scope=new_scope))
 
 
@@ -190,7 +192,7 @@ def _collect_orphan_media(store: Store, session: Session) -> tuple[int, int]:
                 )
                 == 0
             ):
-                store.blobs.delete(key)
+                delete_after_commit(session, store.blobs, key)
                 blobs += 1
         session.delete(media)
     session.flush()

@@ -263,8 +263,19 @@ def case_purge(
         or not typer.confirm(f"Purge case {case_id}? Its data becomes unrecoverable.", err=True)
     ):
         fail(f"case {case_id} not purged", hint="confirm at the prompt, or add --yes")
+    from ncii_shield.cases.service import get_case
+    from ncii_shield.store.garbage import collect_garbage
+
+    with state.store.session() as session:
+        finishing = get_case(session, case_id).status == "purged"
+    if finishing:  # a purge interrupted after its commit: only files are left to remove
+        removed = collect_garbage(state.store)
+        compact(state.store)
+        console.print(f"case {case_id} was already purged; {removed} leftover files removed")
+        return
     with state.store.session() as session:
         result = purge_case(state.store, session, case_id)
+    result.blobs += collect_garbage(state.store)
     compact(state.store)
     if as_json:
         print_json(result.__dict__)
@@ -998,11 +1009,10 @@ def _new_key_source(generate: Path | None, existing: Path | None) -> KeySource |
         return None
     if generate.exists():
         fail(f"{generate} already exists", hint="choose a new path, or use --key-file to reuse it")
+    from ncii_shield.store.files import create_durably
+
     key = os.urandom(32)
-    generate.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(generate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(key.hex() + "\n")
+    create_durably(generate, (key.hex() + "\n").encode())  # durable before any commit that needs it
     err_console.print(f"key written to {generate}; set NCII_KEY_FILE={generate} to open the data directory")
     return KeySource(key=key)
 
@@ -1050,18 +1060,49 @@ def keys_public(as_json: JsonFlag = False) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: JsonFlag = False) -> None:
-    """Check the whole audit log: any edited, deleted or reordered entry is found and named. Exit 1 if so."""
-    from ncii_shield.store.chain import verify_store
+def audit_verify(
+    expect_head: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--expect-head",
+            help="A head kept from `ncii-shield audit head` (SEQ:HEX, repeatable): the log must still hold it.",
+        ),
+    ] = None,
+    accept_unsigned_tail: Annotated[
+        bool,
+        typer.Option(
+            "--accept-unsigned-tail",
+            help="Entries after the last signed head (a command died before signing) are counted, not errors.",
+        ),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check the whole audit log against its signed checkpoints, the witness file and any kept head.
 
+    Any edited, deleted, reordered or cut entry is found and named. Exit 1 if so.
+    """
+    from ncii_shield.store.chain import verify_store
+    from ncii_shield.store.witness import parse_head
+
+    try:
+        heads = [parse_head(h) for h in expect_head or []]
+    except ValueError as exc:
+        fail(str(exc), hint="give --expect-head exactly as `ncii-shield audit head` printed it (SEQ:HEX)")
     with state.store.session() as session:
-        result = verify_store(state.store, session)
+        result = verify_store(
+            state.store, session, expected_heads=heads, accept_unsigned_tail=accept_unsigned_tail
+        )
     if as_json:
         print_json(
             dict(
                 ok=result.ok,
                 entries=result.entries,
                 checkpoints=result.checkpoints,
+                signed_through=result.signed_through,
+                unsigned=result.unsigned,
+                witnessed=result.witnessed,
+                unwitnessed=result.unwitnessed,
+                expected_heads=result.expected,
                 purged=result.purged,
                 legacy=result.legacy,
                 problems=result.problems,
@@ -1072,13 +1113,53 @@ def audit_verify(as_json: JsonFlag = False) -> None:
         for problem in result.problems:
             console.print(f"[red]tampered[/] {escape(problem)}")
         console.print(
-            f"{result.entries} entries, {result.checkpoints} signed checkpoints"
+            f"{result.entries} entries, {result.checkpoints} signed checkpoints, "
+            f"{result.witnessed} witnessed"
+            + (f", {result.expected} kept head(s) found" if result.expected else "")
+            + (f", {result.unsigned} unsigned at the end" if result.unsigned else "")
             + (f", {result.purged} emptied by purges" if result.purged else "")
             + (f", {result.legacy} from before the chain" if result.legacy else "")
             + (": [green]intact[/]" if result.ok else f": [red]{len(result.problems)} problem(s)[/]")
         )
+        if result.ok and result.unwitnessed:
+            err_console.print(
+                f"{result.unwitnessed} checkpoint(s) are not in the witness file (written before it existed)",
+                style="dim",
+            )
     if not result.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("head")
+def audit_head(as_json: JsonFlag = False) -> None:
+    """The latest signed head of the audit log: keep it elsewhere (or publish it) for `verify --expect-head`."""
+    from ncii_shield.store.chain import fingerprint
+    from ncii_shield.store.witness import latest_head
+
+    with state.store.session() as session:
+        cp = latest_head(state.store, session)
+    if cp is None:
+        fail("the audit log has no valid signed head", hint="run `ncii-shield audit verify` to see why")
+    kept = f"{cp.seq}:{cp.head.hex()}"
+    if as_json:
+        print_json(
+            dict(
+                seq=cp.seq,
+                head=cp.head.hex(),
+                at=cp.at.isoformat(),
+                signature=cp.signature.hex(),
+                ed25519_public_key=cp.public_key.hex(),
+                fingerprint=fingerprint(cp.public_key),
+                expect_head=kept,
+            )
+        )
+        return
+    sys.stdout.write(f"{kept}\n")
+    err_console.print(
+        f"signed {cp.at.isoformat()} by {fingerprint(cp.public_key)}; keep this line off this machine "
+        "and check it later with `ncii-shield audit verify --expect-head`",
+        style="dim",
+    )
 
 
 def _review(

@@ -21,7 +21,7 @@ from ncii_shield.signals.faces import embedding_from_bytes
 from ncii_shield.signals.pdq import MIN_QUALITY, as_words
 from ncii_shield.signals.video import match_video
 from ncii_shield.store import audit
-from ncii_shield.store.blobs import BlobStore
+from ncii_shield.store.blobs import BlobStore, delete_after_commit
 from ncii_shield.store.crypto import Keyring, case_scope
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case, FeatureCheck, Hit, Item, Media, Reference, Signal
@@ -308,13 +308,13 @@ def redact_media(session: Session, blobs: BlobStore, media_ids: list[int]) -> in
                 scope = blobs.scope_of(media.thumb_key)
                 blurred = blur_thumbnail(blobs.get(media.thumb_key))
                 if not _shared(session, "thumb_key", media.thumb_key, media.id):
-                    blobs.delete(media.thumb_key)
+                    delete_after_commit(session, blobs, media.thumb_key)
                 media.thumb_key, media.thumb_blurred = (
                     blobs.put(blurred, namespace="thumbs", scope=scope),
                     True,
                 )
             if media.blob_key and not _shared(session, "blob_key", media.blob_key, media.id):
-                blobs.delete(media.blob_key)
+                delete_after_commit(session, blobs, media.blob_key)
             media.blob_key = None
             changed += 1
     return changed

@@ -9,10 +9,14 @@ fsync, rename): a crash never leaves half a file under a final name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from ncii_shield.errors import NciiError
 from ncii_shield.store.crypto import KeyringError, seal, unseal
@@ -42,6 +46,8 @@ class BlobStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def listing(self) -> Iterator[tuple[str, float]]: ...
+
 
 class FileBlobStore:
     """Sealed blobs as files under a directory, fanned out by hash prefix."""
@@ -67,8 +73,8 @@ class FileBlobStore:
     def put(self, data: bytes, *, namespace: str, scope: str) -> str:
         key = f"{namespace}/{hashlib.sha256(data).hexdigest()}"
         path = self._path(key)
-        if path.exists() and self._opens(key, data):
-            return key  # the same content, stored before under a key that still exists
+        if path.exists() and self._opens(key, data) and self.scope_of(key) == scope:
+            return key  # the same content, stored before under this scope, whose key still exists
         scope_bytes = scope.encode()
         sealed = seal(self._key_for(scope), data, self._aad(namespace, scope))
         atomic_write(path, MAGIC + bytes([len(scope_bytes)]) + scope_bytes + sealed)
@@ -108,3 +114,34 @@ class FileBlobStore:
 
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
+
+    def listing(self) -> Iterator[tuple[str, float]]:
+        """Every stored blob as (key, modification time): what the garbage collector walks."""
+        if not self.root.is_dir():
+            return
+        for namespace in sorted(p for p in self.root.iterdir() if p.is_dir() and p.name.isidentifier()):
+            for path in sorted(namespace.glob("??/*")):
+                if len(path.name) == 64 and path.is_file():
+                    yield f"{namespace.name}/{path.name}", path.stat().st_mtime
+
+
+def delete_after_commit(session: Session, blobs: BlobStore, key: str) -> None:
+    """Delete a blob only once the transaction that makes it unreachable has committed.
+
+    Deleting first and committing after lost both ways on a crash: the database rolled back to rows
+    naming files that were gone. Now a crash between the commit and the unlink leaves a file nothing
+    names, which `store.garbage.collect_garbage` removes; a rollback deletes nothing.
+    """
+    session.info.setdefault("blob_deletes", []).append((blobs, key))
+
+
+@event.listens_for(Session, "after_commit")
+def _delete_pending(session: Session) -> None:
+    for blobs, key in session.info.pop("blob_deletes", []):
+        with contextlib.suppress(OSError, NciiError):  # left for collect_garbage
+            blobs.delete(key)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_pending(session: Session, previous_transaction: object) -> None:
+    session.info.pop("blob_deletes", None)
