@@ -48,3 +48,21 @@ def store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def assets() -> Path:
     return ASSETS
+
+
+@pytest.fixture(scope="session")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory with case 1: kept originals and a scanned export of 41 media, all collected only
+    for it. Shared by the kill tests, which copy it before each kill."""
+    import subprocess
+
+    from tests.test_kill_resume import _cli, _env, _export, _prepare
+
+    root = tmp_path_factory.mktemp("scanned")
+    data = root / "data"
+    _prepare(data)
+    enrol = _cli(data, "enrol", "1", str(ASSETS / "obama.jpg"), "--keep-originals")
+    subprocess.run(enrol, env=_env(), check=True, capture_output=True)
+    scan = _cli(data, "scan", "1", str(_export(root / "export")), "--workers", "2")
+    subprocess.run(scan, env=_env(), check=True, capture_output=True)
+    return data

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ncii_shield.errors import NciiError
 from ncii_shield.evidence.bundle import decrypt_media, export_bundle, signature_path, verify_bundle
@@ -211,3 +215,129 @@ def test_export_errors(store: Store, tmp_path: Path) -> None:
     bad.write_bytes(os.urandom(100))
     with pytest.raises(NciiError, match="not a readable zip"):
         verify_bundle(bad)
+
+
+# ------------------------------------------------------------------ issue 12: forged members, bad manifests
+
+
+def _members(out: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(out) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def test_a_duplicate_member_hiding_a_forgery_is_refused(
+    bundle: tuple[Path, dict[str, object], str], tmp_path: Path
+) -> None:
+    """`unzip` extracts the first of two same-named members, Python reads the last: both must not pass."""
+    import warnings
+
+    out, _, _ = bundle
+    members = _members(out)
+    target = tmp_path / "dup.zip"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name, as it should
+        with zipfile.ZipFile(target, "w") as zf:
+            zf.writestr("report-en.html", b"<html>forged</html>")
+            for n, body in members.items():
+                zf.writestr(n, body)
+    check = verify_bundle(target)
+    assert not check.ok
+    assert any("report-en.html" in p and "twice" in p for p in check.problems), check.problems
+
+
+def _resigned(members: dict[str, bytes], manifest: object, target: Path) -> Path:
+    """The bundle with its manifest replaced and signed again by a new key (so the parse is reached)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ncii_shield.store.chain import public_key_bytes
+
+    key = Ed25519PrivateKey.generate()
+    if isinstance(manifest, dict) and isinstance(manifest.get("signer"), dict):
+        manifest["signer"]["ed25519_public_key"] = public_key_bytes(key).hex()
+    body = json.dumps(manifest).encode()
+    with zipfile.ZipFile(target, "w") as zf:
+        for n, b in {**members, "manifest.json": body, "manifest.sig": key.sign(body).hex().encode()}.items():
+            zf.writestr(n, b)
+    return target
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda m: m["audit"]["checkpoint"].update(seq="abc"),
+        lambda m: m["audit"]["checkpoint"].update(head=5),
+        lambda m: m.update(files="all of them"),
+        lambda m: m.update(files=[1, 2]),
+        lambda m: m["files"][0].pop("sha256"),
+        lambda m: m.pop("audit"),
+        lambda m: m.update(audit=[]),
+        lambda m: m["audit"].update(entries={"seq": 1}),
+        lambda m: m["audit"]["entries"][0].update(seq="one"),
+        lambda m: m["audit"]["entries"][0].pop("prev"),
+        lambda m: m.update(hits=7),
+        lambda m: m.update(signer="me"),
+        lambda m: m.clear(),
+    ],
+)
+def test_a_malformed_manifest_is_invalid_with_one_line(
+    bundle: tuple[Path, dict[str, object], str], tmp_path: Path, mutate: Callable[[dict], object]
+) -> None:
+    out, manifest, _ = bundle
+    changed = copy.deepcopy(manifest)
+    mutate(changed)
+    check = verify_bundle(_resigned(_members(out), changed, tmp_path / "m.zip"))
+    assert not check.ok
+    assert any("malformed" in p for p in check.problems), check.problems
+    assert all("\n" not in p for p in check.problems)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(value: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value[:3]):
+            found += _paths(v, (*prefix, i))
+    return found
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_manifest_values_never_crash_verification(
+    bundle: tuple[Path, dict[str, object], str], tmp_path: Path, data: st.DataObject
+) -> None:
+    out, manifest, _ = bundle
+    members = _members(out)
+    changed = copy.deepcopy(manifest)
+    path = data.draw(
+        st.sampled_from([p for p in _paths(changed) if p and p[:2] != ("signer", "ed25519_public_key")])
+    )
+    parent = changed
+    for step in path[:-1]:
+        parent = parent[step]  # type: ignore[index]
+    if data.draw(st.booleans()) and isinstance(parent, dict):
+        del parent[path[-1]]  # type: ignore[arg-type]
+    else:
+        parent[path[-1]] = data.draw(_JSON)  # type: ignore[index]
+    check = verify_bundle(_resigned(members, changed, tmp_path / "h.zip"))
+    assert all(isinstance(p, str) and "\n" not in p for p in check.problems)
+
+
+def test_hostile_names_never_break_a_problem_line(
+    bundle: tuple[Path, dict[str, object], str], tmp_path: Path
+) -> None:
+    out, manifest, _ = bundle
+    changed = copy.deepcopy(manifest)
+    changed["files"][0]["path"] = "report-en.html\ninvalid: nothing\x1b[2J"  # type: ignore[index]
+    members = {**_members(out), "x\ny.txt": b"planted"}
+    check = verify_bundle(_resigned(members, changed, tmp_path / "n.zip"))
+    assert not check.ok and len(check.problems) >= 2
+    assert all(p.isprintable() for p in check.problems), check.problems

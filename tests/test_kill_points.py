@@ -23,7 +23,7 @@ from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Media, Reference
 from tests.conftest import TEST_KEY, cli_env, open_store
-from tests.test_kill_purge import _consistent, scanned  # noqa: F401  (the fixture)
+from tests.test_kill_purge import _consistent
 from tests.test_kill_resume import _cli, _env, _export, _prepare, _snapshot
 
 KILLS = 10
@@ -55,7 +55,7 @@ def _opens_with(data: Path, key: bytes) -> bool:
     return True
 
 
-def test_keys_rotate_killed_anywhere(scanned: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_keys_rotate_killed_anywhere(scanned: Path, tmp_path: Path) -> None:
     rng = random.Random(5)
     seen = set()
     for attempt in range(KILLS):
@@ -80,7 +80,7 @@ def test_keys_rotate_killed_anywhere(scanned: Path, tmp_path: Path) -> None:  # 
     assert seen, seen
 
 
-def test_evidence_export_killed_anywhere(scanned: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_evidence_export_killed_anywhere(scanned: Path, tmp_path: Path) -> None:
     rng = random.Random(7)
     data = tmp_path / "data"
     shutil.copytree(scanned, data)

@@ -15,23 +15,10 @@ from sqlalchemy import select
 
 from ncii_shield.store.chain import verify_store
 from ncii_shield.store.models import Case, Media, Reference
-from tests.conftest import ASSETS, open_store
-from tests.test_kill_resume import _cli, _env, _export, _prepare
+from tests.conftest import open_store
+from tests.test_kill_resume import _cli, _env
 
 KILLS = 10
-
-
-@pytest.fixture(scope="module")
-def scanned(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A case with kept originals and a scanned export of 41 media, all collected only for it."""
-    root = tmp_path_factory.mktemp("purge")
-    data = root / "data"
-    _prepare(data)
-    enrol = _cli(data, "enrol", "1", str(ASSETS / "obama.jpg"), "--keep-originals")
-    subprocess.run(enrol, env=_env(), check=True, capture_output=True)
-    scan = _cli(data, "scan", "1", str(_export(root / "export")), "--workers", "2")
-    subprocess.run(scan, env=_env(), check=True, capture_output=True)
-    return data
 
 
 def _consistent(data: Path) -> str:

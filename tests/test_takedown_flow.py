@@ -51,7 +51,9 @@ class _Pages(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def web() -> Iterator[str]:
+def web(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The platform's pages, on loopback: rechecks refuse loopback unless the operator allows it."""
+    monkeypatch.setenv("NCII_RECHECK_ALLOW", "127.0.0.0/8")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -193,6 +195,7 @@ def test_takedown_from_draft_to_reappearance(
         hosting = next(p for p in stats if p.platform_id == "hosting")
         assert hosting.removed == 1 and hosting.median_hours_to_removal is not None
         assert len(all_alerts) == 1
+    with store.session() as s:  # after the commit, which signs the head of the log
         assert verify_store(store, s).ok
 
 
@@ -211,6 +214,7 @@ def test_takedown_cli(tmp_path: Path, web: str, smtp: tuple[SmtpSettings, _Inbox
         NCII_SMTP_FROM=settings.from_addr,
         NCII_REPORTER_ORG="Support Desk",
         NCII_REPORTER_EMAIL="desk@support.test",
+        NCII_RECHECK_ALLOW="127.0.0.0/8",
     )
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -105,6 +105,13 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
+@pytest.fixture(autouse=True)
+def loopback_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test server is on loopback, which rechecks refuse unless the operator allows it
+    (tests/test_ssrf.py checks the refusal)."""
+    monkeypatch.setenv("NCII_RECHECK_ALLOW", "127.0.0.0/8")
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

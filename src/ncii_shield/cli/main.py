@@ -1072,7 +1072,7 @@ def audit_verify(
         bool,
         typer.Option(
             "--accept-unsigned-tail",
-            help="Entries after the last signed head (a command died before signing) are counted, not errors.",
+            help="Entries after the last signed head are counted, not reported as errors.",
         ),
     ] = False,
     as_json: JsonFlag = False,
@@ -1106,12 +1106,15 @@ def audit_verify(
                 purged=result.purged,
                 legacy=result.legacy,
                 problems=result.problems,
+                notes=result.notes,
                 public_keys=sorted(result.public_keys),
             )
         )
     else:
         for problem in result.problems:
             console.print(f"[red]tampered[/] {escape(problem)}")
+        for note in result.notes:
+            console.print(f"[yellow]note[/] {escape(note)}")
         console.print(
             f"{result.entries} entries, {result.checkpoints} signed checkpoints, "
             f"{result.witnessed} witnessed"
@@ -1521,6 +1524,14 @@ def serve(
             "--demo-user", help="Loopback demo: a case worker 'demo' with a new password, on every case."
         ),
     ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            "--forwarded-allow-ips",
+            help="Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For and "
+            "X-Forwarded-Proto are believed (the login limiter counts per client address). Default: none.",
+        ),
+    ] = None,
 ) -> None:
     """Run the web app and the API (behind a TLS proxy in production)."""
     import secrets
@@ -1550,7 +1561,16 @@ def serve(
         err_console.print(f"log in as [bold]demo[/] with password [bold]{password}[/] (a new one each start)")
     application = create_app(state.store, secure_cookies=not insecure_cookies)
     err_console.print(f"ncii-shield web app on http://{host}:{port}/ (Ctrl-C to stop)")
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: only from named proxies here.
+    proxies = ",".join(p.strip() for p in (forwarded_allow_ips or "").split(",") if p.strip())
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or "",
+    )
 
 
 def main() -> None:

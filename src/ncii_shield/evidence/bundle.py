@@ -8,25 +8,20 @@ detached Ed25519 signature over the manifest's exact bytes.
 
 :func:`verify_bundle` needs nothing but the zip (and, to pin who signed it, the public key or its
 fingerprint, published by the deployment): it checks the signature, every file's hash, that no file
-was added or removed, and that the audit slice links up to a head signed by the same key.
+was added or removed, that no member name appears twice, that the manifest has the expected shape,
+and that the audit slice links up to a head signed by the same key (evidence/bundle_check.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import itertools
 import json
 import os
 import zipfile
-import zlib
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy import select
@@ -35,6 +30,17 @@ from sqlalchemy.orm import Session
 from ncii_shield.cases.service import get_case
 from ncii_shield.errors import NciiError
 from ncii_shield.evidence.assemble import build_report_data
+from ncii_shield.evidence.bundle_check import (
+    FORMAT,
+    MANIFEST,
+    PUBLIC_KEY,
+    SIGNATURE,
+    VERSION,
+    BundleCheck,
+    _sha256,
+    signature_path,
+    verify_bundle,
+)
 from ncii_shield.evidence.pdf import render_pdf
 from ncii_shield.evidence.report import render_report
 from ncii_shield.media.thumbs import blur_thumbnail
@@ -42,39 +48,22 @@ from ncii_shield.review.decisions import current
 from ncii_shield.review.hits import list_hits
 from ncii_shield.store import audit
 from ncii_shield.store.chain import (
-    Checkpoint,
     Entry,
     checkpoint,
     fingerprint,
     public_key_bytes,
     signing_key,
     stored_entries,
-    verify_entries,
 )
 from ncii_shield.store.files import atomic_write
 from ncii_shield.store.models import AuditCheckpoint, Media, Signal
 
-FORMAT = "ncii-shield evidence bundle"
-VERSION = 1
-MANIFEST, SIGNATURE, PUBLIC_KEY = "manifest.json", "manifest.sig", "public_key.txt"
+__all__ = ["BundleCheck", "BundleResult", "decrypt_media", "export_bundle", "signature_path", "verify_bundle"]
+
 MEDIA_MODES = ("none", "blurred", "encrypted")
 LANGUAGES = ("ko", "en")
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
-_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
-# What a damaged zip can raise while it is read: each is reported as damage, never as a crash.
-_ZIP_ERRORS = (
-    zipfile.BadZipFile,
-    zlib.error,
-    EOFError,
-    OSError,
-    ValueError,
-    NotImplementedError,
-    UnicodeDecodeError,
-)  # zip entry times: the bundle's bytes depend on its content only
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip entry times: the bundle's bytes depend on its content only
 
 
 def _iso(d: datetime | None) -> str | None:
@@ -100,23 +89,6 @@ def _entry_json(e: Entry, full: bool) -> dict[str, object]:
         "prev": e.prev_hash.hex(),
         "hash": e.entry_hash.hex(),
     }
-
-
-def _entry_from_json(d: dict[str, object]) -> Entry:
-    if "content" in d:
-        return Entry(int(d["seq"]), None, None, None, None, None, None, bytes.fromhex(str(d["prev"])),
-                     bytes.fromhex(str(d["hash"])), bytes.fromhex(str(d["content"])))  # fmt: skip
-    return Entry(
-        int(d["seq"]),  # type: ignore[arg-type]
-        datetime.fromisoformat(str(d["at"])),
-        str(d["actor"]),
-        str(d["action"]),
-        None if d["case_id"] is None else int(d["case_id"]),  # type: ignore[arg-type]
-        d["details"],  # type: ignore[arg-type]
-        bytes.fromhex(str(d["details_digest"])),
-        bytes.fromhex(str(d["prev"])),
-        bytes.fromhex(str(d["hash"])),
-    )
 
 
 def _encrypt(data: bytes, passphrase: str, salt: bytes, name: str) -> bytes:
@@ -277,136 +249,3 @@ def export_bundle(  # type: ignore[no-untyped-def]
     # signature covers the contents even if the zip is repacked.
     atomic_write(signature_path(out), f"{key.sign(archive).hex()}\n{public.hex()}\n".encode())
     return BundleResult(out, len(files), len(rows), fingerprint(public))
-
-
-def signature_path(bundle: Path) -> Path:
-    return bundle.with_name(bundle.name + ".sig")
-
-
-# ------------------------------------------------------------------------------------------ verifying
-
-
-@dataclass
-class BundleCheck:
-    fingerprint: str | None = None
-    pinned: bool = False  # the signer was checked against a key the caller trusts
-    whole_file_signed: bool = False  # the detached .sig over the zip's bytes was found and checked
-    files: int = 0
-    hits: int = 0
-    audit_entries: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def _parse_key(text: str) -> bytes:
-    value = text.strip().split()[0] if text.strip() else ""
-    try:
-        key = bytes.fromhex(value)
-    except ValueError:
-        key = b""
-    if len(key) != 32:
-        raise NciiError(
-            "not an Ed25519 public key",
-            hint="give the 64 hex characters printed by `ncii-shield keys public`",
-        )
-    return key
-
-
-def verify_bundle(path: Path, *, trusted: Iterable[str] = (), signature: Path | None = None) -> BundleCheck:
-    """Check a bundle offline. ``trusted``: public keys (hex) or fingerprints the signer must match.
-
-    ``signature`` is the detached signature over the whole file (default: ``<bundle>.sig`` beside it).
-    """
-    check = BundleCheck()
-    sig_file = signature or signature_path(path)
-    detached: tuple[bytes, bytes] | None = None
-    if sig_file.is_file():
-        try:
-            sig_hex, key_hex = sig_file.read_text(encoding="ascii").split()[:2]
-            detached = (bytes.fromhex(sig_hex), bytes.fromhex(key_hex))
-        except (ValueError, UnicodeDecodeError):
-            check.problems.append(f"{sig_file.name} cannot be read")
-    elif signature is not None:
-        raise NciiError(
-            f"no signature file at {signature}", hint="give the .sig file that came with the bundle"
-        )
-    try:
-        zf = zipfile.ZipFile(path)
-    except _ZIP_ERRORS as exc:
-        raise NciiError(
-            f"{path} is not a readable zip file ({exc})", hint="was it fully downloaded?"
-        ) from exc
-    with zf:
-        names = set(zf.namelist())
-        for needed in (MANIFEST, SIGNATURE):
-            if needed not in names:
-                check.problems.append(f"{needed} is missing")
-                return check
-        try:
-            body = zf.read(MANIFEST)
-            signature = bytes.fromhex(zf.read(SIGNATURE).decode().strip())
-            manifest = json.loads(body)
-            public = bytes.fromhex(manifest["signer"]["ed25519_public_key"])
-        except (KeyError, TypeError, *_ZIP_ERRORS) as exc:
-            check.problems.append(f"the manifest or its signature cannot be read ({exc.__class__.__name__})")
-            return check
-        check.fingerprint = fingerprint(public)
-        if detached is not None:
-            check.whole_file_signed = True
-            try:
-                if detached[1] != public:
-                    raise InvalidSignature
-                Ed25519PublicKey.from_public_bytes(public).verify(detached[0], path.read_bytes())
-            except (InvalidSignature, ValueError):
-                check.problems.append("the bundle file differs from what was signed (a byte was changed)")
-        wanted = [t.strip().lower() for t in trusted if t.strip()]
-        if wanted:
-            check.pinned = any(w in (public.hex(), check.fingerprint) for w in wanted)
-            if not check.pinned:
-                check.problems.append(f"signed by {check.fingerprint}, which is not the key you trust")
-        try:
-            Ed25519PublicKey.from_public_bytes(public).verify(signature, body)
-        except (InvalidSignature, ValueError):
-            check.problems.append(
-                "the manifest's signature is not valid: the manifest was changed or not signed by this key"
-            )
-        listed = {f["path"]: f for f in manifest.get("files", [])}
-        check.files = len(listed)
-        for name, entry in sorted(listed.items()):
-            if name not in names:
-                check.problems.append(f"{name} is listed in the manifest but missing")
-                continue
-            try:
-                data = zf.read(name)
-            except _ZIP_ERRORS:
-                check.problems.append(f"{name} is damaged in the zip")
-                continue
-            if _sha256(data) != entry["sha256"]:
-                check.problems.append(f"{name} was changed (SHA-256 differs from the manifest)")
-        for extra in sorted(names - set(listed) - {MANIFEST, SIGNATURE, PUBLIC_KEY}):
-            check.problems.append(f"{extra} is not in the manifest (added after signing)")
-        check.hits = len(manifest.get("hits", []))
-        audit_part = manifest.get("audit", {})
-        try:
-            entries = [_entry_from_json(e) for e in audit_part.get("entries", [])]
-        except (KeyError, ValueError, TypeError) as exc:
-            check.problems.append(f"the audit slice cannot be read ({exc.__class__.__name__})")
-            return check
-        check.audit_entries = len(entries)
-        cps = []
-        if (cp := audit_part.get("checkpoint")) is not None:
-            cps.append(Checkpoint(int(cp["seq"]), bytes.fromhex(cp["head"]), datetime.fromisoformat(cp["at"]),
-                                  public, bytes.fromhex(cp["signature"])))  # fmt: skip
-        else:
-            check.problems.append("the audit slice has no signed checkpoint")
-        result = verify_entries(entries, cps, trusted_keys={public}, complete=False)
-        if entries and cps and entries[-1].seq < cps[0].seq:
-            check.problems.append("the audit slice stops before its signed checkpoint")
-        for a, b in itertools.pairwise(entries):
-            if b.seq != a.seq + 1:
-                check.problems.append(f"the audit slice has a gap after entry {a.seq} (deleted entries)")
-        check.problems += [f"audit: {p}" for p in result.problems]
-    return check

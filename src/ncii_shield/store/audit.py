@@ -16,9 +16,10 @@ from ncii_shield.store.models import AuditEvent, utcnow
 _web_actor: ContextVar[str | None] = ContextVar("ncii_web_actor", default=None)
 
 
-def act_as(username: str) -> None:
-    """The web user behind what the current request does (set once the caller is known)."""
-    _web_actor.set(f"{username} (web)")
+def act_as(actor: str) -> None:
+    """Who is behind what the current request does, as the audit log names them ("web:alice",
+    "token:ingest"), set once the caller is known; per request (a context variable), never shared."""
+    _web_actor.set(actor)
 
 
 def current_actor() -> str:

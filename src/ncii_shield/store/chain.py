@@ -8,9 +8,15 @@ rewrites the whole chain from some point on is caught by checkpoints: at the end
 that appended entries (and in every evidence bundle) the head of the chain is signed with the
 deployment's Ed25519 key, whose private half is only ever stored sealed under the deployment key.
 
+Signed heads only help if a cut is visible too: each checkpoint is also appended to a witness file
+outside the database, and the operator can keep heads elsewhere (store/witness.py, which also holds
+the whole-log verification). ``seq`` is allocated under the database's write lock (``lock_head``), so
+concurrent sessions never take the same place in the chain.
+
 Details are sealed at rest and hashed with a random nonce inside them, so the chain reveals nothing
 about them; a purge destroys a case's details on purpose, and verification reports those entries as
-purged rather than tampered with (the purge itself is an entry of the chain).
+purged rather than tampered with — but only for a case whose own ``case.purged`` entry is intact in
+the chain and covered by a valid signed head, never because a clear-text column says "purged".
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from datetime import UTC, datetime
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import LargeBinary, cast, func, select
+from sqlalchemy import LargeBinary, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from ncii_shield.store.crypto import KeyringError
@@ -33,6 +39,7 @@ from ncii_shield.store.models import AuditCheckpoint, AuditEvent
 SIGNING_SCOPE = "signing:ed25519"  # keyring scope whose 32 random bytes are the Ed25519 seed
 GENESIS = bytes(32)
 NONCE_KEY = "_nonce"
+HEAD_LOCK = 0x6E636969_61756474  # PostgreSQL advisory lock id of the chain head ("nciiaudt")
 
 
 def canonical(data: object) -> bytes:
@@ -93,6 +100,7 @@ def link_new_events(session: Session, _flush_context: object = None, _instances:
     order = {id(e): i for i, e in enumerate(session.info.get("audit_order", []))}
     new = sorted(pending, key=lambda e: (order.get(id(e), len(order)), e.at))
     with session.no_autoflush:
+        lock_head(session)
         last = session.execute(
             select(AuditEvent.seq, AuditEvent.entry_hash).order_by(AuditEvent.seq.desc()).limit(1)
         ).first()
@@ -103,6 +111,24 @@ def link_new_events(session: Session, _flush_context: object = None, _instances:
         event.details_digest = details_digest(event.details)
         event.entry_hash = prev = event_hash(event)
     session.info["audit_order"] = [e for e in session.info.get("audit_order", []) if e.seq is None]
+
+
+def lock_head(session: Session) -> None:
+    """Hold the database's write lock (to the end of the transaction) before the head is read.
+
+    Reading the head and inserting after it must be one step, or two concurrent sessions both take
+    the same ``seq`` and one loses its entry to the unique constraint. SQLite: ``BEGIN IMMEDIATE``
+    (the driver opens transactions only at its first write, so a session not yet in one holds no
+    lock; one already in one has written, so it holds the write lock). PostgreSQL: a transaction-level
+    advisory lock, released at commit or rollback, when the new entries are visible to the next one.
+    """
+    connection = session.connection()
+    name = connection.dialect.name
+    if name == "sqlite":
+        if not connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": HEAD_LOCK})
 
 
 # ------------------------------------------------------------------------------------------ signing
@@ -151,6 +177,9 @@ def checkpoint(store, session: Session) -> AuditCheckpoint | None:  # type: igno
     )
     session.add(cp)
     session.flush()
+    from ncii_shield.store.witness import witness_after_commit
+
+    witness_after_commit(session, store.settings.data_dir, cp)
     return cp
 
 
@@ -165,6 +194,12 @@ class Verification:
     checkpoints: int = 0
     problems: list[str] = field(default_factory=list)
     public_keys: set[str] = field(default_factory=set)
+    signed_through: int = 0  # the highest entry a valid signed head (database or witness) covers
+    unsigned: int = 0  # entries after it
+    witnessed: int = 0  # witness lines that check out
+    unwitnessed: int = 0  # valid checkpoints of the database not in the witness file (older, or cut)
+    expected: int = 0  # heads the operator kept, found in the log
+    notes: list[str] = field(default_factory=list)  # worth a look, but not evidence of tampering
 
     @property
     def ok(self) -> bool:
@@ -206,21 +241,46 @@ class Checkpoint:
     signature: bytes
 
 
+def check_signed_head(
+    cp: Checkpoint, label: str, by_seq: dict[int, Entry], trusted: set[bytes] | None, complete: bool
+) -> str | None:
+    """The problem with one signed head (from the database, a witness line or a bundle), or None."""
+    if trusted is not None and cp.public_key not in trusted:
+        return f"{label}: signed by an unknown key {fingerprint(cp.public_key)}"
+    try:
+        Ed25519PublicKey.from_public_bytes(cp.public_key).verify(
+            cp.signature, checkpoint_message(cp.seq, cp.head, cp.at)
+        )
+    except (InvalidSignature, ValueError):
+        return f"{label}: the signature is not valid (forged or edited)"
+    entry = by_seq.get(cp.seq)
+    if entry is None:
+        return f"{label}: that entry is missing (deleted)" if complete else None
+    if entry.entry_hash != cp.head:
+        return f"{label}: the signed head differs from the log (rewritten since)"
+    return None
+
+
 def verify_entries(
     entries: list[Entry],
     checkpoints: list[Checkpoint],
     *,
     trusted_keys: set[bytes] | None = None,
     complete: bool = True,
-    purged_cases: set[int] = frozenset(),  # type: ignore[assignment]
+    witness: list[tuple[int, Checkpoint]] = (),  # type: ignore[assignment]
 ) -> Verification:
     """Check hashes, links, order and signatures; ``complete`` means the entries start at seq 1.
 
     A bundle carries a slice of the chain (its case's entries plus the entries' neighbours' hashes), so
     links are checked between consecutive seqs only, and gaps are allowed when not ``complete``.
+    ``witness``: (line number, checkpoint) read from the witness file, checked like the database's.
+    Details changed by a purge are believed only for a case whose ``case.purged`` entry is intact in
+    the chain and covered by a valid signed head, never from anything outside the chain.
     """
     result = Verification(entries=len(entries))
     by_seq: dict[int, Entry] = {}
+    intact: set[int] = set()
+    changed: list[Entry] = []
     previous: Entry | None = None
     for e in entries:
         if previous is not None and e.seq <= previous.seq:
@@ -231,10 +291,7 @@ def verify_entries(
             and e.details_digest is not None
             and details_digest(e.details) != e.details_digest
         ):
-            if e.details == {"purged": True} or e.case_id in purged_cases:
-                result.purged += 1
-            else:
-                result.problems.append(f"entry {e.seq} ({e.action}): its details were changed")
+            changed.append(e)
         try:
             expected = link_hash(e.prev_hash, e.content_hash())
         except ValueError as exc:
@@ -244,6 +301,8 @@ def verify_entries(
             result.problems.append(
                 f"entry {e.seq} ({e.action}): its content does not match its hash (edited)"
             )
+        else:
+            intact.add(e.seq)
         if previous is not None and e.seq == previous.seq + 1 and e.prev_hash != previous.entry_hash:
             result.problems.append(
                 f"entry {e.seq}: does not follow entry {previous.seq} (an entry was replaced or reordered)"
@@ -258,31 +317,36 @@ def verify_entries(
         if previous is None and complete and e.seq == 1 and e.prev_hash != GENESIS:
             result.problems.append("entry 1 does not start the chain")
         previous = e
-    for cp in checkpoints:
-        result.checkpoints += 1
+    stored = {(cp.seq, cp.head) for cp in checkpoints}
+    labelled = [(f"checkpoint at entry {cp.seq}", cp, False) for cp in checkpoints]
+    labelled += [(f"witness line {n} (checkpoint at entry {cp.seq})", cp, True) for n, cp in witness]
+    signed: set[tuple[int, bytes]] = set()
+    for label, cp, from_witness in labelled:
         result.public_keys.add(fingerprint(cp.public_key))
-        if trusted_keys is not None and cp.public_key not in trusted_keys:
-            result.problems.append(
-                f"checkpoint at entry {cp.seq}: signed by an unknown key {fingerprint(cp.public_key)}"
-            )
+        result.checkpoints += not from_witness
+        problem = check_signed_head(cp, label, by_seq, trusted_keys, complete)
+        if problem is not None:
+            result.problems.append(problem)
             continue
-        try:
-            Ed25519PublicKey.from_public_bytes(cp.public_key).verify(
-                cp.signature, checkpoint_message(cp.seq, cp.head, cp.at)
-            )
-        except InvalidSignature:
-            result.problems.append(
-                f"checkpoint at entry {cp.seq}: the signature is not valid (forged or edited)"
-            )
-            continue
-        entry = by_seq.get(cp.seq)
-        if entry is None:
-            if complete:
-                result.problems.append(f"checkpoint at entry {cp.seq}: that entry is missing (deleted)")
-        elif entry.entry_hash != cp.head:
-            result.problems.append(
-                f"checkpoint at entry {cp.seq}: the signed head differs from the log (rewritten since)"
-            )
+        if cp.seq in by_seq:
+            signed.add((cp.seq, cp.head))
+            result.signed_through = max(result.signed_through, cp.seq)
+        if from_witness:
+            result.witnessed += 1
+            if (cp.seq, cp.head) not in stored:
+                result.problems.append(f"{label}: not in the database (deleted)")
+    result.unwitnessed = len((signed & stored) - {(cp.seq, cp.head) for _, cp in witness})
+    result.unsigned = sum(1 for e in entries if e.seq > result.signed_through)
+    purges = {
+        e.case_id: e.seq
+        for e in entries
+        if e.action == "case.purged" and e.seq in intact and e.seq <= result.signed_through
+    }
+    for e in changed:
+        if e.details == {"purged": True} and e.case_id in purges and e.seq < purges[e.case_id]:
+            result.purged += 1
+        else:
+            result.problems.append(f"entry {e.seq} ({e.action}): its details were changed")
     return result
 
 
@@ -326,13 +390,9 @@ def stored_checkpoints(session: Session) -> list[Checkpoint]:
     ]
 
 
-def verify_store(store, session: Session) -> Verification:  # type: ignore[no-untyped-def]
-    """The whole log of this data directory, against the deployment's own public key."""
-    from ncii_shield.store.models import Case
+def verify_store(store, session: Session, **options: object) -> Verification:  # type: ignore[no-untyped-def]
+    """The whole log of this data directory: the database, its witness file, the heads the operator
+    kept (``expected_heads``), against the deployment's own public key. See store/witness.py."""
+    from ncii_shield.store.witness import verify_log
 
-    entries, legacy = stored_entries(session)
-    purged = set(session.scalars(select(Case.id).where(Case.status == "purged")))
-    own = public_key_bytes(signing_key(store, session))
-    result = verify_entries(entries, stored_checkpoints(session), trusted_keys={own}, purged_cases=purged)
-    result.legacy = legacy
-    return result
+    return verify_log(store, session, **options)  # type: ignore[arg-type]

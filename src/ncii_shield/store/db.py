@@ -2,10 +2,14 @@
 
 SQLite runs in WAL mode with foreign keys on, so a scan killed midway leaves the last committed
 batch intact and readers never see half a transaction.
+
+A new data directory is owner-only whatever the umask: the directory and its blobs/ 0700, ncii.db
+0600 (SQLite gives its -wal and -shm files the database file's mode).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -60,6 +64,36 @@ def migrate(engine: Engine) -> None:
     command.upgrade(_alembic_config(engine), "head")
 
 
+def _new_private_dir(path: Path) -> None:
+    """Create ``path`` 0700 (its missing parents as the umask says); an existing one is left alone."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    os.chmod(path, 0o700)  # mkdir's mode is narrowed by the umask, never widened: make it exact
+
+
+def _new_private_file(path: Path) -> None:
+    """Create ``path`` empty and 0600 if it is not there (an empty file is an empty SQLite database)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except (FileExistsError, FileNotFoundError):
+        return  # there already, or its folder is missing: SQLite says so when it opens it
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def _create_owner_only(settings: Settings) -> None:
+    _new_private_dir(settings.data_dir)
+    _new_private_dir(settings.blob_dir)
+    path = database_path(settings)
+    if path is not None and str(path) != ":memory:" and not str(path).startswith("file:"):
+        _new_private_file(path)
+
+
 class Store:
     """The database, its keyring and the blob store of one data directory.
 
@@ -70,7 +104,7 @@ class Store:
         self, settings: Settings, *, key: KeySource | None = None, create: KeySource | None = None
     ) -> None:
         self.settings = settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _create_owner_only(settings)
         self.engine = make_engine(settings.database_url)
         try:
             migrate(self.engine)

@@ -6,6 +6,10 @@ Three answers only. "removed" needs positive evidence (404/410/451, or a page sa
 403 walls, redirect loops) is "unknown", never guessed: telling a victim content is gone when it is not
 would stop the very follow-up that gets it removed. The SHA-256 of the bytes read is kept as evidence
 of what was seen at `checked_at`.
+
+The URLs come from untrusted crawl folders, so every connection, redirects included, goes through
+takedown/safe_fetch.py: loopback, private, link-local, multicast and reserved addresses are refused after
+DNS resolution (unless NCII_RECHECK_ALLOW names the range), and the refusal is the check's one-line error.
 """
 
 from __future__ import annotations
@@ -13,8 +17,7 @@ from __future__ import annotations
 import hashlib
 import html
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -23,6 +26,7 @@ from typing import Literal
 import httpx
 
 from ncii_shield import __version__
+from ncii_shield.takedown.safe_fetch import Refused, allowed_from_environment, guarded_client, precheck
 
 Status = Literal["removed", "up", "unknown"]
 
@@ -115,9 +119,18 @@ def check_url(
     `backoff`, 2×, 4×… seconds (or the server's Retry-After, capped at 30 s). `timeout` bounds each network
     operation and, roughly, the reading of one body. For Telegram posts check the `?embed=1` form of the
     link: the plain post page loads the post in a frame, so it reads the same whether the post exists or not.
+
+    Internal addresses are refused (see safe_fetch.py); a caller's own ``client`` is checked by name
+    before each hop instead, which a host that resolves differently the second time can dodge.
     """
-    with _client(client) as http:
-        return _check(http, url, retries, backoff, timeout, removed_markers)
+    return check_urls(
+        [url],
+        client=client,
+        retries=retries,
+        backoff=backoff,
+        timeout=timeout,
+        removed_markers=removed_markers,
+    )[0]
 
 
 def check_urls(
@@ -130,21 +143,29 @@ def check_urls(
     removed_markers: tuple[str, ...] = DEFAULT_REMOVED_MARKERS,
 ) -> list[CheckResult]:
     """Check URLs one after the other over one shared client, so connections to a host are reused."""
-    with _client(client) as http:
-        return [_check(http, url, retries, backoff, timeout, removed_markers) for url in urls]
-
-
-@contextmanager
-def _client(client: httpx.Client | None) -> Iterator[httpx.Client]:
-    if client is not None:
-        yield client
-        return
-    with httpx.Client(follow_redirects=False) as own:
-        yield own
+    try:
+        own = guarded_client() if client is None else None
+    except ValueError as exc:  # NCII_RECHECK_ALLOW cannot be read: nothing is fetched
+        return [_result(url, "unknown", None, error=_one_line(exc), attempts=0) for url in urls]
+    http = own or client
+    assert http is not None
+    try:
+        return [
+            _check(http, url, retries, backoff, timeout, removed_markers, own is not None) for url in urls
+        ]
+    finally:
+        if own is not None:
+            own.close()
 
 
 def _check(
-    client: httpx.Client, url: str, retries: int, backoff: float, timeout: float, markers: tuple[str, ...]
+    client: httpx.Client,
+    url: str,
+    retries: int,
+    backoff: float,
+    timeout: float,
+    markers: tuple[str, ...],
+    guarded: bool = True,
 ) -> CheckResult:
     try:
         start = httpx.URL(url)
@@ -157,7 +178,7 @@ def _check(
     while True:
         attempts += 1
         try:
-            seen = _attempt(client, start, timeout)
+            seen = _attempt(client, start, timeout, guarded)
         except _Retry as failed:
             if attempts > retries:
                 return _result(url, "unknown", failed.response, error=failed.error, attempts=attempts)
@@ -169,14 +190,21 @@ def _check(
         return _classify(url, seen, markers, attempts)
 
 
-def _attempt(client: httpx.Client, start: httpx.URL, timeout: float) -> _Seen:
-    """One request, following redirects by hand so the hop count, schemes and final URL are ours."""
+def _attempt(client: httpx.Client, start: httpx.URL, timeout: float, guarded: bool) -> _Seen:
+    """One request, following redirects by hand so the hop count, schemes, final URL and the address
+    check of every hop are ours."""
     url = start
     last: _Seen | None = None
     for _hop in range(MAX_REDIRECTS + 1):
         try:
+            if not guarded:  # a caller's client: checked by name before the hop
+                precheck(
+                    url.host, url.port or (443 if url.scheme == "https" else 80), allowed_from_environment()
+                )
             request = client.build_request("GET", url, timeout=timeout, headers=_headers(client))
             response = client.send(request, stream=True, follow_redirects=False)
+        except Refused as exc:  # an internal address: final, and said in one line
+            raise _Final(_one_line(exc), last) from None
         except httpx.TimeoutException:
             raise _Retry(f"timed out after {timeout:g} s waiting for {url.host}", last) from None
         except httpx.ConnectError as exc:

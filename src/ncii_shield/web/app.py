@@ -69,5 +69,6 @@ def create_app(store: Store, *, secure_cookies: bool = True) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(files("ncii_shield.web") / "static")), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(hma.liveness)  # /status and /status/live: open (they reveal nothing)
     app.include_router(hma.router)
     return app

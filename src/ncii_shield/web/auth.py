@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +21,9 @@ from sqlalchemy.orm import Session
 from ncii_shield.errors import NciiError
 from ncii_shield.store import audit
 from ncii_shield.store.models import ApiToken, Case, CaseAssignment, User, WebSession
+from ncii_shield.web.limiter import LoginLimiter
+
+__all__ = ["LoginLimiter"]  # re-exported: the limiter lives in web/limiter.py
 
 ROLES = ("admin", "case_worker", "reviewer", "auditor")
 # action -> roles allowed. Case actions also need the case to be assigned (admins excepted).
@@ -93,33 +94,12 @@ def assign(session: Session, username: str, case_id: int) -> None:
         audit.record(session, "user.assigned", case_id=case_id, user=username)
 
 
-class LoginLimiter:
-    """At most ``limit`` failed logins per username and per address in ``window`` seconds."""
-
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-
-    def _recent(self, key: str) -> deque[float]:
-        q = self._failures[key]
-        while q and q[0] < time.monotonic() - self.window:
-            q.popleft()
-        return q
-
-    def blocked(self, *keys: str) -> bool:
-        return any(len(self._recent(k)) >= self.limit for k in keys)
-
-    def failed(self, *keys: str) -> None:
-        for k in keys:
-            self._recent(k).append(time.monotonic())
-
-    def succeeded(self, *keys: str) -> None:
-        for k in keys:
-            self._failures.pop(k, None)
-
-
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The user if the password is right; the same work is done for unknown users (no timing oracle)."""
+    """The user if the password is right; the same work is done for unknown users (no timing oracle).
+
+    Names the caller for the audit log of this request: ``web:<username>`` once the password is right,
+    ``web:anonymous`` until then (a failed login is not done by the account it tried)."""
+    audit.act_as(ANONYMOUS)
     user = session.scalar(select(User).where(User.username == username))
     try:
         if user is None or user.disabled:
@@ -128,9 +108,26 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
         _hasher.verify(user.password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
+    audit.act_as(web_actor(user.username))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return user
+
+
+# ------------------------------------------------------------------------------------------ actors
+
+ANONYMOUS = "web:anonymous"
+
+
+def web_actor(username: str) -> str:
+    """Who a browser request acts as, in the audit log."""
+    return f"web:{username}"
+
+
+def token_actor(name: str) -> str:
+    """Who a bearer-token request acts as, in the audit log: the token's name (its user is in the
+    request's ``web.request`` entry)."""
+    return f"token:{name}"
 
 
 # ------------------------------------------------------------------------------------------ sessions
@@ -147,6 +144,7 @@ def start_session(session: Session, user: User) -> tuple[str, str]:
             expires_at=datetime.now(UTC) + timedelta(hours=SESSION_HOURS),
         )
     )
+    audit.act_as(web_actor(user.username))
     audit.record(session, "user.login", user=user.username)
     return token, csrf
 
@@ -189,6 +187,17 @@ def create_token(session: Session, username: str, name: str, scopes: list[str]) 
 
 def token_user(session: Session, token: str | None, scope: str) -> User | None:
     """The token's user if the token is valid and carries ``scope``."""
+    found = _token(session, token, scope)
+    return found[0] if found else None
+
+
+def token_principal_of(session: Session, token: str | None, scope: str) -> Principal | None:
+    """The caller behind a bearer token carrying ``scope``, acting as ``token:<name>``."""
+    found = _token(session, token, scope)
+    return principal(found[0], actor=token_actor(found[1].name)) if found else None
+
+
+def _token(session: Session, token: str | None, scope: str) -> tuple[User, ApiToken] | None:
     if not token:
         return None
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _sha(token)))
@@ -198,7 +207,7 @@ def token_user(session: Session, token: str | None, scope: str) -> User | None:
     if user is None or user.disabled:
         return None
     row.last_used_at = datetime.now(UTC)
-    return user
+    return user, row
 
 
 # ------------------------------------------------------------------------------------------ rules
@@ -210,10 +219,11 @@ class Principal:
     username: str
     role: str
     language: str
+    actor: str = ""  # who the audit log says acted: web:<username> or token:<name>
 
 
-def principal(user: User) -> Principal:
-    return Principal(user.id, user.username, user.role, user.language)
+def principal(user: User, *, actor: str | None = None) -> Principal:
+    return Principal(user.id, user.username, user.role, user.language, actor or web_actor(user.username))
 
 
 def allowed(session: Session, who: Principal, action: str, case_id: int | None = None) -> bool:

@@ -4,6 +4,12 @@ Endpoints are plain ``def`` functions and open ``with get_store(request).session
 the data key that unseals columns is a context variable, and FastAPI runs each dependency and the
 endpoint in separate thread-pool calls, so a session must live inside one of them. The caller is a
 browser session for pages and a bearer token (with a scope) for programs.
+
+Who acts, for the audit log, is a context variable too (``store.audit.act_as``): ``web:<username>`` for
+a browser, ``token:<name>`` for a bearer token. It is set inside the call that writes (``check`` and
+``browser_principal`` run in the endpoint's own thread-pool call; HMA's async dependency sets it on the
+request's task, which the endpoint's thread-pool calls copy). Each request runs in a copy of the
+context, so one request's name never reaches another's.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.store.audit import act_as
 from ncii_shield.store.db import Store
-from ncii_shield.web.auth import Principal, allowed, principal, session_user, token_user
+from ncii_shield.web.auth import Principal, allowed, principal, session_user, token_principal_of, web_actor
 
 SESSION_COOKIE = "ncii_session"
 
@@ -38,10 +44,11 @@ def token_principal(scope: str) -> Callable[..., Principal]:
         if token is None:
             raise HTTPException(401, "a bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
         with get_store(request).session() as session:
-            user = token_user(session, token, scope)
-            if user is None:
+            who = token_principal_of(session, token, scope)
+            if who is None:
                 raise HTTPException(403, f"the token is not valid for {scope}")
-            return principal(user)
+            act_as(who.actor)
+            return who
 
     return dependency
 
@@ -51,15 +58,16 @@ def browser_principal(request: Request, session: Session) -> Principal | None:
     if found is None:
         return None
     request.state.csrf = found[1].csrf
-    act_as(found[0].username)
+    act_as(web_actor(found[0].username))
     return principal(found[0])
 
 
 def check(session: Session, who: Principal, action: str, case_id: int | None = None) -> None:
     """403 unless ``who`` may do ``action`` (on ``case_id``); 404 is not used, to be explicit in tests.
 
-    Also names ``who`` as the actor of whatever this request then writes to the audit chain.
+    Also names ``who`` (``web:<username>`` or ``token:<name>``) as the actor of whatever this request
+    then writes to the audit chain.
     """
-    act_as(who.username)
+    act_as(who.actor or web_actor(who.username))
     if not allowed(session, who, action, case_id):
         raise HTTPException(403, f"not allowed: {action}")

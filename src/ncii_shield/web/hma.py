@@ -3,7 +3,9 @@
 Routes, parameters and JSON shapes follow HMA's OpenMediaMatch blueprints (``/h`` hashing, ``/m``
 matching, ``/c`` curation, and ``/status``). Where this server differs, it is on purpose:
 
-- every route needs a bearer token with scope ``hma`` (HMA has no authentication of its own);
+- every route needs a bearer token with scope ``hma`` (HMA has no authentication of its own), except
+  the liveness checks ``/status`` and ``/status/live``, which load balancers call without one and which
+  answer nothing but I-AM-ALIVE; every audited change names the token (``token:<name>``);
 - content is only uploaded. HMA's ``url=`` makes the server fetch a URL the caller chose, which can be
   aimed at the internal network (server-side request forgery), so it is refused with a 400 that says so;
 - a bank is enabled or disabled (``matching_enabled_ratio`` 1.0 or 0.0); partial ratios are refused;
@@ -54,6 +56,7 @@ from ncii_shield.banks.service import (
 from ncii_shield.errors import MediaError, NciiError
 from ncii_shield.index.pdq_index import PDQIndex
 from ncii_shield.signals.pdq import MATCH_THRESHOLD, MIN_QUALITY
+from ncii_shield.store.audit import act_as
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import AuditEvent, Bank, BankSignal
 from ncii_shield.web.api import BodyLimitRoute, attribute
@@ -442,9 +445,13 @@ async def hma_principal(request: Request) -> Principal:
         cache = request.app.state.hma_tokens = {}
     hit = cache.get(key)
     if hit is not None and hit[1] > time.monotonic():
-        return hit[0]
-    who = await run_in_threadpool(HMA_TOKEN, request)
-    cache[key] = (who, time.monotonic() + TOKEN_TTL)
+        who = hit[0]
+    else:
+        who = await run_in_threadpool(HMA_TOKEN, request)
+        cache[key] = (who, time.monotonic() + TOKEN_TTL)
+    # On the request's own task: the endpoint and its thread-pool calls run in copies of this context,
+    # so what they audit names this token, and no other request sees it.
+    act_as(who.actor)
     return who
 
 
@@ -459,6 +466,8 @@ router = APIRouter(
     ],
     responses={code: {"model": HmaError} for code in (400, 401, 403)},
 )
+# Liveness for load balancers: no token, and nothing in the answer but I-AM-ALIVE.
+liveness = APIRouter(tags=["hma"])
 
 
 class MatchWithDistance(BaseModel):
@@ -673,14 +682,24 @@ def _by_bank(found: dict[str, list[tuple[int, int]]]) -> dict[str, list[dict[str
 # ------------------------------------------------------------------------------------------ core
 
 
-@router.get(
+@liveness.get(
     "/status",
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {"example": "I-AM-ALIVE"}}}},
-    summary="Liveness and readiness: I-AM-ALIVE once the match index is loaded",
+    summary="Readiness, without a token: I-AM-ALIVE once the match index is loaded",
 )
 def status(request: Request) -> PlainTextResponse:
-    bank_indexes(request).ensure_fresh()
+    bank_indexes(request).ensure_fresh()  # looks at the store at most every check_every seconds
+    return PlainTextResponse("I-AM-ALIVE")
+
+
+@liveness.get(
+    "/status/live",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"example": "I-AM-ALIVE"}}}},
+    summary="Liveness, without a token: I-AM-ALIVE while the server answers (touches nothing)",
+)
+def status_live() -> PlainTextResponse:
     return PlainTextResponse("I-AM-ALIVE")
 
 

@@ -7,6 +7,7 @@ there can be chosen, so no path typed into a form ever reaches the file system.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 import uuid
@@ -92,7 +93,11 @@ class Jobs:
                 raise NciiError("a scan of this case is already running", hint="wait for it to finish")
             job = Job(uuid.uuid4().hex[:12], case_id, name)
             self._jobs[job.id] = job
-        threading.Thread(target=self._run, args=(store, job), daemon=True, name=f"scan-{job.id}").start()
+        # The scan runs in the request's context, so the audit log names the web user who started it.
+        context = contextvars.copy_context()
+        threading.Thread(
+            target=context.run, args=(self._run, store, job), daemon=True, name=f"scan-{job.id}"
+        ).start()
         return job
 
     def _run(self, store: Store, job: Job) -> None:
