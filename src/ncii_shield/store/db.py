@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ncii_shield.config import Settings
 from ncii_shield.errors import NciiError
 from ncii_shield.store.blobs import FileBlobStore
-from ncii_shield.store.chain import checkpoint, link_new_events
+from ncii_shield.store.chain import SIGNING_SCOPE, checkpoint, link_new_events
 from ncii_shield.store.crypto import (
     DATA_SCOPE,
     Keyring,
@@ -121,6 +121,10 @@ class Store:
             else:
                 self.keyring = Keyring.open(session, key or key_source_from_environment())
             self._data_key = self.keyring.key(session, DATA_SCOPE)
+            if create is not None:
+                # The signing key exists from the start, so no first checkpoint can race its creation
+                # with a concurrent transaction that rolls back.
+                self.keyring.key(session, SIGNING_SCOPE)
             session.commit()
         self.keyring.committed()
         self.blobs = FileBlobStore(settings.blob_dir, self.key_for)
