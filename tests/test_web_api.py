@@ -254,6 +254,8 @@ def test_audit_verify(world: World) -> None:
     result = verified.json()
     assert result["ok"] is True and result["problems"] == [] and result["entries"] > 0
     assert len(result["public_keys"]) == 1 and result["checkpoints"] >= 1
+    # Every signed head of a new data directory is also in the witness file outside the database.
+    assert result["witnessed"] == result["checkpoints"] and result["unsigned"] == 0
     assert world.client("admin").get("/api/v1/audit/verify").status_code == 200
     assert world.client("worker").get("/api/v1/audit/verify").status_code == 403
 

@@ -265,9 +265,12 @@ class AuditOut(BaseModel):
     ok: bool
     entries: int
     checkpoints: int
+    witnessed: int  # signed heads also in the witness file outside the database
+    unsigned: int  # entries after the last signed head (an error unless accepted on the CLI)
     purged: int
     legacy: int
     problems: list[str]
+    notes: list[str]
     public_keys: list[str]
 
 
@@ -522,8 +525,11 @@ def audit_verify(request: Request, who: Reader) -> dict[str, object]:
         ok=result.ok,
         entries=result.entries,
         checkpoints=result.checkpoints,
+        witnessed=result.witnessed,
+        unsigned=result.unsigned,
         purged=result.purged,
         legacy=result.legacy,
         problems=result.problems,
+        notes=result.notes,
         public_keys=sorted(result.public_keys),
     )

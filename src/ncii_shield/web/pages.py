@@ -635,6 +635,8 @@ def audit_log(request: Request) -> Response:
             problems=result.problems,
             entries=result.entries,
             checkpoints=result.checkpoints,
+            witnessed=result.witnessed,
+            notes=result.notes,
         )
 
 
