@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 import json
 import stat
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -19,8 +17,9 @@ from ncii_shield.errors import SourceError
 from ncii_shield.sources import FolderSource, TelegramExport, open_source
 from ncii_shield.sources.detect import detect, open_sources
 from ncii_shield.sources.tree import DirTree, ZipLimits, ZipTree
-from tests.conftest import ASSETS, cli_env
+from tests.conftest import ASSETS
 from tests.exports import message, write_export
+from tests.test_cli import run
 
 PHOTO = (ASSETS / "obama.jpg").read_bytes()
 
@@ -43,15 +42,6 @@ def zip_folder(folder: Path, target: Path, *, top: str | None = None) -> Path:
                 name = path.relative_to(folder).as_posix()
                 archive.write(path, f"{top}/{name}" if top else name)
     return target
-
-
-def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-    )
 
 
 # ------------------------------------------------------------------------------------ zips read in place

@@ -53,14 +53,26 @@ class Tree(Protocol):
     def close(self) -> None: ...
 
 
-def _digest(handle: BinaryIO) -> str:
-    digest = hashlib.sha256()
-    while chunk := handle.read(CHUNK):
-        digest.update(chunk)
-    return digest.hexdigest()
+class _Reading:
+    """What both trees do the same way once a file is open."""
+
+    def open(self, relative: str) -> BinaryIO:
+        raise NotImplementedError
+
+    def read_bytes(self, relative: str) -> bytes:
+        with self.open(relative) as handle:
+            return handle.read()
+
+    def sha256(self, relative: str) -> str:
+        """Read in chunks: a large video never sits whole in memory for hashing."""
+        digest = hashlib.sha256()
+        with self.open(relative) as handle:
+            while chunk := handle.read(CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest()
 
 
-class DirTree:
+class DirTree(_Reading):
     """A folder. Symlinks are followed only to files that stay inside it; hidden entries are skipped."""
 
     def __init__(self, root: Path) -> None:
@@ -112,14 +124,6 @@ class DirTree:
         if path is None:
             raise SourceError(f"{relative} not found in {self.label}")
         return path.open("rb")
-
-    def read_bytes(self, relative: str) -> bytes:
-        with self.open(relative) as handle:
-            return handle.read()
-
-    def sha256(self, relative: str) -> str:
-        with self.open(relative) as handle:
-            return _digest(handle)
 
     def close(self) -> None:
         pass
@@ -173,7 +177,7 @@ def _member_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
-class ZipTree:
+class ZipTree(_Reading):
     """A zip archive, validated whole on opening; `prefix` narrows it to one folder inside."""
 
     def __init__(self, path: Path, limits: ZipLimits | None = None, prefix: str = "") -> None:
@@ -229,14 +233,6 @@ class ZipTree:
             return _Member(self._zip.open(info), f"{relative} in {self.path.name}")  # type: ignore[return-value]
         except (*_DAMAGE, RuntimeError) as exc:
             raise OSError(f"{relative} in {self.path.name} cannot be read: {_one_line(exc)}") from exc
-
-    def read_bytes(self, relative: str) -> bytes:
-        with self.open(relative) as handle:
-            return handle.read()
-
-    def sha256(self, relative: str) -> str:
-        with self.open(relative) as handle:
-            return _digest(handle)
 
     def fingerprint(self, relative_root: str = "") -> str:
         """Names, sizes and CRCs from the central directory: recognises the same export without reading it."""
