@@ -16,8 +16,9 @@ from pathlib import Path
 from ncii_shield.errors import SourceError
 from ncii_shield.sources.base import Source
 from ncii_shield.sources.folder import FolderSource, media_type_for
+from ncii_shield.sources.html_layout import page_number
 from ncii_shield.sources.telegram import EXPORT_FILE_NAME, TelegramExport
-from ncii_shield.sources.telegram_html import TelegramHtmlExport, page_number
+from ncii_shield.sources.telegram_html import TelegramHtmlExport
 from ncii_shield.sources.tree import DirTree, Tree, ZipLimits, ZipTree, is_zip
 
 _HTML_MARKERS = ("messages.html", "export_results.html", "lists/chats.html")

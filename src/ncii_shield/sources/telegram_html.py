@@ -16,7 +16,7 @@ import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import tzinfo
 from typing import Final
 
 from lxml import etree
@@ -24,12 +24,20 @@ from lxml import etree
 from ncii_shield.errors import SourceError
 from ncii_shield.sources.base import Item
 from ncii_shield.sources.html_blocks import MAX_BLOCK, iter_blocks, text_and_links
+from ncii_shield.sources.html_layout import (
+    PARSER,
+    HtmlChat,
+    chat_list,
+    child_with,
+    css_classes,
+    find_chats,
+    first_text,
+    page_number,
+    parse_date,
+    resolve_href,
+)
 from ncii_shield.sources.tree import Tree
 
-PAGE_NAME: Final = re.compile(r"^messages(\d*)\.html$")
-_DATE: Final = re.compile(
-    r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?: (?:UTC|GMT)(?:([+-])(\d{1,2}):?(\d{2}))?)?\s*$"
-)
 _GO_TO: Final = re.compile(r"go_to_message(\d+)")
 _MESSAGE_ID: Final = re.compile(r"^message(-?\d+)$")
 _PLACEHOLDERS: Final = (
@@ -52,131 +60,6 @@ _GENERIC: Final = {
     "media_audio_file": {"": "audio_file"},
     "media_file": {"": "file"},
 }
-_PARSER: Final = etree.HTMLParser(
-    encoding="utf-8", recover=True, no_network=True, remove_comments=True, remove_pis=True
-)
-
-
-@dataclass
-class HtmlChat:
-    """One chat of the export: the folder its pages are in, and what the chat list says of it."""
-
-    folder: str  # "" for a single-chat export, "chats/chat_001" in a full-account one
-    pages: list[str]  # relative paths in reading order
-    title: str | None = None
-    type: str | None = None  # "group", "channel", "private", "bot" from lists/chats.html
-    left: bool = False
-
-
-def page_number(name: str) -> int | None:
-    match = PAGE_NAME.match(name)
-    return None if match is None else int(match.group(1) or 1)
-
-
-def find_chats(tree: Tree, root: str = "") -> list[HtmlChat]:
-    """The chats of an HTML export rooted at `root`, pages sorted by number."""
-    pages: dict[str, list[tuple[int, str]]] = {}
-    for relative, error in tree.files():
-        if error or not relative.startswith(root):
-            continue
-        folder, _, name = relative[len(root) :].rpartition("/")
-        number = page_number(name)
-        if number is not None and (folder == "" or re.fullmatch(r"chats/chat_\d+", folder)):
-            pages.setdefault(folder, []).append((number, relative))
-    listed = _chat_list(tree, root)
-    chats = []
-    for folder in sorted(pages):
-        title, kind, left = listed.get(folder, (None, None, False))
-        ordered = [relative for _, relative in sorted(pages[folder])]
-        chats.append(HtmlChat(folder=folder, pages=ordered, title=title, type=kind, left=left))
-    return chats
-
-
-def _chat_list(tree: Tree, root: str) -> dict[str, tuple[str | None, str | None, bool]]:
-    """folder -> (name, type, left) from lists/chats.html of a full-account export, if present."""
-    relative = f"{root}lists/chats.html"
-    if tree.size(relative) is None:
-        return {}
-    found: dict[str, tuple[str | None, str | None, bool]] = {}
-    left = False
-    with tree.open(relative) as handle:
-        for block in iter_blocks(handle, boundary=rb'<a class="entry block_link'):
-            if b"aboutLeft" in block or b"left chats" in block.lower():
-                left = True
-            tree_ = etree.fromstring(block, _PARSER)
-            if tree_ is None:
-                continue
-            for entry in tree_.iter("a"):
-                href = entry.get("href") or ""
-                match = re.match(r"^\.\./(chats/chat_\d+)/messages\.html", href)
-                if match is None:
-                    continue
-                name = _first_text(entry, "name")
-                kind = _first_text(entry, "info")
-                found[match.group(1)] = (name, kind, left)
-    return found
-
-
-def _classes(element: etree._Element) -> set[str]:
-    return set((element.get("class") or "").split())
-
-
-def _first_text(element: etree._Element, css_class: str) -> str | None:
-    for child in element.iter("div", "span"):
-        if css_class in _classes(child):
-            text = "".join(child.itertext()).strip()
-            return text or None
-    return None
-
-
-def _child(element: etree._Element | None, *css_classes: str) -> etree._Element | None:
-    """The first direct child carrying all these classes (div.forwarded.body, not div.forwarded.userpic_wrap)."""
-    if element is None:
-        return None
-    for child in element:
-        if isinstance(child.tag, str) and _classes(child).issuperset(css_classes):
-            return child
-    return None
-
-
-def parse_date(title: str | None, assumed: tzinfo | None) -> tuple[datetime | None, bool]:
-    """("24.08.2024 21:03:11 UTC+09:00") -> aware UTC. Without an offset (old versions) the time is the
-    exporting machine's local time: `assumed` is applied and the second value says so."""
-    match = _DATE.match(title or "")
-    if match is None:
-        return None, False
-    day, month, year, hour, minute, second, sign, off_h, off_m = match.groups()
-    try:
-        naive = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
-    except ValueError:
-        return None, False
-    if sign is not None or "UTC" in (title or "") or "GMT" in (title or ""):
-        offset = timedelta(hours=int(off_h or 0), minutes=int(off_m or 0))
-        if offset >= timedelta(hours=24):
-            return None, False
-        zone = timezone(-offset if sign == "-" else offset)
-        try:
-            return naive.replace(tzinfo=zone).astimezone(UTC), False
-        except OverflowError:
-            return None, False
-    if assumed is None:
-        return None, True
-    try:
-        return naive.replace(tzinfo=assumed).astimezone(UTC), True
-    except OverflowError:
-        return None, True
-
-
-def resolve_href(folder: str, href: str | None) -> tuple[str | None, str | None]:
-    """(path relative to the export root, None) or (None, why the link is not a file of the export)."""
-    if not href:
-        return None, "media path missing from export"
-    if "\x00" in href or href.startswith(("/", "\\")) or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", href):
-        return None, f"unsafe media path refused: {href!r:.80}"
-    joined = posixpath.normpath(posixpath.join(folder, href.replace("\\", "/")))
-    if joined.startswith("../") or joined == ".." or joined.startswith("/"):
-        return None, f"unsafe media path refused: {href!r:.80}"
-    return joined, None
 
 
 @dataclass
@@ -205,7 +88,7 @@ class TelegramHtmlExport:
         self.assumed_timezone = assumed_timezone
         self.chats = find_chats(tree, root)
         if not self.chats:
-            listed = _chat_list(tree, root)
+            listed = chat_list(tree, root)
             if listed:
                 raise SourceError(
                     f"{tree.label} lists {len(listed)} chats (lists/chats.html) but none of their pages "
@@ -285,12 +168,12 @@ class TelegramHtmlExport:
                 )
 
     def _header(self, block: bytes, state: _State) -> None:
-        root = etree.fromstring(block, _PARSER)
+        root = etree.fromstring(block, PARSER)
         if root is None:
             return
         for element in root.iter("div"):
-            if "page_header" in _classes(element):
-                title = _first_text(element, "text")
+            if "page_header" in css_classes(element):
+                title = first_text(element, "text")
                 if title and state.title is None:
                     state.title = title
                 return
@@ -298,9 +181,9 @@ class TelegramHtmlExport:
     def _block(self, block: bytes, state: _State, page: str, *, cut: bool) -> Iterator[Item]:
         if b"pagination" in block:
             state.next_page = _next_page(block, state.chat.folder, self.root_path)
-        root = etree.fromstring(block, _PARSER)
+        root = etree.fromstring(block, PARSER)
         message = None if root is None else next(root.iter("div"), None)
-        if message is None or "message" not in _classes(message):
+        if message is None or "message" not in css_classes(message):
             return
         raw_id = _MESSAGE_ID.match(message.get("id") or "")
         if raw_id is None:
@@ -315,7 +198,7 @@ class TelegramHtmlExport:
         yield self._message(message, message_id, state, cut=cut)
 
     def _message(self, message: etree._Element, message_id: int, state: _State, *, cut: bool) -> Item:
-        classes = _classes(message)
+        classes = css_classes(message)
         extra: dict[str, object] = {"chat_left": True} if state.chat.left else {}
         if cut:
             extra["cut"] = f"the message block was over {MAX_BLOCK:,} bytes and was cut there"
@@ -326,13 +209,13 @@ class TelegramHtmlExport:
             extra["out_of_order"] = True
         state.max_id = max(state.max_id if state.max_id is not None else message_id, message_id)
         extra["_suffix"] = suffix
-        body = _child(message, "body")
+        body = child_with(message, "body")
         if "service" in classes:
             state.sender = state.via = state.forwarded_from = None
             text, _ = text_and_links(body) if body is not None else ("", ())
             extra["service_text"] = text[:2000]
             return self._item(state, message_id, kind="service", extra=extra)
-        date_el = _child(body, "date")
+        date_el = child_with(body, "date")
         date, assumed = parse_date(
             date_el.get("title") if date_el is not None else None, self.assumed_timezone
         )
@@ -340,7 +223,7 @@ class TelegramHtmlExport:
             extra["date_is_local"] = True
             self.dates_assumed += 1
         joined = "joined" in classes
-        from_el = _child(body, "from_name")
+        from_el = child_with(body, "from_name")
         if from_el is not None:
             sender, via = _name_and_via(from_el)
             if sender == "Deleted Account":  # what the app draws for a sender the JSON gives as null
@@ -349,13 +232,13 @@ class TelegramHtmlExport:
             sender, via = state.sender, state.via
         else:
             sender, via = None, None
-        forwarded = _child(body, "forwarded", "body")
+        forwarded = child_with(body, "forwarded", "body")
         forwarded_from = None
         if forwarded is not None:
-            fwd_name = _child(forwarded, "from_name")
+            fwd_name = child_with(forwarded, "from_name")
             if fwd_name is not None:
                 forwarded_from, _ = _name_and_via(fwd_name)
-                span = next((s for s in fwd_name.iter("span") if "date" in _classes(s)), None)
+                span = next((s for s in fwd_name.iter("span") if "date" in css_classes(s)), None)
                 if span is not None and span.get("title"):
                     extra["forwarded_date"] = span.get("title")
             else:
@@ -363,7 +246,7 @@ class TelegramHtmlExport:
         state.sender, state.via, state.forwarded_from = sender, via, forwarded_from
         content = forwarded if forwarded is not None else body
         reply_to = None
-        reply = _child(content, "reply_to")
+        reply = child_with(content, "reply_to")
         if reply is not None:
             link = next(reply.iter("a"), None)
             match = _GO_TO.search(link.get("href") or "") if link is not None else None
@@ -371,12 +254,12 @@ class TelegramHtmlExport:
                 reply_to = int(match.group(1))
             elif "another chat" in "".join(reply.itertext()):
                 extra["reply_in_other_chat"] = True
-        signature = _child(content, "signature")
+        signature = child_with(content, "signature")
         if signature is not None:
             extra["signature"] = "".join(signature.itertext()).strip()[:200]
-        text_el = _child(content, "text")
+        text_el = child_with(content, "text")
         text, links = text_and_links(text_el) if text_el is not None else ("", ())
-        media_path, media_kind, media_note = _media(_child(content, "media_wrap"), state.chat.folder)
+        media_path, media_kind, media_note = _media(child_with(content, "media_wrap"), state.chat.folder)
         return self._item(
             state,
             message_id,
@@ -410,7 +293,7 @@ def _name_and_via(element: etree._Element) -> tuple[str | None, str | None]:
     """'Kim Harin via @somebot' -> ('Kim Harin', 'somebot'); the forwarded date span is left out."""
     parts = [element.text or ""]
     for child in element:
-        if not (child.tag == "span" and "date" in _classes(child)):
+        if not (child.tag == "span" and "date" in css_classes(child)):
             parts.append("".join(child.itertext()))
         parts.append(child.tail or "")
     name = " ".join("".join(parts).split())
@@ -423,13 +306,13 @@ def _media(wrap: etree._Element | None, folder: str) -> tuple[str | None, str | 
     if wrap is None:
         return None, None, None
     for element in wrap.iter("a", "div"):
-        classes = _classes(element)
+        classes = css_classes(element)
         kind = next((k for c, k in _WRAPS.items() if c in classes), None)
         if kind is None and "media" in classes:
             generic = next((c for c in _GENERIC if c in classes), None)
             if generic is None:
                 return None, None, None  # contact, location, poll, game, call: nothing to analyse
-            title = _first_text(element, "title") or ""
+            title = first_text(element, "title") or ""
             kind = _GENERIC[generic].get(title, _GENERIC[generic][""])
             if title.startswith("Self-destructing"):
                 return None, kind, "self-destructing media: not in the export"
@@ -437,7 +320,7 @@ def _media(wrap: etree._Element | None, folder: str) -> tuple[str | None, str | 
             continue
         href = element.get("href") if element.tag == "a" else None
         if not href:
-            description = (_first_text(element, "description") or "").lower()
+            description = (first_text(element, "description") or "").lower()
             note = next((n for m, n in _PLACEHOLDERS if m in description), "file not in export")
             return None, kind, note
         path, note = resolve_href(folder, href)
@@ -446,11 +329,11 @@ def _media(wrap: etree._Element | None, folder: str) -> tuple[str | None, str | 
 
 
 def _next_page(block: bytes, folder: str, root: str) -> str | None:
-    root_el = etree.fromstring(block, _PARSER)
+    root_el = etree.fromstring(block, PARSER)
     if root_el is None:
         return None
     for link in root_el.iter("a"):
-        if "pagination" in _classes(link) and "Next" in "".join(link.itertext()):
+        if "pagination" in css_classes(link) and "Next" in "".join(link.itertext()):
             href = link.get("href") or ""
             if page_number(href) is not None:
                 return posixpath.join(root, folder, href) if folder else f"{root}{href}"
