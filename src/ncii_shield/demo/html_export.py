@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image
 
+from ncii_shield.demo import html_format as fmt
 from ncii_shield.sources.paths import resolve_inside, safe_relative_path
 from ncii_shield.sources.telegram import ControlEscapeFilter
 
@@ -46,15 +47,6 @@ _NOT_EXPORTED: Final = (
     ("unavailable", "Unavailable, please try again later."),
     ("", "Not included, change data exporting settings to download."),
 )
-_SERIALIZED: Final = {"\n": "<br>", '"': "&quot;", "&": "&amp;", "'": "&apos;", "<": "&lt;", ">": "&gt;"}
-_SEPARATORS: Final = {"\u2028": "<br>", "\u2029": "<br>"}  # Unicode line and paragraph separators
-_ESCAPES: Final = {i: f"&#x{i:02X};" for i in range(32)} | str.maketrans(_SERIALIZED | _SEPARATORS)
-# Text entities: links (href prefix; a mention drops its "@"), script links, and plain wrapping tags.
-_LINKS: Final = {"link": "", "url": "", "email": "mailto:", "phone": "tel:", "mention": "https://t.me/"}
-_ONCLICK: Final = {"hashtag": "ShowHashtag", "cashtag": "ShowCashtag", "bot_command": "ShowBotCommand"}
-_WRAPS: Final = {"bold": "strong", "italic": "em", "code": "code", "pre": "pre", "underline": "u"}
-_WRAPS_TOO: Final = {"strikethrough": "s", "blockquote": "blockquote"}
-_SPOILER: Final = '<span class="spoiler hidden" onclick="ShowSpoiler(this)"><span aria-hidden="true">'
 _DOCUMENTS: Final = {  # media_type -> (title, status, class) of the app's generic media block
     "sticker": ("Sticker", "emoji", "media_photo"),
     "video_message": ("Video message", "duration", "media_video"),
@@ -135,11 +127,6 @@ class _Options:
     copied: set[str] = field(default_factory=set)
 
 
-def _esc(value: object) -> str:
-    """The app's SerializeString: HTML-escaped, newlines as <br>, control characters as &#xNN;."""
-    return str(value).translate(_ESCAPES)
-
-
 class _Page:
     """The app's tag writer: a block tag on its own line, indented one space per tag still open."""
 
@@ -161,13 +148,13 @@ class _Page:
             self.push("a", "content block_link", href=base + back, onclick="return GoBack(this)")
         else:
             self.push("div", "content")
-        self.leaf("text bold", _esc(title))
+        self.leaf("text bold", fmt.esc(title))
         self.pop(2)
 
     def push(self, tag: str, cls: str | None = None, *, empty: bool = False, **attrs: str) -> None:
         if cls:
             attrs["class"] = cls
-        inner = "".join(f' {k}="{_esc(v)}"' for k, v in sorted(attrs.items()))  # a std::map: sorted
+        inner = "".join(f' {k}="{fmt.esc(v)}"' for k, v in sorted(attrs.items()))  # a std::map: sorted
         self.parts.append(f"\n{' ' * len(self.open)}<{tag}{inner}{'/' if empty else ''}>\n")
         if not empty:
             self.open.append(tag)
@@ -195,89 +182,12 @@ def _userpic(page: _Page, name: str, peer: object, px: int = 42) -> None:
     first, _, rest = name.strip().partition(" ")
     initials = first[:1] + (rest.strip()[:1] if str(peer or "").startswith("user") else "")
     page.push("div", f"userpic userpic{colour}", style=f"width: {px}px; height: {px}px")
-    page.leaf("initials", _esc(initials), style=f"line-height: {px}px")
+    page.leaf("initials", fmt.esc(initials), style=f"line-height: {px}px")
     page.pop()
 
 
 def _page_name(index: int) -> str:
     return f"messages{index + 1 if index else ''}.html"
-
-
-def _when(msg: Message, tz: tzinfo) -> datetime:
-    """The message's instant in the exporting machine's zone; old exports give only the local time."""
-    unix = str(msg.get("date_unixtime", ""))
-    if unix.lstrip("-").isdigit():
-        return datetime.fromtimestamp(int(unix), tz)
-    local = datetime.fromisoformat(msg["date"]) if isinstance(msg.get("date"), str) else datetime(1970, 1, 1)
-    return local.replace(tzinfo=tz)
-
-
-def _title(when: datetime, with_offset: bool) -> str:
-    """dd.MM.yyyy HH:mm:ss, then " UTC+09:00" (old app versions wrote no zone)."""
-    offset = when.utcoffset()
-    minutes = int(offset.total_seconds()) // 60 if offset else 0
-    zone = f" UTC{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02}:{abs(minutes) % 60:02}"
-    return when.strftime("%d.%m.%Y %H:%M:%S") + (zone if with_offset else "")
-
-
-def _size(value: object) -> str:
-    if not isinstance(value, int) or isinstance(value, bool):
-        return ""
-    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if value >= scale:
-            return f"{value / scale:.1f} {unit}"
-    return f"{value} B"
-
-
-def _duration(value: object) -> str:
-    if not isinstance(value, int) or isinstance(value, bool):
-        return ""
-    hours, rest = divmod(value, 3600)
-    return (f"{hours}:" if hours else "") + f"{rest // 60:02}:{rest % 60:02}"
-
-
-def _dims(msg: Message) -> tuple[int, int] | None:
-    w, h = msg.get("width"), msg.get("height")
-    return (w, h) if isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0 else None
-
-
-def _style(size: tuple[int, int] | None, box: int) -> str:
-    """Scaled down (never up) to fit a `box` square, as the app sizes its previews."""
-    w, h = size or (box, box)
-    scale = min(1.0, box / max(w, h))
-    return f"width: {max(1, round(w * scale))}px; height: {max(1, round(h * scale))}px"
-
-
-def _exported(raw: object) -> str | None:
-    """The path as written, or None for the "(File not included…)" kind of placeholder."""
-    return raw if isinstance(raw, str) and raw and not (raw.startswith("(") and raw.endswith(")")) else None
-
-
-def _text(msg: Message) -> str:
-    """The app's FormatText: each part of the message text as its HTML."""
-    parts = msg.get("text_entities")
-    if not isinstance(parts, list) or not parts:  # as the JSON reader does: text when entities are empty
-        text = msg.get("text", "")
-        parts = [text] if isinstance(text, str) else text if isinstance(text, list) else []
-    out = []
-    for part in parts:
-        entity = part if isinstance(part, dict) else {"type": "plain", "text": part}
-        kind, raw = str(entity.get("type")), str(entity.get("text") or "")
-        text, wrap = _esc(raw), _WRAPS.get(kind) or _WRAPS_TOO.get(kind)
-        if kind == "text_link":
-            out.append(f'<a href="{_esc(entity.get("href") or "")}">{text}</a>')
-        elif kind in _LINKS:
-            out.append(f'<a href="{_LINKS[kind]}{text[1:] if kind == "mention" else text}">{text}</a>')
-        elif kind in _ONCLICK:  # the tag without its "#", "$" or "/" as a quoted script argument
-            argument = _esc('"' + raw[1:] + '"')
-            out.append(f'<a href="" onclick="return {_ONCLICK[kind]}({argument})">{text}</a>')
-        elif kind == "mention_name":
-            out.append(f'<a href="" onclick="return ShowMentionName()">{text}</a>')
-        elif wrap:
-            out.append(f"<{wrap}>{text}</{wrap}>")
-        else:
-            out.append(f"{_SPOILER}{text}</span></span>" if kind == "spoiler" else text)
-    return "".join(out)
 
 
 class _ChatWriter:
@@ -304,7 +214,7 @@ class _ChatWriter:
             if index:
                 page.leaf("pagination block_link", "Previous messages", "a", href=_page_name(index - 1))
             for msg in chunk:
-                when = _when(msg, self.opts.tz)
+                when = fmt.when(msg, self.opts.tz)
                 if self.prev is None or self.prev[1].date() != when.date():
                     self.date_id -= 1  # date separators count down through the whole chat
                     self._service(page, self.date_id, f"{when.day} {_MONTHS[when.month]} {when.year}")
@@ -330,10 +240,10 @@ class _ChatWriter:
     def _service_text(self, msg: Message) -> str:
         """The app's sentence for a service action; an action it has none for is shown by its name."""
         action, channel = str(msg.get("action") or ""), self.chat.get("type") in _CHANNELS
-        actor = _esc(msg.get("actor") or "Deleted Account")
-        title = f"&laquo;{_esc(msg.get('title') or '')}&raquo;"
-        names = ", ".join(_esc(m or "Deleted Account") for m in msg.get("members") or ())
-        inviter = _esc(msg.get("inviter") or "Deleted Account")
+        actor = fmt.esc(msg.get("actor") or "Deleted Account")
+        title = f"&laquo;{fmt.esc(msg.get('title') or '')}&raquo;"
+        names = ", ".join(fmt.esc(m or "Deleted Account") for m in msg.get("members") or ())
+        inviter = fmt.esc(msg.get("inviter") or "Deleted Account")
         return {
             "pin_message": f"{actor} pinned {self._link(msg.get('message_id'), 'this message')}",
             "create_group": f"{actor} created group {title}" + (f" with members {names}" if names else ""),
@@ -348,7 +258,7 @@ class _ChatWriter:
             "delete_group_photo": "Channel photo removed" if channel else f"{actor} removed group photo",
             "migrate_to_supergroup": f"{actor} converted this group to a supergroup",
             "migrate_from_group": f"{actor} converted a basic group to this supergroup {title}",
-        }.get(action, _esc(action))
+        }.get(action, fmt.esc(action))
 
     def _joins(self, msg: Message, when: datetime) -> bool:
         """The app's rule for drawing a message under the previous one, without userpic and name."""
@@ -375,11 +285,11 @@ class _ChatWriter:
             _userpic(page, name, msg.get("from_id"))
             page.pop()
         page.push("div", "body")
-        title = _title(when, self.opts.with_offset)
+        title = fmt.title(when, self.opts.with_offset)
         page.leaf("pull_right date details", when.strftime("%H:%M"), title=title)
         if not joined:
             bot = str(msg.get("via_bot") or "").lstrip("@")
-            page.leaf("from_name", _esc(name) + (f" via @{_esc(bot)}" if bot else ""))
+            page.leaf("from_name", fmt.esc(name) + (f" via @{fmt.esc(bot)}" if bot else ""))
         forwarded = "forwarded_from" in msg
         if forwarded:  # what follows, up to the text, is drawn inside the forwarded block
             origin = str(msg.get("forwarded_from") or "Deleted Account")
@@ -388,20 +298,20 @@ class _ChatWriter:
             page.pop()
             page.push("div", "forwarded body")
             stamp = when.strftime(" %d.%m.%Y %H:%M:%S")  # when it was forwarded: the JSON has no other date
-            stamp = f'<span class="date details" title="{_esc(title)}">{stamp}</span>'
-            page.leaf("from_name", _esc(origin) + stamp)
+            stamp = f'<span class="date details" title="{fmt.esc(title)}">{stamp}</span>'
+            page.leaf("from_name", fmt.esc(origin) + stamp)
         if isinstance(reply := msg.get("reply_to_message_id"), int):
             page.leaf("reply_to details", "In reply to " + self._link(reply, "this message"))
         if "photo" in msg:
             self._photo(page, msg)
         elif "file" in msg:
             self._document(page, msg)
-        if text := _text(msg):
+        if text := fmt.text(msg):
             page.leaf("text", text)
         if forwarded:
             page.pop()
         if msg.get("author"):
-            page.leaf("signature details", _esc(msg["author"]))
+            page.leaf("signature details", fmt.esc(msg["author"]))
         page.pop(2)
 
     def _copy(self, raw: str | None) -> Path | None:
@@ -417,7 +327,7 @@ class _ChatWriter:
         self.opts.copied.add(safe)
         return src
 
-    def _thumb(self, src: Path | None, rel: str, box: int, fmt: str) -> tuple[int, int] | None:
+    def _thumb(self, src: Path | None, rel: str, box: int, image_format: str) -> tuple[int, int] | None:
         """Write the thumbnail the app would (when thumbs are on); return the source image's size."""
         safe = safe_relative_path(rel)
         if src is None or safe is None:
@@ -427,16 +337,17 @@ class _ChatWriter:
                 size = image.size
                 if self.opts.thumbs:
                     image.thumbnail((box, box))
-                    image.convert("RGB" if fmt == "JPEG" else "RGBA").save(self.opts.out_dir / safe, fmt)
+                    rgb = "RGB" if image_format == "JPEG" else "RGBA"
+                    image.convert(rgb).save(self.opts.out_dir / safe, image_format)
         except (OSError, ValueError, Image.DecompressionBombError):
             return None
         return size
 
     def _photo(self, page: _Page, msg: Message) -> None:
-        raw, size = _exported(msg["photo"]), _dims(msg)
+        raw, size = fmt.exported(msg["photo"]), fmt.dims(msg)
         if raw is None:
             status = f"{size[0]}x{size[1]}" if size else "0x0"
-            status = ", ".join(filter(None, [status, _size(msg.get("photo_file_size"))]))
+            status = ", ".join(filter(None, [status, fmt.size(msg.get("photo_file_size"))]))
             _generic(page, None, "media_photo", ["Photo", _why_missing(msg["photo"]), status])
             return
         thumb, src = posixpath.splitext(raw)[0] + "_thumb.jpg", self._copy(raw)
@@ -444,12 +355,16 @@ class _ChatWriter:
             size = self._thumb(src, thumb, THUMB_BOX, "JPEG") or size
         page.push("div", "media_wrap clearfix")
         page.push("a", "photo_wrap clearfix pull_left", href=self.base + raw)
-        page.push("img", "photo", src=self.base + thumb, style=_style(size, PHOTO_BOX), empty=True)
+        page.push("img", "photo", src=self.base + thumb, style=fmt.style(size, PHOTO_BOX), empty=True)
         page.pop(2)
 
     def _document(self, page: _Page, msg: Message) -> None:
-        kind, raw, thumb = str(msg.get("media_type")), _exported(msg["file"]), _exported(msg.get("thumbnail"))
-        duration, size = _duration(msg.get("duration_seconds")), _size(msg.get("file_size"))
+        kind, raw, thumb = (
+            str(msg.get("media_type")),
+            fmt.exported(msg["file"]),
+            fmt.exported(msg.get("thumbnail")),
+        )
+        duration, size = fmt.duration(msg.get("duration_seconds")), fmt.size(msg.get("file_size"))
         title, shown, cls = _DOCUMENTS.get(kind, (str(msg.get("file_name") or "File"), "size", "media_file"))
         if kind == "audio_file" and msg.get("performer") and msg.get("title"):
             title = f"{msg['performer']} - {msg['title']}"
@@ -458,7 +373,7 @@ class _ChatWriter:
             status = ", ".join(filter(None, [status, size])) if shown == "duration" else status
             _generic(page, None, cls, [title, _why_missing(msg["file"]), status])
             return
-        src, href, style = self._copy(raw), self.base + raw, _style(_dims(msg), PHOTO_BOX)
+        src, href, style = self._copy(raw), self.base + raw, fmt.style(fmt.dims(msg), PHOTO_BOX)
         if thumb:
             self._copy(thumb)
         if kind == "sticker" and (thumb or raw.lower().endswith((".webp", ".png", ".jpg", ".jpeg"))):
@@ -467,7 +382,7 @@ class _ChatWriter:
                 self._thumb(src, thumb, STICKER_BOX * 2, "PNG")
             page.push("div", "media_wrap clearfix")
             page.push("a", "sticker_wrap clearfix pull_left", href=href)
-            style = _style(_dims(msg), STICKER_BOX)
+            style = fmt.style(fmt.dims(msg), STICKER_BOX)
             page.push("img", "sticker", src=self.base + thumb, style=style, empty=True)
             page.pop(2)
         elif kind in ("animation", "video_file") and thumb:
@@ -506,7 +421,7 @@ def _generic(page: _Page, href: str | None, cls: str, lines: list[str], thumb: s
     page.push("div", "body")
     for div_class, text in zip(("title bold", "description", "status details"), lines, strict=True):
         if text:  # title, why it is missing, then size or duration
-            page.leaf(div_class, _esc(text))
+            page.leaf(div_class, fmt.esc(text))
     page.pop(3)
 
 
@@ -532,7 +447,7 @@ def _write_lists(chats: list[dict[str, Any]], folders: list[str], out_dir: Path)
         listing.push("div", "body")
         info = "private" if kind in _PRIVATE else "channel" if kind in _CHANNELS else "group"
         listing.leaf("pull_right info details", info)
-        listing.leaf("name bold", _esc(name))
+        listing.leaf("name bold", fmt.esc(name))
         listing.leaf("details_entry details", f"{count} messages")
         listing.pop(3)
     listing.save(out_dir / "lists" / "chats.html")
