@@ -320,3 +320,19 @@ def test_api_authorisation_matrix(site: tuple[str, dict[str, int], dict[str, str
     if denied.status_code != 403:
         failures.append(f"{role}: a cases:read token could write decisions ({denied.status_code})")
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("role", ["case_worker", "reviewer", "auditor"])
+def test_a_case_one_may_not_see_is_403_whether_it_exists_or_not(
+    site: tuple[str, dict[str, int], dict[str, str]], role: str
+) -> None:
+    """A 404 for a missing case and a 403 for another's would let any user enumerate case ids."""
+    url, ids, _ = site
+    client, _ = _login(url, role)
+    missing = max(v for k, v in ids.items() if k in ("own", "other")) + 1000
+    for template in [
+        t for m, t, _, about in ROUTES if m == "GET" and about and "{item}" not in t and "{notice}" not in t
+    ]:
+        for case_id in (ids["other"], missing):
+            response = client.get(template.format(case=case_id))
+            assert response.status_code == 403, (role, template, case_id, response.status_code)

@@ -87,10 +87,12 @@ def _csrf(request: Request, token: str) -> None:
 
 
 def _case(session: Session, who: Principal, case_id: int, action: str) -> Case:
+    """Permission first, existence after: a 404 only for those who may see every case (admins), so no one
+    learns which case ids exist by telling 403 from 404."""
+    check(session, who, action, case_id)
     case = session.get(Case, case_id)
     if case is None:
         raise HTTPException(404, f"no case {case_id}")
-    check(session, who, action, case_id)
     return case
 
 
