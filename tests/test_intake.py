@@ -278,3 +278,46 @@ def test_a_damaged_result_json_in_a_zip_is_a_partial_scan_not_a_traceback(tmp_pa
     _damage(archive, "result.json")
     with open_sources(archive) as opened, pytest.raises(SourceError, match=r"damaged|malformed"):
         list(opened.sources[0].iter_items())
+
+
+def test_an_item_the_store_refuses_is_kept_as_skipped_and_the_rest_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failure no check foresaw fails its chunk's transaction: the chunk is stored item by item, the
+    failing one as a skipped placeholder, and the scan reads on."""
+    from datetime import datetime
+
+    from ncii_shield.scan import pipeline
+    from ncii_shield.sources.base import Item
+    from ncii_shield.sources.tree import DirTree
+    from tests.conftest import new_store
+
+    class Reader:
+        kind = "test"
+        tree = DirTree(tmp_path)
+
+        def describe(self) -> str:
+            return "three messages, one the store refuses"
+
+        def iter_items(self):  # type: ignore[no-untyped-def]
+            for n in (1, 2, 3):
+                # message 2's date has no zone: cleaned before it reaches the store, not an error
+                date = datetime(2024, 8, 24, 21, n) if n == 2 else None
+                yield Item(external_id=f"c/{n}", chat_id="1", message_id=n, text=str(n), date=date)
+
+    real = pipeline._item_row
+
+    def refuse_three(run, item, keys, media_id, skip):  # type: ignore[no-untyped-def]
+        if item.message_id == 3:  # the placeholder has no message id: it is stored
+            raise ValueError("a value the store cannot hold")
+        return real(run, item, keys, media_id, skip)
+
+    monkeypatch.setattr(pipeline, "_item_row", refuse_three)
+    store = new_store(tmp_path / "data")
+    result = pipeline.run_scan(store, Reader(), location=tmp_path, case_id=None, workers=1)
+    assert (result.status, result.items_seen, result.items_new, result.items_skipped) == ("done", 3, 3, 1)
+    assert dict(result.skip_reasons) == {
+        "could not be stored (ValueError); the rest of the export was read": 1
+    }
+    assert result.chats[0].messages == 3
+    store.close()

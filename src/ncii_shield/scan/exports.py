@@ -57,12 +57,15 @@ def cleaned(item: SourceItem) -> SourceItem:
             changes[name] = value[:limit]
     if item.reply_to is not None and not -_INT32 <= item.reply_to <= _INT32:
         changes["reply_to"] = None
+    if item.date is not None and item.date.tzinfo is None:  # a reader that forgot the zone: no guessing
+        changes["date"] = None
+        changes["extra"] = {**item.extra, "date_dropped": "the date had no time zone"}
     if len(item.external_id) > 300:
         changes["external_id"] = (
             item.external_id[:236] + "#" + hashlib.sha256(item.external_id.encode()).hexdigest()
         )
     if error:
-        changes.update(message_id=None, kind="invalid", extra={**item.extra, "error": error})
+        changes.update(message_id=None, kind="invalid", extra={**item.extra, "error": error})  # type: ignore[dict-item]
     return replace(item, **changes) if changes else item  # type: ignore[arg-type]
 
 

@@ -9,7 +9,6 @@ carry them.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -98,7 +97,7 @@ def source_fingerprint(reader: SourceReader) -> str:
     fingerprint = getattr(reader, "fingerprint", None)
     if callable(fingerprint):
         return str(fingerprint())
-    return hashlib.sha256(str(reader.root.resolve()).encode()).hexdigest()
+    return hashlib.sha256(reader.tree.location.encode()).hexdigest()  # a folder is known by where it is
 
 
 def register_source(session: Session, reader: SourceReader, location: Path) -> Source:
@@ -170,6 +169,34 @@ class _Run:
     progress: Progress
     tag_secret: bytes = b""
     chats: dict[str, ChatSeen] = field(default_factory=dict)
+    _tags: dict[str | None, str | None] = field(default_factory=dict)
+
+    def chat_keys(self, item: SourceItem) -> tuple[str | None, str | None]:
+        """(chat id to store, keyed title hash); the hash is computed once per title, not per message."""
+        if item.chat_title not in self._tags:
+            self._tags[item.chat_title] = chat_tag(self.tag_secret, item.chat_title)
+        tag = self._tags[item.chat_title]
+        return chat_key(item, tag), tag
+
+
+@dataclass
+class _Tally:
+    """What one chunk added; merged into the scan's result only once its transaction has committed."""
+
+    items_seen: int = 0
+    items_new: int = 0
+    items_repeated: int = 0
+    media_new: int = 0
+    items_skipped: int = 0
+    skip_reasons: Counter[str] = field(default_factory=Counter)
+
+    def add_to(self, result: ScanResult | _Tally) -> None:
+        result.items_seen += self.items_seen
+        result.items_new += self.items_new
+        result.items_repeated += self.items_repeated
+        result.media_new += self.media_new
+        result.items_skipped += self.items_skipped
+        result.skip_reasons.update(self.skip_reasons)
 
 
 def _item_row(
@@ -211,12 +238,10 @@ def _json_safe(value: object) -> bool:
     return True
 
 
-def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> None:
-    source_id, result, executor, tree = run.source_id, run.result, run.executor, run.reader.tree
-    keys: dict[str, tuple[str | None, str | None]] = {}
-    for item in chunk:
-        tag = chat_tag(run.tag_secret, item.chat_title)
-        keys[item.external_id] = (chat_key(item, tag), tag)
+def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> _Tally:
+    source_id, executor, tree = run.source_id, run.executor, run.reader.tree
+    tally = _Tally(items_seen=len(chunk))
+    keys = {item.external_id: run.chat_keys(item) for item in chunk}
     known = set(
         session.scalars(
             select(Item.external_id).where(Item.source_id == source_id, Item.external_id.in_(keys))
@@ -235,6 +260,13 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> None:
                 digests[path] = tree.sha256(path)
             except (OSError, SourceError) as exc:
                 unreadable[path] = f"media file could not be read: {exc}"[:300]
+    # A message seen in an earlier export with the same media: nothing of it is stored again.
+    repeated = {
+        item.external_id
+        for item, path, _ in located
+        if (previous := earlier.get(item.external_id)) is not None
+        and previous.media_sha256 == (digests.get(path) if path is not None else None)
+    }
     stored = {
         m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(set(digests.values()))))
     }
@@ -243,12 +275,11 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> None:
     todo: dict[str, bytes] = {}
     changed: set[str] = set()
     for item, path, _ in located:
-        digest = digests.get(path) if path is not None else None
+        if path is None or item.external_id in repeated:
+            continue
+        digest = digests.get(path)
         if digest is None or digest in stored or digest in todo:
             continue
-        previous = earlier.get(item.external_id)
-        if previous is not None and previous.media_sha256 == digest:
-            continue  # a message seen in an earlier export: nothing of it is stored again
         try:
             data = tree.read_bytes(path)
         except (OSError, SourceError) as exc:
@@ -261,59 +292,63 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> None:
     analyses = executor.map(analyse_bytes, todo.values()) if executor else map(analyse_bytes, todo.values())
     for (digest, data), analysis in zip(todo.items(), analyses, strict=True):
         stored[digest] = store_media(session, run.store, source_id, run.hash_only, analysis, data)
-        result.media_new += 1
+        tally.media_new += 1
         run.progress.media(1)
 
     for item, path, reason in located:
+        if item.external_id in repeated:
+            tally.items_repeated += 1
+            continue
         if path is not None and path in unreadable:
             path, reason = None, unreadable[path]
         digest = digests.get(path) if path is not None else None
-        previous = earlier.get(item.external_id)
-        if previous is not None and previous.media_sha256 == digest:
-            result.items_repeated += 1  # the same message, same media, from an earlier export
-            continue
         if digest is not None and digest in changed:
             path, reason = None, "media file changed while it was being scanned; scan again"
         media = stored[digest] if path is not None and digest is not None else None
         if media is not None and media.status != "ok":
             reason = media.error
         row = _item_row(run, item, keys[item.external_id], media.id if media else None, reason)
+        previous = earlier.get(item.external_id)
         row.previous_id = previous.item_id if previous is not None else None
         session.add(row)
-        result.items_new += 1
+        tally.items_new += 1
         if reason and (item.media_path or item.media_note or item.extra.get("error")):
-            result.items_skipped += 1
-            result.skip_reasons[reason.split(":")[0]] += 1
-    result.items_seen += len(chunk)
-    run.progress.items(len(chunk))
+            tally.items_skipped += 1
+            tally.skip_reasons[reason.split(":")[0]] += 1
+    return tally
 
 
 def _count_chats(run: _Run, chunk: list[SourceItem]) -> None:
     """Every message read, per chat, new or not: the export's own view of each chat."""
     for item in chunk:
         if item.message_id is not None:
-            tag = chat_tag(run.tag_secret, item.chat_title)
-            chat = chat_key(item, tag)
+            chat, tag = run.chat_keys(item)
             if chat is not None:
                 run.chats.setdefault(chat, ChatSeen(item.chat_title, tag)).add(item)
 
 
-def _ingest_alone(run: _Run, chunk: list[SourceItem]) -> None:
-    """After a chunk failed to store: each item in its own transaction, a failing one kept as skipped.
-
-    Whatever a crafted export holds, the scan goes on and every other message is read."""
+def _ingest(run: _Run, chunk: list[SourceItem]) -> _Tally:
+    """One chunk in one transaction; if it cannot be stored, each item in its own, and an item that
+    still fails is kept as skipped with the reason: whatever a crafted export holds, the rest is read."""
+    try:
+        with run.store.session() as session:
+            return _ingest_chunk(session, run, chunk)
+    except (SQLAlchemyError, ValueError, OSError, SourceError):
+        pass
+    tally = _Tally()
     for item in chunk:
         try:
             with run.store.session() as session:
-                _ingest_chunk(session, run, [item])
+                part = _ingest_chunk(session, run, [item])
         except (SQLAlchemyError, ValueError, OSError, SourceError) as exc:
             reason = f"could not be stored ({type(exc).__name__}); the rest of the export was read"
             placeholder = SourceItem(
                 external_id=item.external_id[:300], kind="invalid", extra={"error": reason}
             )
             with run.store.session() as session:
-                _ingest_chunk(session, run, [placeholder])
-            run.result.items_seen -= 1  # counted once, as the placeholder
+                part = _ingest_chunk(session, run, [placeholder])
+        part.add_to(tally)
+    return tally
 
 
 def run_scan(
@@ -359,13 +394,8 @@ def run_scan(
         for chunk, error in _chunks(iter(reader.iter_items()), CHUNK_ITEMS):
             chunk = [cleaned(item) for item in chunk]
             _count_chats(run, chunk)
-            before = copy.copy(result), copy.copy(result.skip_reasons)
-            try:
-                with store.session() as session:
-                    _ingest_chunk(session, run, chunk)
-            except (SQLAlchemyError, ValueError, OSError, SourceError):
-                result.__dict__.update(before[0].__dict__, skip_reasons=before[1])
-                _ingest_alone(run, chunk)
+            _ingest(run, chunk).add_to(result)
+            run.progress.items(len(chunk))
             with store.session() as session:
                 row = session.get(Scan, scan.id)
                 assert row is not None
