@@ -31,7 +31,12 @@ def hit_keys(rows: list[HitRow]) -> set[HitKey]:
 
 
 def _scan_variant(
-    truth: DemoGroundTruth, path: Path, data_dir: Path, workers: int | None, progress: Callable[[], Any]
+    truth: DemoGroundTruth,
+    path: Path,
+    data_dir: Path,
+    workers: int | None,
+    progress_factory: Callable[[], Any],
+    progress_adapter: Callable[[Any], Any],
 ) -> tuple[int, set[HitKey]]:
     store = Store(load_settings(data_dir), create=KeySource(key=os.urandom(32)))
     try:
@@ -40,8 +45,14 @@ def _scan_variant(
             enrol(session, store, case, list(truth.enrol_photos))
             add_terms(store, session, case, [("name", DEMO_NAME), ("birth_year", "2007")])
             case_id = case.id
-        with progress() as bar:
-            done = scan_path(store, path, case_id=case_id, workers=workers, progress=lambda i, n, name: bar)
+        with progress_factory() as bar:
+            done = scan_path(
+                store,
+                path,
+                case_id=case_id,
+                workers=workers,
+                progress=lambda i, n, name: progress_adapter(bar),
+            )
         with store.session() as session:
             return sum(r.items_seen for r in done.results), hit_keys(list_hits(session, case_id))
     finally:
@@ -64,20 +75,12 @@ def check_formats(
     archive = zip_export(html, out_dir / "ChatExport_2024-08-24.zip", top="ChatExport_2024-08-24")
     expected = hit_keys(json_rows)
 
-    class _Bar:
-        def __enter__(self) -> Any:
-            self.ctx = progress_factory()
-            return progress_adapter(self.ctx.__enter__())
-
-        def __exit__(self, *exc: object) -> None:
-            self.ctx.__exit__(*exc)
-
     rows, ok = [("JSON (result.json)", str(json_read), len(expected), "reference")], True
     for label, path in (("HTML (messages*.html)", html), ("HTML, zipped", archive)):
         scratch = out_dir / f".scratch-{path.name}"
         shutil.rmtree(scratch, ignore_errors=True)
         try:
-            read, keys = _scan_variant(truth, path, scratch, workers, _Bar)
+            read, keys = _scan_variant(truth, path, scratch, workers, progress_factory, progress_adapter)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         same = keys == expected

@@ -7,6 +7,7 @@ what to do, never "scanned" as one skipped file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,15 +48,42 @@ class Opened:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Listing:
+    """The tree's files, indexed once: what is directly in each folder, and which folders hold the
+    first page of a full-account chat (chats/chat_NNN/messages.html)."""
+
+    files: set[str]
+    in_folder: dict[str, set[str]]  # "" or "folder/" -> names directly in it
+    account_roots: set[str]  # "" or "folder/" under which chats/chat_NNN/messages.html exists
+
+    @classmethod
+    def of(cls, tree: Tree) -> _Listing:
+        files = {relative for relative, error in tree.files() if error is None}
+        in_folder: dict[str, set[str]] = {}
+        roots: set[str] = set()
+        for relative in files:
+            folder, _, name = relative.rpartition("/")
+            in_folder.setdefault(f"{folder}/" if folder else "", set()).add(name)
+            match = _ACCOUNT_PAGE.match(relative)
+            if match:
+                roots.add(match.group(1))
+        return cls(files, in_folder, roots)
+
+
+_ACCOUNT_PAGE = re.compile(r"^((?:[^/]+/)?)chats/chat_\d+/messages\.html$")
+
+
 def detect(tree: Tree) -> tuple[list[Found], list[str]]:
     """Exports at the top of the tree, or one level down (ChatExport_…/ inside a zip); else plain media."""
-    files = {relative for relative, error in tree.files() if error is None}
+    listing = _Listing.of(tree)
+    files = listing.files
     notes: list[str] = []
-    found = _export_at(tree, files, "", notes)
+    found = _export_at(tree, listing, "", notes)
     if found is not None:
         return [found], notes
     tops = sorted({relative.split("/", 1)[0] + "/" for relative in files if "/" in relative})
-    exports = [f for f in (_export_at(tree, files, top, notes) for top in tops) if f is not None]
+    exports = [f for f in (_export_at(tree, listing, top, notes) for top in tops) if f is not None]
     if exports:
         if len(exports) > 1:
             notes.append(f"{len(exports)} exports side by side: each is scanned")
@@ -71,12 +99,10 @@ def detect(tree: Tree) -> tuple[list[Found], list[str]]:
     )
 
 
-def _export_at(tree: Tree, files: set[str], root: str, notes: list[str]) -> Found | None:
-    html = any(f"{root}{marker}" in files for marker in _HTML_MARKERS) or any(
-        relative.startswith(f"{root}chats/chat_") and page_number(relative.rsplit("/", 1)[-1]) == 1
-        for relative in files
-    )
-    member = EXPORT_FILE_NAME if f"{root}{EXPORT_FILE_NAME}" in files else _renamed_json(tree, files, root)
+def _export_at(tree: Tree, listing: _Listing, root: str, notes: list[str]) -> Found | None:
+    html = root in listing.account_roots or any(f"{root}{m}" in listing.files for m in _HTML_MARKERS)
+    here = listing.in_folder.get(root, set())
+    member = EXPORT_FILE_NAME if EXPORT_FILE_NAME in here else _renamed_json(tree, here, root)
     if member is not None:
         if html:
             notes.append(
@@ -89,16 +115,12 @@ def _export_at(tree: Tree, files: set[str], root: str, notes: list[str]) -> Foun
     return Found("html", root) if html else None
 
 
-def _renamed_json(tree: Tree, files: set[str], root: str) -> str | None:
-    """The one .json file beside nothing else that could be it, if it starts like a Telegram export."""
-    names = [
-        f[len(root) :]
-        for f in files
-        if f.startswith(root) and f.endswith(".json") and "/" not in f[len(root) :]
-    ]
-    if len(names) != 1 or not _looks_like_export(tree, f"{root}{names[0]}"):
+def _renamed_json(tree: Tree, names: set[str], root: str) -> str | None:
+    """The one .json file in the folder, if it starts like a Telegram export."""
+    candidates = [name for name in names if name.endswith(".json")]
+    if len(candidates) != 1 or not _looks_like_export(tree, f"{root}{candidates[0]}"):
         return None
-    return names[0]
+    return candidates[0]
 
 
 def _looks_like_export(tree: Tree, relative: str) -> bool:

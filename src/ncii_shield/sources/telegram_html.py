@@ -179,9 +179,9 @@ class TelegramHtmlExport:
                 return
 
     def _block(self, block: bytes, state: _State, page: str, *, cut: bool) -> Iterator[Item]:
-        if b"pagination" in block:
-            state.next_page = _next_page(block, state.chat.folder, self.root_path)
         root = etree.fromstring(block, PARSER)
+        if root is not None and b"pagination" in block:
+            state.next_page = _next_page(root, state.chat.folder, self.root_path)
         message = None if root is None else next(root.iter("div"), None)
         if message is None or "message" not in css_classes(message):
             return
@@ -328,11 +328,9 @@ def _media(wrap: etree._Element | None, folder: str) -> tuple[str | None, str | 
     return None, None, None
 
 
-def _next_page(block: bytes, folder: str, root: str) -> str | None:
-    root_el = etree.fromstring(block, PARSER)
-    if root_el is None:
-        return None
-    for link in root_el.iter("a"):
+def _next_page(parsed: etree._Element, folder: str, root: str) -> str | None:
+    """The page a "Next messages" link in this block leads to (it follows the last message of a page)."""
+    for link in parsed.iter("a"):
         if "pagination" in css_classes(link) and "Next" in "".join(link.itertext()):
             href = link.get("href") or ""
             if page_number(href) is not None:
