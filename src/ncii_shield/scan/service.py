@@ -11,6 +11,7 @@ from ncii_shield.config import DEFAULT_TIMEZONE
 from ncii_shield.errors import NciiError
 from ncii_shield.scan.pipeline import Progress, ScanResult, run_scan
 from ncii_shield.sources import check_size, open_sources
+from ncii_shield.store.db import Store
 
 
 def timezone_named(name: str) -> ZoneInfo:
@@ -36,7 +37,7 @@ class PathScan:
 
 
 def scan_path(
-    store: object,
+    store: Store,
     path: Path,
     *,
     case_id: int | None,
@@ -55,7 +56,7 @@ def scan_path(
             where = Path(source.tree.location)
             done.results.append(
                 run_scan(
-                    store,  # type: ignore[arg-type]
+                    store,
                     source,
                     location=where,
                     case_id=case_id,

@@ -8,6 +8,7 @@ central directory before a single byte is decompressed. Both kinds answer the sa
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import itertools
@@ -182,9 +183,7 @@ class ZipTree(_Reading):
 
     def __init__(self, path: Path, limits: ZipLimits | None = None, prefix: str = "") -> None:
         self.path = Path(path)
-        self.label = self.path.name + (f"/{prefix.rstrip('/')}" if prefix else "")
-        self.location = str(self.path.resolve()) + (f"/{prefix.rstrip('/')}" if prefix else "")
-        self.prefix = prefix
+        self._set_prefix(prefix)
         limits = limits or ZipLimits.from_env()
         try:
             self._zip = zipfile.ZipFile(self.path)
@@ -199,14 +198,16 @@ class ZipTree(_Reading):
             self._zip.close()
             raise
 
+    def _set_prefix(self, prefix: str) -> None:
+        shown = prefix.rstrip("/")
+        self.prefix = prefix
+        self.label = f"{self.path.name}/{shown}" if shown else self.path.name
+        self.location = str(self.path.resolve()) + (f"/{shown}" if shown else "")
+
     def narrowed(self, prefix: str) -> ZipTree:
-        """The same archive seen from one folder inside it (shares the open file)."""
-        view = object.__new__(ZipTree)
-        view.path, view._zip, view._members = self.path, self._zip, self._members
-        view.prefix = self.prefix + prefix
-        shown = view.prefix.rstrip("/")
-        view.label = f"{self.path.name}/{shown}" if shown else self.path.name
-        view.location = str(self.path.resolve()) + (f"/{shown}" if shown else "")
+        """The same archive seen from one folder inside it (shares the open file and its checked members)."""
+        view = copy.copy(self)
+        view._set_prefix(self.prefix + prefix)
         return view
 
     def files(self) -> Iterator[tuple[str, str | None]]:
