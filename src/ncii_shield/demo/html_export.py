@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import re
 import shutil
 import zipfile
 from collections.abc import Mapping
@@ -25,6 +24,15 @@ from zoneinfo import ZoneInfo
 from PIL import Image
 
 from ncii_shield.demo import html_format as fmt
+from ncii_shield.demo.html_page import (
+    CHANNELS,
+    Page,
+    generic_block,
+    userpic,
+    why_missing,
+    write_lists,
+    write_static,
+)
 from ncii_shield.sources.paths import resolve_inside, safe_relative_path
 from ncii_shield.sources.telegram import ControlEscapeFilter
 
@@ -39,14 +47,6 @@ _MONTHS: Final = (
     *("", "January", "February", "March", "April", "May", "June", "July", "August", "September"),
     *("October", "November", "December"),
 )
-_COLOURS: Final = (0, 7, 4, 1, 6, 3, 5)  # the app's userpic colour for (bare peer id % 7)
-_CHANNELS: Final = frozenset({"private_channel", "public_channel"})
-_PRIVATE: Final = frozenset({"personal_chat", "bot_chat", "saved_messages"})
-_NOT_EXPORTED: Final = (
-    ("exceeds maximum size", "Exceeds maximum size, change data exporting settings to download."),
-    ("unavailable", "Unavailable, please try again later."),
-    ("", "Not included, change data exporting settings to download."),
-)
 _DOCUMENTS: Final = {  # media_type -> (title, status, class) of the app's generic media block
     "sticker": ("Sticker", "emoji", "media_photo"),
     "video_message": ("Video message", "duration", "media_video"),
@@ -57,12 +57,6 @@ _DOCUMENTS: Final = {  # media_type -> (title, status, class) of the app's gener
 }
 _STORED: Final = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".mp4", ".webm", ".ogg", ".tgs"})
 _ZIP_TIME: Final = (2024, 8, 24, 0, 0, 0)  # fixed member dates: a folder always zips to the same bytes
-_STATIC: Final = {  # stand-ins for the app's own stylesheet and script
-    "css/style.css": "/* ncii-shield demo */ .pull_left { float: left; } .pull_right { float: right; }\n",
-    "js/script.js": "// ncii-shield demo\nfunction CheckLocation() {}\nfunction GoBack() { return true; }\n"
-    "function GoToMessage() { return true; }\nfunction ShowSpoiler(el) { el.className = 'spoiler'; }\n",
-}
-_STATIC_IMAGES: Final = ("back.png", "back@2x.png", "media_file.png", "media_photo.png", "section_chats.png")
 
 
 def write_html_export(
@@ -83,7 +77,7 @@ def write_html_export(
     if not isinstance(doc, dict):
         raise ValueError(f"{json_dir / 'result.json'} is not a Telegram export")
     opts = _Options(json_dir, out_dir, messages_per_page, tz, with_offset, thumbs)
-    _write_static(out_dir)
+    write_static(out_dir)
     if "messages" in doc:  # one chat exported on its own: its pages sit at the top
         _ChatWriter(doc, "", opts).write()
         return out_dir
@@ -93,7 +87,7 @@ def write_html_export(
     folders = [f"chat_{number:03d}" for number in range(1, len(chats) + 1)]  # 1-based, in list order
     for chat, folder in zip(chats, folders, strict=True):
         _ChatWriter(chat, f"chats/{folder}/", opts).write()
-    _write_lists(chats, folders, out_dir)
+    write_lists(chats, folders, out_dir)
     return out_dir
 
 
@@ -127,65 +121,6 @@ class _Options:
     copied: set[str] = field(default_factory=set)
 
 
-class _Page:
-    """The app's tag writer: a block tag on its own line, indented one space per tag still open."""
-
-    def __init__(self, base: str, title: str, back: str | None = None) -> None:
-        self.parts: list[str] = ["<!DOCTYPE html>"]
-        self.open: list[str] = []
-        self.push("html")
-        self.push("head")
-        self.push("meta", charset="utf-8", empty=True)
-        self.parts.append("<title>Exported Data</title>")
-        self.push("meta", name="viewport", content="width=device-width, initial-scale=1.0", empty=True)
-        self.push("link", href=f"{base}css/style.css", rel="stylesheet", empty=True)
-        self.push("script", src=f"{base}js/script.js", type="text/javascript")
-        self.pop(2)
-        self.push("body", onload="CheckLocation();")
-        self.push("div", "page_wrap")
-        self.push("div", "page_header")
-        if back:  # a page below the top links back up
-            self.push("a", "content block_link", href=base + back, onclick="return GoBack(this)")
-        else:
-            self.push("div", "content")
-        self.leaf("text bold", fmt.esc(title))
-        self.pop(2)
-
-    def push(self, tag: str, cls: str | None = None, *, empty: bool = False, **attrs: str) -> None:
-        if cls:
-            attrs["class"] = cls
-        inner = "".join(f' {k}="{fmt.esc(v)}"' for k, v in sorted(attrs.items()))  # a std::map: sorted
-        self.parts.append(f"\n{' ' * len(self.open)}<{tag}{inner}{'/' if empty else ''}>\n")
-        if not empty:
-            self.open.append(tag)
-
-    def pop(self, count: int = 1) -> None:
-        for _ in range(count):
-            tag = self.open.pop()
-            self.parts.append(f"\n{' ' * len(self.open)}</{tag}>\n")
-
-    def leaf(self, cls: str, html: str, tag: str = "div", **attrs: str) -> None:
-        """A block tag around ready-made HTML, which starts its own line unindented, as in the app."""
-        self.push(tag, cls, **attrs)
-        self.parts.append(html)
-        self.pop()
-
-    def save(self, path: Path) -> None:
-        self.pop(len(self.open))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes("".join(self.parts).encode("utf-8"))
-
-
-def _userpic(page: _Page, name: str, peer: object, px: int = 42) -> None:
-    """A coloured circle with initials: a user's first letters of first and last name, a chat's first."""
-    colour = _COLOURS[int(re.sub(r"\D", "", str(peer or "")) or 0) % 7] + 1
-    first, _, rest = name.strip().partition(" ")
-    initials = first[:1] + (rest.strip()[:1] if str(peer or "").startswith("user") else "")
-    page.push("div", f"userpic userpic{colour}", style=f"width: {px}px; height: {px}px")
-    page.leaf("initials", fmt.esc(initials), style=f"line-height: {px}px")
-    page.pop()
-
-
 def _page_name(index: int) -> str:
     return f"messages{index + 1 if index else ''}.html"
 
@@ -208,7 +143,7 @@ class _ChatWriter:
         name = str(self.chat.get("name") or ("Saved messages" if saved else "Deleted Account"))
         for index, chunk in enumerate(chunks):
             self.page_index, self.prev = index, None  # a page never starts with a joined message
-            page = _Page(self.base, name, "lists/chats.html" if self.folder else None)
+            page = Page(self.base, name, "lists/chats.html" if self.folder else None)
             page.push("div", "page_body chat_page")
             page.push("div", "history")
             if index:
@@ -232,14 +167,14 @@ class _ChatWriter:
             return f'<a href="{_page_name(page)}#go_to_message{target}">{text}</a>'
         return f'<a href="#go_to_message{target}" onclick="return GoToMessage({target})">{text}</a>'
 
-    def _service(self, page: _Page, mid: object, html: str) -> None:
+    def _service(self, page: Page, mid: object, html: str) -> None:
         page.push("div", "message service", id=f"message{mid}")
         page.leaf("body details", html)
         page.pop()
 
     def _service_text(self, msg: Message) -> str:
         """The app's sentence for a service action; an action it has none for is shown by its name."""
-        action, channel = str(msg.get("action") or ""), self.chat.get("type") in _CHANNELS
+        action, channel = str(msg.get("action") or ""), self.chat.get("type") in CHANNELS
         actor = fmt.esc(msg.get("actor") or "Deleted Account")
         title = f"&laquo;{fmt.esc(msg.get('title') or '')}&raquo;"
         names = ", ".join(fmt.esc(m or "Deleted Account") for m in msg.get("members") or ())
@@ -270,7 +205,7 @@ class _ChatWriter:
         close = abs(when.timestamp() - then.timestamp()) <= (1 if forwarded else JOIN_WITHIN)
         return same and forwarded == ("forwarded_from" in before) and then.date() == when.date() and close
 
-    def _message(self, page: _Page, msg: Message, when: datetime) -> None:
+    def _message(self, page: Page, msg: Message, when: datetime) -> None:
         if msg.get("type") == "service":
             self._service(page, msg.get("id"), self._service_text(msg))
             self.prev = (msg, when, False)
@@ -282,7 +217,7 @@ class _ChatWriter:
         name = str(msg.get("from") or "Deleted Account")
         if not joined:
             page.push("div", "pull_left userpic_wrap")
-            _userpic(page, name, msg.get("from_id"))
+            userpic(page, name, msg.get("from_id"))
             page.pop()
         page.push("div", "body")
         title = fmt.title(when, self.opts.with_offset)
@@ -294,7 +229,7 @@ class _ChatWriter:
         if forwarded:  # what follows, up to the text, is drawn inside the forwarded block
             origin = str(msg.get("forwarded_from") or "Deleted Account")
             page.push("div", "pull_left forwarded userpic_wrap")
-            _userpic(page, origin, msg.get("forwarded_from_id"))
+            userpic(page, origin, msg.get("forwarded_from_id"))
             page.pop()
             page.push("div", "forwarded body")
             stamp = when.strftime(" %d.%m.%Y %H:%M:%S")  # when it was forwarded: the JSON has no other date
@@ -343,12 +278,12 @@ class _ChatWriter:
             return None
         return size
 
-    def _photo(self, page: _Page, msg: Message) -> None:
+    def _photo(self, page: Page, msg: Message) -> None:
         raw, size = fmt.exported(msg["photo"]), fmt.dims(msg)
         if raw is None:
             status = f"{size[0]}x{size[1]}" if size else "0x0"
             status = ", ".join(filter(None, [status, fmt.size(msg.get("photo_file_size"))]))
-            _generic(page, None, "media_photo", ["Photo", _why_missing(msg["photo"]), status])
+            generic_block(page, None, "media_photo", ["Photo", why_missing(msg["photo"]), status])
             return
         thumb, src = posixpath.splitext(raw)[0] + "_thumb.jpg", self._copy(raw)
         if self.opts.thumbs or size is None:
@@ -358,7 +293,7 @@ class _ChatWriter:
         page.push("img", "photo", src=self.base + thumb, style=fmt.style(size, PHOTO_BOX), empty=True)
         page.pop(2)
 
-    def _document(self, page: _Page, msg: Message) -> None:
+    def _document(self, page: Page, msg: Message) -> None:
         kind, raw, thumb = (
             str(msg.get("media_type")),
             fmt.exported(msg["file"]),
@@ -371,7 +306,7 @@ class _ChatWriter:
         status = {"emoji": str(msg.get("sticker_emoji") or ""), "duration": duration, "size": size}[shown]
         if raw is None:
             status = ", ".join(filter(None, [status, size])) if shown == "duration" else status
-            _generic(page, None, cls, [title, _why_missing(msg["file"]), status])
+            generic_block(page, None, cls, [title, why_missing(msg["file"]), status])
             return
         src, href, style = self._copy(raw), self.base + raw, fmt.style(fmt.dims(msg), PHOTO_BOX)
         if thumb:
@@ -400,64 +335,4 @@ class _ChatWriter:
             page.pop(2)
         else:
             picture = self.base + thumb if thumb and kind == "video_message" else None
-            _generic(page, href, cls, [title, "", status], picture)
-
-
-def _why_missing(raw: object) -> str:
-    return next(text for marker, text in _NOT_EXPORTED if marker in str(raw).lower())
-
-
-def _generic(page: _Page, href: str | None, cls: str, lines: list[str], thumb: str | None = None) -> None:
-    """The app's block for media it does not draw: an icon or thumbnail, a title and a status line."""
-    page.push("div", "media_wrap clearfix")
-    if href:
-        page.push("a", f"media clearfix pull_left block_link {cls}", href=href)
-    else:  # not exported: nothing to link to
-        page.push("div", f"media clearfix pull_left {cls}")
-    if thumb:
-        page.push("img", "thumb pull_left", src=thumb, empty=True)
-    else:
-        page.leaf("fill pull_left", "")
-    page.push("div", "body")
-    for div_class, text in zip(("title bold", "description", "status details"), lines, strict=True):
-        if text:  # title, why it is missing, then size or duration
-            page.leaf(div_class, fmt.esc(text))
-    page.pop(3)
-
-
-def _write_lists(chats: list[dict[str, Any]], folders: list[str], out_dir: Path) -> None:
-    """export_results.html and lists/chats.html: the way into a full-account export's chats."""
-    summary = _Page("", "Exported Data")
-    summary.push("div", "page_body")
-    summary.push("div", "sections")
-    summary.push("a", "section block_link chats", href="lists/chats.html#allow_back")
-    summary.leaf("counter details", str(len(chats)))
-    summary.leaf("label bold", "Chats")
-    summary.save(out_dir / "export_results.html")
-    listing = _Page("../", "Chats", "export_results.html")
-    listing.push("div", "page_body list_page")
-    listing.push("div", "entry_list")
-    for chat, folder in zip(chats, folders, strict=True):
-        name, kind = str(chat.get("name") or "Deleted Account"), chat.get("type")
-        count = sum(isinstance(m, dict) for m in chat.get("messages") or [])
-        listing.push("a", "entry block_link clearfix", href=f"../chats/{folder}/messages.html#allow_back")
-        listing.push("div", "pull_left userpic_wrap")
-        _userpic(listing, name, chat.get("id"), 48)
-        listing.pop()
-        listing.push("div", "body")
-        info = "private" if kind in _PRIVATE else "channel" if kind in _CHANNELS else "group"
-        listing.leaf("pull_right info details", info)
-        listing.leaf("name bold", fmt.esc(name))
-        listing.leaf("details_entry details", f"{count} messages")
-        listing.pop(3)
-    listing.save(out_dir / "lists" / "chats.html")
-
-
-def _write_static(out_dir: Path) -> None:
-    """Stand-ins for the stylesheet, script and icons every real export carries (a parser skips them)."""
-    for relative, text in _STATIC.items():
-        (out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-        (out_dir / relative).write_bytes(text.encode("utf-8"))
-    (out_dir / "images").mkdir(exist_ok=True)
-    for name in _STATIC_IMAGES:
-        Image.new("RGBA", (1, 1), (112, 119, 123, 255)).save(out_dir / "images" / name, "PNG")
+            generic_block(page, href, cls, [title, "", status], picture)
