@@ -33,8 +33,8 @@ from ncii_shield.demo.html_page import (
     write_lists,
     write_static,
 )
+from ncii_shield.sources.control_escapes import ControlEscapeFilter
 from ncii_shield.sources.paths import resolve_inside, safe_relative_path
-from ncii_shield.sources.telegram import ControlEscapeFilter
 
 Message = Mapping[str, Any]
 
