@@ -11,14 +11,14 @@ from __future__ import annotations
 import contextlib
 import re
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Literal, cast
 from urllib.parse import urlsplit
 
-from ncii_shield.errors import NciiError
+from ncii_shield.errors import NciiError, NotFound
+from ncii_shield.takedown.toml_fields import Fields, only_keys
 
 __all__ = [
     "CHANNELS",
@@ -106,9 +106,7 @@ class Registry:
             if platform.id == platform_id:
                 return platform
         known = ", ".join(p.id for p in self.platforms)
-        raise NciiError(
-            f"unknown platform {platform_id!r} in {self.source}", hint=f"known platforms: {known}"
-        )
+        raise NotFound(f"unknown platform {platform_id!r} in {self.source}", hint=f"known platforms: {known}")
 
     def law(self, jurisdiction: str) -> Law:
         """The laws of one jurisdiction (validated on load to exist for every platform's jurisdictions)."""
@@ -156,7 +154,7 @@ def _parse(data: bytes, source: str) -> Registry:
     except tomllib.TOMLDecodeError as exc:
         raise NciiError(f"{source}: not valid TOML: {_one_line(str(exc))}", hint=_HINT) from exc
 
-    _only_keys(doc, {"platforms", "laws"}, source, "the file")
+    only_keys(doc, {"platforms", "laws"}, source, "the file")
     laws = _laws(doc.get("laws"), source)
     platforms = _platforms(doc.get("platforms"), source)
 
@@ -196,7 +194,7 @@ def _platforms(raw: object, source: str) -> tuple[Platform, ...]:
             raise NciiError(f"{source}: platforms entry {index} is not a table", hint=_HINT)
         pid = entry.get("id")
         where = f"platform {pid!r}" if isinstance(pid, str) and pid else f"platforms entry {index}"
-        f = _Fields(entry, source, where)
+        f = Fields(entry, source, where, _HINT)
         platform_id = f.text("id", pattern=_ID, what="a lowercase identifier like 'telegram'")
         if platform_id in seen:
             raise NciiError(f"{source}: {where}: field 'id' is used by another platform", hint=_HINT)
@@ -249,7 +247,7 @@ def _laws(raw: object, source: str) -> tuple[Law, ...]:
             raise NciiError(f"{source}: {where}: must be 'global' or a code like 'KR'", hint=_HINT)
         if not isinstance(table, dict):
             raise NciiError(f"{source}: {where}: is not a table", hint=_HINT)
-        f = _Fields(table, source, where)
+        f = Fields(table, source, where, _HINT)
         citations_raw = table.get("citations")
         if not isinstance(citations_raw, list) or not citations_raw:
             raise NciiError(
@@ -280,7 +278,7 @@ def _citation(raw: object, source: str, where: str, index: int) -> Citation:
     where = f"{where} citation {index}"
     if not isinstance(raw, dict):
         raise NciiError(f"{source}: {where}: is not a table", hint=_HINT)
-    f = _Fields(raw, source, where)
+    f = Fields(raw, source, where, _HINT)
     citation = Citation(
         ko=f.text("ko"),
         en=f.text("en"),
@@ -290,97 +288,6 @@ def _citation(raw: object, source: str, where: str, index: int) -> Citation:
     )
     f.no_other_keys()
     return citation
-
-
-class _Fields:
-    """Typed reads from one TOML table, each failure one line naming file, entry and field."""
-
-    def __init__(self, table: Mapping[str, Any], source: str, where: str) -> None:
-        self.table = table
-        self.source = source
-        self.where = where
-        self.read: set[str] = set()
-
-    def fail(self, key: str, problem: str) -> NciiError:
-        return NciiError(f"{self.source}: {self.where}: field {key!r} {problem}", hint=_HINT)
-
-    def text(self, key: str, *, pattern: re.Pattern[str] | None = None, what: str = "") -> str:
-        value = self.optional(key, pattern=pattern, what=what)
-        if value is None:
-            raise self.fail(key, "is missing")
-        return value
-
-    def optional(self, key: str, *, pattern: re.Pattern[str] | None = None, what: str = "") -> str | None:
-        self.read.add(key)
-        if key not in self.table:
-            return None
-        value = self.table[key]
-        if not isinstance(value, str):
-            raise self.fail(key, f"must be a string, not {_toml_type(value)}")
-        value = value.strip()
-        if not value:
-            raise self.fail(key, "is empty")
-        if pattern is not None and not pattern.fullmatch(value):
-            raise self.fail(key, f"must be {what} (got {value[:60]!r})")
-        return value
-
-    def texts(
-        self, key: str, *, pattern: re.Pattern[str], what: str, non_empty: bool = False
-    ) -> tuple[str, ...]:
-        self.read.add(key)
-        if key not in self.table:
-            raise self.fail(key, "is missing")
-        value = self.table[key]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(key, f"must be a list of strings, not {_toml_type(value)}")
-        if non_empty and not value:
-            raise self.fail(key, "is empty")
-        for item in value:
-            if not pattern.fullmatch(item):
-                raise self.fail(key, f"entries must be {what} (got {item[:60]!r})")
-        if len(set(value)) != len(value):
-            raise self.fail(key, "lists an entry twice")
-        return tuple(value)
-
-    def choice(self, key: str, options: tuple[str, ...]) -> str:
-        value = self.text(key)
-        if value not in options:
-            raise self.fail(key, f"must be one of {', '.join(options)} (got {value[:60]!r})")
-        return value
-
-    def url(self, key: str) -> str | None:
-        value = self.optional(key)
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value):
-            raise self.fail(key, f"must be an https:// address (got {value[:60]!r})")
-        return value
-
-    def flag(self, key: str) -> bool:
-        self.read.add(key)
-        value = self.table.get(key, False)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, not {_toml_type(value)}")
-        return value
-
-    def no_other_keys(self, extra: set[str] | None = None) -> None:
-        """Unknown fields are typos (emial = ...) that would otherwise drop an address silently."""
-        _only_keys(self.table, self.read | (extra or set()), self.source, self.where)
-
-
-def _only_keys(table: Mapping[str, Any], allowed: set[str], source: str, where: str) -> None:
-    for key in table:
-        if key not in allowed:
-            raise NciiError(
-                f"{source}: {where}: unknown field {key!r}",
-                hint=f"allowed fields: {', '.join(sorted(allowed))}",
-            )
-
-
-def _toml_type(value: object) -> str:
-    names = {bool: "a boolean", int: "an integer", float: "a number", list: "an array", dict: "a table"}
-    return names.get(type(value), f"a {type(value).__name__}")
 
 
 def _one_line(text: str) -> str:
