@@ -30,7 +30,7 @@ from ncii_shield.demo.imagery import ASSETS, FACE_BOXES
 from ncii_shield.demo.messages import plan_chats, render
 from ncii_shield.demo.recipes import ENROLLED_ASSETS
 from ncii_shield.demo.recipes import recipes as all_recipes
-from ncii_shield.errors import NciiError
+from ncii_shield.errors import Conflict
 
 __all__ = [
     "ASSETS",
@@ -159,7 +159,7 @@ def _clear_previous_demo(out_dir: Path) -> None:
     if not ours:
         for p in (export_dir, enrol_dir, gt_path):
             if p.exists():
-                raise NciiError(
+                raise Conflict(
                     f"{p} already exists and is not an earlier demo build",
                     hint="build the demo into a new or empty folder",
                 )
