@@ -336,3 +336,53 @@ def test_a_case_one_may_not_see_is_403_whether_it_exists_or_not(
         for case_id in (ids["other"], missing):
             response = client.get(template.format(case=case_id))
             assert response.status_code == 403, (role, template, case_id, response.status_code)
+
+
+def test_the_api_answers_403_for_a_case_one_may_not_see_whether_it_exists_or_not(
+    site: tuple[str, dict[str, int], dict[str, str]],
+) -> None:
+    """Every /api/v1 route that takes a case id: 403 for another's case and for a missing one alike;
+    only an admin, who may see every case, learns that an id does not exist (404)."""
+    url, ids, tokens = site
+    missing = max(ids["own"], ids["other"]) + 1000
+    routes = [(method, template, body) for method, template, _, about, body in API_ROUTES if about]
+    failures = []
+    for role in ("case_worker", "reviewer", "auditor"):
+        for method, template, body in routes:
+            for case_id in (ids["other"], missing):
+                response = httpx.request(
+                    method,
+                    url + template.format(case=case_id),
+                    json=body,
+                    headers={"Authorization": f"Bearer {tokens[role]}"},
+                    timeout=30,
+                )
+                if response.status_code != 403:
+                    failures.append(f"{role} {method} {template} {case_id}: {response.status_code}")
+    for method, template, body in routes:
+        response = httpx.request(
+            method,
+            url + template.format(case=missing),
+            json=body,
+            headers={"Authorization": f"Bearer {tokens['admin']}"},
+            timeout=30,
+        )
+        if response.status_code != 404 or response.json()["detail"] != f"no case {missing}":
+            failures.append(f"admin {method} {template}: {response.status_code} {response.text[:100]}")
+    assert not failures, "\n".join(failures)
+
+
+def test_pages_answer_404_only_to_admins_and_a_notice_is_403_like_a_case(
+    site: tuple[str, dict[str, int], dict[str, str]],
+) -> None:
+    url, ids, _ = site
+    missing_case = max(ids["own"], ids["other"]) + 1000
+    missing_notice = max(ids["notice_own"], ids["notice_other"]) + 1000
+    admin, _ = _login(url, "admin")
+    for template in [t for m, t, _, about in ROUTES if m == "GET" and about and "{item}" not in t]:
+        path = template.format(case=missing_case, notice=missing_notice)
+        assert admin.get(path).status_code == 404, path
+    for role in ("case_worker", "reviewer", "auditor"):
+        client, _ = _login(url, role)
+        for notice in (ids["notice_other"], missing_notice):
+            assert client.get(f"/notices/{notice}").status_code == 403, (role, notice)

@@ -15,12 +15,13 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from ncii_shield.read.sources import list_sources as read_sources
 from ncii_shield.sources.base import Item as SourceItem
 from ncii_shield.store.models import Item, Media, Source, SourceChat
 
@@ -217,32 +218,5 @@ def record_chats(session: Session, source: Source, seen: dict[str, ChatSeen]) ->
 
 
 def list_sources(session: Session) -> list[dict[str, object]]:
-    """Every source with its chats as that export showed them: what `sources` lists."""
-    counts = dict(session.execute(select(Item.source_id, func.count()).group_by(Item.source_id)).all())
-    chats: dict[int, list[dict[str, object]]] = defaultdict(list)
-    for row in session.scalars(select(SourceChat).order_by(SourceChat.source_id, SourceChat.id)):
-        chats[row.source_id].append(
-            dict(
-                chat_id=row.chat_id,
-                title=row.chat_title,
-                messages=row.messages,
-                new=row.new,
-                changed=row.changed,
-                first_date=row.first_date,
-                last_date=row.last_date,
-            )
-        )
-    return [
-        dict(
-            id=s.id,
-            kind=s.kind,
-            name=s.name,
-            location=s.location,
-            items=counts.get(s.id, 0),
-            added=s.created_at,
-            exported_on=s.exported_on,
-            assumed_timezone=s.assumed_timezone,
-            chats=chats.get(s.id, []),
-        )
-        for s in session.scalars(select(Source).order_by(Source.id))
-    ]
+    """Every source with its chats as that export showed them, as dicts (read/sources.py has the rows)."""
+    return [asdict(row) for row in read_sources(session)]

@@ -4,12 +4,12 @@ Everything here is a status with its history: each notice and each reported item
 drafted → sent → (acknowledged) → removed, and every change is a :class:`TakedownEvent` carrying its
 evidence (the SMTP Message-ID, the HTTP response's status and body hash), plus an audit-chain entry.
 A removed item whose image family (the enrolled photo it was derived from) shows up again in a new hit
-is marked ``reappeared`` and raises an :class:`Alert`.
+is marked ``reappeared`` and raises an :class:`Alert` (takedown/events.py). What the status of a case is
+now is a read (read/takedown.py); ``status`` here keeps its old tuple form.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -20,20 +20,24 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ncii_shield.cases.service import get_case
-from ncii_shield.errors import NciiError
-from ncii_shield.review.hits import HitRow, list_hits
+from ncii_shield.errors import Conflict, NciiError, NotFound
+from ncii_shield.read.hits import HitRow, list_hits
+from ncii_shield.read.takedown import AlertRow as AlertRow  # re-exported: the status rows live there
+from ncii_shield.read.takedown import NoticeStatus as NoticeStatus
+from ncii_shield.read.takedown import PlatformStats as PlatformStats
+from ncii_shield.read.takedown import takedown_status
 from ncii_shield.store import audit
 from ncii_shield.store.files import atomic_write
 from ncii_shield.store.models import (
-    Alert,
     Hit,
     Item,
     Notice,
     NoticeItem,
     Reference,
     Source,
-    TakedownEvent,
 )
+from ncii_shield.takedown.events import detect_reappearance as detect_reappearance
+from ncii_shield.takedown.events import record_event
 from ncii_shield.takedown.notices import NoticeItem as NoticeLine
 from ncii_shield.takedown.notices import NoticeRequest, render_notice
 from ncii_shield.takedown.registry import Registry, load_registry, platform_for_url
@@ -78,20 +82,6 @@ def _families(session: Session, case_id: int) -> dict[int, str]:
     return out
 
 
-def _event(
-    session: Session, notice: Notice, status: str, item: NoticeItem | None = None, **evidence: object
-) -> None:
-    session.add(
-        TakedownEvent(
-            notice_id=notice.id,
-            notice_item_id=item.id if item is not None else None,
-            status=status,
-            actor=audit.current_actor(),
-            evidence=evidence,
-        )
-    )
-
-
 def draft(
     session: Session,
     case_id: int,
@@ -108,10 +98,10 @@ def draft(
     registry = registry or load_registry()
     case = get_case(session, case_id)
     if case.status != "open":
-        raise NciiError(f"case {case_id} is {case.status}", hint="notices are drafted for open cases")
+        raise Conflict(f"case {case_id} is {case.status}", hint="notices are drafted for open cases")
     confirmed = [r for r in list_hits(session, case_id) if r.decision == "confirmed"]
     if not confirmed:
-        raise NciiError(
+        raise Conflict(
             f"case {case_id} has no confirmed hits",
             hint=f"review them first: ncii-shield review confirm {case_id} ITEM… --reason …",
         )
@@ -206,7 +196,7 @@ def draft(
                 )
             )
         session.flush()
-        _event(session, notice, "drafted", items=len(rows))
+        record_event(session, notice, "drafted", items=len(rows))
         audit.record(
             session,
             "takedown.drafted",
@@ -230,7 +220,7 @@ def draft(
 def _notice(session: Session, notice_id: int) -> Notice:
     notice = session.get(Notice, notice_id)
     if notice is None:
-        raise NciiError(
+        raise NotFound(
             f"no notice {notice_id}", hint="see the notices with: ncii-shield takedown status CASE"
         )
     return notice
@@ -242,12 +232,12 @@ def send(session: Session, notice_id: int, settings: object) -> str:
 
     notice = _notice(session, notice_id)
     if notice.channel != "email":
-        raise NciiError(
+        raise Conflict(
             f"notice {notice_id} goes through a web form ({notice.to})",
             hint=f"submit it there, then: ncii-shield takedown mark {notice_id} sent",
         )
     if notice.status != "drafted":
-        raise NciiError(f"notice {notice_id} was already {notice.status}", hint="a notice is sent once")
+        raise Conflict(f"notice {notice_id} was already {notice.status}", hint="a notice is sent once")
     receipt = send_notice(settings, notice.to, notice.subject, notice.body)  # type: ignore[arg-type]
     _mark_sent(session, notice, receipt.sent_at, channel="smtp", message_id=receipt.message_id)
     return receipt.message_id
@@ -259,7 +249,7 @@ def _mark_sent(session: Session, notice: Notice, at: datetime, **evidence: objec
     for item in notice.items:
         if item.status == "drafted":
             item.status = "sent"
-    _event(session, notice, "sent", **evidence)
+    record_event(session, notice, "sent", **evidence)
     audit.record(session, "takedown.sent", case_id=notice.case_id, notice=notice.id, **evidence)
 
 
@@ -270,7 +260,7 @@ def mark(session: Session, notice_id: int, status: str, note: str = "") -> Notic
     notice = _notice(session, notice_id)
     if status == "sent":
         if notice.status != "drafted":
-            raise NciiError(f"notice {notice_id} was already {notice.status}")
+            raise Conflict(f"notice {notice_id} was already {notice.status}")
         _mark_sent(session, notice, datetime.now(UTC), channel="by hand", note=note)
         return notice
     notice.status = status
@@ -278,7 +268,7 @@ def mark(session: Session, notice_id: int, status: str, note: str = "") -> Notic
         for item in notice.items:
             if item.status == "sent":
                 item.status = "acknowledged"
-    _event(session, notice, status, note=note)
+    record_event(session, notice, status, note=note)
     audit.record(session, f"takedown.{status}", case_id=notice.case_id, notice=notice.id, note=note)
     return notice
 
@@ -316,7 +306,7 @@ def recheck(session: Session, case_id: int, **check_options: object) -> list[Rec
             item.status, item.removed_at = "removed", result.checked_at
         elif status == "still_up":
             item.status = "still_up"
-        _event(session, notice, status, item, response=evidence)
+        record_event(session, notice, status, item, response=evidence)
         out.append(RecheckRow(notice.id, item.item_id, item.url, status, result.http_status, result.error))
     if out:
         audit.record(
@@ -331,118 +321,10 @@ def recheck(session: Session, case_id: int, **check_options: object) -> list[Rec
     return out
 
 
-def detect_reappearance(session: Session, case_id: int) -> list[Alert]:
-    """New hits, after a removal, in the family of a removed item: each is marked and raised once."""
-    removed = session.scalars(
-        select(NoticeItem)
-        .join(Notice)
-        .where(
-            Notice.case_id == case_id,
-            NoticeItem.status.in_(("removed", "reappeared")),
-            NoticeItem.family.is_not(None),
-        )
-    ).all()
-    if not removed:
-        return []
-    by_family: dict[str, list[NoticeItem]] = defaultdict(list)
-    for ni in removed:
-        by_family[ni.family].append(ni)  # type: ignore[index]
-    reported = set(session.scalars(select(NoticeItem.item_id).join(Notice).where(Notice.case_id == case_id)))
-    alerted = set(session.scalars(select(Alert.item_id).where(Alert.case_id == case_id)))
-    alerts = []
-    for item_id, photo, created in session.execute(
-        select(Hit.item_id, Reference.photo_sha256, Hit.created_at)
-        .join(Reference, Hit.reference_id == Reference.id)
-        .where(Hit.case_id == case_id, Hit.kind != "text")
-    ).all():
-        if item_id in reported or item_id in alerted or photo not in by_family:
-            continue
-        earlier = [ni for ni in by_family[photo] if ni.removed_at is not None and ni.removed_at <= created]
-        if not earlier:
-            continue
-        alert = Alert(case_id=case_id, item_id=item_id, kind="reappeared", notice_item_id=earlier[0].id)
-        session.add(alert)
-        alerted.add(item_id)
-        for source in earlier:  # every notice that reported a removed copy of this image
-            source.status = "reappeared"
-            _event(session, source.notice, "reappeared", source, new_item=item_id)
-        audit.record(
-            session,
-            "takedown.reappeared",
-            case_id=case_id,
-            item=item_id,
-            notice_items=[n.id for n in earlier],
-        )
-        alerts.append(alert)
-    session.flush()
-    return alerts
-
-
-@dataclass(frozen=True)
-class NoticeStatus:
-    notice_id: int
-    platform_id: str
-    language: str
-    channel: str
-    to: str
-    status: str
-    created_at: datetime
-    sent_at: datetime | None
-    items: dict[str, int]  # item status -> count
-
-
-@dataclass(frozen=True)
-class PlatformStats:
-    platform_id: str
-    notices: int
-    items: int
-    removed: int
-    median_hours_to_removal: float | None
-    max_hours_to_removal: float | None
-
-
-def status(session: Session, case_id: int) -> tuple[list[NoticeStatus], list[PlatformStats], list[Alert]]:
-    get_case(session, case_id)
-    detect_reappearance(session, case_id)
-    notices = session.scalars(select(Notice).where(Notice.case_id == case_id).order_by(Notice.id)).all()
-    rows = []
-    hours: dict[str, list[float]] = defaultdict(list)
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for n in notices:
-        by_status: dict[str, int] = defaultdict(int)
-        for item in n.items:
-            by_status[item.status] += 1
-            if item.removed_at is not None and n.sent_at is not None:
-                hours[n.platform_id].append((item.removed_at - n.sent_at).total_seconds() / 3600)
-        counts[n.platform_id][0] += 1
-        counts[n.platform_id][1] += len(n.items)
-        counts[n.platform_id][2] += sum(1 for i in n.items if i.removed_at is not None)
-        rows.append(
-            NoticeStatus(
-                n.id,
-                n.platform_id,
-                n.language,
-                n.channel,
-                n.to,
-                n.status,
-                n.created_at,
-                n.sent_at,
-                dict(by_status),
-            )
-        )
-    stats = [
-        PlatformStats(
-            p,
-            c[0],
-            c[1],
-            c[2],
-            round(statistics.median(hours[p]), 2) if hours[p] else None,
-            round(max(hours[p]), 2) if hours[p] else None,
-        )
-        for p, c in sorted(counts.items())
-    ]
-    alerts = list(session.scalars(select(Alert).where(Alert.case_id == case_id).order_by(Alert.id)))
-    return rows, stats, alerts
+def status(session: Session, case_id: int) -> tuple[list[NoticeStatus], list[PlatformStats], list[AlertRow]]:
+    """Notices, time to removal per platform and re-upload alerts (read/takedown.py), as a tuple."""
+    found = takedown_status(session, case_id)
+    return found.notices, found.platforms, found.alerts
 
 
 def notices_of(session: Session, notice_ids: Sequence[int]) -> list[Notice]:

@@ -12,8 +12,10 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ncii_shield.errors import NciiError
 from ncii_shield.store.db import Store
 from ncii_shield.web.auth import LoginLimiter
+from ncii_shield.web.render import error_page
 from ncii_shield.web.scans import Jobs
 
 # No inline scripts or styles from anywhere but this server; no framing; no referrer leaks.
@@ -25,6 +27,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+# Paths that answer JSON (the API, HMA's API); every other path is a page and gets an HTML error page.
+JSON_PATHS = ("/api/", "/h/", "/m/", "/c/", "/status")
 
 
 def create_app(store: Store, *, secure_cookies: bool = True) -> FastAPI:
@@ -55,16 +59,24 @@ def create_app(store: Store, *, secure_cookies: bool = True) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith(("/api/", "/h/", "/m/", "/c/", "/status")):
+        if request.url.path.startswith(JSON_PATHS):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return pages.error_page(request, exc.status_code, str(exc.detail))
+        return error_page(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(NciiError)
+    async def ncii_error(request: Request, exc: NciiError) -> Response:
+        """Any error a user can act on: its kind gives the status (errors.py); nothing was written."""
+        if request.url.path.startswith(JSON_PATHS):
+            body = {"detail": exc.message} | ({"hint": exc.hint} if exc.hint else {})
+            return JSONResponse(body, status_code=exc.http_status)
+        return error_page(request, exc.http_status, str(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         """A bug: say so plainly (the traceback goes to the server log), never a reset connection."""
-        if request.url.path.startswith(("/api/", "/h/", "/m/", "/c/", "/status")):
+        if request.url.path.startswith(JSON_PATHS):
             return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
-        return pages.error_page(request, 500, "internal error; see the server log")
+        return error_page(request, 500, "internal error; see the server log")
 
     app.mount("/static", StaticFiles(directory=str(files("ncii_shield.web") / "static")), name="static")
     app.include_router(pages.router)

@@ -94,6 +94,19 @@ def assign(session: Session, username: str, case_id: int) -> None:
         audit.record(session, "user.assigned", case_id=case_id, user=username)
 
 
+def assign_creator(session: Session, who: Principal, case_id: int) -> None:
+    """The user who opened a case from the web is assigned to it, so they can go on working on it."""
+    session.add(CaseAssignment(user_id=who.id, case_id=case_id))
+
+
+def toggle_language(session: Session, who: Principal) -> str:
+    """Switch the user's interface between Korean and English; returns the new language."""
+    user = session.get(User, who.id)
+    assert user is not None
+    user.language = "en" if user.language == "ko" else "ko"
+    return user.language
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The user if the password is right; the same work is done for unknown users (no timing oracle).
 
@@ -226,16 +239,21 @@ def principal(user: User, *, actor: str | None = None) -> Principal:
     return Principal(user.id, user.username, user.role, user.language, actor or web_actor(user.username))
 
 
+def sees_every_case(who: Principal) -> bool:
+    """Admins reach every case, assigned or not (and so may learn which case ids exist)."""
+    return who.role == "admin"
+
+
 def allowed(session: Session, who: Principal, action: str, case_id: int | None = None) -> bool:
     if who.role not in PERMISSIONS.get(action, frozenset()):
         return False
-    if case_id is None or who.role == "admin" or action not in CASE_ACTIONS:
+    if case_id is None or sees_every_case(who) or action not in CASE_ACTIONS:
         return True
     return session.get(CaseAssignment, (who.id, case_id)) is not None
 
 
 def visible_cases(session: Session, who: Principal) -> list[int]:
-    if who.role == "admin":
+    if sees_every_case(who):
         return list(session.scalars(select(Case.id).order_by(Case.id)))
     if "case.list" not in {a for a, roles in PERMISSIONS.items() if who.role in roles}:
         return []

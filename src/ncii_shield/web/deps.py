@@ -10,6 +10,10 @@ a browser, ``token:<name>`` for a bearer token. It is set inside the call that w
 ``browser_principal`` run in the endpoint's own thread-pool call; HMA's async dependency sets it on the
 request's task, which the endpoint's thread-pool calls copy). Each request runs in a copy of the
 context, so one request's name never reaches another's.
+
+Every route that takes a case id loads it through :func:`load_case` (a notice through
+:func:`load_notice_case`): permission first, existence after, so a user who may not see a case gets the
+same 403 whether it exists or not, and only those who may see every case (admins) get a 404.
 """
 
 from __future__ import annotations
@@ -19,9 +23,20 @@ from collections.abc import Callable
 from fastapi import HTTPException, Request
 from sqlalchemy.orm import Session
 
+from ncii_shield.errors import Forbidden, NotFound
+from ncii_shield.read.cases import CaseRef, get_case_ref
+from ncii_shield.read.takedown import notice_case
 from ncii_shield.store.audit import act_as
 from ncii_shield.store.db import Store
-from ncii_shield.web.auth import Principal, allowed, principal, session_user, token_principal_of, web_actor
+from ncii_shield.web.auth import (
+    Principal,
+    allowed,
+    principal,
+    sees_every_case,
+    session_user,
+    token_principal_of,
+    web_actor,
+)
 
 SESSION_COOKIE = "ncii_session"
 
@@ -63,11 +78,30 @@ def browser_principal(request: Request, session: Session) -> Principal | None:
 
 
 def check(session: Session, who: Principal, action: str, case_id: int | None = None) -> None:
-    """403 unless ``who`` may do ``action`` (on ``case_id``); 404 is not used, to be explicit in tests.
+    """:class:`Forbidden` (403) unless ``who`` may do ``action`` (on ``case_id``), whether the case exists
+    or not.
 
     Also names ``who`` (``web:<username>`` or ``token:<name>``) as the actor of whatever this request
     then writes to the audit chain.
     """
     act_as(who.actor or web_actor(who.username))
     if not allowed(session, who, action, case_id):
-        raise HTTPException(403, f"not allowed: {action}")
+        raise Forbidden(f"not allowed: {action}")
+
+
+def load_case(session: Session, who: Principal, action: str, case_id: int) -> CaseRef:
+    """The case ``who`` may do ``action`` on: 403 before existence is looked at, 404 after."""
+    check(session, who, action, case_id)
+    return get_case_ref(session, case_id)
+
+
+def load_notice_case(session: Session, who: Principal, action: str, notice_id: int) -> CaseRef:
+    """The case of a notice ``who`` may do ``action`` on. A missing notice is a 404 only for those who
+    may see every case; anyone else gets the 403 they would get for another case's notice."""
+    case_id = notice_case(session, notice_id)
+    if case_id is None:
+        check(session, who, action)
+        if not sees_every_case(who):
+            raise Forbidden(f"not allowed: {action}")
+        raise NotFound(f"no notice {notice_id}")
+    return load_case(session, who, action, case_id)

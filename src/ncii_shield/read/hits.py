@@ -1,0 +1,206 @@
+"""A case's hits: rows a person reads (one per message, every route that matched it) and their counts.
+
+An enrolled photo reposted as-is matches three ways (exact, pdq, face); listing it three times would
+bury the composites that only the face route finds, so routes are folded into one row, strongest
+first, with each route's distance kept. Counting has the same two sides, and :class:`HitCounts` keeps
+them apart by name: ``messages`` are rows, ``routes`` are the hits behind them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Annotated, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ncii_shield.errors import NotFound
+from ncii_shield.kinds import KIND_ORDER
+from ncii_shield.read.shape import Doc
+from ncii_shield.review.decisions import current
+from ncii_shield.store.models import Hit, Item, Media, Reference, Signal, Source
+from ncii_shield.text.redact import excerpt
+
+
+@dataclass(frozen=True)
+class HitCounts:
+    """A case's hits (or one chat's share of them), counted the ways that mean something.
+
+    ``messages`` is what a reviewer reads: one row each. ``routes`` counts the hits themselves: a message
+    found by pdq and by face is one message and two routes, so routes add up to more than messages.
+    ``strongest`` puts each message once under the strongest route that found it (exact > pdq > video >
+    partial > face > text), so it adds up to ``messages``.
+    """
+
+    messages: Annotated[int, Doc("messages with at least one hit")]
+    routes: Annotated[
+        dict[str, int], Doc("hits per route (exact, pdq, face, text…): a message counts under each route")
+    ]
+    strongest: Annotated[
+        dict[str, int], Doc("messages by the strongest route that found them (adds up to messages)")
+    ]
+
+
+def count_hits(pairs: Iterable[tuple[int, str]]) -> HitCounts:
+    """Counts from (item id, route kind) pairs: the one place the three counts are worked out."""
+    kinds: dict[int, set[str]] = {}
+    for item_id, kind in pairs:
+        kinds.setdefault(item_id, set()).add(kind)
+    routes: Counter[str] = Counter(k for found in kinds.values() for k in found)
+    strongest: Counter[str] = Counter(min(found, key=KIND_ORDER.index) for found in kinds.values())
+    return HitCounts(messages=len(kinds), routes=_ordered(routes), strongest=_ordered(strongest))
+
+
+def _ordered(counts: Counter[str]) -> dict[str, int]:
+    return {k: counts[k] for k in sorted(counts, key=KIND_ORDER.index)}
+
+
+@dataclass(frozen=True)
+class HitRow:
+    """One message that matched a case, with every route that found it and the latest review decision."""
+
+    item_id: int
+    kind: Annotated[str, Doc("the strongest route that matched: exact > pdq > video > partial > face > text")]
+    kinds: Annotated[tuple[str, ...], Doc("every route that matched, strongest first")]
+    distances: Annotated[dict[str, float | None], Doc("each route's distance (none for exact and text)")]
+    reference: Annotated[str | None, Doc("label of the enrolled photo the strongest route matched")]
+    source: Annotated[str, Doc("the source (export) the message came from")]
+    media_path: Annotated[str | None, Doc("the media file's path inside the export")]
+    media_sha256: Annotated[str | None, Doc("SHA-256 of the media file")]
+    chat: Annotated[str | None, Doc("the chat's title")]
+    chat_id: Annotated[str | None, Doc("the chat's id")]
+    message_id: Annotated[int | None, Doc("the message's id in its chat")]
+    sender: Annotated[str | None, Doc("the sender's name")]
+    sender_id: Annotated[str | None, Doc("the sender's id")]
+    date: Annotated[datetime | None, Doc("when the message was sent (UTC)")]
+    forwarded_from: Annotated[str | None, Doc("who it was forwarded from")]
+    reply_to: Annotated[int | None, Doc("the message it replies to")]
+    nudity: Annotated[float | None, Doc("nudity score of the image (for ranking only)")]
+    details: Annotated[
+        dict[str, object] | None,
+        Doc("per route, how it was found (partial copies: route, region; text: fields, score, label, cues)"),
+    ] = None
+    excerpt: Annotated[str | None, Doc("text hits: the message around its cues, identifiers masked")] = None
+    decision: Annotated[
+        Literal["confirmed", "rejected"] | None, Doc("the latest review decision (none: not reviewed)")
+    ] = None
+
+    def to_json(self) -> dict[str, object]:
+        data = self.__dict__.copy()
+        data["kinds"] = list(self.kinds)
+        data["date"] = self.date.isoformat() if self.date else None
+        return data
+
+
+def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> list[HitRow]:
+    """The case's hits as rows (only those ``kind`` found, if given): most telling first."""
+    rows = session.execute(
+        select(Hit, Item, Source.name, Media.sha256, Reference.photo_label)
+        .join(Item, Hit.item_id == Item.id)
+        .join(Source, Item.source_id == Source.id)
+        .outerjoin(Media, Hit.media_id == Media.id)
+        .outerjoin(Reference, Hit.reference_id == Reference.id)
+        .where(Hit.case_id == case_id)
+    ).all()
+    media_ids = {hit.media_id for hit, *_ in rows if hit.media_id}
+    nudity = dict(
+        session.execute(
+            select(Signal.media_id, Signal.score).where(
+                Signal.kind == "nudity", Signal.media_id.in_(media_ids)
+            )
+        ).all()
+    )
+    grouped: dict[int, list[tuple[Hit, Item, str, str | None, str | None]]] = {}
+    for hit, item, source_name, sha, label in rows:
+        grouped.setdefault(item.id, []).append((hit, item, source_name, sha, label))
+    result: list[HitRow] = []
+    for entries in grouped.values():
+        entries.sort(key=lambda e: KIND_ORDER.index(e[0].kind))
+        hit, item, source_name, sha, label = entries[0]
+        kinds = tuple(e[0].kind for e in entries)
+        if kind and kind not in kinds:
+            continue
+        result.append(
+            HitRow(
+                item_id=item.id,
+                kind=hit.kind,
+                kinds=kinds,
+                details={e[0].kind: e[0].details for e in entries if e[0].details} or None,
+                distances={e[0].kind: e[0].distance for e in entries},
+                reference=label,
+                source=source_name,
+                media_path=item.media_path,
+                media_sha256=sha,
+                chat=item.chat_title,
+                chat_id=item.chat_id,
+                message_id=item.message_id,
+                sender=item.sender_name,
+                sender_id=item.sender_id,
+                date=item.date,
+                forwarded_from=item.forwarded_from,
+                reply_to=item.reply_to,
+                nudity=nudity.get(hit.media_id) if hit.media_id else None,
+                excerpt=_excerpt(item.text, text_details)
+                if (text_details := _text_details(entries))
+                else None,
+            )
+        )
+    decided = current(session, case_id)
+    result = [
+        replace(r, decision=decided[r.item_id].decision) if r.item_id in decided else r  # type: ignore[arg-type]
+        for r in result
+    ]
+    result.sort(key=_order)
+    return result
+
+
+def hit_dates(session: Session, case_id: int) -> list[datetime]:
+    """When each message with a hit was sent (messages without a date left out): for a timeline."""
+    return list(
+        session.scalars(
+            select(Item.date)
+            .where(Item.id.in_(select(Hit.item_id).where(Hit.case_id == case_id)), Item.date.is_not(None))
+            .order_by(Item.id)
+        )
+    )
+
+
+def thumb_key(session: Session, case_id: int, item_id: int) -> str:
+    """The thumbnail blob key of a hit's image: one indexed lookup, not a listing of the case's hits."""
+    keys = session.execute(
+        select(Media.thumb_key)
+        .join(Hit, Hit.media_id == Media.id)
+        .where(Hit.case_id == case_id, Hit.item_id == item_id)
+    ).all()
+    if not keys:
+        raise NotFound("no image for this hit")
+    key = next((k for (k,) in keys if k), None)
+    if key is None:
+        raise NotFound("no thumbnail kept for this image")
+    return key
+
+
+def _text_details(entries: list[tuple[Hit, Item, str, str | None, str | None]]) -> dict[str, object] | None:
+    return next((e[0].details or {} for e in entries if e[0].kind == "text"), None)
+
+
+def _excerpt(text: str, details: dict[str, object]) -> str:
+    anchors = details.get("anchors") or []
+    masks = details.get("masks") or []
+    return excerpt(text, anchors, masks)  # type: ignore[arg-type]
+
+
+def _order(row: HitRow) -> tuple[int, float, float, int]:
+    """Strongest route first; among text hits, solicitations first (highest score); then oldest first."""
+    score = 0.0
+    if row.kind == "text" and row.details:
+        score = float((row.details.get("text") or {}).get("score", 0.0))  # type: ignore[union-attr]
+    return (
+        KIND_ORDER.index(row.kind),
+        -score,
+        row.date.timestamp() if row.date else float("inf"),
+        row.item_id,
+    )

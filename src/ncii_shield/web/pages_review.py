@@ -1,0 +1,109 @@
+"""The review queue: a case's hits, most telling first, decided one by one or in bulk.
+
+Images are shown blurred and in grey; revealing one is a POST that is written to the audit chain.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from PIL import Image, ImageOps
+
+from ncii_shield.errors import NciiError
+from ncii_shield.media.thumbs import blur_thumbnail
+from ncii_shield.read.hits import HitRow, list_hits, thumb_key
+from ncii_shield.review.decisions import decide
+from ncii_shield.store import audit
+from ncii_shield.web.deps import get_store, load_case
+from ncii_shield.web.i18n import translator
+from ncii_shield.web.render import check_csrf, redirect, render, signed_in
+
+router = APIRouter(include_in_schema=False)
+_KIND_WEIGHT = {"exact": 3.0, "pdq": 3.0, "video": 3.0, "partial": 2.5, "face": 2.0, "text": 1.0}
+
+
+def _priority(row: HitRow, spread: int) -> float:
+    """Face and exact copies, nudity, a solicitation, and how far it spread: what to look at first."""
+    text = (row.details or {}).get("text") or {}
+    score = max(_KIND_WEIGHT.get(k, 1.0) for k in row.kinds)
+    score += 2.0 * (row.nudity or 0.0) + 2.0 * float(text.get("score", 0.0)) + min(spread, 10) / 5  # type: ignore[union-attr]
+    return round(score, 2)
+
+
+@router.get("/cases/{case_id}/review")
+def review_queue(request: Request, case_id: int) -> Response:
+    with get_store(request).session() as session:
+        who = signed_in(request, session)
+        case = load_case(session, who, "hits.review", case_id)
+        rows = list_hits(session, case_id)
+        spread = Counter(r.media_sha256 for r in rows if r.media_sha256)
+        view = []
+        for r in rows:
+            text = (r.details or {}).get("text") or {}
+            view.append(
+                dict(
+                    item_id=r.item_id,
+                    priority=_priority(r, spread.get(r.media_sha256 or "", 1)),
+                    kinds=r.kinds,
+                    has_thumb=bool(r.media_sha256),
+                    what=r.excerpt if r.excerpt else (r.media_path or ""),
+                    label=text.get("label"),  # type: ignore[union-attr]
+                    score=float(text.get("score", 0.0)),  # type: ignore[union-attr]
+                    chat=r.chat,
+                    message_id=r.message_id,
+                    date=f"{r.date:%Y-%m-%d %H:%M}" if r.date else "",
+                    decision=r.decision,
+                )
+            )
+        view.sort(key=lambda v: (v["decision"] is not None, -v["priority"], v["item_id"]))  # type: ignore[operator]
+        flash = translator(who.language)("saved") if request.query_params.get("saved") else None
+        return render(request, "review.html.j2", who, case=case, tab="review", rows=view, flash=flash)
+
+
+@router.post("/cases/{case_id}/review")
+async def review_decide(request: Request, case_id: int) -> Response:
+    form = await request.form()
+    items = [int(v) for v in form.getlist("item") if str(v).isdigit()]
+    decision, reason, token = (
+        str(form.get("decision", "")),
+        str(form.get("reason", "")),
+        str(form.get("csrf_token", "")),
+    )
+    with get_store(request).session() as session:
+        who = signed_in(request, session)
+        check_csrf(request, token)
+        load_case(session, who, "hits.review", case_id)
+        if not items:
+            raise NciiError("select at least one hit")
+        decide(session, case_id, decision, reason, item_ids=items)
+    return redirect(f"/cases/{case_id}/review?saved=1")
+
+
+@router.get("/cases/{case_id}/items/{item_id}/thumb")
+def thumb(request: Request, case_id: int, item_id: int) -> Response:
+    """Blurred and grey, always: what the queue shows before anyone chooses to look."""
+    store = get_store(request)
+    with store.session() as session:
+        who = signed_in(request, session)
+        load_case(session, who, "hits.review", case_id)
+        key = thumb_key(session, case_id, item_id)
+    blurred = Image.open(io.BytesIO(blur_thumbnail(store.blobs.get(key))))
+    out = io.BytesIO()
+    ImageOps.grayscale(blurred).save(out, format="JPEG", quality=70)
+    return Response(out.getvalue(), media_type="image/jpeg")
+
+
+@router.post("/cases/{case_id}/items/{item_id}/reveal")
+def reveal(request: Request, case_id: int, item_id: int, csrf_token: str = Form("")) -> Response:
+    """The clear thumbnail, for one person who chose to look; the reveal is in the audit chain."""
+    store = get_store(request)
+    with store.session() as session:
+        who = signed_in(request, session)
+        check_csrf(request, csrf_token)
+        load_case(session, who, "media.reveal", case_id)
+        key = thumb_key(session, case_id, item_id)
+        audit.record(session, "media.revealed", case_id=case_id, item=item_id, user=who.username)
+    return Response(store.blobs.get(key), media_type="image/jpeg")
