@@ -37,7 +37,9 @@ class ExactKind(SignalKind[str]):
         return sample.sha256
 
     def pack(self, value: str) -> bytes:
-        return self.unpack(bytes.fromhex(value))
+        data = bytes.fromhex(value)
+        self.unpack(data)  # checks the length
+        return data
 
     def unpack(self, data: bytes) -> str:
         if len(data) != DIGEST_BYTES:
