@@ -181,6 +181,14 @@ def test_enrolment_stores_only_forms_a_kind_loads(kind: SignalKind[Any]) -> None
         assert isinstance(reference.value, bytes) and reference.value
 
 
+@kinds
+def test_reports_explain_the_kind_in_every_language(kind: SignalKind[Any]) -> None:
+    from ncii_shield.evidence.i18n import LANGUAGES, strings
+
+    for language in LANGUAGES:
+        assert f"kind_{kind.name}" in strings(language), (kind.name, language)
+
+
 def test_importing_the_registry_loads_no_heavy_library() -> None:
     """The CLI starts fast: kinds import dlib, onnxruntime, cv2 and av only where they are used."""
     code = (

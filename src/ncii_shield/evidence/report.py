@@ -113,7 +113,7 @@ def explain_kind(kind: str, distance: float | None, *, language: str = "en") -> 
     """One plain-language line per match kind, with the distance and the threshold it is judged by."""
     L = strings(language)
     spec = BY_NAME.get(kind)
-    if spec is None:
+    if spec is None or f"kind_{kind}" not in L:
         return L["kind_other"].format(kind=kind)
     if distance is not None and f"kind_{kind}_distance" in L:
         return L[f"kind_{kind}_distance"].format(distance=distance, threshold=spec.threshold)
