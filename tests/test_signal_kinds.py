@@ -88,6 +88,23 @@ kinds = pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
 def test_the_registry_is_kind_order() -> None:
     assert tuple(k.name for k in KINDS) == KIND_ORDER
     assert all(BY_NAME[name].name == name for name in KIND_ORDER)
+    types = [k.exchange_type for k in KINDS if k.exchange_type]
+    assert len(types) == len(set(types)) and {"pdq", "sha256"} <= set(types)
+
+
+def test_bank_hashes_parse_and_compare_through_their_kind() -> None:
+    """What a bank matcher needs from a kind: hex text in, a distance, the threshold."""
+    from ncii_shield.signals.registry import by_exchange_type
+
+    pdq = by_exchange_type("pdq")
+    assert pdq is not None and by_exchange_type("md5") is None
+    a = pdq.parse("f" * 64)
+    b = pdq.parse("f" * 56 + "0" * 8)
+    assert pdq.distance(a, b) == 32 and not pdq.within(32) and pdq.within(pdq.threshold)
+    exact = by_exchange_type("sha256")
+    assert exact is not None and exact.within(exact.distance(exact.parse("AB" * 32), exact.parse("ab" * 32)))
+    with pytest.raises(ValueError):
+        pdq.parse("abc")
 
 
 @kinds

@@ -142,6 +142,9 @@ class SignalKind(ABC, Generic[V]):
     signal_kinds: ClassVar[tuple[str, ...]] = ()  # the Signal.kind values it stores at scan time
     report_group: ClassVar[str | None] = None  # the report groups its hits under this, not an enrolled photo
     inputs: ClassVar[str] = "image"  # what `compute` reads from a Sample: "image", "video" or "text"
+    exchange_type: ClassVar[str | None] = (
+        None  # its signal type in threatexchange / HMA banks ("pdq", "sha256")
+    )
 
     # ------------------------------------------------------------------------------ values
 

@@ -27,6 +27,7 @@ KINDS: tuple[SignalKind[Any], ...] = (
     TextKind(),
 )
 BY_NAME: dict[str, SignalKind[Any]] = {k.name: k for k in KINDS}
+BY_EXCHANGE_TYPE: dict[str, SignalKind[Any]] = {k.exchange_type: k for k in KINDS if k.exchange_type}
 
 if tuple(BY_NAME) != KIND_ORDER:  # one order everywhere: reports, hit rows and matching use it
     raise RuntimeError(f"registered kinds {tuple(BY_NAME)} differ from KIND_ORDER {KIND_ORDER}")
@@ -35,6 +36,11 @@ if tuple(BY_NAME) != KIND_ORDER:  # one order everywhere: reports, hit rows and 
 def kind(name: str) -> SignalKind[Any]:
     """The kind called `name`; raises KeyError for a name no kind has."""
     return BY_NAME[name]
+
+
+def by_exchange_type(signal_type: str) -> SignalKind[Any] | None:
+    """The kind a bank's signal type ("pdq", "sha256") is matched as; None for a type no kind reads."""
+    return BY_EXCHANGE_TYPE.get(signal_type)
 
 
 def report_groups() -> tuple[str, ...]:

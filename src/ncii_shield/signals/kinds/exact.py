@@ -31,6 +31,7 @@ class ExactKind(SignalKind[str]):
 
     name = "exact"
     threshold = 0
+    exchange_type = "sha256"
     reference_kinds = ("sha256",)
 
     def compute(self, sample: Sample) -> str:

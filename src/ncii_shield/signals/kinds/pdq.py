@@ -67,6 +67,7 @@ class PdqKind(SignalKind[bytes]):
 
     name = "pdq"
     threshold = MATCH_THRESHOLD
+    exchange_type = "pdq"
     reference_kinds = ("pdq",)
     signal_kinds = ("pdq",)
 
