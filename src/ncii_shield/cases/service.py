@@ -6,27 +6,41 @@ one unreadable photo stops it before anything is stored, so a retry starts from 
 
 from __future__ import annotations
 
-import hashlib
-import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ncii_shield.errors import MediaError, NciiError
-from ncii_shield.index.local_features import LocalFeatures
-from ncii_shield.index.local_features import extract as extract_features
-from ncii_shield.media.decode import MAX_FILE_BYTES, decode_image
-from ncii_shield.signals.faces import detect_faces, embedding_bytes, embedding_from_bytes
-from ncii_shield.signals.pdq import MIN_QUALITY, pdq_dihedral
-from ncii_shield.signals.video import REFERENCE_EVERY_SECONDS, video_signals
+from ncii_shield.errors import MediaError, NciiError, NotFound
+from ncii_shield.media.decode import MAX_FILE_BYTES
+from ncii_shield.signals.base import CaseKey, Sample
+from ncii_shield.signals.kinds.video import VIDEO_PDQ_VARIANTS, pack_frame, unpack_frame
+from ncii_shield.signals.registry import BY_NAME, KINDS
 from ncii_shield.store import audit
-from ncii_shield.store.crypto import case_scope, seal, unseal
+from ncii_shield.store.crypto import case_scope
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case, FeatureCheck, Reference
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ncii_shield.index.local_features import LocalFeatures
+
+__all__ = [
+    "VIDEO_PDQ_VARIANTS",
+    "EnrolledPhoto",
+    "enrol",
+    "get_case",
+    "open_case",
+    "open_embedding",
+    "open_features",
+    "pack_frame",
+    "seal_embedding",
+    "unpack_frame",
+]
 
 
 def open_case(
@@ -63,61 +77,23 @@ def open_case(
     return case
 
 
-VIDEO_PDQ_VARIANTS = 1000  # PDQ references of video frames are numbered from here (0-7: dihedral)
-
-
-def pack_frame(timestamp: float, pdq: bytes) -> bytes:
-    """A reference video frame: its time (seconds, big-endian double) then its 32-byte PDQ."""
-    return struct.pack(">d", timestamp) + pdq
-
-
-def unpack_frame(value: bytes) -> tuple[float, bytes]:
-    return struct.unpack(">d", value[:8])[0], value[8:]
-
-
-def _enrol_video_frames(session: Session, case_id: int, sha: str, label: str, data: bytes) -> str:
-    """A video the person enrolled: its frames, sampled densely, for finding clips of it in other videos.
-
-    Each frame is also a plain PDQ reference, so a screenshot or a GIF made from the video matches too.
-    """
-    frames = [
-        f
-        for f in video_signals(data, every_seconds=REFERENCE_EVERY_SECONDS, faces=False).frames
-        if f.pdq_quality >= MIN_QUALITY
-    ]
-    for frame in frames:
-        common = dict(case_id=case_id, photo_sha256=sha, photo_label=label, quality=frame.pdq_quality)
-        session.add(
-            Reference(
-                kind="video_frame",
-                variant=frame.index,
-                value=pack_frame(frame.timestamp, frame.pdq),
-                **common,
-            )
-        )
-        session.add(
-            Reference(kind="pdq", variant=VIDEO_PDQ_VARIANTS + frame.index, value=frame.pdq, **common)
-        )
-    return f"video: {len(frames)} frames enrolled (one every {REFERENCE_EVERY_SECONDS} s)"
-
-
 def seal_embedding(case_key: bytes, case_id: int, embedding: np.ndarray) -> bytes:
-    """A face reference is sealed with its case's key: purging the case shreds it."""
-    return seal(case_key, embedding_bytes(embedding), f"reference:{case_id}".encode())
-
-
-def open_features(case_key: bytes, case_id: int, sealed: bytes) -> LocalFeatures:
-    return LocalFeatures.from_bytes(unseal(case_key, sealed, f"features:{case_id}".encode()))
+    """A face reference is sealed with its case's key: purging the case shreds it (kinds/face.py)."""
+    return BY_NAME["face"].seal(case_key, case_id, embedding)  # type: ignore[no-any-return]
 
 
 def open_embedding(case_key: bytes, case_id: int, sealed: bytes) -> np.ndarray:
-    return embedding_from_bytes(unseal(case_key, sealed, f"reference:{case_id}".encode()))
+    return BY_NAME["face"].open(case_key, case_id, sealed)  # type: ignore[no-any-return]
+
+
+def open_features(case_key: bytes, case_id: int, sealed: bytes) -> LocalFeatures:
+    return BY_NAME["partial"].open(case_key, case_id, sealed)  # type: ignore[no-any-return]
 
 
 def get_case(session: Session, case_id: int) -> Case:
     case = session.get(Case, case_id)
     if case is None:
-        raise NciiError(f"no case {case_id}", hint="list cases with `ncii-shield case list`")
+        raise NotFound(f"no case {case_id}", hint="list cases with `ncii-shield case list`")
     return case
 
 
@@ -148,7 +124,8 @@ def enrol(
     *,
     keep_originals: bool = False,
 ) -> list[EnrolledPhoto]:
-    """Compute and store the references of each photo: SHA-256, 8 dihedral PDQ hashes, the face.
+    """Compute and store the references of each photo, kind by kind (signals/registry.py): SHA-256,
+    8 dihedral PDQ hashes, a video's frames, local features, the face.
 
     When a photo shows several faces only the largest is enrolled, with a warning: the others are
     most likely friends or bystanders who have not consented to being searched for.
@@ -161,90 +138,55 @@ def enrol(
         )
     prepared = []
     for path in photos:
-        data = _read_photo(path)
+        sample = Sample(_read_photo(path), label=path.name)
         try:
-            decoded = decode_image(data)
+            sample.decoded  # noqa: B018 - decode every photo before storing anything
         except MediaError as exc:
             raise NciiError(
                 f"{path}: {exc.message}", hint="nothing was enrolled; remove or replace this photo"
             ) from exc
-        prepared.append((path, data, decoded))
+        prepared.append(sample)
 
+    scope = case_scope(case.id)
+    key = CaseKey(case.id, lambda: store.keyring.key(session, scope))
     results: list[EnrolledPhoto] = []
-    for path, data, decoded in prepared:
-        sha = hashlib.sha256(data).hexdigest()
-        label = path.name
+    for sample in prepared:
+        sha, label = sample.sha256, sample.label
         existing = session.scalar(
             select(func.count())
             .select_from(Reference)
             .where(Reference.case_id == case.id, Reference.photo_sha256 == sha)
         )
-        variants, quality = pdq_dihedral(decoded.rgb)
-        faces = detect_faces(decoded.upright)
-        report = EnrolledPhoto(label, sha, quality, len(faces), min(1, len(faces)))
+        facts = {"pdq_quality": 0, "faces_found": 0, "faces_enrolled": 0}
+        for kind in KINDS:
+            facts.update(kind.facts(sample))
+        report = EnrolledPhoto(label, sha, **facts)
         if existing:
             report.already_enrolled, report.faces_enrolled = True, 0
             report.warnings.append("already enrolled in this case; skipped")
             results.append(report)
             continue
-        scope = case_scope(case.id)
-        case_key = store.keyring.key(session, scope)
-        blob_key = store.blobs.put(data, namespace="originals", scope=scope) if keep_originals else None
-        session.add(
-            Reference(
-                case_id=case.id,
-                kind="sha256",
-                photo_sha256=sha,
-                photo_label=label,
-                value=bytes.fromhex(sha),
-                blob_key=blob_key,
-            )
+        key.key  # noqa: B018 - the case key exists before anything is sealed or kept under its scope
+        blob_key = (
+            store.blobs.put(sample.data, namespace="originals", scope=scope) if keep_originals else None
         )
-        if quality >= MIN_QUALITY:
-            for index, value in enumerate(variants):
+        for kind in KINDS:
+            enrolment = kind.enrol(sample, key)
+            for ref in enrolment.references:
                 session.add(
                     Reference(
                         case_id=case.id,
-                        kind="pdq",
-                        variant=index,
+                        kind=ref.kind,
+                        variant=ref.variant,
                         photo_sha256=sha,
                         photo_label=label,
-                        value=value,
-                        quality=quality,
+                        value=ref.value,
+                        quality=ref.quality,
+                        blob_key=blob_key,
                     )
                 )
-        else:
-            report.warnings.append(
-                f"PDQ quality {quality} < {MIN_QUALITY}: only exact copies and the face will match"
-            )
-        session.add(
-            Reference(
-                case_id=case.id,
-                kind="features",
-                photo_sha256=sha,
-                photo_label=label,
-                value=seal(
-                    case_key, extract_features(decoded.rgb).to_bytes(), f"features:{case.id}".encode()
-                ),
-            )
-        )
-        if faces:
-            session.add(
-                Reference(
-                    case_id=case.id,
-                    kind="face",
-                    variant=0,
-                    photo_sha256=sha,
-                    photo_label=label,
-                    value=seal_embedding(case_key, case.id, faces[0].embedding),
-                )
-            )
-            if len(faces) > 1:
-                report.warnings.append(f"{len(faces)} faces found; only the largest was enrolled")
-        else:
-            report.warnings.append("no face found: this photo is matched by its hashes only")
-        if decoded.format.startswith("video/"):
-            report.warnings.append(_enrol_video_frames(session, case.id, sha, label, data))
+                blob_key = None  # the photo's first reference (its SHA-256) names the kept original
+            report.warnings += enrolment.warnings
         results.append(report)
     session.execute(delete(FeatureCheck).where(FeatureCheck.case_id == case.id))  # new photos: check again
     session.flush()

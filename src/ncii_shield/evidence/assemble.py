@@ -12,11 +12,12 @@ from ncii_shield.cases.service import get_case
 from ncii_shield.evidence.model import Copy, ImageGroup, ReportData, Sighting
 from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.review.hits import HitRow, list_hits
+from ncii_shield.signals.registry import BY_NAME, report_groups
 from ncii_shield.store.blobs import BlobStore
 from ncii_shield.store.models import Item, Media, Reference, Source
 
-FACE_GROUP = "The person's face on other images"
-TEXT_GROUP = "Messages naming the person"
+FACE_GROUP = BY_NAME["face"].report_group or ""
+TEXT_GROUP = BY_NAME["text"].report_group or ""
 EXCERPT = 140
 
 
@@ -94,17 +95,16 @@ def build_report_data(session: Session, blobs: BlobStore, case_id: int) -> Repor
             thumbnail_jpeg=thumb,
             sightings=sightings,
         )
-        if strongest.kind in ("face", "text"):
-            group = FACE_GROUP if strongest.kind == "face" else TEXT_GROUP
-        else:
-            group = f"Enrolled photo: {strongest.reference}"
+        # A kind with a report group (face, text) is not about one enrolled photo: its copies go together.
+        group = BY_NAME[strongest.kind].report_group or f"Enrolled photo: {strongest.reference}"
         groups[group].append(copy)
 
-    ordered = sorted(groups, key=lambda g: (g in (FACE_GROUP, TEXT_GROUP), g == TEXT_GROUP, g))
+    special = report_groups()  # after the enrolled photos, in KIND_ORDER
+    ordered = sorted(groups, key=lambda g: (special.index(g) if g in special else -1, g))
     image_groups = tuple(
         ImageGroup(
             title=g,
-            reference_label=None if g in (FACE_GROUP, TEXT_GROUP) else g.split(": ", 1)[1],
+            reference_label=None if g in special else g.split(": ", 1)[1],
             copies=tuple(
                 sorted(groups[g], key=lambda c: (c.sightings[0].date is None, c.sightings[0].item_id))
             ),

@@ -46,6 +46,7 @@ from ncii_shield.evidence.report import render_report
 from ncii_shield.media.thumbs import blur_thumbnail
 from ncii_shield.review.decisions import current
 from ncii_shield.review.hits import list_hits
+from ncii_shield.signals.registry import KINDS
 from ncii_shield.store import audit
 from ncii_shield.store.chain import (
     Entry,
@@ -150,15 +151,11 @@ def export_bundle(  # type: ignore[no-untyped-def]
     signals: dict[str, dict[str, object]] = {}
     for sha, m in medias.items():
         sigs = session.scalars(select(Signal).where(Signal.media_id == m.id)).all()
-        pdq = next((s for s in sigs if s.kind == "pdq" and s.idx in (0, None)), None)
-        signals[sha] = {
-            "width": m.width,
-            "height": m.height,
-            "pdq": pdq.value.hex() if pdq is not None and pdq.value else None,
-            "pdq_quality": pdq.quality if pdq is not None else None,
-            "faces": sum(1 for s in sigs if s.kind == "face"),
-            "nudity": next((s.score for s in sigs if s.kind == "nudity"), None),
-        }
+        summary: dict[str, object] = {"width": m.width, "height": m.height}
+        for kind in KINDS:  # what each kind says of the file (pdq: its hash and quality; face: how many)
+            summary.update(kind.describe_media(sigs))
+        summary["nudity"] = next((s.score for s in sigs if s.kind == "nudity"), None)
+        signals[sha] = summary
     media_list: list[dict[str, object]] = []
     salt = os.urandom(16)
     for sha in shas:

@@ -30,8 +30,9 @@ from PIL import Image
 from ncii_shield import __version__
 from ncii_shield.evidence.i18n import strings
 from ncii_shield.evidence.model import Copy, ReportData, Sighting
+from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.media.thumbs import _open_thumbnail, blur_thumbnail
-from ncii_shield.signals import faces, pdq
+from ncii_shield.signals.registry import BY_NAME, KINDS
 from ncii_shield.store.files import atomic_write
 
 __all__ = [
@@ -46,8 +47,8 @@ __all__ = [
 
 # Thresholds quoted to the reader next to each distance, so a distance is never shown without the
 # line it is judged against. Taken from the signal modules so the report states what the matcher used.
-PDQ_MATCH_THRESHOLD = pdq.MATCH_THRESHOLD  # Hamming distance out of 256 bits
-FACE_SAME_PERSON_THRESHOLD = faces.SAME_PERSON_DISTANCE  # euclidean distance of 128-d embeddings
+PDQ_MATCH_THRESHOLD = BY_NAME["pdq"].threshold  # Hamming distance out of 256 bits
+FACE_SAME_PERSON_THRESHOLD = BY_NAME["face"].threshold  # euclidean distance of 128-d embeddings
 
 
 _TEMPLATES = Path(__file__).with_name("templates")
@@ -111,22 +112,19 @@ def _or_none(value: object | None) -> str:
 def explain_kind(kind: str, distance: float | None, *, language: str = "en") -> str:
     """One plain-language line per match kind, with the distance and the threshold it is judged by."""
     L = strings(language)
-    if kind == "pdq" and distance is not None:
-        return L["kind_pdq_distance"].format(distance=distance, threshold=PDQ_MATCH_THRESHOLD)
-    if kind == "face" and distance is not None:
-        return L["kind_face_distance"].format(distance=distance, threshold=FACE_SAME_PERSON_THRESHOLD)
-    if kind in ("exact", "pdq", "text", "video", "partial", "face"):
-        return L[f"kind_{kind}"]
-    return L["kind_other"].format(kind=kind)
+    spec = BY_NAME.get(kind)
+    if spec is None or f"kind_{kind}" not in L:
+        return L["kind_other"].format(kind=kind)
+    if distance is not None and f"kind_{kind}_distance" in L:
+        return L[f"kind_{kind}_distance"].format(distance=distance, threshold=spec.threshold)
+    return L[f"kind_{kind}"]
 
 
 def kind_legend(language: str = "en") -> tuple[tuple[str, str], ...]:
     """The "how to read" lines per match kind, thresholds filled in from the matcher's own constants."""
     L = strings(language)
-    fill = {"pdq": PDQ_MATCH_THRESHOLD, "face": FACE_SAME_PERSON_THRESHOLD}
-    return tuple(
-        (kind, L[f"legend_{kind}"].format(**fill)) for kind in ("exact", "pdq", "video", "partial", "face")
-    )
+    fill = {k.name: k.threshold for k in KINDS}
+    return tuple((k.name, L[f"legend_{k.name}"].format(**fill)) for k in KINDS if f"legend_{k.name}" in L)
 
 
 KIND_LEGEND: tuple[tuple[str, str], ...] = kind_legend("en")
@@ -508,8 +506,8 @@ def build_view(data: ReportData, *, language: str = "en", reveal_thumbnails: boo
     spread = tuple(row for _, row in sorted(spread_rows, key=lambda kr: kr[0]))
 
     counts = data.counts_by_kind or kind_counts
-    order = {"exact": 0, "pdq": 1, "face": 2}
-    counts_by_kind = tuple(sorted(counts.items(), key=lambda kv: (order.get(kv[0], 9), kv[0])))
+    order = {name: i for i, name in enumerate(KIND_ORDER)}
+    counts_by_kind = tuple(sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
     stats = (
         Stat(L["stat_copies"], str(len(copies_seen))),
         Stat(L["stat_sightings"], str(len(sightings))),

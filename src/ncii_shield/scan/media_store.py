@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.media.thumbs import blur_thumbnail
 from ncii_shield.signals.analyse import Analysis
-from ncii_shield.signals.faces import embedding_bytes
+from ncii_shield.signals.registry import KINDS
 from ncii_shield.store.crypto import source_scope
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Media, Signal
@@ -34,56 +34,10 @@ def store_media(
             thumb = blur_thumbnail(analysis.thumbnail) if hash_only else analysis.thumbnail
             media.thumb_key = blobs.put(thumb, namespace="thumbs", scope=source_scope(source_id))
             media.thumb_blurred = hash_only
-        if (
-            analysis.frames
-        ):  # a video: one PDQ per sampled frame (score = its time in seconds), faces per frame
-            for frame in analysis.frames:
-                media.signals.append(
-                    Signal(
-                        kind="pdq",
-                        frame=frame.index,
-                        value=frame.pdq,
-                        quality=frame.pdq_quality,
-                        score=frame.timestamp,
-                    )
-                )
-                for index, face in enumerate(frame.faces or []):
-                    media.signals.append(
-                        Signal(
-                            kind="face",
-                            frame=frame.index,
-                            idx=index,
-                            sealed=embedding_bytes(face.embedding),
-                            score=face.score,
-                            box=list(face.box),
-                        )
-                    )
-        elif analysis.pdq is not None:
-            media.signals.append(Signal(kind="pdq", value=analysis.pdq, quality=analysis.pdq_quality))
-        for index, face in enumerate(analysis.faces):
-            media.signals.append(
-                Signal(
-                    kind="face",
-                    idx=index,
-                    sealed=embedding_bytes(face.embedding),
-                    score=face.score,
-                    box=list(face.box),
-                )
-            )
-        if analysis.nudity is not None:
+        for kind in KINDS:  # every kind's signals: PDQ (per frame of a video), local features, faces ...
+            media.signals.extend(kind.stored_signals(analysis))
+        if analysis.nudity is not None:  # ranks hits for review; never a route to one
             media.signals.append(Signal(kind="nudity", score=analysis.nudity))
-        if analysis.features is not None:
-            media.signals.append(Signal(kind="features", sealed=analysis.features))
-        for index, window in enumerate(analysis.windows):
-            media.signals.append(
-                Signal(
-                    kind="pdq_window",
-                    idx=index,
-                    value=window.pdq,
-                    quality=window.quality,
-                    box=list(window.box),
-                )
-            )
     session.add(media)
     session.flush()
     return media
