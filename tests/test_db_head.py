@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
-from ncii_shield.store.db import _alembic_config, current_revisions, head_revisions
+from ncii_shield.store.db import _alembic_config, _revision_ids, current_revisions, head_revisions
 from tests.conftest import cli_env, new_store
 
 
@@ -34,3 +34,16 @@ def test_opening_a_store_at_head_does_not_import_alembic(tmp_path: Path) -> None
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env())
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+def test_revision_ids_read_every_form_alembic_writes() -> None:
+    assert _revision_ids('revision = "0009"\ndown_revision = "0008"\n') == {
+        "revision": "0009",
+        "down_revision": "0008",
+    }
+    assert _revision_ids('revision: str = "a1"\ndown_revision: str | None = None  # first\n') == {
+        "revision": "a1",
+        "down_revision": None,
+    }
+    merge = 'revision: str = "m"\ndown_revision: tuple[str, ...] = (\n    "b",\n    "c",\n)\n'
+    assert _revision_ids(merge) == {"revision": "m", "down_revision": ("b", "c")}

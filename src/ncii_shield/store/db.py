@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -69,14 +70,26 @@ def _alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def _assigned_name(tree: ast.Module, name: str) -> object:
-    for node in tree.body:
-        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
-        if isinstance(node, ast.AnnAssign):
-            target = node.target
-        if isinstance(target, ast.Name) and target.id == name and node.value is not None:
-            return ast.literal_eval(node.value)
-    raise LookupError(name)
+_ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
+
+
+def _revision_ids(source: str) -> dict[str, object]:
+    """``revision`` and ``down_revision`` of one migration file, from its one-line assignments (parsing the
+    whole file with ``ast`` costs more than the rest of opening a store); anything else is parsed fully."""
+    found: dict[str, object] = {}
+    try:
+        for name, value in _ASSIGNMENT.findall(source):
+            found.setdefault(name, ast.literal_eval(value))
+    except (ValueError, SyntaxError):
+        found = {}
+    if len(found) < 2:
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for target in targets:
+                    if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                        found[target.id] = ast.literal_eval(node.value)
+    return found
 
 
 @functools.cache
@@ -89,9 +102,9 @@ def head_revisions() -> frozenset[str]:
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in (_migrations_dir() / "versions").glob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        revisions.add(str(_assigned_name(tree, "revision")))
-        down = _assigned_name(tree, "down_revision")
+        ids = _revision_ids(path.read_text(encoding="utf-8"))
+        revisions.add(str(ids["revision"]))
+        down = ids.get("down_revision")
         parents.update([down] if isinstance(down, str) else list(down or ()))  # type: ignore[call-overload]
     return frozenset(revisions - parents)
 
