@@ -26,7 +26,7 @@ def synced(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_a_generated_key_file_and_its_directory_entry_are_synced(tmp_path: Path, synced: list[str]) -> None:
     """`keys rotate --generate-key-file` commits a database only the new key opens: the file must survive."""
-    from ncii_shield.cli.main import _new_key_source
+    from ncii_shield.cli.keys import _new_key_source
 
     target = tmp_path / "keys" / "new.key"
     source = _new_key_source(target, None)

@@ -1,0 +1,251 @@
+"""`case` (open, list, show, close, purge) and `enrol`: a case and the references it is searched by."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from ncii_shield.cli.common import JsonFlag, counts, state
+from ncii_shield.cli.output import console, err_console, fail, print_json, print_table
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+app = typer.Typer(no_args_is_help=True, help="Open, list and show cases.")
+
+
+@app.command("open")
+def case_open(
+    pseudonym: Annotated[str, typer.Option(help="A name for the case that does not identify the person.")],
+    consent_by: Annotated[str, typer.Option(help="Who gave consent (the person, or their guardian).")],
+    consent_method: Annotated[str, typer.Option(help="How: e.g. 'signed form', 'recorded call'.")],
+    consent_at: Annotated[
+        datetime | None, typer.Option(help="When consent was given (UTC) [default: now].")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Anything else about the consent.")] = None,
+    minor: Annotated[
+        bool, typer.Option("--minor", help="The person is a minor: hash-only unless --keep-media.")
+    ] = False,
+    hash_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--hash-only/--keep-media", help="Keep no image of the hits, only hashes and blurred thumbnails."
+        ),
+    ] = None,
+) -> None:
+    """Open a case for a person who has consented to be searched for. Prints the case id."""
+    from datetime import UTC
+
+    from ncii_shield.cases.service import open_case
+
+    with state.store.session() as session:
+        case = open_case(
+            session,
+            pseudonym,
+            consent_by=consent_by,
+            consent_method=consent_method,
+            consent_at=consent_at.replace(tzinfo=UTC)
+            if consent_at and consent_at.tzinfo is None
+            else consent_at,
+            consent_note=note,
+            minor=minor,
+            hash_only=hash_only,
+        )
+        case_id = case.id
+    err_console.print(f"opened case [bold]{case_id}[/]")
+    print(case_id)  # alone on stdout, so scripts can do CASE=$(ncii-shield case open ...)
+
+
+@app.command("list")
+def case_list(as_json: JsonFlag = False) -> None:
+    """List cases with their number of references and hits."""
+    with state.store.session() as session:
+        rows = _case_rows(session)
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(
+            "Cases",
+            ["id", "pseudonym", "status", "opened", "references", "items hit"],
+            [
+                (
+                    r["id"],
+                    r["pseudonym"],
+                    r["status"],
+                    f"{r['opened']:%Y-%m-%d %H:%M}",
+                    r["references"],
+                    r["hits"],
+                )
+                for r in rows
+            ],
+        )
+
+
+def _case_rows(session: Session) -> list[dict[str, Any]]:
+    """Every case with its reference and hit counts (its own query until the read layer answers it)."""
+    from sqlalchemy import func, select
+
+    from ncii_shield.store.models import Case, Hit, Reference
+
+    refs = dict(session.execute(select(Reference.case_id, func.count()).group_by(Reference.case_id)).all())
+    hits = dict(
+        session.execute(
+            select(Hit.case_id, func.count(func.distinct(Hit.item_id))).group_by(Hit.case_id)
+        ).all()
+    )
+    return [
+        dict(
+            id=c.id,
+            pseudonym=c.pseudonym,
+            status=c.status,
+            opened=c.created_at,
+            references=refs.get(c.id, 0),
+            hits=hits.get(c.id, 0),
+        )
+        for c in session.scalars(select(Case).order_by(Case.id))
+    ]
+
+
+@app.command("show")
+def case_show(case_id: int, as_json: JsonFlag = False) -> None:
+    """Show a case: consent record, enrolled references, hits by kind."""
+    with state.store.session() as session:
+        data, purged_at = _case_facts(session, case_id)
+    if as_json:
+        print_json(data)
+        return
+    if data["status"] == "purged":
+        console.print(f"case {case_id} was purged on {purged_at:%Y-%m-%d %H:%M} UTC; nothing of it remains")
+        return
+    flags = ", minor" * data["minor"] + ", hash-only" * data["hash_only"]
+    console.print(f"[bold]case {data['id']}[/] {escape(data['pseudonym'] or '')} ({data['status']}{flags})")
+    console.print(
+        f"consent: {escape(data['consent_by'])}, {data['consent_at']:%Y-%m-%d %H:%M} UTC, "
+        f"{escape(data['consent_method'])}"
+    )
+    refs = [(r["photo"], r["kind"], r["count"]) for r in data["references"]]
+    print_table("References", ["photo", "kind", "count"], refs)
+    by_kind = data["hits_by_kind"]
+    console.print("hits by kind: " + (", ".join(f"{k} {n}" for k, n in by_kind.items()) or "none"))
+
+
+def _case_facts(session: Session, case_id: int) -> tuple[dict[str, Any], datetime | None]:
+    """A case's consent record, references and hits by kind as `case show --json` prints them, and when
+    it was purged (its own query until the read layer answers it)."""
+    from sqlalchemy import select
+
+    from ncii_shield.cases.service import get_case
+    from ncii_shield.review.hits import list_hits
+    from ncii_shield.store.models import Reference
+
+    case = get_case(session, case_id)
+    counted: Counter[tuple[str, str]] = Counter()  # labels are sealed: count here, not in SQL
+    for label, kind in session.execute(
+        select(Reference.photo_label, Reference.kind).where(Reference.case_id == case_id)
+    ):
+        counted[(label, kind)] += 1
+    by_kind: dict[str, int] = {}
+    for row in list_hits(session, case_id):
+        by_kind[row.kind] = by_kind.get(row.kind, 0) + 1
+    data = dict(
+        id=case.id,
+        pseudonym=case.pseudonym,
+        status=case.status,
+        minor=case.minor,
+        hash_only=case.hash_only,
+        consent_by=case.consent_by,
+        consent_at=case.consent_at,
+        consent_method=case.consent_method,
+        consent_note=case.consent_note,
+        references=[dict(photo=p, kind=k, count=n) for (p, k), n in counted.items()],
+        hits_by_kind=by_kind,
+    )
+    return data, case.purged_at
+
+
+@app.command("close")
+def case_close(case_id: int) -> None:
+    """Close a case: it stops matching; its evidence is kept until it is purged."""
+    from ncii_shield.cases.retention import close_case
+
+    with state.store.session() as session:
+        close_case(session, case_id)
+    console.print(f"case {case_id} closed")
+
+
+@app.command("purge")
+def case_purge(
+    case_id: int,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Destroy a case's key and data, and what was collected only for it. This cannot be undone."""
+    from ncii_shield.cases.retention import compact, purge_case
+
+    if not yes and (
+        not sys.stdin.isatty()
+        or not typer.confirm(f"Purge case {case_id}? Its data becomes unrecoverable.", err=True)
+    ):
+        fail(f"case {case_id} not purged", hint="confirm at the prompt, or add --yes")
+    from ncii_shield.cases.service import get_case
+    from ncii_shield.store.garbage import collect_garbage
+
+    with state.store.session() as session:
+        finishing = get_case(session, case_id).status == "purged"
+    if finishing:  # a purge interrupted after its commit: only files are left to remove
+        removed = collect_garbage(state.store)
+        compact(state.store)
+        console.print(f"case {case_id} was already purged; {removed} leftover files removed")
+        return
+    with state.store.session() as session:
+        result = purge_case(state.store, session, case_id)
+    result.blobs += collect_garbage(state.store)
+    compact(state.store)
+    if as_json:
+        print_json(result.__dict__)
+    else:
+        console.print(
+            f"case {case_id} purged: key destroyed; {result.references} references, {result.hits} hits, "
+            f"{result.items} items, {result.media} media, {result.sources} sources removed; "
+            f"{result.kept_items} items kept for other cases"
+        )
+
+
+def enrol(
+    case_id: Annotated[int, typer.Argument(help="The case to enrol into.")],
+    photos: Annotated[list[Path], typer.Argument(help="The person's own photos.")],
+    keep_originals: Annotated[
+        bool, typer.Option(help="Also keep the photos themselves (default: hashes only).")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Enrol a person's photos: SHA-256, 8 dihedral PDQ hashes and the face embedding of each.
+
+    Then matches everything already stored, so a new case searches the whole backlog at once.
+    """
+    from ncii_shield.cases.service import enrol as do_enrol
+    from ncii_shield.cases.service import get_case
+    from ncii_shield.scan.match import match_case
+
+    with state.store.session() as session, err_console.status("computing references…"):
+        case = get_case(session, case_id)
+        results = do_enrol(session, state.store, case, photos, keep_originals=keep_originals)
+        new_hits = match_case(state.store, session, case_id)
+    if as_json:
+        print_json(dict(photos=[r.__dict__ for r in results], new_hits=dict(new_hits)))
+        return
+    print_table(
+        f"Enrolled into case {case_id}",
+        ["photo", "sha256", "pdq quality", "faces", "notes"],
+        [
+            (r.label, r.sha256[:16] + "…", r.pdq_quality, r.faces_enrolled, "; ".join(r.warnings))
+            for r in results
+        ],
+    )
+    console.print(f"backlog matched: {counts(new_hits)} new hit(s)")

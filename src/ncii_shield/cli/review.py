@@ -1,0 +1,124 @@
+"""`hits` and `review confirm|reject`: a case's hits as rows a person reads, and the decisions on them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from ncii_shield.cli.common import JsonFlag, state
+from ncii_shield.cli.output import console, fail, print_json, print_table
+from ncii_shield.kinds import KIND_ORDER
+
+app = typer.Typer(
+    no_args_is_help=True, help="Confirm or reject hits, with a reason (appended, never edited)."
+)
+
+
+def _fmt_distance(row_kind: str, distances: dict[str, float | None]) -> str:
+    parts = []
+    for kind, value in distances.items():
+        if value is None:
+            parts.append(kind)
+        else:
+            parts.append(f"{kind} {value:.0f}" if kind == "pdq" else f"{kind} {value:.2f}")
+    return ", ".join(parts)
+
+
+def _fmt_match(row: object) -> str:
+    """Distances per route; for a text hit, the fields named and the classifier's label and score."""
+    text = (getattr(row, "details", None) or {}).get("text")
+    base = _fmt_distance(row.kind, row.distances)
+    if not text:
+        return base
+    return f"{base}: {', '.join(text.get('fields', []))}; {text.get('label')} {text.get('score', 0):.2f}"
+
+
+def hits(
+    case_id: int,
+    kind: Annotated[
+        str | None, typer.Option(help="Only hits found by this route: exact, pdq or face.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List a case's hits with their provenance: one row per message, every route that matched it."""
+    from ncii_shield.cases.service import get_case
+    from ncii_shield.review.hits import list_hits
+
+    if kind is not None and kind not in KIND_ORDER:
+        fail(f"unknown kind {kind!r}", hint=f"use one of {', '.join(KIND_ORDER)}")
+    with state.store.session() as session:
+        get_case(session, case_id)
+        rows = list_hits(session, case_id, kind=kind)
+    if as_json:
+        print_json([r.to_json() for r in rows])
+        return
+    print_table(
+        f"Hits for case {case_id} ({len(rows)})",
+        ["item", "kind", "match", "file", "chat", "msg", "sender", "date (UTC)", "forwarded from", "review"],
+        [
+            (
+                r.item_id,
+                r.kind,
+                _fmt_match(r),
+                r.media_path or escape(r.excerpt or ""),
+                r.chat,
+                r.message_id,
+                f"{r.sender or '?'} ({r.sender_id})" if r.sender_id else r.sender,
+                f"{r.date:%Y-%m-%d %H:%M}" if r.date else None,
+                r.forwarded_from,
+            )
+            for r in rows
+        ],
+    )
+
+
+def _review(
+    case_id: int, decision: str, items: list[int] | None, all_hits: bool, kind: str | None, reason: str
+) -> None:
+    from ncii_shield.review.decisions import decide
+
+    if not items and not all_hits:
+        fail("no hits named", hint="give item ids (see `ncii-shield hits CASE`) or --all [--kind KIND]")
+    if items and all_hits:
+        fail("give item ids or --all, not both")
+    if kind is not None and kind not in KIND_ORDER:
+        fail(f"unknown kind {kind!r}", hint=f"use one of {', '.join(KIND_ORDER)}")
+    with state.store.session() as session:
+        done = decide(
+            session, case_id, decision, reason, item_ids=items or None, kind=kind, undecided_only=all_hits
+        )
+    console.print(f"case {case_id}: {len(done)} hit(s) {decision}")
+
+
+ItemsArg = Annotated[list[int] | None, typer.Argument(help="Item ids of hits (see `ncii-shield hits CASE`).")]
+AllFlag = Annotated[
+    bool, typer.Option("--all", help="Every hit not yet reviewed (with --kind: of that kind).")
+]
+KindOpt = Annotated[str | None, typer.Option(help="With --all: only hits found by this route.")]
+ReasonOpt = Annotated[str, typer.Option(help="Why: kept sealed, in the record.")]
+
+
+@app.command("confirm")
+def review_confirm(
+    case_id: int,
+    items: ItemsArg = None,
+    all_hits: AllFlag = False,
+    kind: KindOpt = None,
+    reason: ReasonOpt = "",
+) -> None:
+    """Confirm hits: they are the person's images or about the person, and are acted on."""
+    _review(case_id, "confirmed", items, all_hits, kind, reason)
+
+
+@app.command("reject")
+def review_reject(
+    case_id: int,
+    items: ItemsArg = None,
+    all_hits: AllFlag = False,
+    kind: KindOpt = None,
+    reason: ReasonOpt = "",
+) -> None:
+    """Reject hits: not the person; they stay on record but are left out of notices and bundles."""
+    _review(case_id, "rejected", items, all_hits, kind, reason)

@@ -1,0 +1,194 @@
+"""`takedown draft|show|send|mark|recheck|status`: notices to platforms, and whether the content went."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from ncii_shield.cli.common import JsonFlag, counts, state
+from ncii_shield.cli.output import console, fail, print_json, print_table
+
+app = typer.Typer(no_args_is_help=True, help="Takedown notices: draft, send, track removal and re-uploads.")
+
+
+@app.command("draft")
+def takedown_draft(
+    case_id: int,
+    org: Annotated[
+        str | None, typer.Option(envvar="NCII_REPORTER_ORG", help="Who reports (your organisation).")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option(envvar="NCII_REPORTER_EMAIL", help="Where platforms answer.")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="ko or en [default: ko for Korean bodies, else en].")
+    ] = None,
+    regulator: Annotated[
+        bool, typer.Option("--regulator", help="Also a notice to the KCSC covering every item.")
+    ] = False,
+    hosting_contact: Annotated[
+        str | None, typer.Option(help="Abuse contact (e-mail or form URL) for hits on other websites.")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="Also write each notice as a text file here.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """One notice per platform for the case's confirmed hits that no notice covers yet."""
+    from ncii_shield.takedown.service import draft
+
+    if not org or not email:
+        fail(
+            "who is reporting is not set",
+            hint="give --org and --email (or NCII_REPORTER_ORG, NCII_REPORTER_EMAIL)",
+        )
+    with state.store.session() as session:
+        notices = draft(
+            session,
+            case_id,
+            reporter_organisation=org,
+            reporter_email=email,
+            language=language,
+            regulator=regulator,
+            hosting_contact=hosting_contact,
+            out_dir=out_dir,
+        )
+        rows = [(n.id, n.platform_id, n.language, n.channel, n.to, len(n.items)) for n in notices]
+    if as_json:
+        print_json(
+            [
+                dict(zip(("id", "platform", "language", "channel", "to", "items"), r, strict=True))
+                for r in rows
+            ]
+        )
+        return
+    print_table(
+        f"Notices drafted for case {case_id} ({len(rows)})",
+        ["id", "platform", "lang", "via", "to", "items"],
+        rows,
+    )
+
+
+@app.command("show")
+def takedown_show(notice_id: int) -> None:
+    """Print a notice as it will be sent."""
+    from ncii_shield.takedown.service import notices_of
+
+    with state.store.session() as session:
+        (notice,) = notices_of(session, [notice_id])
+        text = f"To: {notice.to}\nSubject: {notice.subject}\n\n{notice.body}"
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@app.command("send")
+def takedown_send(notice_ids: Annotated[list[int], typer.Argument(help="Drafted e-mail notices.")]) -> None:
+    """Send notices by SMTP (NCII_SMTP_HOST, NCII_SMTP_PORT, NCII_SMTP_FROM, …); each is sent once."""
+    from ncii_shield.takedown.service import send
+    from ncii_shield.takedown.smtp import settings_from_env
+
+    settings = settings_from_env()
+    for notice_id in notice_ids:
+        with state.store.session() as session:
+            message_id = send(session, notice_id, settings)
+        console.print(f"notice {notice_id} sent ({escape(message_id)})")
+
+
+@app.command("mark")
+def takedown_mark(
+    notice_id: int,
+    status: Annotated[str, typer.Argument(help="sent (through a form, by hand), acknowledged or closed.")],
+    note: Annotated[str, typer.Option(help="What happened, for the record.")] = "",
+) -> None:
+    """Record what happened outside ncii-shield: a form submitted, a platform's acknowledgement."""
+    from ncii_shield.takedown.service import mark
+
+    with state.store.session() as session:
+        mark(session, notice_id, status, note)
+    console.print(f"notice {notice_id}: {status}")
+
+
+@app.command("recheck")
+def takedown_recheck(
+    case_id: int,
+    timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 10.0,
+    retries: Annotated[int, typer.Option(help="Retries on errors, with backoff.")] = 3,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fetch every reported URL: removed or still up, with the response kept as evidence."""
+    from ncii_shield.takedown.service import detect_reappearance, recheck
+
+    with state.store.session() as session:
+        rows = recheck(session, case_id, timeout=timeout, retries=retries)
+        detect_reappearance(session, case_id)
+    if as_json:
+        print_json([r.__dict__ for r in rows])
+        return
+    print_table(
+        f"Recheck of case {case_id} ({len(rows)} URLs)",
+        ["notice", "item", "url", "now", "http", "error"],
+        [(r.notice_id, r.item_id, r.url, r.status, r.http_status, r.error) for r in rows],
+    )
+
+
+@app.command("status")
+def takedown_status(case_id: int, as_json: JsonFlag = False) -> None:
+    """Every notice and item status, time to removal per platform, and re-upload alerts."""
+    from ncii_shield.takedown.service import status
+
+    with state.store.session() as session:
+        notices, stats, alerts = status(session, case_id)
+        alert_rows = [(a.id, a.item_id, a.kind, a.notice_item_id, a.at) for a in alerts]
+    if as_json:
+        print_json(
+            {
+                "notices": [
+                    {
+                        **n.__dict__,
+                        "created_at": n.created_at.isoformat(),
+                        "sent_at": n.sent_at.isoformat() if n.sent_at else None,
+                    }
+                    for n in notices
+                ],
+                "platforms": [s.__dict__ for s in stats],
+                "alerts": [
+                    dict(
+                        zip(
+                            ("id", "item_id", "kind", "notice_item_id", "at"),
+                            (*a[:4], a[4].isoformat()),
+                            strict=True,
+                        )
+                    )
+                    for a in alert_rows
+                ],
+            }
+        )
+        return
+    print_table(
+        f"Notices of case {case_id} ({len(notices)})",
+        ["id", "platform", "lang", "status", "sent (UTC)", "items"],
+        [
+            (
+                n.notice_id,
+                n.platform_id,
+                n.language,
+                n.status,
+                f"{n.sent_at:%Y-%m-%d %H:%M}" if n.sent_at else "-",
+                counts(n.items),
+            )
+            for n in notices
+        ],
+    )
+    print_table(
+        "Time to removal per platform",
+        ["platform", "notices", "items", "removed", "median hours", "max hours"],
+        [
+            (s.platform_id, s.notices, s.items, s.removed, s.median_hours_to_removal, s.max_hours_to_removal)
+            for s in stats
+        ],
+    )
+    for _, item_id, kind, source, at in alert_rows:
+        console.print(
+            f"[bold red]ALERT[/] {kind}: item {item_id} (removed before as notice item {source}) at {at:%Y-%m-%d %H:%M}"
+        )
