@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -88,27 +87,19 @@ def case_list(as_json: JsonFlag = False) -> None:
 
 
 def _case_rows(session: Session) -> list[dict[str, Any]]:
-    """Every case with its reference and hit counts (its own query until the read layer answers it)."""
-    from sqlalchemy import func, select
+    """Every case with its reference count and messages hit, as `case list --json` prints them."""
+    from ncii_shield.read.cases import list_cases
 
-    from ncii_shield.store.models import Case, Hit, Reference
-
-    refs = dict(session.execute(select(Reference.case_id, func.count()).group_by(Reference.case_id)).all())
-    hits = dict(
-        session.execute(
-            select(Hit.case_id, func.count(func.distinct(Hit.item_id))).group_by(Hit.case_id)
-        ).all()
-    )
     return [
         dict(
             id=c.id,
             pseudonym=c.pseudonym,
             status=c.status,
             opened=c.created_at,
-            references=refs.get(c.id, 0),
-            hits=hits.get(c.id, 0),
+            references=c.references,
+            hits=c.hit_counts.messages,
         )
-        for c in session.scalars(select(Case).order_by(Case.id))
+        for c in list_cases(session)
     ]
 
 
@@ -136,23 +127,11 @@ def case_show(case_id: int, as_json: JsonFlag = False) -> None:
 
 
 def _case_facts(session: Session, case_id: int) -> tuple[dict[str, Any], datetime | None]:
-    """A case's consent record, references and hits by kind as `case show --json` prints them, and when
-    it was purged (its own query until the read layer answers it)."""
-    from sqlalchemy import select
+    """A case's consent record, references and messages by strongest route as `case show --json` prints
+    them, and when it was purged."""
+    from ncii_shield.read.cases import case_detail
 
-    from ncii_shield.cases.service import get_case
-    from ncii_shield.review.hits import list_hits
-    from ncii_shield.store.models import Reference
-
-    case = get_case(session, case_id)
-    counted: Counter[tuple[str, str]] = Counter()  # labels are sealed: count here, not in SQL
-    for label, kind in session.execute(
-        select(Reference.photo_label, Reference.kind).where(Reference.case_id == case_id)
-    ):
-        counted[(label, kind)] += 1
-    by_kind: dict[str, int] = {}
-    for row in list_hits(session, case_id):
-        by_kind[row.kind] = by_kind.get(row.kind, 0) + 1
+    case = case_detail(session, case_id)
     data = dict(
         id=case.id,
         pseudonym=case.pseudonym,
@@ -163,8 +142,8 @@ def _case_facts(session: Session, case_id: int) -> tuple[dict[str, Any], datetim
         consent_at=case.consent_at,
         consent_method=case.consent_method,
         consent_note=case.consent_note,
-        references=[dict(photo=p, kind=k, count=n) for (p, k), n in counted.items()],
-        hits_by_kind=by_kind,
+        references=[dict(photo=r.photo, kind=r.kind, count=r.count) for r in case.enrolled],
+        hits_by_kind=case.hit_counts.strongest,
     )
     return data, case.purged_at
 

@@ -38,6 +38,6 @@ state = State()
 
 
 def counts(by_kind: Mapping[str, int]) -> str:
-    """'5 (exact 1, pdq 2, face 2)', or '0'."""
+    """'5 (exact 1, pdq 2, face 2)', or '0': hits by route (a message found two ways counts twice)."""
     total = sum(by_kind.values())
     return f"{total} ({', '.join(f'{k} {n}' for k, n in by_kind.items())})" if total else "0"

@@ -43,13 +43,13 @@ def hits(
     as_json: JsonFlag = False,
 ) -> None:
     """List a case's hits with their provenance: one row per message, every route that matched it."""
-    from ncii_shield.cases.service import get_case
-    from ncii_shield.review.hits import list_hits
+    from ncii_shield.read.cases import get_case_ref
+    from ncii_shield.read.hits import list_hits
 
     if kind is not None and kind not in KIND_ORDER:
         fail(f"unknown kind {kind!r}", hint=f"use one of {', '.join(KIND_ORDER)}")
     with state.store.session() as session:
-        get_case(session, case_id)
+        get_case_ref(session, case_id)
         rows = list_hits(session, case_id, kind=kind)
     if as_json:
         print_json([r.to_json() for r in rows])

@@ -151,7 +151,7 @@ def _print_scan(r: ScanResult, zone: str) -> None:
         console.print(f"  skipped {count}: {escape(reason)}")
     if r.error:
         console.print(f"[yellow]source stopped early:[/] {escape(r.error)}")
-    console.print(f"new hits: {counts(r.new_hits)}")
+    console.print(f"new hits by route: {counts(r.new_hits)}")
     if r.bank_hits:
         console.print(f"new bank hits: {counts(r.bank_hits)}")
 
@@ -164,7 +164,7 @@ def match(case_id: int) -> None:
     with state.store.session() as session:
         get_case(session, case_id)
         new = match_case(state.store, session, case_id)
-    console.print(f"new hits: {counts(new)}")
+    console.print(f"new hits by route: {counts(new)}")
 
 
 def sources(as_json: JsonFlag = False) -> None:
@@ -215,25 +215,12 @@ def skipped(
 
 
 def _skipped_rows(session: Session, source_id: int | None) -> list[dict[str, Any]]:
-    """Skipped items with their reason (its own query until the read layer answers it)."""
-    from sqlalchemy import select
+    """Skipped items with their reason, as `skipped --json` prints them."""
+    from dataclasses import asdict
 
-    from ncii_shield.store.models import Item
+    from ncii_shield.read.sources import skipped_items
 
-    query = select(Item).where(Item.skip_reason.is_not(None)).order_by(Item.id)
-    if source_id is not None:
-        query = query.where(Item.source_id == source_id)
-    return [
-        dict(
-            item_id=i.id,
-            source_id=i.source_id,
-            chat=i.chat_title,
-            message_id=i.message_id,
-            media_path=i.media_path,
-            reason=i.skip_reason,
-        )
-        for i in session.scalars(query)
-    ]
+    return [asdict(i) for i in skipped_items(session, source_id)]
 
 
 def demo(

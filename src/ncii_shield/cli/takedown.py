@@ -135,10 +135,11 @@ def takedown_recheck(
 @app.command("status")
 def takedown_status(case_id: int, as_json: JsonFlag = False) -> None:
     """Every notice and item status, time to removal per platform, and re-upload alerts."""
-    from ncii_shield.takedown.service import status
+    from ncii_shield.read.takedown import takedown_status as read_status
 
     with state.store.session() as session:
-        notices, stats, alerts = status(session, case_id)
+        found = read_status(session, case_id)
+        notices, stats, alerts = found.notices, found.platforms, found.alerts
         alert_rows = [(a.id, a.item_id, a.kind, a.notice_item_id, a.at) for a in alerts]
     if as_json:
         print_json(

@@ -93,17 +93,17 @@ def watch(
     else:
         console.print(
             f"watchlist of case {case_id}: {counts(added)} identifier(s) added (stored as keyed hashes "
-            f"only); new hits: {counts(new)}"
+            f"only); new hits by route: {counts(new)}"
         )
 
 
 def rooms(case_id: int, as_json: JsonFlag = False) -> None:
     """The room graph: collected chats with the case's hits, and the invite/channel links between rooms."""
-    from ncii_shield.cases.service import get_case
-    from ncii_shield.text.rooms import room_graph
+    from ncii_shield.read.cases import get_case_ref
+    from ncii_shield.read.rooms import room_graph
 
     with state.store.session() as session:
-        get_case(session, case_id)
+        get_case_ref(session, case_id)
         graph = room_graph(state.store, session, case_id)
     if as_json:
         print_json(graph.to_json())
