@@ -119,11 +119,14 @@ def _modules() -> Iterator[tuple[str, Path]]:
 
 def _environment_reads(path: Path) -> list[str]:
     """Lines that use os.environ / getenv for an NCII_ name: the line names NCII_ or a *_ENV / *_VARIABLE
-    constant, or no literal at all (``os.environ.get(name)``, ``env = os.environ``). COLUMNS and HOME pass."""
+    constant, or no literal at all (``os.environ.get(name)``, ``env = os.environ``); COLUMNS and HOME pass.
+    Typer options with ``envvar="NCII_…"`` count too: the Settings field is the one reader."""
     found: dict[int, str] = {}
     source = path.read_text(encoding="utf-8")
     tree, lines = ast.parse(source), source.splitlines()
     for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "envvar" and "NCII_" in ast.unparse(node.value):
+            found[node.value.lineno] = f"{path.relative_to(ROOT)}:{node.value.lineno}: {ast.unparse(node)}"
         if not isinstance(node, ast.Attribute | ast.Name):
             continue
         name = node.attr if isinstance(node, ast.Attribute) else node.id
