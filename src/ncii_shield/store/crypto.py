@@ -8,6 +8,8 @@
   They are stored wrapped by the deployment key in the `keys` table. Destroying a scope's key makes
   everything sealed with it unreadable, wherever copies of the ciphertext survive (crypto-shredding).
 - Rotating the deployment key re-wraps the data keys in one transaction; no data is re-encrypted.
+
+AES-GCM itself and the data key of encrypted columns are in store/sealing.py, which the models use.
 """
 
 from __future__ import annotations
