@@ -54,7 +54,7 @@ def test_every_setting_is_documented() -> None:
     )
     docs = _docs()
     missing = sorted(variable for _, variable, _ in settings if variable not in docs)
-    assert not missing, "settings missing from README.md / docs/"
+    assert not missing, f"settings missing from README.md / docs/: {missing}"
 
 
 def test_every_variable_named_in_the_code_is_a_setting() -> None:
