@@ -1,31 +1,341 @@
-"""Where things live: the data directory and the database URL, from flags or the environment."""
+"""Settings: every ``NCII_*`` environment variable, read once, checked, and passed down.
+
+This is the one module that reads the environment (tests/test_docs.py fails on a read anywhere else), so a
+setting cannot hide in a corner of the code, be read at import time, or be read twice with two meanings.
+`load_settings()` reads them all into one frozen `Settings`; the entry points make it once and hand it to
+the `Store` (``store.settings``), and each part takes its values from there. A bad value stops start-up
+with one line naming the variable and what it expects. Each field carries its variable and a one-line
+description (`describe()`), which the docs test checks README.md against. Standard library only: the CLI
+imports this before anything else.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 import os
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ncii_shield.errors import NciiError
 
 DEFAULT_DATA_DIR = "./ncii-data"
 # Old Telegram exports write local times with no zone; NCII_TIMEZONE or --export-timezone names it.
 DEFAULT_TIMEZONE = "Asia/Seoul"
+DEFAULT_MAX_EXPORT_BYTES = 64 * 1024**3  # a result.json beyond 64 GiB is refused unless the limit is raised
+DEFAULT_ZIP_MAX_BYTES = 64 * 1024**3  # total uncompressed size of a zip
+DEFAULT_ZIP_MAX_MEMBERS = 500_000
+DEFAULT_ZIP_MAX_RATIO = 250.0  # uncompressed/compressed, for members over 1 MiB; deflate tops out near 1,030
+DEFAULT_SCAN_CHUNK = 64  # items per scan transaction
+KEY_BYTES = 32
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-@dataclass(frozen=True)
+class SettingError(NciiError):
+    """An ``NCII_*`` variable holds a value it cannot take."""
+
+
+# ------------------------------------------------------------------------------------------ parsers
+# Each turns the variable's text (never empty: an empty variable is unset) into its value, or raises
+# ValueError with the rest of a sentence that starts with the variable's name.
+
+
+def _not(raw: str, what: str) -> ValueError:
+    return ValueError(f"is {raw.strip()!r}, not {what}")
+
+
+def _text(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _secret(raw: str) -> str:
+    return raw  # as given: a passphrase may start or end with a space; never shown in a message
+
+
+def _path(raw: str) -> Path | None:
+    return Path(raw.strip()).expanduser() if raw.strip() else None
+
+
+def _count(what: str) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise _not(raw, what) from None
+        if value < 1:
+            raise _not(raw, what)
+        return value
+
+    return parse
+
+
+def _ratio(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise _not(raw, "a number") from None
+    if not value > 0:
+        raise _not(raw, "a number above 0")
+    return value
+
+
+def _port(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = -1
+    if not 0 < value < 65536:
+        raise _not(raw, "a port number")
+    return value
+
+
+def _flag(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise _not(value, "a yes/no value")
+
+
+def _zone(raw: str) -> str:
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _not(raw, "a time zone") from None
+    return name
+
+
+def parse_networks(text: str | None) -> tuple[Network, ...]:
+    """The networks named in ``text`` (comma- or space-separated); ValueError names a bad one."""
+    networks = []
+    for part in (text or "").replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not a network") from None
+    return tuple(networks)
+
+
+def _networks(raw: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(raw)
+    except ValueError as exc:
+        raise ValueError(f"is {raw.strip()!r}; {exc}") from None
+
+
+def decode_key(text: str) -> bytes:
+    """A 32-byte key written as 64 hex characters or base64; ValueError says what is wrong (not the key)."""
+    text = text.strip()
+    try:
+        key = bytes.fromhex(text) if len(text) == 2 * KEY_BYTES else base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error):
+        raise ValueError("is not a key") from None
+    if len(key) != KEY_BYTES:
+        raise ValueError(f"holds {len(key)} bytes; a key has {KEY_BYTES}")
+    return key
+
+
+# ----------------------------------------------------------------------------------------- settings
+
+_KEY_HINT = "use 64 hex characters (e.g. `openssl rand -hex 32`)"
+
+
+def _setting(
+    variable: str,
+    about: str,
+    default: Any = None,
+    *,
+    parse: Callable[[str], Any] = _text,
+    secret: bool = False,
+    hint: str | None = None,
+) -> Any:
+    """A field read from `variable`; `about` is its one line in the docs."""
+    meta = {"variable": variable, "about": about, "parse": parse, "secret": secret, "hint": hint}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
-    data_dir: Path
-    database_url: str
+    """Everything the environment configures. Secrets are kept out of repr() so they never reach a log."""
+
+    data_dir: Path = field(
+        metadata={"variable": "NCII_DATA_DIR", "about": "the data directory (default ./ncii-data)"}
+    )
+    database_url: str = field(
+        metadata={
+            "variable": "NCII_DATABASE_URL",
+            "about": "another database than the SQLite file in the data directory (e.g. PostgreSQL)",
+        }
+    )
+    key: bytes | None = _setting(
+        "NCII_KEY", "the deployment key, hex", parse=decode_key, secret=True, hint=_KEY_HINT
+    )
+    key_file: Path | None = _setting(  # noqa: RUF009 (a field; paths are immutable)
+        "NCII_KEY_FILE", "a file holding the deployment key", parse=_path
+    )
+    passphrase: str | None = _setting(
+        "NCII_PASSPHRASE", "the passphrase the deployment key is derived from", parse=_secret, secret=True
+    )
+    new_passphrase: str | None = _setting(
+        "NCII_NEW_PASSPHRASE", "the new passphrase for `keys rotate`", parse=_secret, secret=True
+    )
+    new_password: str | None = _setting(
+        "NCII_NEW_PASSWORD", "the password for `user add` (else asked twice)", parse=_secret, secret=True
+    )
+    bundle_passphrase: str | None = _setting(
+        "NCII_BUNDLE_PASSPHRASE",
+        "the passphrase of originals in an evidence bundle (`evidence export --media encrypted`)",
+        parse=_secret,
+        secret=True,
+    )
+    actor: str | None = _setting(
+        "NCII_ACTOR", "the name the audit log gives a service account's actions (default: the OS user)"
+    )
+    timezone: str = _setting(
+        "NCII_TIMEZONE",
+        "the zone assumed for old exports' offset-less dates (default Asia/Seoul)",
+        DEFAULT_TIMEZONE,
+        parse=_zone,
+        hint="give an IANA name such as Asia/Seoul, Europe/London or UTC",
+    )
+    max_export_bytes: int = _setting(
+        "NCII_MAX_EXPORT_BYTES",
+        "the largest result.json accepted (default 64 GiB)",
+        DEFAULT_MAX_EXPORT_BYTES,
+        parse=_count("a number of bytes"),
+    )
+    zip_max_bytes: int = _setting(
+        "NCII_ZIP_MAX_BYTES",
+        "the most a zip may unpack to (default 64 GiB)",
+        DEFAULT_ZIP_MAX_BYTES,
+        parse=_count("a number of bytes"),
+    )
+    zip_max_members: int = _setting(
+        "NCII_ZIP_MAX_MEMBERS",
+        "the most members a zip may have (default 500,000)",
+        DEFAULT_ZIP_MAX_MEMBERS,
+        parse=_count("a number of members"),
+    )
+    zip_max_ratio: float = _setting(
+        "NCII_ZIP_MAX_RATIO",
+        "the highest compression ratio of a zip member over 1 MiB (default 250)",
+        DEFAULT_ZIP_MAX_RATIO,
+        parse=_ratio,
+    )
+    scan_chunk: int = _setting(
+        "NCII_SCAN_CHUNK",
+        "messages per scan transaction (default 64)",
+        DEFAULT_SCAN_CHUNK,
+        parse=_count("a number of messages"),
+    )
+    import_dir: Path | None = _setting(  # noqa: RUF009 (a field; paths are immutable)
+        "NCII_IMPORT_DIR",
+        "the folder the web app offers exports from (default <data dir>/imports)",
+        parse=_path,
+    )
+    reporter_org: str | None = _setting(
+        "NCII_REPORTER_ORG", "who reports, in notices (`takedown draft --org`)"
+    )
+    reporter_email: str | None = _setting(
+        "NCII_REPORTER_EMAIL", "where platforms answer, in notices (`takedown draft --email`)"
+    )
+    smtp_host: str | None = _setting("NCII_SMTP_HOST", "the SMTP server notices are sent through")
+    smtp_port: int | None = _setting(
+        "NCII_SMTP_PORT",
+        "its port (default 465 with SSL, 587 with STARTTLS, else 25)",
+        parse=_port,
+        hint="e.g. 587 or 465",
+    )
+    smtp_from: str | None = _setting("NCII_SMTP_FROM", "the sender of notices")
+    smtp_user: str | None = _setting("NCII_SMTP_USER", "the SMTP login")
+    smtp_password: str | None = _setting("NCII_SMTP_PASSWORD", "its password", parse=_secret, secret=True)
+    smtp_starttls: bool = _setting(
+        "NCII_SMTP_STARTTLS",
+        "1 to upgrade the connection with STARTTLS (port 587)",
+        False,
+        parse=_flag,
+        hint="set {name} to 1 or 0",
+    )
+    smtp_ssl: bool = _setting(
+        "NCII_SMTP_SSL", "1 for implicit TLS (port 465)", False, parse=_flag, hint="set {name} to 1 or 0"
+    )
+    recheck_allow: tuple[Network, ...] = _setting(
+        "NCII_RECHECK_ALLOW",
+        "address ranges rechecks may reach besides the public internet (e.g. 10.1.0.0/16)",
+        (),
+        parse=_networks,
+        hint="comma-separated networks, e.g. 127.0.0.0/8",
+    )
 
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
 
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("secret") and value is not None:
+                text = "'***'"
+            elif f.name == "database_url":
+                text = repr(_without_password(value))
+            else:
+                text = repr(value)
+            shown.append(f"{f.name}={text}")
+        return f"Settings({', '.join(shown)})"
 
-def load_settings(data_dir: str | Path | None = None) -> Settings:
-    """Resolve settings: explicit argument, then NCII_DATA_DIR, then ./ncii-data.
+
+def _without_password(url: str) -> str:
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
+
+
+def describe() -> Iterator[tuple[str, str, str]]:
+    """(field, variable, one-line description) of every setting, in the order they are declared."""
+    for f in fields(Settings):
+        yield f.name, f.metadata["variable"], f.metadata["about"]
+
+
+def variable(name: str) -> str:
+    """The environment variable of the setting `name` (for hints: "set NCII_SMTP_HOST")."""
+    return Settings.__dataclass_fields__[name].metadata["variable"]
+
+
+def read_setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting from the environment, for callers given no `Settings` (library use, tests)."""
+    f = Settings.__dataclass_fields__[name]
+    if "parse" not in f.metadata:
+        return getattr(load_settings(environ=environ), name)
+    return _read(f.metadata, os.environ if environ is None else environ, f.default)
+
+
+def _read(meta: Mapping[str, Any], environ: Mapping[str, str], default: Any) -> Any:
+    name = meta["variable"]
+    raw = environ.get(name, "")
+    if not (raw if meta["parse"] is _secret else raw.strip()):
+        return default  # an empty variable is an unset one
+    try:
+        value = meta["parse"](raw)
+    except ValueError as exc:
+        hint = meta["hint"]
+        raise SettingError(f"{name} {exc}", hint=hint.format(name=name) if hint else None) from None
+    return default if value is None else value
+
+
+def load_settings(data_dir: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Every setting, from `environ` (default: the process environment); `data_dir` beats NCII_DATA_DIR.
 
     NCII_DATABASE_URL selects another database (e.g. PostgreSQL); media stay in the data directory.
     """
-    chosen = Path(data_dir or os.environ.get("NCII_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
-    url = os.environ.get("NCII_DATABASE_URL") or f"sqlite:///{chosen / 'ncii.db'}"
-    return Settings(data_dir=chosen, database_url=url)
+    env = os.environ if environ is None else environ
+    chosen = Path(data_dir or env.get("NCII_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
+    url = env.get("NCII_DATABASE_URL") or f"sqlite:///{chosen / 'ncii.db'}"
+    values = {f.name: _read(f.metadata, env, f.default) for f in fields(Settings) if "parse" in f.metadata}
+    return Settings(data_dir=chosen, database_url=url, **values)

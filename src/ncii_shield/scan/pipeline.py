@@ -50,8 +50,6 @@ from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case, Item, Media, Scan, Source
 from ncii_shield.text.rooms import index_links
 
-CHUNK_ITEMS = int(os.environ.get("NCII_SCAN_CHUNK", "64"))  # items per transaction
-
 
 @dataclass
 class ScanResult:
@@ -391,7 +389,7 @@ def run_scan(
         run.tag_secret = store.keyring.key(session, CHATS_SCOPE)
     try:
         progress.stage("reading")
-        for chunk, error in _chunks(iter(reader.iter_items()), CHUNK_ITEMS):
+        for chunk, error in _chunks(iter(reader.iter_items()), store.settings.scan_chunk):
             chunk = [cleaned(item) for item in chunk]
             _count_chats(run, chunk)
             _ingest(run, chunk).add_to(result)

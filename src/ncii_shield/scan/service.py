@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ncii_shield.config import DEFAULT_TIMEZONE
 from ncii_shield.errors import NciiError
 from ncii_shield.scan.pipeline import Progress, ScanResult, run_scan
 from ncii_shield.sources import check_size, open_sources
+from ncii_shield.sources.tree import ZipLimits
 from ncii_shield.store.db import Store
 
 
@@ -42,16 +42,20 @@ def scan_path(
     *,
     case_id: int | None,
     workers: int | None = None,
-    timezone: str = DEFAULT_TIMEZONE,
+    timezone: str | None = None,
     progress: Callable[[int, int, str], Progress] | None = None,
 ) -> PathScan:
-    """Detect, then scan each export in turn; `progress(index, count, name)` gives each its bar."""
-    zone = timezone_named(timezone)
+    """Detect, then scan each export in turn; `progress(index, count, name)` gives each its bar.
+
+    `timezone` (for offset-less dates) defaults to the settings' (NCII_TIMEZONE); the size and zip limits
+    come from the settings too."""
+    settings = store.settings
+    zone = timezone_named(timezone or settings.timezone)
     done = PathScan()
-    with open_sources(Path(path), assumed_timezone=zone) as opened:
+    with open_sources(Path(path), assumed_timezone=zone, limits=ZipLimits.from_settings(settings)) as opened:
         done.notes = list(opened.notes)
         for source in opened.sources:
-            check_size(source)
+            check_size(source, settings.max_export_bytes)
         for index, source in enumerate(opened.sources):
             where = Path(source.tree.location)
             done.results.append(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from datetime import tzinfo
 from pathlib import Path
 
+from ncii_shield.config import SettingError, read_setting
 from ncii_shield.errors import SourceError
 from ncii_shield.sources.base import Item, Source
 from ncii_shield.sources.detect import Opened, open_all, open_sources
@@ -25,22 +25,19 @@ __all__ = [
     "open_sources",
 ]
 
-DEFAULT_MAX_EXPORT_BYTES = 64 * 1024**3  # a result.json beyond 64 GiB is refused unless the limit is raised
-
 
 def max_export_bytes() -> int:
-    """The largest result.json accepted; NCII_MAX_EXPORT_BYTES raises or lowers it."""
-    raw = os.environ.get("NCII_MAX_EXPORT_BYTES")
+    """The largest result.json accepted when no `Settings` is given: NCII_MAX_EXPORT_BYTES, read now."""
     try:
-        return int(raw) if raw else DEFAULT_MAX_EXPORT_BYTES
-    except ValueError as exc:
-        raise SourceError(f"NCII_MAX_EXPORT_BYTES={raw!r} is not a number of bytes") from exc
+        return int(read_setting("max_export_bytes"))
+    except SettingError as exc:
+        raise SourceError(exc.message, hint=exc.hint) from exc
 
 
-def check_size(source: Source) -> None:
-    """Refuse a result.json over the configured limit before reading a byte of it."""
+def check_size(source: Source, limit: int | None = None) -> None:
+    """Refuse a result.json over `limit` (``settings.max_export_bytes``) before reading a byte of it."""
     if isinstance(source, TelegramExport):
-        size, limit = source.size(), max_export_bytes()
+        size, limit = source.size(), limit or max_export_bytes()
         if size > limit:
             raise SourceError(
                 f"{source.name} in {source.tree.label} is {size:,} bytes, over the limit of {limit:,}",
@@ -49,7 +46,8 @@ def check_size(source: Source) -> None:
 
 
 def open_source(path: Path, *, assumed_timezone: tzinfo | None = None) -> Source:
-    """The one source a path holds (tests and simple callers); several side by side is an error here."""
+    """The one source a path holds (tests and simple callers); several side by side is an error here.
+    Limits come from the environment as it is now (`scan_path` takes them from the store's settings)."""
     opened, _ = open_all(Path(path), assumed_timezone=assumed_timezone)
     if len(opened.sources) != 1:
         raise SourceError(

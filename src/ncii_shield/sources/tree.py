@@ -21,6 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
+from ncii_shield.config import (
+    DEFAULT_ZIP_MAX_BYTES,
+    DEFAULT_ZIP_MAX_MEMBERS,
+    DEFAULT_ZIP_MAX_RATIO,
+    SettingError,
+    Settings,
+    read_setting,
+)
 from ncii_shield.errors import SourceError
 from ncii_shield.sources.paths import resolve_inside, safe_relative_path
 
@@ -134,26 +142,24 @@ class DirTree(_Reading):
 class ZipLimits:
     """Bounds checked on the central directory before anything is decompressed."""
 
-    max_bytes: int = 64 * 1024**3  # total uncompressed size
-    max_members: int = 500_000
-    max_ratio: float = 250.0  # uncompressed/compressed, for members over 1 MiB; deflate tops out near 1,030
+    max_bytes: int = DEFAULT_ZIP_MAX_BYTES  # total uncompressed size
+    max_members: int = DEFAULT_ZIP_MAX_MEMBERS
+    max_ratio: float = DEFAULT_ZIP_MAX_RATIO  # uncompressed/compressed, for members over 1 MiB
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ZipLimits:
+        """NCII_ZIP_MAX_BYTES, NCII_ZIP_MAX_MEMBERS and NCII_ZIP_MAX_RATIO, as the settings read them."""
+        return cls(settings.zip_max_bytes, settings.zip_max_members, settings.zip_max_ratio)
 
     @classmethod
     def from_env(cls) -> ZipLimits:
-        """NCII_ZIP_MAX_BYTES, NCII_ZIP_MAX_MEMBERS and NCII_ZIP_MAX_RATIO override the defaults."""
-        values: dict[str, float] = {}
-        for name, key, kind in (
-            ("NCII_ZIP_MAX_BYTES", "max_bytes", int),
-            ("NCII_ZIP_MAX_MEMBERS", "max_members", int),
-            ("NCII_ZIP_MAX_RATIO", "max_ratio", float),
-        ):
-            raw = os.environ.get(name)
-            if raw:
-                try:
-                    values[key] = kind(raw)
-                except ValueError as exc:
-                    raise SourceError(f"{name}={raw!r} is not a number") from exc
-        return cls(**values)  # type: ignore[arg-type]
+        """For a caller given no settings: the three variables as they are now."""
+        try:
+            return cls(
+                *(read_setting(name) for name in ("zip_max_bytes", "zip_max_members", "zip_max_ratio"))
+            )
+        except SettingError as exc:
+            raise SourceError(exc.message, hint=exc.hint) from exc
 
 
 def is_zip(path: Path) -> bool:

@@ -8,35 +8,59 @@
   They are stored wrapped by the deployment key in the `keys` table. Destroying a scope's key makes
   everything sealed with it unreadable, wherever copies of the ciphertext survive (crypto-shredding).
 - Rotating the deployment key re-wraps the data keys in one transaction; no data is re-encrypted.
+
+AES-GCM itself and the data key of encrypted columns are in store/sealing.py, which the models use.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import getpass
 import hashlib
 import os
 import sys
-from collections.abc import Callable, Mapping
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ncii_shield.errors import NciiError
+from ncii_shield.config import KEY_BYTES, Settings, decode_key, load_settings, variable
+from ncii_shield.errors import Conflict
+from ncii_shield.store.models import DataKey
+from ncii_shield.store.sealing import (
+    NONCE_BYTES,
+    KeyringError,
+    activate_data_key,
+    active_data_key,
+    seal,
+    unseal,
+)
 
-NONCE_BYTES = 12
-KEY_BYTES = 32
+__all__ = [  # sealing's primitives are imported from here too: the keyring is the door to them
+    "DATA_SCOPE",
+    "KEY_BYTES",
+    "NONCE_BYTES",
+    "KeySource",
+    "Keyring",
+    "KeyringError",
+    "activate_data_key",
+    "active_data_key",
+    "case_scope",
+    "key_source",
+    "key_source_from_environment",
+    "parse_key",
+    "read_key_file",
+    "seal",
+    "source_scope",
+    "unseal",
+]
+
 DEPLOYMENT_SCOPE = "__deployment__"
 DATA_SCOPE = "data"
 CHECK_PLAINTEXT = b"ncii-shield deployment key check v1"
 SCRYPT = {"n": 2**17, "r": 8, "p": 1}  # OWASP's minimum for scrypt; ~0.4 s and 128 MiB per derivation
-KEY_ENV, KEY_FILE_ENV, PASSPHRASE_ENV = "NCII_KEY", "NCII_KEY_FILE", "NCII_PASSPHRASE"
+KEY_ENV, KEY_FILE_ENV, PASSPHRASE_ENV = variable("key"), variable("key_file"), variable("passphrase")
 
 
 def case_scope(case_id: int) -> str:
@@ -45,23 +69,6 @@ def case_scope(case_id: int) -> str:
 
 def source_scope(source_id: int) -> str:
     return f"source:{source_id}"
-
-
-class KeyringError(NciiError):
-    """The deployment key is missing or wrong, or a data key was destroyed."""
-
-
-def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """nonce || AES-256-GCM(plaintext). `aad` binds the ciphertext to where it belongs."""
-    nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
-
-
-def unseal(key: bytes, sealed: bytes, aad: bytes) -> bytes:
-    try:
-        return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
-    except (InvalidTag, ValueError) as exc:
-        raise KeyringError("stored data could not be decrypted: wrong key, or the data was altered") from exc
 
 
 # ------------------------------------------------------------------------------------- deployment key
@@ -87,19 +94,12 @@ def parse_key(text: str | bytes, origin: str) -> bytes:
         if len(text) == KEY_BYTES:
             return text
         text = text.decode("ascii", errors="replace")
-    text = text.strip()
     try:
-        key = bytes.fromhex(text) if len(text) == 2 * KEY_BYTES else base64.b64decode(text, validate=True)
-    except (ValueError, binascii.Error) as exc:
+        return decode_key(text)
+    except ValueError as exc:
         raise KeyringError(
-            f"{origin} is not a key", hint="use 64 hex characters (e.g. `openssl rand -hex 32`)"
+            f"{origin} {exc}", hint="use 64 hex characters (e.g. `openssl rand -hex 32`)"
         ) from exc
-    if len(key) != KEY_BYTES:
-        raise KeyringError(
-            f"{origin} holds {len(key)} bytes; a key has {KEY_BYTES}",
-            hint="use 64 hex characters (e.g. `openssl rand -hex 32`)",
-        )
-    return key
 
 
 def read_key_file(path: Path) -> bytes:
@@ -136,17 +136,25 @@ class KeySource:
         return self.key
 
 
-def key_source_from_environment(*, interactive: bool | None = None) -> KeySource:
-    """NCII_KEY, then NCII_KEY_FILE, then NCII_PASSPHRASE, then a prompt when on a terminal."""
-    if os.environ.get(KEY_ENV):
-        return KeySource(key=parse_key(os.environ[KEY_ENV], KEY_ENV))
-    if os.environ.get(KEY_FILE_ENV):
-        return KeySource(key=read_key_file(Path(os.environ[KEY_FILE_ENV])))
-    if os.environ.get(PASSPHRASE_ENV):
-        return KeySource(passphrase=os.environ[PASSPHRASE_ENV])
+def key_source(settings: Settings, *, interactive: bool | None = None) -> KeySource:
+    """NCII_KEY, then NCII_KEY_FILE, then NCII_PASSPHRASE (as `settings` read them), then a prompt
+    when on a terminal."""
+    if settings.key is not None:
+        return KeySource(key=settings.key)
+    if settings.key_file is not None:
+        return KeySource(key=read_key_file(settings.key_file))
+    if settings.passphrase is not None:
+        return KeySource(passphrase=settings.passphrase)
     if interactive if interactive is not None else sys.stdin.isatty():
         return _PromptingSource()
     return KeySource()
+
+
+def key_source_from_environment(
+    *, interactive: bool | None = None, settings: Settings | None = None
+) -> KeySource:
+    """`key_source` of `settings`, or of the environment as it is now for a caller given none."""
+    return key_source(settings or load_settings(), interactive=interactive)
 
 
 class _PromptingSource(KeySource):
@@ -171,18 +179,14 @@ class Keyring:
 
     @staticmethod
     def params(session: Session) -> dict[str, object] | None:
-        from ncii_shield.store.models import DataKey
-
         row = session.scalar(select(DataKey).where(DataKey.scope == DEPLOYMENT_SCOPE))
         return None if row is None else dict(row.params or {}, check=row.wrapped)
 
     @classmethod
     def create(cls, session: Session, source: KeySource) -> Keyring:
         """First use of a data directory: record how the key is given and a check value."""
-        from ncii_shield.store.models import DataKey
-
         if cls.params(session) is not None:
-            raise NciiError(
+            raise Conflict(
                 "this data directory is already initialised",
                 hint="use `ncii-shield keys rotate` to change its key",
             )
@@ -217,8 +221,6 @@ class Keyring:
 
     def key(self, session: Session, scope: str, *, create: bool = True) -> bytes:
         """The data key of `scope`, created (in the caller's transaction) if it does not exist yet."""
-        from ncii_shield.store.models import DataKey
-
         if scope in self._cache:
             return self._cache[scope]
         row = session.scalar(select(DataKey).where(DataKey.scope == scope))
@@ -245,8 +247,6 @@ class Keyring:
 
     def destroy(self, session: Session, scope: str) -> bool:
         """Delete a scope's key: everything sealed with it becomes unrecoverable."""
-        from ncii_shield.store.models import DataKey
-
         row = session.scalar(select(DataKey).where(DataKey.scope == scope))
         self._cache.pop(scope, None)
         if row is None:
@@ -257,8 +257,6 @@ class Keyring:
 
     def rotate(self, session: Session, new: KeySource) -> int:
         """Re-wrap every data key under a new deployment key. Returns how many keys were re-wrapped."""
-        from ncii_shield.store.models import DataKey
-
         rows = session.scalars(select(DataKey)).all()
         params: dict[str, object]
         if new.passphrase is not None:
@@ -279,20 +277,3 @@ class Keyring:
         session.flush()
         self._kek = new_kek
         return count
-
-
-# ------------------------------------------------------------------------------- column encryption
-
-_data_key: ContextVar[bytes | None] = ContextVar("ncii_data_key", default=None)
-
-
-def active_data_key() -> bytes:
-    key = _data_key.get()
-    if key is None:
-        raise RuntimeError("no data key is active: use Store.session() to reach encrypted columns")
-    return key
-
-
-def activate_data_key(key: bytes) -> Callable[[], None]:
-    token = _data_key.set(key)
-    return lambda: _data_key.reset(token)

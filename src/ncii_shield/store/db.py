@@ -178,13 +178,13 @@ class Store:
                 f"cannot open the database at {settings.database_url}: {exc.orig}",
                 hint="check --data-dir / NCII_DATABASE_URL and that the directory is writable",
             ) from exc
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info={"settings": settings})
         event.listen(self._sessions, "before_flush", link_new_events)
         with self._sessions() as session:
             if create is not None:
                 self.keyring = Keyring.create(session, create)
             else:
-                self.keyring = Keyring.open(session, key or key_source_from_environment())
+                self.keyring = Keyring.open(session, key or key_source_from_environment(settings=settings))
             self._data_key = self.keyring.key(session, DATA_SCOPE)
             if create is not None:
                 # The signing key exists from the start, so no first checkpoint can race its creation

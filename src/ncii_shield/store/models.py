@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from ncii_shield.store.crypto import active_data_key, seal, unseal
+from ncii_shield.store.sealing import active_data_key, seal, unseal
 
 
 def utcnow() -> datetime:

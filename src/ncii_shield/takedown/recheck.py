@@ -26,6 +26,7 @@ from typing import Literal
 import httpx
 
 from ncii_shield import __version__
+from ncii_shield.config import Network, SettingError
 from ncii_shield.takedown.safe_fetch import Refused, allowed_from_environment, guarded_client, precheck
 
 Status = Literal["removed", "up", "unknown"]
@@ -112,6 +113,7 @@ def check_url(
     backoff: float = 0.5,
     timeout: float = 10,
     removed_markers: tuple[str, ...] = DEFAULT_REMOVED_MARKERS,
+    allowed: tuple[Network, ...] | None = None,
 ) -> CheckResult:
     """Check one URL; never raises for anything the network or the server does.
 
@@ -120,8 +122,9 @@ def check_url(
     operation and, roughly, the reading of one body. For Telegram posts check the `?embed=1` form of the
     link: the plain post page loads the post in a frame, so it reads the same whether the post exists or not.
 
-    Internal addresses are refused (see safe_fetch.py); a caller's own ``client`` is checked by name
-    before each hop instead, which a host that resolves differently the second time can dodge.
+    Internal addresses are refused (see safe_fetch.py) except in the `allowed` ranges
+    (``settings.recheck_allow``; without it NCII_RECHECK_ALLOW is read now); a caller's own ``client`` is
+    checked by name before each hop instead, which a host that resolves differently the second time can dodge.
     """
     return check_urls(
         [url],
@@ -130,6 +133,7 @@ def check_url(
         backoff=backoff,
         timeout=timeout,
         removed_markers=removed_markers,
+        allowed=allowed,
     )[0]
 
 
@@ -141,18 +145,19 @@ def check_urls(
     backoff: float = 0.5,
     timeout: float = 10,
     removed_markers: tuple[str, ...] = DEFAULT_REMOVED_MARKERS,
+    allowed: tuple[Network, ...] | None = None,
 ) -> list[CheckResult]:
     """Check URLs one after the other over one shared client, so connections to a host are reused."""
     try:
-        own = guarded_client() if client is None else None
-    except ValueError as exc:  # NCII_RECHECK_ALLOW cannot be read: nothing is fetched
+        allowed = allowed_from_environment() if allowed is None else allowed
+    except SettingError as exc:  # NCII_RECHECK_ALLOW cannot be read: nothing is fetched
         return [_result(url, "unknown", None, error=_one_line(exc), attempts=0) for url in urls]
+    own = guarded_client(allowed) if client is None else None
     http = own or client
     assert http is not None
+    guard = None if own is not None else allowed  # a caller's client: each hop is checked by name
     try:
-        return [
-            _check(http, url, retries, backoff, timeout, removed_markers, own is not None) for url in urls
-        ]
+        return [_check(http, url, retries, backoff, timeout, removed_markers, guard) for url in urls]
     finally:
         if own is not None:
             own.close()
@@ -165,7 +170,7 @@ def _check(
     backoff: float,
     timeout: float,
     markers: tuple[str, ...],
-    guarded: bool = True,
+    precheck_allowed: tuple[Network, ...] | None = None,
 ) -> CheckResult:
     try:
         start = httpx.URL(url)
@@ -178,7 +183,7 @@ def _check(
     while True:
         attempts += 1
         try:
-            seen = _attempt(client, start, timeout, guarded)
+            seen = _attempt(client, start, timeout, precheck_allowed)
         except _Retry as failed:
             if attempts > retries:
                 return _result(url, "unknown", failed.response, error=failed.error, attempts=attempts)
@@ -190,17 +195,18 @@ def _check(
         return _classify(url, seen, markers, attempts)
 
 
-def _attempt(client: httpx.Client, start: httpx.URL, timeout: float, guarded: bool) -> _Seen:
+def _attempt(
+    client: httpx.Client, start: httpx.URL, timeout: float, precheck_allowed: tuple[Network, ...] | None
+) -> _Seen:
     """One request, following redirects by hand so the hop count, schemes, final URL and the address
-    check of every hop are ours."""
+    check of every hop are ours. `precheck_allowed` is given for a caller's client, which the guarded
+    transport does not protect: each hop's host is then checked by name first."""
     url = start
     last: _Seen | None = None
     for _hop in range(MAX_REDIRECTS + 1):
         try:
-            if not guarded:  # a caller's client: checked by name before the hop
-                precheck(
-                    url.host, url.port or (443 if url.scheme == "https" else 80), allowed_from_environment()
-                )
+            if precheck_allowed is not None:  # a caller's client: checked by name before the hop
+                precheck(url.host, url.port or (443 if url.scheme == "https" else 80), precheck_allowed)
             request = client.build_request("GET", url, timeout=timeout, headers=_headers(client))
             response = client.send(request, stream=True, follow_redirects=False)
         except Refused as exc:  # an internal address: final, and said in one line

@@ -18,7 +18,6 @@ internal mirror) names it in ``NCII_RECHECK_ALLOW`` (comma-separated networks, e
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from collections.abc import Iterable
 from typing import Any
@@ -26,10 +25,11 @@ from typing import Any
 import httpcore
 import httpx
 
-ALLOW_VARIABLE = "NCII_RECHECK_ALLOW"
+from ncii_shield.config import Network, parse_networks, read_setting, variable
+
+ALLOW_VARIABLE = variable("recheck_allow")
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _PRIVATE = tuple(
     ipaddress.ip_network(n)
@@ -45,17 +45,16 @@ class Refused(Exception):
 
 def allowed_networks(text: str | None) -> tuple[Network, ...]:
     """The networks named in ``text`` (comma- or space-separated); ValueError names a bad one."""
-    networks = []
-    for part in (text or "").replace(",", " ").split():
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ValueError(f"{ALLOW_VARIABLE}: {part!r} is not a network (e.g. 127.0.0.0/8)") from None
-    return tuple(networks)
+    try:
+        return parse_networks(text)
+    except ValueError as exc:
+        raise ValueError(f"{ALLOW_VARIABLE}: {exc} (e.g. 127.0.0.0/8)") from None
 
 
 def allowed_from_environment() -> tuple[Network, ...]:
-    return allowed_networks(os.environ.get(ALLOW_VARIABLE))
+    """NCII_RECHECK_ALLOW as it is now, for a caller given no settings (``settings.recheck_allow``);
+    a bad value raises `SettingError`."""
+    return tuple(read_setting("recheck_allow"))
 
 
 def refusal(ip: Address, allowed: Iterable[Network]) -> str | None:
@@ -186,7 +185,7 @@ class GuardedTransport(httpx.HTTPTransport):
 
 def guarded_client(allowed: tuple[Network, ...] | None = None) -> httpx.Client:
     """A client that refuses internal addresses (``allowed`` defaults to NCII_RECHECK_ALLOW; a bad
-    setting raises ValueError). Redirects are not followed: the caller follows them hop by hop."""
+    setting raises `SettingError`). Redirects are not followed: the caller follows them hop by hop."""
     if allowed is None:
         allowed = allowed_from_environment()
     return httpx.Client(transport=GuardedTransport(allowed), follow_redirects=False, trust_env=False)

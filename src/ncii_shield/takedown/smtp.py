@@ -9,7 +9,6 @@ this is not expected to read an smtplib traceback.
 from __future__ import annotations
 
 import ipaddress
-import os
 import smtplib
 import socket
 import ssl
@@ -20,12 +19,11 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 
+from ncii_shield.config import Settings, load_settings
 from ncii_shield.errors import NciiError
 
 # 7bit: Korean text goes out as base64 or quoted-printable, so no relay needs 8BITMIME to pass it on intact.
 _POLICY = policy.SMTP.clone(cte_type="7bit")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
 _ENV_HINT = (
     "set NCII_SMTP_HOST and NCII_SMTP_FROM, and as your provider needs NCII_SMTP_PORT, "
     "NCII_SMTP_STARTTLS=1 (or NCII_SMTP_SSL=1), NCII_SMTP_USER and NCII_SMTP_PASSWORD"
@@ -63,41 +61,24 @@ class SentReceipt:
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)  # recipient -> (code, reply)
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = env.get(name, "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise NciiError(f"{name} is {value!r}, not a yes/no value", hint=f"set {name} to 1 or 0")
-
-
 def settings_from_env(env: Mapping[str, str] | None = None) -> SmtpSettings:
-    """SMTP settings from NCII_SMTP_* variables (from `env` if given, else the process environment).
+    """SMTP settings from NCII_SMTP_* variables in `env` (else the process environment, as it is now)."""
+    return smtp_settings(load_settings(environ=env))
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings:
+    """How to send, from the NCII_SMTP_* settings; an error if they do not make a usable whole.
 
     The port defaults to what the TLS mode implies (465 implicit TLS, 587 STARTTLS, 25 otherwise), so most
     setups need only host, sender and credentials.
     """
-    env = os.environ if env is None else env
-    host = env.get("NCII_SMTP_HOST", "").strip()
-    from_addr = env.get("NCII_SMTP_FROM", "").strip()
+    host, from_addr = settings.smtp_host or "", settings.smtp_from or ""
     missing = [name for name, value in (("NCII_SMTP_HOST", host), ("NCII_SMTP_FROM", from_addr)) if not value]
     if missing:
         raise NciiError(f"SMTP is not configured: {' and '.join(missing)} not set", hint=_ENV_HINT)
-    starttls = _flag(env, "NCII_SMTP_STARTTLS")
-    use_ssl = _flag(env, "NCII_SMTP_SSL")
-    port_text = env.get("NCII_SMTP_PORT", "").strip()
-    if port_text:
-        try:
-            port = int(port_text)
-        except ValueError:
-            port = -1
-        if not 0 < port < 65536:
-            raise NciiError(f"NCII_SMTP_PORT is {port_text!r}, not a port number", hint="e.g. 587 or 465")
-    else:
-        port = 465 if use_ssl else 587 if starttls else 25
-    username = env.get("NCII_SMTP_USER", "").strip() or None
-    password = env.get("NCII_SMTP_PASSWORD") or None
+    starttls, use_ssl = settings.smtp_starttls, settings.smtp_ssl
+    port = settings.smtp_port or (465 if use_ssl else 587 if starttls else 25)
+    username, password = settings.smtp_user, settings.smtp_password
     if (username is None) != (password is None):
         raise NciiError(
             "SMTP login needs both a user and a password, only one is set",

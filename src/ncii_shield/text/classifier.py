@@ -1,6 +1,6 @@
 """A small solicitation/doxxing classifier: logistic regression over hashed text features and the rule cues.
 
-The rules in :mod:`ncii_shield.text.cues` are explainable but brittle: rooms vary their wording, and the
+The rules in :mod:`ncii_shield.text.rules` are explainable but brittle: rooms vary their wording, and the
 same words appear in news and in victim-support posts ("지인능욕방 신고하는 법"). The model learns how
 much each cue and each word or character n-gram counts from the labelled set in ``data/text/`` (Korean
 and English, with hard negatives). It is plain numpy: hashed sparse features, L2-regularised logistic
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ncii_shield.text.extract import extract
+from ncii_shield.text.rules import fired_cues
 from ncii_shield.text.tokens import deobfuscate, morphemes
 
 BUCKETS = 1 << 20
@@ -35,9 +36,7 @@ _CONTENT_TAGS = ("NNG", "NNP", "NNB", "NP", "VV", "VA", "XR", "SL", "SH", "MAG",
 
 
 def cue_features(text: str) -> list[str]:
-    """The rule cues and personal-data kinds as features (imported late: cues use this module)."""
-    from ncii_shield.text.cues import fired_cues
-
+    """The rule cues and personal-data kinds as features."""
     feats = [f"cue:{c.name}" for c in fired_cues(text)]
     feats += sorted({f"pd:{s.kind}" for s in extract(text)})
     return feats

@@ -1,62 +1,21 @@
 """Rule cues for solicitation and doxxing posts: which fired, and a score from them.
 
-These are the transparent first layer. A cue is a pattern and a weight; the rule score is
-1 - prod(1 - weight) over the cues that fired, and personal data found in the same message adds a cue of
-its own. The cues are also features of the small model in :mod:`ncii_shield.text.classifier`, which learns
+These are the transparent first layer. A cue is a pattern and a weight (the table is in
+:mod:`ncii_shield.text.rules`); the rule score is 1 - prod(1 - weight) over the cues that fired, and
+personal data found in the same message adds a cue of its own. The cues are also features of the small model in :mod:`ncii_shield.text.classifier`, which learns
 how much each counts next to the words around it; :func:`assess` reports the model's score with the cues
 and the model's strongest features as its reasons.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ncii_shield.text.classifier import shipped_model
 from ncii_shield.text.extract import Span, extract
-from ncii_shield.text.tokens import deobfuscate
+from ncii_shield.text.rules import CUES, PERSONAL, Cue, fired_cues
 
-
-@dataclass(frozen=True)
-class Cue:
-    name: str
-    weight: float
-    pattern: re.Pattern[str]
-
-
-CUES = (
-    Cue(
-        "asks who knows someone",
-        0.45,
-        re.compile(r"아시는\s*분|아는\s*(사람|분|애)|누구\s*(앎|아는)|anyone\s+know", re.I),
-    ),
-    Cue(
-        "asks for a private message",
-        0.35,
-        re.compile(r"갠텔|갠메|개인\s*텔레|DM\s*(me|주|줘)|dm\s*pls", re.I),
-    ),
-    Cue("recruits for 지인능욕/겹지인 rooms", 0.6, re.compile(r"겹지인방|겹지방|지인\s*능욕|능욕방|박제방")),
-    Cue(
-        "deepfake making or bots",
-        0.45,
-        re.compile(
-            r"딥페(이크)?\s*(방|봇|제작|만들)|딥페봇|텔레그램봇|합성\s*(해|해줌|가능|의뢰)|nudify|undress",
-            re.I,
-        ),
-    ),
-    Cue(
-        "trades or asks for photos",
-        0.4,
-        re.compile(r"사진\s*(교환|팝니다|삽니다|구함|구해|풀어|뿌려)|얼공|신상\s*(털|공개|풀)", re.I),
-    ),
-)
-PERSONAL = {"school", "birth_year", "grade", "age", "phone", "handle", "profile_url"}
-
-
-def fired_cues(text: str) -> list[Cue]:
-    """Cues whose pattern matches the message as written or with filter-dodging spellings undone."""
-    plain = deobfuscate(text)
-    return [c for c in CUES if c.pattern.search(text) or c.pattern.search(plain)]
+__all__ = ["CUES", "PERSONAL", "Assessment", "Cue", "assess", "fired_cues", "rule_score", "rules_label"]
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,12 @@ there can be chosen, so no path typed into a form ever reaches the file system.
 from __future__ import annotations
 
 import contextvars
-import os
 import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ncii_shield.config import DEFAULT_TIMEZONE
 from ncii_shield.errors import NciiError
 from ncii_shield.scan.pipeline import Progress
 from ncii_shield.scan.service import scan_path
@@ -23,7 +21,7 @@ from ncii_shield.store.db import Store
 
 
 def import_dir(store: Store) -> Path:
-    return Path(os.environ.get("NCII_IMPORT_DIR") or store.settings.data_dir / "imports")
+    return store.settings.import_dir or store.settings.data_dir / "imports"
 
 
 def importable(store: Store) -> list[str]:
@@ -109,7 +107,7 @@ class Jobs:
                 path,
                 case_id=job.case_id,
                 workers=1,
-                timezone=os.environ.get("NCII_TIMEZONE") or DEFAULT_TIMEZONE,
+                timezone=store.settings.timezone,
                 progress=lambda i, n, name: _JobProgress(job),
             )
             job.summary = {
