@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from ncii_shield.config import Settings
     from ncii_shield.store.db import Store
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -19,14 +20,23 @@ class State:
 
     data_dir: Path | None = None
     _store: Store | None = None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """Every NCII_* variable, read once (a bad value stops here, naming the variable)."""
+        if self._settings is None:
+            from ncii_shield.config import load_settings
+
+            self._settings = load_settings(self.data_dir)
+        return self._settings
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            from ncii_shield.config import load_settings
             from ncii_shield.store.db import Store  # SQLAlchemy and the keyring: only when a command opens it
 
-            self._store = Store(load_settings(self.data_dir))
+            self._store = Store(self.settings)
         return self._store
 
     def close(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -52,7 +51,7 @@ def evidence_export(
     """Write a signed evidence bundle: manifest, reports (HTML, PDF; ko, en), audit slice, signature."""
     from ncii_shield.evidence.bundle import export_bundle
 
-    passphrase = os.environ.get("NCII_BUNDLE_PASSPHRASE")
+    passphrase = state.settings.bundle_passphrase
     with state.store.session() as session:
         result = export_bundle(state.store, session, case_id, out, media=media, passphrase=passphrase)
     console.print(

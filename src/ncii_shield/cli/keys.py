@@ -12,7 +12,6 @@ import typer
 
 from ncii_shield.cli.common import JsonFlag, state
 from ncii_shield.cli.output import console, err_console, fail, print_json
-from ncii_shield.config import load_settings
 
 if TYPE_CHECKING:
     from ncii_shield.store.crypto import KeySource
@@ -27,10 +26,10 @@ def init(
     key_file: Annotated[Path | None, typer.Option(help="Use the key in this existing file.")] = None,
 ) -> None:
     """Set up a data directory and its encryption. Without options: a passphrase (asked, or NCII_PASSPHRASE)."""
-    from ncii_shield.store.crypto import KeySource, key_source_from_environment
+    from ncii_shield.store.crypto import KeySource, key_source
     from ncii_shield.store.db import Store
 
-    source = _new_key_source(generate_key_file, key_file) or key_source_from_environment(interactive=False)
+    source = _new_key_source(generate_key_file, key_file) or key_source(state.settings, interactive=False)
     if source.key is None and source.passphrase is None:
         if not sys.stdin.isatty():
             fail("no key given", hint="use --generate-key-file PATH, --key-file PATH, or set NCII_PASSPHRASE")
@@ -38,7 +37,7 @@ def init(
         if first != getpass.getpass("repeat passphrase: "):
             fail("the passphrases differ", hint="run init again")
         source = KeySource(passphrase=first)
-    store = Store(load_settings(state.data_dir), create=source)
+    store = Store(state.settings, create=source)
     state._store = store
     console.print(f"initialised {store.settings.data_dir} (encrypted; {_describe(source)})")
 
@@ -77,7 +76,7 @@ def keys_rotate(
 
     source = _new_key_source(generate_key_file, key_file)
     if source is None:
-        new = os.environ.get("NCII_NEW_PASSPHRASE")
+        new = state.settings.new_passphrase
         if not new:
             fail(
                 "no new key given",

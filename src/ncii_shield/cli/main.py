@@ -63,8 +63,7 @@ def _global(
         Path | None,
         typer.Option(
             "--data-dir",
-            envvar="NCII_DATA_DIR",
-            help="Where the database and media live [default: ./ncii-data].",
+            help="Where the database and media live [default: NCII_DATA_DIR, else ./ncii-data].",
         ),
     ] = None,
 ) -> None:

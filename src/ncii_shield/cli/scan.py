@@ -30,13 +30,13 @@ def scan(
     ],
     workers: Annotated[int | None, typer.Option(help="Worker processes [default: one per core].")] = None,
     export_timezone: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--export-timezone",
-            envvar="NCII_TIMEZONE",
-            help="The zone of the exporting machine, for old exports whose dates carry none.",
+            help="The zone of the exporting machine, for old exports whose dates carry none "
+            f"[default: NCII_TIMEZONE, else {DEFAULT_TIMEZONE}].",
         ),
-    ] = DEFAULT_TIMEZONE,
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Ingest what a path holds and match it against the case. Running it again adds nothing twice; a
@@ -87,7 +87,7 @@ def scan(
         for note in done.notes:
             console.print(f"[cyan]note:[/] {escape(note)}")
         for result in done.results:
-            _print_scan(result, export_timezone)
+            _print_scan(result, export_timezone or state.settings.timezone)
     if done.partial:
         raise SystemExit(1)  # what was read is kept; 1 tells scripts the source was not read to its end
 

@@ -19,10 +19,10 @@ app = typer.Typer(no_args_is_help=True, help="Takedown notices: draft, send, tra
 def takedown_draft(
     case_id: int,
     org: Annotated[
-        str | None, typer.Option(envvar="NCII_REPORTER_ORG", help="Who reports (your organisation).")
+        str | None, typer.Option(help="Who reports (your organisation) [default: NCII_REPORTER_ORG].")
     ] = None,
     email: Annotated[
-        str | None, typer.Option(envvar="NCII_REPORTER_EMAIL", help="Where platforms answer.")
+        str | None, typer.Option(help="Where platforms answer [default: NCII_REPORTER_EMAIL].")
     ] = None,
     language: Annotated[
         str | None, typer.Option(help="ko or en [default: ko for Korean bodies, else en].")
@@ -39,6 +39,8 @@ def takedown_draft(
     """One notice per platform for the case's confirmed hits that no notice covers yet."""
     from ncii_shield.takedown.service import draft
 
+    org = org or state.settings.reporter_org
+    email = email or state.settings.reporter_email
     if not org or not email:
         fail(
             "who is reporting is not set",
@@ -86,9 +88,9 @@ def takedown_show(notice_id: int) -> None:
 def takedown_send(notice_ids: Annotated[list[int], typer.Argument(help="Drafted e-mail notices.")]) -> None:
     """Send notices by SMTP (NCII_SMTP_HOST, NCII_SMTP_PORT, NCII_SMTP_FROM, …); each is sent once."""
     from ncii_shield.takedown.service import send
-    from ncii_shield.takedown.smtp import settings_from_env
+    from ncii_shield.takedown.smtp import smtp_settings
 
-    settings = settings_from_env()
+    settings = smtp_settings(state.settings)
     for notice_id in notice_ids:
         with state.store.session() as session:
             message_id = send(session, notice_id, settings)
@@ -120,7 +122,9 @@ def takedown_recheck(
     from ncii_shield.takedown.service import detect_reappearance, recheck
 
     with state.store.session() as session:
-        rows = recheck(session, case_id, timeout=timeout, retries=retries)
+        rows = recheck(
+            session, case_id, timeout=timeout, retries=retries, allowed=state.settings.recheck_allow
+        )
         detect_reappearance(session, case_id)
     if as_json:
         print_json([r.__dict__ for r in rows])

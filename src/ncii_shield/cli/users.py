@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,7 +28,7 @@ def user_add(
 
     from ncii_shield.web.auth import create_user
 
-    password = os.environ.get("NCII_NEW_PASSWORD")
+    password = state.settings.new_password
     if not password:
         password = getpass.getpass("password: ")
         if getpass.getpass("again: ") != password:
