@@ -78,7 +78,7 @@ def decide(
     if undecided_only:
         decided = current(session, case_id)
         chosen = [i for i in chosen if i not in decided]
-    actor = audit.current_actor()
+    actor = audit.current_actor(session)
     for item_id in chosen:
         session.add(Decision(case_id=case_id, item_id=item_id, decision=decision, reason=reason, actor=actor))
     if chosen:

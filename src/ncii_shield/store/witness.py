@@ -24,7 +24,7 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from ncii_shield.store.chain import (
+from ncii_shield.store.hashchain import (
     Checkpoint,
     Verification,
     canonical,

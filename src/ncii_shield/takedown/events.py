@@ -25,7 +25,7 @@ def record_event(
             notice_id=notice.id,
             notice_item_id=item.id if item is not None else None,
             status=status,
-            actor=audit.current_actor(),
+            actor=audit.current_actor(session),
             evidence=evidence,
         )
     )
