@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from ncii_shield.media.decode import MAX_FILE_BYTES
 from ncii_shield.scan.exports import (
     CHATS_SCOPE,
     ChatSeen,
-    ChatSummary,
     chat_key,
     chat_tag,
     cleaned,
@@ -39,6 +37,7 @@ from ncii_shield.scan.exports import (
 )
 from ncii_shield.scan.match import match_case
 from ncii_shield.scan.media_store import store_media
+from ncii_shield.scan.results import Progress, ScanResult, Tally
 from ncii_shield.signals.analyse import analyse_bytes
 from ncii_shield.sources.base import Item as SourceItem
 from ncii_shield.sources.base import Source as SourceReader
@@ -49,37 +48,6 @@ from ncii_shield.store import audit
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case, Item, Media, Scan, Source
 from ncii_shield.text.rooms import index_links
-
-
-@dataclass
-class ScanResult:
-    scan_id: int
-    source_id: int
-    status: str
-    items_seen: int = 0
-    items_new: int = 0
-    media_new: int = 0
-    items_skipped: int = 0
-    skip_reasons: Counter[str] = field(default_factory=Counter)
-    error: str | None = None
-    new_hits: Counter[str] = field(default_factory=Counter)
-    bank_hits: Counter[str] = field(default_factory=Counter)  # new hits by bank name
-    room_links: int = 0  # links to rooms found in the new messages
-    items_repeated: int = 0  # messages already stored from an earlier export of the same chat
-    dates_assumed: int = 0  # messages whose date had no zone: the assumed one was applied
-    chats: list[ChatSummary] = field(default_factory=list)
-
-
-class Progress:
-    """What a scan reports while it works; the CLI draws it as Rich progress bars."""
-
-    def items(self, n: int) -> None: ...
-
-    def media(self, n: int) -> None: ...
-
-    def stage(self, name: str) -> None: ...
-
-    def position(self, done: int, total: int) -> None: ...
 
 
 def _warm_worker() -> None:
@@ -177,26 +145,6 @@ class _Run:
         return chat_key(item, tag), tag
 
 
-@dataclass
-class _Tally:
-    """What one chunk added; merged into the scan's result only once its transaction has committed."""
-
-    items_seen: int = 0
-    items_new: int = 0
-    items_repeated: int = 0
-    media_new: int = 0
-    items_skipped: int = 0
-    skip_reasons: Counter[str] = field(default_factory=Counter)
-
-    def add_to(self, result: ScanResult | _Tally) -> None:
-        result.items_seen += self.items_seen
-        result.items_new += self.items_new
-        result.items_repeated += self.items_repeated
-        result.media_new += self.media_new
-        result.items_skipped += self.items_skipped
-        result.skip_reasons.update(self.skip_reasons)
-
-
 def _item_row(
     run: _Run, item: SourceItem, keys: tuple[str | None, str | None], media_id: int | None, skip: str | None
 ) -> Item:
@@ -236,9 +184,9 @@ def _json_safe(value: object) -> bool:
     return True
 
 
-def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> _Tally:
+def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> Tally:
     source_id, executor, tree = run.source_id, run.executor, run.reader.tree
-    tally = _Tally(items_seen=len(chunk))
+    tally = Tally(items_seen=len(chunk))
     keys = {item.external_id: run.chat_keys(item) for item in chunk}
     known = set(
         session.scalars(
@@ -325,7 +273,7 @@ def _count_chats(run: _Run, chunk: list[SourceItem]) -> None:
                 run.chats.setdefault(chat, ChatSeen(item.chat_title, tag)).add(item)
 
 
-def _ingest(run: _Run, chunk: list[SourceItem]) -> _Tally:
+def _ingest(run: _Run, chunk: list[SourceItem]) -> Tally:
     """One chunk in one transaction; if it cannot be stored, each item in its own, and an item that
     still fails is kept as skipped with the reason: whatever a crafted export holds, the rest is read."""
     try:
@@ -333,7 +281,7 @@ def _ingest(run: _Run, chunk: list[SourceItem]) -> _Tally:
             return _ingest_chunk(session, run, chunk)
     except (SQLAlchemyError, ValueError, OSError, SourceError):
         pass
-    tally = _Tally()
+    tally = Tally()
     for item in chunk:
         try:
             with run.store.session() as session:
