@@ -98,6 +98,7 @@ class BankIndexes:
         self._loaded = False
         self._seen = -1  # the bank change counter the index reflects
         self._dirty: set[int] = set()  # banks changed since they were last saved
+        self._dropped = False  # a bank was deleted since the last save: its file must go
         self._saved = 0.0  # time.monotonic() of the last save
         self._checked = 0.0  # time.monotonic() of the last look at the store
         self._changed = 0.0  # time.time() of the last change to the index
@@ -229,6 +230,7 @@ class BankIndexes:
                 if op == "drop":
                     self._banks.pop(bank_id, None)
                     touched.discard(bank_id)
+                    self._dropped = True
                     continue
                 name, enabled, _, _ = done.stamps.get(bank_id, ("", True, -1, -1))
                 bank = self._banks.setdefault(bank_id, BankHashes(bank_id, name, enabled))
@@ -297,13 +299,14 @@ class BankIndexes:
             self._size = sum(b.size for b in banks.values())
         self.rebuilt += len(fresh)
         self.extended += len(added)
+        self._dropped |= bool(set(held) - set(banks))
         self._dirty = (self._dirty & set(banks)) | set(fresh) | set(added)
         self._loaded, self._seen = True, counter
         self._checked, self._changed = time.monotonic(), time.time()
 
     def _maybe_save(self) -> None:
         """Write the changed banks if persisting and save_every has passed (the writer lock is held)."""
-        files = self.files if self._dirty else None
+        files = self.files if self._dirty or self._dropped else None
         if files is None or time.monotonic() - self._saved < self.save_every:
             return
         try:
@@ -312,6 +315,7 @@ class BankIndexes:
             log.warning("cannot save the bank index: %s", exc)
             return
         self._dirty.clear()
+        self._dropped = False
         self._saved = time.monotonic()
 
     def save(self) -> None:
