@@ -271,11 +271,7 @@ class BankIndexes:
             return
         stamps = bank_stamps(session)
         counts = signal_counts(session)
-        if self._loaded:
-            held = self._banks
-        else:
-            files = self.files
-            held = files.load({i: s[:2] for i, s in stamps.items()}) if files is not None else {}
+        held = self._banks if self._loaded else self._from_disk({i: s[:2] for i, s in stamps.items()})
         fresh: dict[int, BankHashes] = {}
         added: dict[int, list[Row]] = {}
         for bank_id, (name, enabled, version, removed_at) in stamps.items():
@@ -303,6 +299,14 @@ class BankIndexes:
         self._dirty = (self._dirty & set(banks)) | set(fresh) | set(added)
         self._loaded, self._seen = True, counter
         self._checked, self._changed = time.monotonic(), time.time()
+
+    def _from_disk(self, banks: dict[int, tuple[str, bool]]) -> dict[int, BankHashes]:
+        try:
+            files = self.files
+            return files.load(banks) if files is not None else {}
+        except OSError as exc:  # e.g. a read-only data directory: the banks are read from the store
+            log.warning("cannot read the bank index files: %s", exc)
+            return {}
 
     def _maybe_save(self) -> None:
         """Write the changed banks if persisting and save_every has passed (the writer lock is held)."""

@@ -27,19 +27,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.security import HTTPBearer
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from ncii_shield.banks.service import (
     add_signal,
     create_bank,
     delete_bank,
-    find_bank,
     parse_signal,
     remove_signal,
     update_bank,
@@ -51,7 +48,7 @@ from ncii_shield.web.api import attribute
 from ncii_shield.web.auth import Principal
 from ncii_shield.web.deps import get_store
 from ncii_shield.web.hma_http import TOKEN_TTL as TOKEN_TTL  # tests and clients read it here
-from ncii_shield.web.hma_http import Hma, HMARoute, bank_indexes, hma_principal, search, search_async
+from ncii_shield.web.hma_http import Hma, bank_indexes, liveness, router, search, search_async
 from ncii_shield.web.hma_models import (
     BankConfigOut,
     BankContentOut,
@@ -68,6 +65,7 @@ from ncii_shield.web.hma_models import (
 from ncii_shield.web.hma_params import (
     UPLOAD_MAX_BYTES,
     URL_REFUSED,
+    bank_named,
     bank_names,
     by_bank,
     config,
@@ -78,26 +76,6 @@ from ncii_shield.web.hma_params import (
     signal_param,
     types_param,
 )
-
-router = APIRouter(
-    tags=["hma"],
-    route_class=HMARoute,
-    dependencies=[
-        Depends(hma_principal),  # every route; the same dependency as Hma, so it runs once a request
-        Depends(HTTPBearer(auto_error=False, description="An API token with scope hma")),
-    ],
-    responses={code: {"model": HmaError} for code in (400, 401, 403)},
-)
-# Liveness for load balancers: no token, and nothing in the answer but I-AM-ALIVE.
-liveness = APIRouter(tags=["hma"])
-
-
-def _bank(session: Session, name: str) -> Bank:
-    bank = find_bank(session, name)
-    if bank is None:
-        raise NotFound(f"bank '{name}' not found")
-    return bank
-
 
 # ------------------------------------------------------------------------------------------ core
 
@@ -299,7 +277,7 @@ def bank_create(body: BankCreateIn, request: Request, who: Hma) -> Any:
 )
 def bank_show(bank_name: str, request: Request) -> Any:
     with get_store(request).session() as s:
-        return config(_bank(s, bank_name))
+        return config(bank_named(s, bank_name))
 
 
 @router.put(
@@ -311,7 +289,7 @@ def bank_show(bank_name: str, request: Request) -> Any:
 def bank_update(bank_name: str, body: BankUpdateIn, request: Request, who: Hma) -> Any:
     enabled = enabled_param(body.enabled_ratio, body.enabled)
     with get_store(request).session() as s:
-        bank = _bank(s, bank_name)
+        bank = bank_named(s, bank_name)
         try:
             update_bank(s, bank, name=body.name, enabled=enabled)
         except Conflict:
@@ -328,7 +306,7 @@ def bank_update(bank_name: str, body: BankUpdateIn, request: Request, who: Hma) 
 )
 def bank_delete(bank_name: str, request: Request, who: Hma) -> Any:
     with get_store(request).session() as s:
-        bank = _bank(s, bank_name)
+        bank = bank_named(s, bank_name)
         attribute(s, who, "hma.bank_delete", bank=bank_name)
         delete_bank(s, bank)
     return {"message": "Done"}
@@ -343,7 +321,7 @@ def _add(
         raise HTTPException(400, "No signals given")
     parsed = [parse_signal(kind, value) for kind, value in hashes.items()]
     with get_store(request).session() as s:
-        bank = _bank(s, bank_name)
+        bank = bank_named(s, bank_name)
         rows = [(add_signal(s, bank, kind, value)[0].id, kind, value) for kind, value in parsed]
         attribute(s, who, via, bank=bank.name, signal_ids=[r[0] for r in rows])
     return {"id": rows[0][0], "signals": {kind: value.hex() for _, kind, value in rows}}
@@ -366,7 +344,7 @@ async def bank_add_content(
 
     def exists() -> None:
         with get_store(request).session() as s:
-            _bank(s, bank_name)
+            bank_named(s, bank_name)
 
     await run_in_threadpool(exists)  # before reading a large upload for a bank that is not there
     data = await read_upload(request)
@@ -407,7 +385,7 @@ def bank_get_content(
     include_signals: str | None = None,
 ) -> Any:
     with get_store(request).session() as s:
-        bank = _bank(s, bank_name)
+        bank = bank_named(s, bank_name)
         row = s.get(BankSignal, content_id)
         if row is None or row.bank_id != bank.id:
             raise NotFound(f"content '{content_id}' not found")
@@ -425,7 +403,7 @@ def bank_get_content(
 )
 def bank_delete_content(bank_name: str, content_id: int, request: Request, who: Hma) -> Any:
     with get_store(request).session() as s:
-        bank = _bank(s, bank_name)
+        bank = bank_named(s, bank_name)
         count = remove_signal(s, bank, content_id)
         if count:
             attribute(s, who, "hma.bank_delete_content", bank=bank.name, signal_id=content_id)

@@ -11,10 +11,11 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException
 
 from ncii_shield.banks.index import BankIndexes, UnknownBank, bank_index
@@ -23,6 +24,7 @@ from ncii_shield.store.audit import act_as
 from ncii_shield.web.api import BodyLimitRoute
 from ncii_shield.web.auth import Principal
 from ncii_shield.web.deps import bearer, get_store, token_principal
+from ncii_shield.web.hma_models import HmaError
 
 SAVE_EVERY = 10.0  # seconds: banks changed through the API are written to disk at most this often
 
@@ -91,6 +93,18 @@ async def hma_principal(request: Request) -> Principal:
 
 
 Hma = Annotated[Principal, Depends(hma_principal)]
+
+router = APIRouter(
+    tags=["hma"],
+    route_class=HMARoute,
+    dependencies=[
+        Depends(hma_principal),  # every route; the same dependency as Hma, so it runs once a request
+        Depends(HTTPBearer(auto_error=False, description="An API token with scope hma")),
+    ],
+    responses={code: {"model": HmaError} for code in (400, 401, 403)},
+)
+# Liveness for load balancers: no token, and nothing in the answer but I-AM-ALIVE.
+liveness = APIRouter(tags=["hma"])
 
 
 def search(

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from ncii_shield.banks.formats import SUPPORTED
-from ncii_shield.banks.service import parse_signal
-from ncii_shield.errors import MediaError
+from ncii_shield.banks.service import find_bank, parse_signal
+from ncii_shield.errors import MediaError, NotFound
 from ncii_shield.signals.pdq import MIN_QUALITY, pdq_from_bytes
 from ncii_shield.store.models import Bank
 
@@ -117,6 +118,14 @@ async def read_upload(request: Request) -> bytes:
     if not data:
         raise HTTPException(400, "Missing multipart/form-data file upload (or a raw image body)")
     return data
+
+
+def bank_named(session: Session, name: str) -> Bank:
+    """The bank named in the path; NotFound (404, HMA's words) if there is none."""
+    bank = find_bank(session, name)
+    if bank is None:
+        raise NotFound(f"bank '{name}' not found")
+    return bank
 
 
 def config(bank: Bank) -> dict[str, object]:
