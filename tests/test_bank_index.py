@@ -278,3 +278,16 @@ def test_errors_have_kinds(store: Store) -> None:
             get_bank(s, "NOPE")
         with pytest.raises(Conflict):
             create_bank(s, "A")
+
+
+def test_a_bank_deleted_elsewhere_leaves_no_file(store: Store) -> None:
+    _import(store, "A", _hashes(10))
+    _import(store, "B", _hashes(10))
+    BankIndexes(store).ensure_fresh()
+    folder, gone = index_folder(store.settings.data_dir), current_id(store, "B")
+    assert (folder / f"bank-{gone}.idx").exists()
+    with store.session() as s:  # no index of this process is told: as if another process did it
+        delete_bank(s, get_bank(s, "B"))
+    BankIndexes(store).ensure_fresh()
+    assert not (folder / f"bank-{gone}.idx").exists(), "a deleted bank's hashes do not stay on disk"
+    assert (folder / f"bank-{current_id(store, 'A')}.idx").exists()

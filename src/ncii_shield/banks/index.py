@@ -303,7 +303,11 @@ class BankIndexes:
     def _from_disk(self, banks: dict[int, tuple[str, bool]]) -> dict[int, BankHashes]:
         try:
             files = self.files
-            return files.load(banks) if files is not None else {}
+            if files is None:
+                return {}
+            found = files.load(banks)
+            self._dropped |= files.stale  # a deleted bank's hashes must not stay on disk
+            return found
         except OSError as exc:  # e.g. a read-only data directory: the banks are read from the store
             log.warning("cannot read the bank index files: %s", exc)
             return {}
@@ -311,7 +315,7 @@ class BankIndexes:
     def _maybe_save(self) -> None:
         """Write the changed banks if persisting and save_every has passed (the writer lock is held)."""
         files = self.files if self._dirty or self._dropped else None
-        if files is None or time.monotonic() - self._saved < self.save_every:
+        if files is None or (not self._dropped and time.monotonic() - self._saved < self.save_every):
             return
         try:
             files.save(self._banks, self._dirty)

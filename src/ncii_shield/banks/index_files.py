@@ -59,6 +59,7 @@ class IndexFiles:
         self._key = hmac.new(key, _CONTEXT, hashlib.sha256).digest()
         self.loaded_from_disk = 0  # banks taken from files (tests and benchmarks read these)
         self.written = 0  # bank files written
+        self.stale = False  # the last load found files of banks no longer in the store
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -99,6 +100,7 @@ class IndexFiles:
         found: dict[int, BankHashes] = {}
         with self._locked():
             entries = self._manifest()
+            self.stale = any(int(k) not in banks for k in entries)
             for bank_id, (name, enabled) in banks.items():
                 entry = entries.get(str(bank_id))
                 if entry is None:

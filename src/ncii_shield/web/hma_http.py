@@ -30,8 +30,12 @@ SAVE_EVERY = 10.0  # seconds: banks changed through the API are written to disk 
 
 
 def bank_indexes(request: Request) -> BankIndexes:
-    """The store's one bank index (banks/index.py), which scans in this server share."""
-    return bank_index(get_store(request), save_every=SAVE_EVERY)
+    """The store's one bank index (banks/index.py), which scans in this server share; kept on the app
+    too, so a lookup finds it without taking the registry's lock."""
+    found: BankIndexes | None = getattr(request.app.state, "hma_indexes", None)
+    if found is None:
+        found = request.app.state.hma_indexes = bank_index(get_store(request), save_every=SAVE_EVERY)
+    return found
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
