@@ -270,6 +270,20 @@ def test_matching_inside_the_importing_transaction(store: Store) -> None:
         assert index.lookup("pdq", victim) == {}, "not committed yet"
     assert index.lookup("pdq", victim)["A"][0][1] == 2
 
+    # A new bank, imported and matched in one transaction (`ncii-shield bank import NEW file`): read
+    # whole to match, and that copy is what the index takes at commit, not indexed a second time.
+    before = (index.rebuilt, index.extended)
+    with store.session() as s:
+        bank = get_bank(s, "NEW", create=True)
+        import_entries(s, bank, parse(f"pdq {_near(victim, 5).hex()}\n", "te"))
+        assert match_banks(s, [bank.id]) == {"NEW": 1}
+    assert index.lookup("pdq", victim)["NEW"][0][1] == 5 and (index.rebuilt, index.extended) == before
+    assert index.adopted == 1
+    with store.session() as s:
+        assert index._seen == changes.current(s)
+    index.ensure_fresh()
+    assert (index.rebuilt, index.extended) == before, "nothing left to reconcile"
+
 
 def test_errors_have_kinds(store: Store) -> None:
     with store.session() as s:

@@ -58,6 +58,12 @@ class BankHashes:
                 self.exact.setdefault(t, {}).setdefault(v, set()).add(i)
         self.max_id = max(self.max_id, max(i for i, _, _ in rows))
 
+    def add_pdq(self, ids: np.ndarray, values: np.ndarray) -> None:
+        """Add PDQ hashes in bulk: int64 ids (n,) and uint8 values (n, 32)."""
+        if len(ids):
+            self.pdq.add(ids, values)
+            self.max_id = max(self.max_id, int(ids.max()))
+
     def remove(self, ids: list[int]) -> None:
         self.pdq.remove(np.array(ids, dtype=np.int64))
         for i in ids:

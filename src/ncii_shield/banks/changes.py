@@ -36,6 +36,9 @@ class Changes:
     final: int = 0  # the counter after its last
     ops: list[tuple[str, int, Any]] = field(default_factory=list)  # (op, bank id, payload)
     stamps: dict[int, tuple[str, bool, int, int]] = field(default_factory=dict)  # name, enabled, stamps
+    # Banks read whole inside the transaction (to match before committing), with the counter then: if
+    # it did not move after, the index may take the copy instead of indexing the same hashes again.
+    built: dict[int, tuple[int, Any]] = field(default_factory=dict)
 
 
 class Listener(Protocol):
@@ -97,6 +100,13 @@ def dropped(session: Session, bank: Bank) -> None:
     changes: Changes = session.info[_PENDING]
     changes.ops.append(("drop", bank.id, None))
     changes.stamps.pop(bank.id, None)
+
+
+def built(session: Session, bank_id: int, hashes: Any) -> None:
+    """A bank was read whole through this session after its changes (banks/matching.py)."""
+    changes = session.info.get(_PENDING)
+    if changes is not None:
+        changes.built[bank_id] = (changes.final, hashes)
 
 
 def _stamp(session: Session, bank: Bank, op: str, payload: Any, *, removed: bool) -> None:

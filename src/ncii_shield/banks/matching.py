@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.banks import changes
 from ncii_shield.banks.bank_hashes import EXACT_KINDS, BankHashes
-from ncii_shield.banks.index import BankIndexes, bank_index, bank_rows
+from ncii_shield.banks.index import BankIndexes, bank_index, bank_rows, read_bank
 from ncii_shield.signals.pdq import MATCH_THRESHOLD, MIN_QUALITY, as_words, distances
 from ncii_shield.store import audit
 from ncii_shield.store.models import Bank, BankHit, BankSignal, Item, Media, Signal
@@ -68,8 +68,8 @@ def _searcher(session: Session, index: BankIndexes | None, bank: Bank) -> _Searc
                 delta = BankHashes(bank.id, bank.name, bank.enabled)
                 delta.add(new)
                 return _Searcher(bank.id, index, [delta])
-    whole = BankHashes(bank.id, bank.name, bank.enabled)
-    whole.add(bank_rows(session, bank.id))
+    whole = read_bank(session, bank.id, bank.name, bank.enabled)
+    changes.built(session, bank.id, whole)  # the index can take it once this transaction commits
     return _Searcher(bank.id, None, [whole])
 
 
