@@ -6,8 +6,9 @@ Builds a throwaway encrypted data directory with one bank of ``--bank-size`` ran
 in bulk), then times, each in a new BankIndexes as a new process would have: the first load with no
 index on disk (read from the database, indexed, written to disk), a load from disk (what every later
 start does), a load from disk after one hash was added elsewhere (reads only that hash), and a
-rebuild without persistence (what every start did before the index was persisted). Then single-hash
-lookups (half near a banked hash, half random) on the loaded index.
+rebuild without persistence (what every start did before the index was persisted). Then ``match_banks``
+(scans and imports call it) twice, and single-hash lookups (half near a banked hash, half random) on the
+loaded index.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy import insert
 
 from ncii_shield.banks.formats import parse
 from ncii_shield.banks.index import BankIndexes
-from ncii_shield.banks.service import get_bank, import_entries
+from ncii_shield.banks.service import get_bank, import_entries, match_banks
 from ncii_shield.config import load_settings
 from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store
@@ -61,6 +62,11 @@ def main() -> None:
             import_entries(s, get_bank(s, "bench"), parse(f"pdq {'ab' * 32}\n", "te"))
         timed("start after one hash was added elsewhere", store)
         timed("start without persistence (before): read and indexed", store, persist=False)
+        for label in ("match_banks, first call in a process (loads from disk)", "match_banks, next call"):
+            with store.session() as s:
+                t0 = time.perf_counter()
+                match_banks(s)
+                print(f"{label:<58} {(time.perf_counter() - t0) * 1000:8.0f} ms")
 
         near = hashes[rng.integers(0, len(hashes), args.lookups // 2)].copy()
         near[:, 0] ^= 0x0F  # 4 bits away
