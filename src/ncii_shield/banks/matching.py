@@ -77,16 +77,16 @@ def match_banks(
     session: Session, bank_ids: list[int] | None = None, *, index: BankIndexes | None = None
 ) -> Counter[str]:
     """Record a bank hit for every item whose media matches an enabled bank. Returns new hits by bank."""
-    if index is None and (store := session.info.get(changes.STORE)) is not None:
-        index = bank_index(store)
-    if index is not None:
-        index.ensure_fresh()
     query = select(Bank).where(Bank.enabled.is_(True))
     if bank_ids is not None:
         query = query.where(Bank.id.in_(bank_ids))
     banks = session.scalars(query).all()
     if not banks:
-        return Counter()
+        return Counter()  # most scans: no bank, so no index to load either
+    if index is None and (store := session.info.get(changes.STORE)) is not None:
+        index = bank_index(store)
+    if index is not None:
+        index.ensure_fresh()
     media = session.execute(
         select(Signal.media_id, Signal.value).where(Signal.kind == "pdq", Signal.quality >= MIN_QUALITY)
     ).all()
