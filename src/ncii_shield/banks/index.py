@@ -307,7 +307,7 @@ class BankIndexes:
         with self._rw.write():
             for bank_id, rows in added.items():
                 held[bank_id].add(rows)
-            banks = {i: fresh.get(i) or held[i] for i in stamps}
+            banks = {i: fresh[i] if i in fresh else held[i] for i in stamps}
             for bank_id, (name, enabled, version, removed_at) in stamps.items():
                 bank = banks[bank_id]
                 bank.name, bank.enabled, bank.version, bank.removed_at = name, enabled, version, removed_at

@@ -43,7 +43,8 @@ class _Searcher:
         found: list[list[tuple[int, int]]] = [[] for _ in range(len(words))]
         results = [part.search_pdq(words) for part in self.parts]
         if self.shared is not None:
-            results.append(self.shared.search_bank(self.bank_id, words) or found)
+            shared = self.shared.search_bank(self.bank_id, words)  # None: dropped since (not matched)
+            results.append(shared if shared is not None else [[] for _ in range(len(words))])
         for result in results:
             for mine, more in zip(found, result, strict=True):
                 mine.extend(more)
