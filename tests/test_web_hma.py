@@ -16,12 +16,13 @@ from sqlalchemy import update
 from threatexchange.signal_type.pdq.signal import PdqSignal
 
 from ncii_shield.banks.formats import parse
+from ncii_shield.banks.index import BankIndexes
 from ncii_shield.banks.service import get_bank, import_entries, remove_signal
 from ncii_shield.store import audit
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import ApiToken
 from ncii_shield.web.auth import create_token, create_user
-from ncii_shield.web.hma import TOKEN_TTL, BankIndexes
+from ncii_shield.web.hma import TOKEN_TTL
 from tests.conftest import ASSETS
 from tests.web_server import live_server
 

@@ -1,38 +1,45 @@
-"""Banks in the store: import, export, list, and matching them against everything stored.
+"""Banks in the store: create, import, export, list, change, and (banks/matching.py) match.
 
-Matching runs the other way round from a case: a bank may hold millions of hashes, so the bank goes
-into the multi-index PDQ index (index/pdq_index.py) and every stored PDQ is looked up in it. Hits are
-unique per (bank, item, kind), so matching again adds nothing twice.
+Every change here moves the bank change counter in the same transaction (banks/changes.py), which is
+how every process's bank index (banks/index.py) knows what changed. Hits are unique per (bank, item,
+kind), so matching again adds nothing twice.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from ncii_shield.banks import changes
 from ncii_shield.banks.formats import SUPPORTED, BankEntry, Parsed
-from ncii_shield.errors import NciiError
-from ncii_shield.index.pdq_index import PDQIndex
-from ncii_shield.signals.pdq import MATCH_THRESHOLD, MIN_QUALITY, as_words
+from ncii_shield.banks.matching import match_banks as match_banks  # the CLI and scans import it here
+from ncii_shield.errors import Conflict, NciiError, NotFound
 from ncii_shield.store import audit
-from ncii_shield.store.models import Bank, BankHit, BankSignal, Item, Media, Signal, Source
+from ncii_shield.store.models import Bank, BankHit, BankSignal, Item, Source
 
 
-def get_bank(session: Session, name: str, *, create: bool = False) -> Bank:
-    bank = session.scalar(select(Bank).where(Bank.name == name))
+def _check_name(name: str) -> None:
+    if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").isalnum():
+        raise NciiError(f"invalid bank name {name!r}", hint="use letters, digits, - and _")
+
+
+def find_bank(session: Session, name: str) -> Bank | None:
+    return session.scalar(select(Bank).where(Bank.name == name))
+
+
+def get_bank(session: Session, name: str, *, create: bool = False, enabled: bool = True) -> Bank:
+    """The bank named `name`; NotFound unless `create`, which makes it (enabled as asked)."""
+    bank = find_bank(session, name)
     if bank is None:
         if not create:
-            raise NciiError(f"no bank named {name!r}", hint="list banks with `ncii-shield bank list`")
-        if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").isalnum():
-            raise NciiError(f"invalid bank name {name!r}", hint="use letters, digits, - and _")
-        bank = Bank(name=name)
+            raise NotFound(f"no bank named {name!r}", hint="list banks with `ncii-shield bank list`")
+        _check_name(name)
+        bank = Bank(name=name, enabled=enabled)
         session.add(bank)
         session.flush()
+        changes.changed(session, bank, created=True)
     return bank
 
 
@@ -43,17 +50,19 @@ def import_entries(session: Session, bank: Bank, parsed: Parsed) -> int:
             select(BankSignal.signal_type, BankSignal.value).where(BankSignal.bank_id == bank.id)
         ).all()
     )
-    new = 0
+    rows: list[BankSignal] = []
     for entry in parsed.entries:
         key = (entry.signal_type, entry.value)
         if key in existing:
             continue
         existing.add(key)
-        session.add(
+        rows.append(
             BankSignal(bank_id=bank.id, signal_type=entry.signal_type, value=entry.value, label=entry.label)
         )
-        new += 1
+    session.add_all(rows)
     session.flush()
+    new = len(rows)
+    changes.added(session, bank, [(r.id, r.signal_type, r.value) for r in rows])
     audit.record(session, "bank.imported", bank=bank.name, new=new, skipped_types=dict(parsed.skipped_types))
     return new
 
@@ -92,96 +101,11 @@ def list_banks(session: Session) -> list[BankSummary]:
 
 
 def delete_bank(session: Session, bank: Bank) -> None:
+    changes.dropped(session, bank)
     session.execute(delete(BankHit).where(BankHit.bank_id == bank.id))
     session.execute(delete(BankSignal).where(BankSignal.bank_id == bank.id))
     audit.record(session, "bank.deleted", bank=bank.name)
     session.delete(bank)
-
-
-def match_banks(session: Session, bank_ids: list[int] | None = None) -> Counter[str]:
-    """Record a bank hit for every item whose media matches an enabled bank. Returns new hits by bank."""
-    query = select(Bank).where(Bank.enabled.is_(True))
-    if bank_ids is not None:
-        query = query.where(Bank.id.in_(bank_ids))
-    new: Counter[str] = Counter()
-    for bank in session.scalars(query).all():
-        found = _exact(session, bank) + _pdq(session, bank)
-        if found and (count := _record(session, bank, found)):
-            new[bank.name] += count
-    return new
-
-
-def _exact(session: Session, bank: Bank) -> list[tuple[int, int, str, float | None]]:
-    sha = {
-        v.hex(): i
-        for i, v in session.execute(
-            select(BankSignal.id, BankSignal.value).where(
-                BankSignal.bank_id == bank.id, BankSignal.signal_type == "sha256"
-            )
-        )
-    }
-    if not sha:
-        return []
-    rows = session.execute(select(Media.id, Media.sha256).where(Media.sha256.in_(list(sha))))
-    return [(media_id, sha[digest], "exact", None) for media_id, digest in rows]
-
-
-def _pdq(session: Session, bank: Bank) -> list[tuple[int, int, str, float | None]]:
-    """Stored PDQs against the bank, through the multi-index PDQ index (exact at distance <= 31)."""
-    bank_rows = session.execute(
-        select(BankSignal.id, BankSignal.value).where(
-            BankSignal.bank_id == bank.id, BankSignal.signal_type == "pdq"
-        )
-    ).all()
-    if not bank_rows:
-        return []
-    index = PDQIndex()
-    index.add(np.array([i for i, _ in bank_rows], dtype=np.int64), as_words([v for _, v in bank_rows]))
-    media = session.execute(
-        select(Signal.media_id, Signal.value).where(Signal.kind == "pdq", Signal.quality >= MIN_QUALITY)
-    ).all()
-    found: list[tuple[int, int, str, float | None]] = []
-    for start in range(0, len(media), 10_000):
-        chunk = media[start : start + 10_000]
-        results = index.search(as_words([v for _, v in chunk]), threshold=MATCH_THRESHOLD)
-        for (media_id, _), matches in zip(chunk, results, strict=True):
-            if matches:
-                signal_id, distance = matches[0]  # nearest first
-                found.append((media_id, int(signal_id), "pdq", float(distance)))
-    return found
-
-
-def _record(session: Session, bank: Bank, found: list[tuple[int, int, str, float | None]]) -> int:
-    existing = set(
-        session.execute(select(BankHit.item_id, BankHit.kind).where(BankHit.bank_id == bank.id)).all()
-    )
-    by_media: dict[int, list[tuple[int, str, float | None]]] = {}
-    for media_id, signal_id, kind, distance in found:
-        by_media.setdefault(media_id, []).append((signal_id, kind, distance))
-    new = 0
-    media_ids = list(by_media)
-    for start in range(0, len(media_ids), 500):
-        for item_id, media_id in session.execute(
-            select(Item.id, Item.media_id).where(Item.media_id.in_(media_ids[start : start + 500]))
-        ):
-            for signal_id, kind, distance in by_media[media_id]:
-                if (item_id, kind) not in existing:
-                    existing.add((item_id, kind))
-                    session.add(
-                        BankHit(
-                            bank_id=bank.id,
-                            item_id=item_id,
-                            media_id=media_id,
-                            bank_signal_id=signal_id,
-                            kind=kind,
-                            distance=distance,
-                        )
-                    )
-                    new += 1
-    if new:
-        audit.record(session, "bank.matched", bank=bank.name, new_hits=new)
-    session.flush()
-    return new
 
 
 @dataclass(frozen=True)
@@ -225,18 +149,8 @@ def bank_hits(session: Session, bank: Bank) -> list[BankHitRow]:
 
 
 # ------------------------------------------------------------------ one bank or signal at a time
-# The HMA-compatible API (web/hma.py) creates banks and adds single hashes as they come, and keeps an
-# in-memory index per bank that follows these changes without rebuilding (see BankIndexes there).
-
-# The audit actions that change what a bank holds or whether it is matched.
-BANK_ACTIONS = (
-    "bank.created",
-    "bank.updated",
-    "bank.imported",
-    "bank.deleted",
-    "bank.signal_added",
-    "bank.signal_removed",
-)
+# The HMA-compatible API (web/hma.py) creates banks and adds single hashes as they come; the bank index
+# follows each change in place once it commits (banks/changes.py, banks/index.py).
 
 
 def parse_signal(signal_type: str, text: str) -> tuple[str, bytes]:
@@ -258,11 +172,10 @@ def parse_signal(signal_type: str, text: str) -> tuple[str, bytes]:
 
 
 def create_bank(session: Session, name: str, *, enabled: bool = True) -> Bank:
-    """A new, empty bank. NciiError if the name is taken or not a valid bank name."""
-    if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
-        raise NciiError(f"bank {name!r} already exists")
-    bank = get_bank(session, name, create=True)
-    bank.enabled = enabled
+    """A new, empty bank. Conflict if the name is taken, NciiError if it is not a valid bank name."""
+    if find_bank(session, name) is not None:
+        raise Conflict(f"bank {name!r} already exists")
+    bank = get_bank(session, name, create=True, enabled=enabled)
     audit.record(session, "bank.created", bank=name, enabled=enabled)
     session.flush()
     return bank
@@ -272,18 +185,18 @@ def update_bank(
     session: Session, bank: Bank, *, name: str | None = None, enabled: bool | None = None
 ) -> Bank:
     """Rename and/or enable or disable a bank (a disabled bank is kept but not matched)."""
-    changes: dict[str, object] = {}
+    done: dict[str, object] = {}
     if name is not None and name != bank.name:
-        if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
-            raise NciiError(f"bank {name!r} already exists")
-        if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").isalnum():
-            raise NciiError(f"invalid bank name {name!r}", hint="use letters, digits, - and _")
-        changes["renamed_from"], bank.name = bank.name, name
+        if find_bank(session, name) is not None:
+            raise Conflict(f"bank {name!r} already exists")
+        _check_name(name)
+        done["renamed_from"], bank.name = bank.name, name
     if enabled is not None and enabled != bank.enabled:
-        changes["enabled"] = bank.enabled = enabled
-    if changes:
-        audit.record(session, "bank.updated", bank=bank.name, **changes)
+        done["enabled"] = bank.enabled = enabled
+    if done:
+        audit.record(session, "bank.updated", bank=bank.name, **done)
         session.flush()
+        changes.changed(session, bank)
     return bank
 
 
@@ -304,6 +217,7 @@ def add_signal(
     row = BankSignal(bank_id=bank.id, signal_type=signal_type, value=value, label=label)
     session.add(row)
     session.flush()
+    changes.added(session, bank, [(row.id, signal_type, value)])
     audit.record(session, "bank.signal_added", bank=bank.name, signal_id=row.id, signal_type=signal_type)
     return row, True
 
@@ -317,30 +231,5 @@ def remove_signal(session: Session, bank: Bank, signal_id: int) -> int:
     session.delete(row)
     audit.record(session, "bank.signal_removed", bank=bank.name, signal_id=signal_id)
     session.flush()
+    changes.removed(session, bank, [signal_id])
     return 1
-
-
-def signal_rows(
-    session: Session, *, after_id: int = 0, bank_id: int | None = None, chunk: int = 50_000
-) -> Iterator[list[tuple[int, int, str, bytes]]]:
-    """(id, bank id, signal type, value) of stored signals with id > ``after_id``, in id order, in chunks:
-    how an in-memory index loads millions of signals without holding every row object at once."""
-    last = after_id
-    while True:
-        query = select(BankSignal.id, BankSignal.bank_id, BankSignal.signal_type, BankSignal.value).where(
-            BankSignal.id > last
-        )
-        if bank_id is not None:
-            query = query.where(BankSignal.bank_id == bank_id)
-        rows = [tuple(r) for r in session.execute(query.order_by(BankSignal.id).limit(chunk)).all()]
-        if not rows:
-            return
-        yield rows  # type: ignore[misc]
-        last = rows[-1][0]
-
-
-def signal_counts(session: Session) -> dict[int, int]:
-    """Signals per bank id."""
-    return dict(
-        session.execute(select(BankSignal.bank_id, func.count()).group_by(BankSignal.bank_id)).all()  # type: ignore[arg-type]
-    )

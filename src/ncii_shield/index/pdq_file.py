@@ -70,7 +70,8 @@ def save_arrays(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray])
     header += b" " * (start - _PREAMBLE - len(header))  # pad inside the JSON: the CRC covers it
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        # Owner-only like everything in the data directory: an index says which hashes a bank holds.
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
             f.write(MAGIC)
             f.write(len(header).to_bytes(4, "little"))
             f.write(zlib.crc32(header).to_bytes(4, "little"))

@@ -20,6 +20,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -211,25 +212,21 @@ class PDQIndex:
             dists.append(dist)
         return np.concatenate(qis), np.concatenate(ids), np.concatenate(dists)
 
-    def save(self, path: Path) -> None:
-        """Write the index to one file, atomically (a crash leaves the old file or the new one)."""
+    def to_arrays(self) -> tuple[dict[str, object], dict[str, np.ndarray]]:
+        """(meta, named arrays): the index's persisted form, for `save` or a file holding more."""
         meta: dict[str, object] = {"format": FORMAT, "tables": self.tables, "segments": []}
         arrays: dict[str, np.ndarray] = {"delta.ids": self._delta_ids, "delta.hashes": self._delta_hashes}
         for i, segment in enumerate(self._segments):
             meta["segments"].append({"tables": segment.tables.tolist()})  # type: ignore[attr-defined]
             for name in ("ids", "hashes", "dead", "offsets", "entries"):
                 arrays[f"s{i}.{name}"] = getattr(segment, name)
-        save_arrays(Path(path), meta, arrays)
+        return meta, arrays
 
     @classmethod
-    def load(cls, path: Path) -> PDQIndex:
-        """Read an index written by `save`; raises IndexFileError (an NciiError) if it is damaged."""
-        meta, arrays = load_arrays(Path(path), kind="PDQ index")
-        hint = "restore the PDQ index from a backup or rebuild it from its bank"
+    def from_arrays(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> PDQIndex:
+        """The index from `to_arrays`' form, its invariants checked; ValueError if they do not hold."""
         if meta.get("format") != FORMAT:
-            raise IndexFileError(
-                f"PDQ index {path} has format {meta.get('format')!r}, expected {FORMAT}", hint
-            )
+            raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT}")
         index = cls()
         try:
             index.tables = int(meta["tables"])
@@ -246,11 +243,32 @@ class PDQIndex:
                 )
                 _check(segment)
                 index._segments.append(segment)
-            if index._delta_ids.shape != (len(index._delta_hashes),) or index._delta_hashes.shape[1:] != (4,):
+            delta_ok = index._delta_ids.dtype == np.int64 and index._delta_hashes.dtype == np.uint64
+            if not delta_ok or index._delta_ids.shape != (len(index._delta_hashes),):
                 raise ValueError("delta shapes")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise IndexFileError(f"PDQ index {path} is inconsistent ({exc})", hint) from None
+            if index._delta_hashes.shape[1:] != (4,):
+                raise ValueError("delta shapes")
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"missing or malformed {exc}") from None
         return index
+
+    def save(self, path: Path) -> None:
+        """Write the index to one file, atomically (a crash leaves the old file or the new one)."""
+        save_arrays(Path(path), *self.to_arrays())
+
+    @classmethod
+    def load(cls, path: Path) -> PDQIndex:
+        """Read an index written by `save`; raises IndexFileError (an NciiError) if it is damaged."""
+        meta, arrays = load_arrays(Path(path), kind="PDQ index")
+        hint = "restore the PDQ index from a backup or rebuild it from its bank"
+        if meta.get("format") != FORMAT:
+            raise IndexFileError(
+                f"PDQ index {path} has format {meta.get('format')!r}, expected {FORMAT}", hint
+            )
+        try:
+            return cls.from_arrays(meta, arrays)
+        except ValueError as exc:
+            raise IndexFileError(f"PDQ index {path} is inconsistent ({exc})", hint) from None
 
 
 def _check(segment: Segment) -> None:

@@ -178,7 +178,11 @@ class Store:
                 f"cannot open the database at {settings.database_url}: {exc.orig}",
                 hint="check --data-dir / NCII_DATABASE_URL and that the directory is writable",
             ) from exc
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False, info={"settings": settings})
+        # info: the settings (audit actor) and which Store a session belongs to (banks/changes.py tells
+        # this store's bank index what a commit changed).
+        self._sessions = sessionmaker(
+            self.engine, expire_on_commit=False, info={"settings": settings, "store": self}
+        )
         event.listen(self._sessions, "before_flush", link_new_events)
         with self._sessions() as session:
             if create is not None:

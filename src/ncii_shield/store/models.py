@@ -408,6 +408,23 @@ class Bank(Base):
     description: Mapped[str | None] = mapped_column(SealedText("banks.description"), nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The bank change counter (BankCounter) at this bank's last change, and at its last removal or its
+    # creation: values never reused, so a bank index knows which banks it still holds exactly.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    removed_at: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class BankCounter(Base):
+    """One row: a counter moved in the same transaction as every change to a bank or its hashes.
+
+    Every process holding a bank index (the web server, a CLI import) compares it with the value its
+    index reflects: one indexed read says whether anything changed (banks/changes.py).
+    """
+
+    __tablename__ = "bank_counter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class BankSignal(Base):
