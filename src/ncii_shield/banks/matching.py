@@ -22,9 +22,12 @@ from sqlalchemy.orm import Session
 from ncii_shield.banks import changes
 from ncii_shield.banks.bank_hashes import EXACT_KINDS, BankHashes
 from ncii_shield.banks.index import BankIndexes, bank_index, bank_rows, read_bank
-from ncii_shield.signals.pdq import MATCH_THRESHOLD, MIN_QUALITY, as_words, distances
+from ncii_shield.signals.pdq import MIN_QUALITY, as_words
+from ncii_shield.signals.registry import kind as signal_kind
 from ncii_shield.store import audit
 from ncii_shield.store.models import Bank, BankHit, BankSignal, Item, Media, Signal
+
+PDQ = signal_kind("pdq")  # a bank's PDQ hashes match as the pdq kind does: its distance, its threshold
 
 Found = tuple[int, int, str, float | None]  # (media id, bank signal id, kind, distance)
 Group = tuple[list[Found], bytes | None]  # one media's candidates, nearest first, and the PDQ looked up
@@ -152,8 +155,8 @@ def _verified(session: Session, bank_id: int, candidates: list[Group]) -> list[F
                     out.append((media_id, signal_id, kind, None))
                     break
             elif row[1] == "pdq" and looked_up is not None:
-                distance = int(distances(as_words([row[2]]), as_words([looked_up])[0])[0])
-                if distance <= MATCH_THRESHOLD:
+                distance = int(PDQ.distance(row[2], looked_up))
+                if PDQ.within(distance):
                     out.append((media_id, signal_id, kind, float(distance)))
                     break
     return out

@@ -81,6 +81,19 @@ class BankSummary:
     hits: int
 
 
+def all_banks(session: Session) -> list[Bank]:
+    """Every bank by name (the HMA API lists their configs)."""
+    return list(session.scalars(select(Bank).order_by(Bank.name)))
+
+
+def bank_content(session: Session, bank: Bank, content_id: int) -> BankSignal:
+    """One banked signal of this bank, or NotFound (a signal of another bank is not found either)."""
+    row = session.get(BankSignal, content_id)
+    if row is None or row.bank_id != bank.id:
+        raise NotFound(f"content '{content_id}' not found")
+    return row
+
+
 def list_banks(session: Session) -> list[BankSummary]:
     counts: dict[int, dict[str, int]] = {}
     for bank_id, kind, n in session.execute(

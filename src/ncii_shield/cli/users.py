@@ -12,7 +12,7 @@ from ncii_shield.cli.common import state
 from ncii_shield.cli.output import console, err_console, fail
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    pass
 
 app = typer.Typer(no_args_is_help=True, help="Web app users, their cases, and API tokens.")
 
@@ -90,6 +90,7 @@ def serve(
     import uvicorn
 
     from ncii_shield.web.app import create_app
+    from ncii_shield.web.auth import reset_demo_user
 
     if (insecure_cookies or demo_user) and host not in ("127.0.0.1", "localhost", "::1"):
         fail(
@@ -99,7 +100,7 @@ def serve(
     if demo_user:
         insecure_cookies = True
         with state.store.session() as session:
-            password = _reset_demo_user(session)
+            password = reset_demo_user(session)
         err_console.print(f"log in as [bold]demo[/] with password [bold]{password}[/] (a new one each start)")
     application = create_app(state.store, secure_cookies=not insecure_cookies)
     err_console.print(f"ncii-shield web app on http://{host}:{port}/ (Ctrl-C to stop)")
@@ -113,22 +114,3 @@ def serve(
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or "",
     )
-
-
-def _reset_demo_user(session: Session) -> str:
-    """Give the loopback demo's case worker 'demo' a new password and every case not purged; return it."""
-    import secrets
-
-    from sqlalchemy import select
-
-    from ncii_shield.store.models import Case, User
-    from ncii_shield.web.auth import assign, create_user, set_password
-
-    password = secrets.token_urlsafe(12)
-    if session.scalar(select(User).where(User.username == "demo")) is None:
-        create_user(session, "demo", password, "case_worker", language="en")
-    else:
-        set_password(session, "demo", password)
-    for case_id in session.scalars(select(Case.id).where(Case.status != "purged")):
-        assign(session, "demo", case_id)
-    return password

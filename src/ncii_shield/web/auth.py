@@ -99,6 +99,19 @@ def assign_creator(session: Session, who: Principal, case_id: int) -> None:
     session.add(CaseAssignment(user_id=who.id, case_id=case_id))
 
 
+def reset_demo_user(session: Session) -> str:
+    """Give the loopback demo's case worker 'demo' a new password and every case not purged; return it.
+    A new password each start: a demo left running is not a standing account with a known password."""
+    password = secrets.token_urlsafe(12)
+    if session.scalar(select(User).where(User.username == "demo")) is None:
+        create_user(session, "demo", password, "case_worker", language="en")
+    else:
+        set_password(session, "demo", password)
+    for case_id in session.scalars(select(Case.id).where(Case.status != "purged")):
+        assign(session, "demo", case_id)
+    return password
+
+
 def toggle_language(session: Session, who: Principal) -> str:
     """Switch the user's interface between Korean and English; returns the new language."""
     user = session.get(User, who.id)

@@ -30,20 +30,20 @@ from typing import Annotated, Any
 from fastapi import Body, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import select
 from starlette.exceptions import HTTPException
 
 from ncii_shield.banks.service import (
     add_signal,
+    all_banks,
+    bank_content,
     create_bank,
     delete_bank,
     parse_signal,
     remove_signal,
     update_bank,
 )
-from ncii_shield.errors import Conflict, NciiError, NotFound
-from ncii_shield.signals.pdq import MATCH_THRESHOLD, as_words, distances
-from ncii_shield.store.models import Bank, BankSignal
+from ncii_shield.errors import Conflict, NciiError
+from ncii_shield.signals.registry import by_exchange_type
 from ncii_shield.web.api import attribute
 from ncii_shield.web.auth import Principal
 from ncii_shield.web.deps import get_store
@@ -234,9 +234,10 @@ def compare(body: Annotated[dict[str, list[str]], Body(examples=[{"pdq": ["f8f8â
             _, right = parse_signal(kind, pair[1])
         except NciiError as exc:
             raise HTTPException(400, f"Invalid {kind} hash: {exc}") from None
-        if kind_ == "pdq":
-            distance = int(distances(as_words([left]), as_words([right])[0])[0])
-            results[kind] = (distance <= MATCH_THRESHOLD, {"distance": distance})
+        signal = by_exchange_type(kind_)  # the kind owns its distance and threshold
+        if kind_ == "pdq" and signal is not None:
+            distance = int(signal.distance(left, right))
+            results[kind] = (signal.within(distance), {"distance": distance})
         else:
             results[kind] = (left == right, {})
     return results
@@ -248,7 +249,7 @@ def compare(body: Annotated[dict[str, list[str]], Body(examples=[{"pdq": ["f8f8â
 @router.get("/c/banks", response_model=list[BankConfigOut], summary="Every bank")
 def banks_index(request: Request) -> Any:
     with get_store(request).session() as s:
-        return [config(b) for b in s.scalars(select(Bank).order_by(Bank.name))]
+        return [config(b) for b in all_banks(s)]
 
 
 @router.post(
@@ -386,9 +387,7 @@ def bank_get_content(
 ) -> Any:
     with get_store(request).session() as s:
         bank = bank_named(s, bank_name)
-        row = s.get(BankSignal, content_id)
-        if row is None or row.bank_id != bank.id:
-            raise NotFound(f"content '{content_id}' not found")
+        row = bank_content(s, bank, content_id)
         out: dict[str, Any] = dict(id=row.id, disable_until_ts=1, original_media_uri=None, bank=config(bank))
         if flag(include_signals, "include_signals"):  # as HMA: "signals" only when asked for
             out["signals"] = {row.signal_type: row.value.hex()}
