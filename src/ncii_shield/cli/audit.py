@@ -48,23 +48,7 @@ def audit_verify(
             state.store, session, expected_heads=heads, accept_unsigned_tail=accept_unsigned_tail
         )
     if as_json:
-        print_json(
-            dict(
-                ok=result.ok,
-                entries=result.entries,
-                checkpoints=result.checkpoints,
-                signed_through=result.signed_through,
-                unsigned=result.unsigned,
-                witnessed=result.witnessed,
-                unwitnessed=result.unwitnessed,
-                expected_heads=result.expected,
-                purged=result.purged,
-                legacy=result.legacy,
-                problems=result.problems,
-                notes=result.notes,
-                public_keys=sorted(result.public_keys),
-            )
-        )
+        print_json(result.summary())
     else:
         for problem in result.problems:
             console.print(f"[red]tampered[/] {escape(problem)}")

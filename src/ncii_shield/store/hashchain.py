@@ -123,6 +123,24 @@ class Verification:
     def ok(self) -> bool:
         return not self.problems
 
+    def summary(self) -> dict[str, object]:
+        """What `audit verify --json` and the API's audit check report: one shape for both."""
+        return dict(
+            ok=self.ok,
+            entries=self.entries,
+            checkpoints=self.checkpoints,
+            signed_through=self.signed_through,
+            unsigned=self.unsigned,
+            witnessed=self.witnessed,
+            unwitnessed=self.unwitnessed,
+            expected_heads=self.expected,
+            purged=self.purged,
+            legacy=self.legacy,
+            problems=self.problems,
+            notes=self.notes,
+            public_keys=sorted(self.public_keys),
+        )
+
 
 @dataclass(frozen=True)
 class Entry:

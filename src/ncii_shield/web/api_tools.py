@@ -49,8 +49,11 @@ class AuditOut(BaseModel):
     ok: bool
     entries: int
     checkpoints: int
-    witnessed: int  # signed heads also in the witness file outside the database
+    signed_through: int  # the highest entry a valid signed head covers
     unsigned: int  # entries after the last signed head (an error unless accepted on the CLI)
+    witnessed: int  # signed heads also in the witness file outside the database
+    unwitnessed: int  # valid checkpoints of the database not in the witness file
+    expected_heads: int  # heads the operator kept, found in the log (none through the API)
     purged: int
     legacy: int
     problems: list[str]
@@ -104,15 +107,4 @@ def audit_verify(request: Request, who: Reader) -> dict[str, object]:
     with store.session() as s:
         check(s, who, "audit.view")
         result = verify_store(store, s)
-    return dict(
-        ok=result.ok,
-        entries=result.entries,
-        checkpoints=result.checkpoints,
-        witnessed=result.witnessed,
-        unsigned=result.unsigned,
-        purged=result.purged,
-        legacy=result.legacy,
-        problems=result.problems,
-        notes=result.notes,
-        public_keys=sorted(result.public_keys),
-    )
+    return result.summary()
