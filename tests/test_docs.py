@@ -45,6 +45,17 @@ def _commands() -> list[str]:
 
 
 def test_every_setting_is_documented() -> None:
+    names = {
+        name
+        for path in (ROOT / "src").rglob("*.py")
+        for name in re.findall(r"NCII_[A-Z0-9_]*[A-Z0-9]", path.read_text(encoding="utf-8"))
+    }
+    assert len(names) > 20, names  # the scan itself works
+    docs = _docs()
+    assert not sorted(n for n in names if n not in docs), "settings missing from README.md / docs/"
+
+
+def test_every_setting_field_is_documented() -> None:
     settings = list(describe())
     assert len(settings) > 20 and all(
         variable.startswith("NCII_") and about for _, variable, about in settings
@@ -52,6 +63,19 @@ def test_every_setting_is_documented() -> None:
     docs = _docs()
     missing = sorted(variable for _, variable, _ in settings if variable not in docs)
     assert not missing, f"settings missing from README.md / docs/: {missing}"
+
+
+def test_every_command_is_documented() -> None:
+    commands = _commands()
+    assert {"scan", "case purge", "audit head", "sources"} <= set(commands)
+    docs = _docs()
+    missing = [
+        c
+        for c in commands
+        if f"`{c}" not in docs
+        and not re.search(r"(ncii-shield|ncii)\s+(--[\w-]+\s+\S+\s+)*" + re.escape(c) + r"\b", docs)
+    ]
+    assert not missing, f"commands missing from README.md / docs/: {missing}"
 
 
 def test_every_variable_named_in_the_code_is_a_setting() -> None:
