@@ -38,7 +38,7 @@ def _fmt_match(row: object) -> str:
 def hits(
     case_id: int,
     kind: Annotated[
-        str | None, typer.Option(help="Only hits found by this route: exact, pdq or face.")
+        str | None, typer.Option(help=f"Only hits found by this route: {', '.join(KIND_ORDER)}.")
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -96,7 +96,9 @@ ItemsArg = Annotated[list[int] | None, typer.Argument(help="Item ids of hits (se
 AllFlag = Annotated[
     bool, typer.Option("--all", help="Every hit not yet reviewed (with --kind: of that kind).")
 ]
-KindOpt = Annotated[str | None, typer.Option(help="With --all: only hits found by this route.")]
+KindOpt = Annotated[
+    str | None, typer.Option(help=f"With --all: only hits found by this route ({', '.join(KIND_ORDER)}).")
+]
 ReasonOpt = Annotated[str, typer.Option(help="Why: kept sealed, in the record.")]
 
 
