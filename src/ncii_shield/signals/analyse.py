@@ -38,6 +38,19 @@ class Analysis:
     windows: list[WindowHash] = field(default_factory=list)  # multi-crop PDQ, for collage tiles
 
 
+def prepare_worker() -> None:
+    """Once per scan worker: one OpenCV thread (the scan already runs one process per core, and OpenCV's
+    own pool would fight the other worker for the same cores) and the models loaded before the first file."""
+    import cv2
+
+    from ncii_shield.signals.faces import _models
+    from ncii_shield.signals.nudity import _classifier
+
+    cv2.setNumThreads(1)
+    _models()
+    _classifier()
+
+
 def analyse_bytes(data: bytes, *, with_nudity: bool = True) -> Analysis:
     """Decode once, then hash, find faces and score. A refused file comes back with `error` set."""
     sha = hashlib.sha256(data).hexdigest()
