@@ -110,7 +110,7 @@ def _analyse(data: bytes) -> object:
 
 
 def _warm_scan() -> None:
-    """What a scan's workers run first (models loaded; one OpenCV thread since analyse.prepare_worker)."""
+    """What a scan's workers run first: the models loaded."""
     from ncii_shield.scan.pipeline import _warm_worker
 
     _warm_worker()

@@ -51,7 +51,7 @@ from ncii_shield.text.rooms import index_links
 
 
 def _warm_worker() -> None:
-    """Load the models once per worker rather than on its first file; one OpenCV thread per worker."""
+    """Load the models once per worker rather than on its first file."""
     from ncii_shield.signals.analyse import prepare_worker
 
     prepare_worker()

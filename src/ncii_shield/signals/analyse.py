@@ -39,14 +39,14 @@ class Analysis:
 
 
 def prepare_worker() -> None:
-    """Once per scan worker: one OpenCV thread (the scan already runs one process per core, and OpenCV's
-    own pool would fight the other worker for the same cores) and the models loaded before the first file."""
-    import cv2
+    """Once per scan worker: the models loaded before the first file, not on it.
 
+    OpenCV's thread count is deliberately left alone here: calling cv2.setNumThreads in a forked worker
+    whose parent had already used OpenCV's thread pool deadlocked (futex wait) in the demo test.
+    """
     from ncii_shield.signals.faces import _models
     from ncii_shield.signals.nudity import _classifier
 
-    cv2.setNumThreads(1)
     _models()
     _classifier()
 
