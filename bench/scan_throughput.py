@@ -1,6 +1,7 @@
 """Full-scan throughput on distinct 1280-px photos, per-stage CPU, and a naive reference in the same run.
 
-Usage: PYTHONPATH=src .venv/bin/python bench/scan_throughput.py [--n 120] [--workers 2] [--stages 40]
+Usage: PYTHONPATH=src .venv/bin/python bench/scan_throughput.py [--n 120] [--workers 2] [--stages 40] [--repeat 2]
+       PYTHONPATH=src .venv/bin/python bench/scan_throughput.py --small-faces   (the detector's recall check)
 
 1. Generates N distinct benign photos from the demo's bundled images (crop, scale to 1280 px on the long
    side, mirror, colour gains), saved as JPEG q87, so no two files share a hash or a decode.
@@ -131,6 +132,7 @@ def stages(blobs: list[bytes]) -> dict[str, list[float]]:
     from ncii_shield.signals.pdq import pdq_hash
 
     _warm_scan()
+    _naive_models()
     times: dict[str, list[float]] = {}
 
     def timed(name: str, fn: Callable[[], object]) -> object:
@@ -151,7 +153,51 @@ def stages(blobs: list[bytes]) -> dict[str, list[float]]:
         timed("nudity", lambda d=d: nudity_score(d.rgb))  # type: ignore[attr-defined]
         timed("thumbnail", lambda d=d: thumbnail_jpeg(d.upright))  # type: ignore[attr-defined]
         timed("total (analyse_bytes)", lambda data=data: analyse.analyse_bytes(data))
+        timed("naive reference", lambda data=data: naive(data))
     return times
+
+
+def small_faces(sizes: tuple[int, ...] = (32, 40, 48, 56, 64, 80, 96)) -> None:
+    """Recall check for the detector settings: 6 bundled faces pasted at each size into 4 nature photos
+    scaled to 1280 px, JPEG q87; found = a face there, matched = under the same-person distance."""
+    from ncii_shield.media.decode import decode_image
+    from ncii_shield.signals.faces import SAME_PERSON_DISTANCE, detect_faces
+
+    faces = []
+    for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "biden2.jpg", "astronaut.jpg"):
+        img = Image.open(ASSETS / name).convert("RGB")
+        face = detect_faces(np.asarray(img))[0]
+        left, top, right, bottom = face.box
+        margin = (right - left) // 2
+        box = (max(0, left - margin), max(0, top - margin), right + margin, bottom + margin)
+        faces.append((img.crop(box), right - left, face.embedding))
+    scenes = [Image.open(p).convert("RGB") for p in sorted(ASSETS.glob("mate-*.jpg"))[:4]]
+    rng = np.random.default_rng(3)
+    print("\n| face width in a 1280-px photo | found | matched (< same-person distance) |\n|---|---|---|")
+    for size in sizes:
+        found = matched = total = 0
+        for crop, width, embedding in faces:
+            for scene in scenes:
+                canvas = scene.resize((1280, round(1280 * scene.height / scene.width)))
+                k = size / width
+                patch = crop.resize((max(1, round(crop.width * k)), max(1, round(crop.height * k))))
+                x = int(rng.integers(0, canvas.width - patch.width))
+                y = int(rng.integers(0, canvas.height - patch.height))
+                canvas.paste(patch, (x, y))
+                buf = io.BytesIO()
+                canvas.save(buf, "JPEG", quality=87)
+                cx, cy = x + patch.width / 2 - size / 2, y + patch.height / 2 - size / 2
+                hits = [
+                    f
+                    for f in detect_faces(decode_image(buf.getvalue()).upright)
+                    if abs(f.box[0] - cx) < size and abs(f.box[1] - cy) < size
+                ]
+                total += 1
+                found += bool(hits)
+                matched += (
+                    bool(hits) and float(np.linalg.norm(hits[0].embedding - embedding)) < SAME_PERSON_DISTANCE
+                )
+        print(f"| {size} px | {found}/{total} | {matched}/{total} |")
 
 
 def main() -> None:
@@ -160,7 +206,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--stages", type=int, default=40, help="photos for the per-stage table")
     parser.add_argument("--repeat", type=int, default=1, help="pool runs of each, alternating; median quoted")
+    parser.add_argument("--small-faces", action="store_true", help="only the small-face recall table")
     args = parser.parse_args()
+    if args.small_faces:
+        small_faces()
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = generate(args.n, Path(tmp))
@@ -185,13 +235,17 @@ def main() -> None:
         med, mean = statistics.median(values), statistics.fmean(values)
         share = (
             ""
-            if name.startswith("total")
+            if name.startswith(("total", "naive"))
             else f"{100 * mean / statistics.fmean(times['total (analyse_bytes)']):.0f} %"
         )
         print(f"| {name} | {med:.1f} | {mean:.1f} | {share} |")
     print(
         f"\nmedian analyse_bytes CPU: {total:.0f} ms -> at most {1000 * args.workers / total:.1f} photos/s on "
         f"{args.workers} cores"
+    )
+    naive_cpu = statistics.median(times["naive reference"])
+    print(
+        f"median naive reference CPU: {naive_cpu:.0f} ms -> CPU ratio naive / full scan {naive_cpu / total:.2f}x"
     )
     print(f"\n| run | photos/s ({args.workers} processes) |")
     print("|---|---|")
