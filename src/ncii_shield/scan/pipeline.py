@@ -52,11 +52,9 @@ from ncii_shield.text.rooms import index_links
 
 def _warm_worker() -> None:
     """Load the models once per worker rather than on its first file."""
-    from ncii_shield.signals.faces import _models
-    from ncii_shield.signals.nudity import _classifier
+    from ncii_shield.signals.analyse import prepare_worker
 
-    _models()
-    _classifier()
+    prepare_worker()
 
 
 def source_fingerprint(reader: SourceReader) -> str:

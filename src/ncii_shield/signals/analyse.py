@@ -38,6 +38,19 @@ class Analysis:
     windows: list[WindowHash] = field(default_factory=list)  # multi-crop PDQ, for collage tiles
 
 
+def prepare_worker() -> None:
+    """Once per scan worker: the models loaded before the first file, not on it.
+
+    OpenCV's thread count is deliberately left alone here: calling cv2.setNumThreads in a forked worker
+    whose parent had already used OpenCV's thread pool deadlocked (futex wait) in the demo test.
+    """
+    from ncii_shield.signals.faces import _models
+    from ncii_shield.signals.nudity import _classifier
+
+    _models()
+    _classifier()
+
+
 def analyse_bytes(data: bytes, *, with_nudity: bool = True) -> Analysis:
     """Decode once, then hash, find faces and score. A refused file comes back with `error` set."""
     sha = hashlib.sha256(data).hexdigest()
