@@ -170,3 +170,17 @@ def test_a_reference_enrolled_before_stays_valid() -> None:
     old = kind.seal(key.key, key.case_id, kind.compute(sample))
     loaded = kind.load({"features": [ReferenceRow(5, "features", 0, sample.sha256, old, None)]}, key)
     assert loaded is not None and [i for i, _ in loaded.features] == [5] and loaded.mirrored == set()
+
+
+def test_a_160_px_thumbnail_is_found_by_local_features() -> None:
+    """mate-Storm's PDQ moves 58 bits at 160 px; enlarged before ORB, the thumbnail keeps its keypoints."""
+    from ncii_shield.index.local_features import MIN_INLIERS, verify
+
+    small = _rgb("mate-Storm.jpg")
+    small.thumbnail((160, 160))
+    query = extract(decode_image(_jpeg(small)).rgb)
+    own = verify(query, extract(decode_image((ASSETS / "mate-Storm.jpg").read_bytes()).rgb))
+    assert own is not None and own.inliers >= MIN_INLIERS
+    assert own.scale == pytest.approx(160 / 1280, rel=0.1)  # reported in stored pixels, not enlarged ones
+    for other in ("mate-Garden.jpg", "mate-Dune.jpg", "obama.jpg"):
+        assert verify(query, extract(decode_image((ASSETS / other).read_bytes()).rgb)) is None

@@ -36,7 +36,7 @@ from ncii_shield.media.video import (
 log = logging.getLogger(__name__)
 
 MAX_ANIMATION_FRAMES = 100  # sampled frames kept (PDQ on each, faces on some): a few seconds of work at most
-MAX_ANIMATION_PIXELS = 1_000_000_000  # decoded pixels over all frames (~1000 frames of 1 MP)
+MAX_ANIMATION_PIXELS = 400_000_000  # decoded pixels over all frames (~400 frames of 1 MP, 3000 of 360x360)
 DEFAULT_FRAME_MS = 100  # browsers show frames declared at 0 ms (or without a duration) for ~100 ms
 _CODECS = {"GIF": "gif", "WEBP": "webp", "PNG": "apng"}
 _ERRORS = (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError, Image.DecompressionBombError)
