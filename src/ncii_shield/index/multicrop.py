@@ -63,7 +63,9 @@ def trim(rgb: np.ndarray) -> tuple[int, int, int, int]:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-def window_hashes(rgb: np.ndarray) -> list[WindowHash]:
+def window_hashes(
+    rgb: np.ndarray, windows: tuple[tuple[float, float, float, float], ...] = WINDOWS
+) -> list[WindowHash]:
     """PDQ of each trimmed sub-window with quality >= MIN_QUALITY (flat windows are dropped)."""
     h, w = rgb.shape[:2]
     if min(h, w) < 32:
@@ -78,7 +80,7 @@ def window_hashes(rgb: np.ndarray) -> list[WindowHash]:
     )
     sh, sw = small.shape[:2]
     out: list[WindowHash] = []
-    for left, top, right, bottom in WINDOWS:
+    for left, top, right, bottom in windows:
         x0, y0, x1, y1 = round(left * sw), round(top * sh), round(right * sw), round(bottom * sh)
         if x1 - x0 < 16 or y1 - y0 < 16:
             continue
