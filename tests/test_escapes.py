@@ -184,3 +184,21 @@ def test_a_160_px_thumbnail_is_found_by_local_features() -> None:
     assert own.scale == pytest.approx(160 / 1280, rel=0.1)  # reported in stored pixels, not enlarged ones
     for other in ("mate-Garden.jpg", "mate-Dune.jpg", "obama.jpg"):
         assert verify(query, extract(decode_image((ASSETS / other).read_bytes()).rgb)) is None
+
+
+def test_a_hostile_animation_is_read_in_bounded_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding stops at the frame budget; every frame a new picture stops at the sampled-frame cap."""
+    from ncii_shield.media import animation
+
+    frames = [Image.new("RGB", (8, 8), (0, 0, 0) if i % 2 else (255, 255, 255)) for i in range(40)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=20)
+    monkeypatch.setattr(animation, "MAX_ANIMATION_DECODED", 25)
+    with AnimationReader(buf.getvalue()) as reader:
+        kept = list(reader.frames(max_frames=10))
+    assert len(kept) == 10 and reader.capped
+    with AnimationReader(buf.getvalue()) as reader:
+        kept = list(reader.frames())
+    assert reader.decoded_frames == 25 and reader.capped and len(kept) == 25
+    for junk in (b"GIF89a" + bytes(20), buf.getvalue()[:60]):
+        assert analyse_bytes(junk, with_nudity=False).frames == []

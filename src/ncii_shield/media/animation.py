@@ -8,8 +8,8 @@ exactly as it hashes videos and a scan stores one PDQ per sampled frame.
 Sampling differs from video in one way: every frame that changes the picture (a "scene", same measure
 and threshold as video) is kept, with no minimum gap, because animations are short slideshows whose
 frames often last a fraction of a second; between changes, one frame per `every_seconds` as for video.
-At most MAX_ANIMATION_FRAMES frames are kept and MAX_ANIMATION_PIXELS decoded, so a hostile file (ten
-thousand frames, each a new picture) costs a bounded amount of work.
+At most MAX_ANIMATION_FRAMES frames are kept, and MAX_ANIMATION_DECODED frames or MAX_ANIMATION_PIXELS
+pixels decoded, so a hostile file (a million tiny frames, or each frame a new picture) costs bounded work.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MAX_ANIMATION_FRAMES = 100  # sampled frames kept (PDQ on each, faces on some): a few seconds of work at most
 MAX_ANIMATION_PIXELS = 400_000_000  # decoded pixels over all frames (~400 frames of 1 MP, 3000 of 360x360)
+MAX_ANIMATION_DECODED = 10_000  # frames decoded at most: tiny frames by the million stay cheap to refuse
 DEFAULT_FRAME_MS = 100  # browsers show frames declared at 0 ms (or without a duration) for ~100 ms
 _CODECS = {"GIF": "gif", "WEBP": "webp", "PNG": "apng"}
 _ERRORS = (OSError, SyntaxError, ValueError, EOFError, UnidentifiedImageError, Image.DecompressionBombError)
@@ -116,7 +117,7 @@ class AnimationReader:
             for frame in ImageSequence.Iterator(self._img):
                 rgb = _rgb(frame)
                 pixels += rgb.shape[0] * rgb.shape[1]
-                if pixels > MAX_ANIMATION_PIXELS:
+                if pixels > MAX_ANIMATION_PIXELS or self.decoded_frames >= MAX_ANIMATION_DECODED:
                     self.capped = True
                     log.info("animation capped at %d decoded frames", self.decoded_frames)
                     return
