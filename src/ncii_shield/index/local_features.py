@@ -33,6 +33,9 @@ from ncii_shield.errors import NciiError
 # Extraction. The working image is scaled to at most WORK_AREA pixels so a 1280-px photo and a 1080x2340
 # screenshot are described at comparable detail and the blob size does not depend on the input size.
 WORK_AREA = 640_000  # ~1010 x 630 for a 16:10 photo
+SMALL_SIDE = 320  # images whose longer side is under this are enlarged before extraction ...
+UPSCALE_TO = 480  # ... towards this longer side, at most UPSCALE_MAX times: a 160-px thumbnail then matches
+UPSCALE_MAX = 3.0  # with 30+ inliers instead of 0-3 (bench/robustness.py, "thumbnail 160 px")
 # 36 KB per image. On the benchmark 700 keypoints left the weakest collage cell at 9 inliers, 500 at 6.
 MAX_KEYPOINTS = 1000
 # 8 levels 1.2 apart span 1 : 3.6, so a copy shown at a third of the reference's size still matches.
@@ -152,7 +155,10 @@ def _working_image(rgb: np.ndarray) -> np.ndarray:
     grey = _grey(rgb)
     h, w = grey.shape
     scale = min(1.0, math.sqrt(WORK_AREA / max(1, w * h)))
-    if scale < 1.0:
+    if max(h, w) < SMALL_SIDE:  # a thumbnail: ORB's border and pyramid leave too few keypoints, so enlarge
+        scale = min(UPSCALE_MAX, UPSCALE_TO / max(h, w))
+        grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
+    elif scale < 1.0:
         grey = cv2.resize(
             grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
         )
@@ -300,7 +306,8 @@ def verify(
     Descriptor matches (ratio test, mutual nearest neighbours) must agree on one similarity transform
     (RANSAC) with at least MIN_INLIERS distinct inliers, at a scale between MIN_SCALE and MAX_SCALE
     between the two working images.
-    A similarity has no shear and cannot mirror: mirrored copies are PDQ's (dihedral hashes) to catch.
+    A similarity has no shear and cannot mirror: mirrored copies are caught by the dihedral PDQ hashes, and
+    mirrored crops by the mirrored photo's features each enrolled reference also holds (kinds/partial.py).
     Lower `min_inliers` only to inspect weak agreement (the benchmark does, to show the margin).
     """
     min_inliers = max(2, min_inliers)  # a similarity needs two point pairs

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ncii_shield.errors import MediaError
 from ncii_shield.index.local_features import extract as extract_features
 from ncii_shield.index.multicrop import WindowHash, window_hashes
+from ncii_shield.media.animation import is_animation
 from ncii_shield.media.decode import decode_image
 from ncii_shield.media.thumbs import thumbnail_jpeg
 from ncii_shield.signals.faces import Face, detect_faces
@@ -60,7 +61,7 @@ def analyse_bytes(data: bytes, *, with_nudity: bool = True) -> Analysis:
         return Analysis(sha256=sha, size=len(data), error=exc.message)
     pdq, quality = pdq_hash(decoded.rgb)
     frames: list[FrameSignals] = []
-    if decoded.format.startswith("video/"):
+    if decoded.format.startswith("video/") or is_animation(data):
         try:  # a frame about every second and at each scene change: PDQ and faces on all of them
             frames = video_signals(data).frames
         except MediaError:

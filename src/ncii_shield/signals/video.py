@@ -23,6 +23,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from ncii_shield.errors import MediaError
+from ncii_shield.media.animation import AnimationReader, is_animation
 from ncii_shield.media.thumbs import thumbnail_jpeg
 from ncii_shield.media.video import MAX_SAMPLED_FRAMES, SAMPLE_EVERY_SECONDS, Reason, VideoReader
 from ncii_shield.signals.faces import Face, detect_faces
@@ -107,7 +108,8 @@ def video_signals(
         max_frames = max(1, round(MAX_SAMPLED_FRAMES * SAMPLE_EVERY_SECONDS / every_seconds))
     frames: list[FrameSignals] = []
     thumbnail = None
-    with VideoReader(data) as reader:
+    # Animated GIF/WebP/APNG are read frame by frame like a video (media/animation.py).
+    with AnimationReader(data) if is_animation(data) else VideoReader(data) as reader:
         for frame in reader.frames(every_seconds=every_seconds, max_frames=max_frames):
             if frame.index == 0:
                 thumbnail = thumbnail_jpeg(frame.rgb)

@@ -1,9 +1,13 @@
 """The partial route: part of an enrolled photo (cropped, captioned, in a collage, in a screenshot).
 
-Two ways in. Windows: a scan stores the PDQ of five sub-windows of every image (`pdq_window` signals,
-index/multicrop.py), matched against the case's PDQ references like whole images. Features: every image's
-local features (`features` signals, index/local_features.py) are verified geometrically against each
-enrolled photo's, sealed with the case key ("features:{case_id}"). Each (case, media) pair is verified
+Two ways in. Windows: a scan stores the PDQ of 14 sub-windows of every image (`pdq_window` signals,
+index/multicrop.py: 2x2 and 3x3 grids and the centre), matched against the case's PDQ references like whole
+images. Features: every image's local features (`features` signals, index/local_features.py) are verified
+geometrically against each enrolled photo's, sealed with the case key ("features:{case_id}"). ORB
+descriptors do not survive a mirror, so an enrolled photo's `features` reference holds two blobs back to
+back: the photo's, then the mirrored photo's (`unpack` reads the first, `unpack_all` both), so a copy both
+mirrored and cropped is found too. A reference enrolled before holds one blob: it stays valid and simply
+lacks the mirror until the photo is enrolled again. Each (case, media) pair is verified
 once (feature_checks); a partial copy found in an earlier round still gives a hit to every new message
 carrying it.
 """
@@ -15,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 from sqlalchemy import select
 
 from ncii_shield.index.matcher import match_pdq
@@ -30,6 +35,7 @@ from ncii_shield.signals.base import (
 )
 from ncii_shield.signals.kinds.pdq import PdqReferences, load_pdq
 from ncii_shield.signals.pdq import MIN_QUALITY, as_words
+from ncii_shield.store import crypto
 from ncii_shield.store.models import FeatureCheck, Hit, Signal
 
 if TYPE_CHECKING:
@@ -39,10 +45,33 @@ if TYPE_CHECKING:
 FEATURE_CHUNK = 200  # media whose local features are verified per round: 36 KB each
 
 
+def mirrored_features(rgb: np.ndarray) -> LocalFeatures:
+    """The local features of the photo mirrored left-right: enrolled beside the photo's own."""
+    from ncii_shield.index.local_features import extract
+
+    return extract(np.ascontiguousarray(rgb[:, ::-1]))
+
+
+def split_blobs(data: bytes) -> list[bytes]:
+    """The feature blobs stored back to back in one reference (each says its own keypoint count)."""
+    from ncii_shield.index.local_features import _DESCRIPTOR_BYTES, _HEADER
+
+    blobs = []
+    while len(data) >= _HEADER.size:
+        count = _HEADER.unpack_from(data)[2]
+        size = _HEADER.size + count * (4 + _DESCRIPTOR_BYTES)
+        blobs.append(data[:size])
+        data = data[size:]
+    if data or not blobs:  # a trailing fragment: let LocalFeatures.from_bytes say what is wrong
+        blobs.append(data)
+    return blobs
+
+
 @dataclass(frozen=True)
 class PartialReferences:
     features: tuple[tuple[int, LocalFeatures], ...]  # (reference id, local features) per enrolled photo
     pdq: PdqReferences | None  # for the windows
+    mirrored: frozenset[int] = frozenset()  # positions in `features` that hold a mirrored photo's features
 
 
 class PartialKind(SignalKind["LocalFeatures"]):
@@ -64,9 +93,13 @@ class PartialKind(SignalKind["LocalFeatures"]):
         return value.to_bytes()
 
     def unpack(self, data: bytes) -> LocalFeatures:
+        """The photo's own features (a reference may hold the mirrored photo's after them)."""
+        return self.unpack_all(data)[0]
+
+    def unpack_all(self, data: bytes) -> list[LocalFeatures]:
         from ncii_shield.index.local_features import LocalFeatures
 
-        return LocalFeatures.from_bytes(data)
+        return [LocalFeatures.from_bytes(blob) for blob in split_blobs(data)]
 
     def distance(self, a: LocalFeatures, b: LocalFeatures) -> float:
         """`a` is the copy, `b` the reference."""
@@ -76,7 +109,8 @@ class PartialKind(SignalKind["LocalFeatures"]):
         return math.inf if found is None else round(1.0 - found.coverage, 3)
 
     def enrol(self, sample: Sample, key: CaseKey) -> Enrolment:
-        return Enrolment([NewReference("features", self.seal(key.key, key.case_id, self.compute(sample)))])
+        data = self.pack(self.compute(sample)) + self.pack(mirrored_features(sample.decoded.rgb))
+        return Enrolment([NewReference("features", crypto.seal(key.key, data, self.aad_for(key.case_id)))])
 
     def stored_signals(self, analysis: Analysis) -> list[Signal]:
         out = [] if analysis.features is None else [Signal(kind="features", sealed=analysis.features)]
@@ -93,21 +127,29 @@ class PartialKind(SignalKind["LocalFeatures"]):
         return out
 
     def load(self, rows: Mapping[str, Sequence[ReferenceRow]], key: CaseKey) -> PartialReferences | None:
-        features = tuple((r.id, self.open(key.key, key.case_id, r.value)) for r in rows.get("features", ()))
+        features: list[tuple[int, LocalFeatures]] = []
+        mirrored: set[int] = set()
+        for row in rows.get("features", ()):
+            blobs = self.unpack_all(crypto.unseal(key.key, row.value, self.aad_for(key.case_id)))
+            features.append((row.id, blobs[0]))
+            for extra in blobs[1:]:  # the mirrored photo: matched under the same reference id
+                mirrored.add(len(features))
+                features.append((row.id, extra))
         pdq = load_pdq(rows)
-        return PartialReferences(features, pdq) if features or pdq is not None else None
+        found = PartialReferences(tuple(features), pdq, frozenset(mirrored))
+        return found if features or pdq is not None else None
 
     def match(self, ctx: MatchContext, refs: PartialReferences | None) -> list[MediaMatch]:
         found: list[MediaMatch] = []
         if refs is not None:
             found += _window_matches(ctx, refs.pdq)
             matched = {m.media_id for m in ctx.found} | {m.media_id for m in found}
-            found += _feature_matches(ctx, refs.features, matched)
+            found += _feature_matches(ctx, refs.features, matched, refs.mirrored)
         return found + _verified_before(ctx, {m.media_id for m in found})
 
 
 def _window_matches(ctx: MatchContext, refs: PdqReferences | None) -> list[MediaMatch]:
-    """A tile of a collage: one of the five windows of a stored image has the PDQ of an enrolled photo."""
+    """A tile of a collage: one of the windows of a stored image has the PDQ of an enrolled photo."""
     if refs is None:
         return []
     rows = ctx.session.execute(
@@ -129,7 +171,10 @@ def _window_matches(ctx: MatchContext, refs: PdqReferences | None) -> list[Media
 
 
 def _feature_matches(
-    ctx: MatchContext, refs: tuple[tuple[int, LocalFeatures], ...], matched: set[int]
+    ctx: MatchContext,
+    refs: tuple[tuple[int, LocalFeatures], ...],
+    matched: set[int],
+    mirrored: frozenset[int] = frozenset(),
 ) -> list[MediaMatch]:
     """Crops, screenshots, captions, stickers: local features verified geometrically against each photo.
 
@@ -158,13 +203,13 @@ def _feature_matches(
                 continue
             query = LocalFeatures.from_bytes(blob)
             best = None
-            for reference_id, reference in refs:
+            for position, (reference_id, reference) in enumerate(refs):
                 result = verify(query, reference)
                 if result is not None and (best is None or result.inliers > best[1].inliers):
-                    best = (reference_id, result)
+                    best = (reference_id, result, position in mirrored)
             if best is None:
                 continue
-            reference_id, result = best
+            reference_id, result, flipped = best
             details: dict[str, object] = {
                 "route": "features",
                 "inliers": result.inliers,
@@ -173,6 +218,8 @@ def _feature_matches(
                 "scale": round(result.scale, 3),
                 "rotation": round(result.rotation, 1),
             }
+            if flipped:  # found through the mirrored photo's features
+                details["mirrored"] = True
             found.append(MediaMatch(media_id, "partial", reference_id, None, signal_id, details))
         session.flush()
     return found
