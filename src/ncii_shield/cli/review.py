@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from ncii_shield.cli.common import JsonFlag, state
-from ncii_shield.cli.output import console, fail, print_json, print_table
+from ncii_shield.cli.output import console, err_console, fail, print_json, print_table
 from ncii_shield.kinds import KIND_ORDER
 
 app = typer.Typer(
@@ -35,6 +35,10 @@ def _fmt_match(row: object) -> str:
     return f"{base}: {', '.join(text.get('fields', []))}; {text.get('label')} {text.get('score', 0):.2f}"
 
 
+WIDE_TABLE = 120  # terminal columns the full hits table needs to stay readable
+NARROW_COLUMNS = ("item", "kind", "chat", "msg", "date (UTC)", "review")
+
+
 def hits(
     case_id: int,
     kind: Annotated[
@@ -54,24 +58,41 @@ def hits(
     if as_json:
         print_json([r.to_json() for r in rows])
         return
-    print_table(
-        f"Hits for case {case_id} ({len(rows)})",
-        ["item", "kind", "match", "file", "chat", "msg", "sender", "date (UTC)", "forwarded from", "review"],
-        [
-            (
-                r.item_id,
-                r.kind,
-                _fmt_match(r),
-                r.media_path or escape(r.excerpt or ""),
-                r.chat,
-                r.message_id,
-                f"{r.sender or '?'} ({r.sender_id})" if r.sender_id else r.sender,
-                f"{r.date:%Y-%m-%d %H:%M}" if r.date else None,
-                r.forwarded_from,
-            )
-            for r in rows
-        ],
-    )
+    columns = [
+        "item",
+        "kind",
+        "match",
+        "file",
+        "chat",
+        "msg",
+        "sender",
+        "date (UTC)",
+        "forwarded from",
+        "review",
+    ]
+    table = [
+        (
+            r.item_id,
+            r.kind,
+            _fmt_match(r),
+            r.media_path or escape(r.excerpt or ""),
+            r.chat,
+            r.message_id,
+            f"{r.sender or '?'} ({r.sender_id})" if r.sender_id else r.sender,
+            f"{r.date:%Y-%m-%d %H:%M}" if r.date else None,
+            r.forwarded_from,
+            r.decision or "-",
+        )
+        for r in rows
+    ]
+    if console.width < WIDE_TABLE:  # ten columns folded into 80 leave 1-5 characters a cell: show fewer
+        keep = [columns.index(c) for c in NARROW_COLUMNS]
+        columns, table = [columns[i] for i in keep], [tuple(row[i] for i in keep) for row in table]
+        err_console.print(
+            f"[dim]{console.width} columns: match, file, sender and forward hidden; "
+            "widen the terminal or use --json for every field[/]"
+        )
+    print_table(f"Hits for case {case_id} ({len(rows)})", columns, table)
 
 
 def _review(
