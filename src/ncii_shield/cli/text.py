@@ -142,7 +142,7 @@ def room_alias(
 ) -> None:
     """Record that a room link leads to a collected chat, so the room graph can connect them."""
     from ncii_shield.store import audit
-    from ncii_shield.text.rooms import add_alias
+    from ncii_shield.text.room_links import add_alias
 
     with state.store.session() as session:
         added = add_alias(state.store, session, chat_id, link)

@@ -17,7 +17,7 @@ from ncii_shield.cli.output import console, print_table
 from ncii_shield.config import load_settings
 from ncii_shield.demo.build import DEMO_NAME, DemoGroundTruth
 from ncii_shield.demo.html_export import write_html_export, zip_export
-from ncii_shield.review.hits import HitRow, list_hits
+from ncii_shield.read.hits import HitRow, list_hits
 from ncii_shield.scan.service import scan_path
 from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store

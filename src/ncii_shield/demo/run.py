@@ -15,11 +15,12 @@ from ncii_shield.demo.formats import check_formats
 from ncii_shield.demo.score import perfect, score
 from ncii_shield.evidence.assemble import build_report_data
 from ncii_shield.evidence.report import write_report
-from ncii_shield.review.hits import HitRow, list_hits
+from ncii_shield.read.hits import HitRow, list_hits
+from ncii_shield.read.rooms import RoomGraph, room_graph
 from ncii_shield.scan.match import match_case
 from ncii_shield.scan.service import scan_path
 from ncii_shield.store.db import Store
-from ncii_shield.text.rooms import RoomGraph, add_alias, room_graph
+from ncii_shield.text.room_links import add_alias
 from ncii_shield.text.service import add_terms
 
 

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ncii_shield.demo.build import DemoGroundTruth
-from ncii_shield.review.hits import HitRow
+from ncii_shield.read.hits import HitRow
 
 
 @dataclass

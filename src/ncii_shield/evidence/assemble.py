@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ncii_shield.cases.service import get_case
 from ncii_shield.evidence.model import Copy, ImageGroup, ReportData, Sighting
 from ncii_shield.kinds import KIND_ORDER
-from ncii_shield.review.hits import HitRow, list_hits
+from ncii_shield.read.hits import HitRow, list_hits
 from ncii_shield.signals.registry import BY_NAME, report_groups
 from ncii_shield.store.blobs import BlobStore
 from ncii_shield.store.models import Item, Media, Reference, Source

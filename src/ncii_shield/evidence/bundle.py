@@ -44,8 +44,8 @@ from ncii_shield.evidence.bundle_check import (
 from ncii_shield.evidence.pdf import render_pdf
 from ncii_shield.evidence.report import render_report
 from ncii_shield.media.thumbs import blur_thumbnail
+from ncii_shield.read.hits import list_hits
 from ncii_shield.review.decisions import current
-from ncii_shield.review.hits import list_hits
 from ncii_shield.signals.registry import KINDS
 from ncii_shield.store import audit
 from ncii_shield.store.chain import (

@@ -47,7 +47,7 @@ from ncii_shield.sources.tree import Tree
 from ncii_shield.store import audit
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case, Item, Media, Scan, Source
-from ncii_shield.text.rooms import index_links
+from ncii_shield.text.room_links import index_links
 
 
 def _warm_worker() -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ncii_shield.config import KEY_BYTES, Settings, decode_key, load_settings, variable
+from ncii_shield.config import KEY_BYTES, Settings, decode_key, variable
 from ncii_shield.errors import Conflict
 from ncii_shield.store.models import DataKey
 from ncii_shield.store.sealing import (
@@ -48,7 +48,6 @@ __all__ = [  # sealing's primitives are imported from here too: the keyring is t
     "active_data_key",
     "case_scope",
     "key_source",
-    "key_source_from_environment",
     "parse_key",
     "read_key_file",
     "seal",
@@ -148,13 +147,6 @@ def key_source(settings: Settings, *, interactive: bool | None = None) -> KeySou
     if interactive if interactive is not None else sys.stdin.isatty():
         return _PromptingSource()
     return KeySource()
-
-
-def key_source_from_environment(
-    *, interactive: bool | None = None, settings: Settings | None = None
-) -> KeySource:
-    """`key_source` of `settings`, or of the environment as it is now for a caller given none."""
-    return key_source(settings or load_settings(), interactive=interactive)
 
 
 class _PromptingSource(KeySource):

@@ -33,7 +33,7 @@ from ncii_shield.store.crypto import (
     Keyring,
     KeySource,
     activate_data_key,
-    key_source_from_environment,
+    key_source,
 )
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ class Store:
             if create is not None:
                 self.keyring = Keyring.create(session, create)
             else:
-                self.keyring = Keyring.open(session, key or key_source_from_environment(settings=settings))
+                self.keyring = Keyring.open(session, key or key_source(settings))
             self._data_key = self.keyring.key(session, DATA_SCOPE)
             if create is not None:
                 # The signing key exists from the start, so no first checkpoint can race its creation
