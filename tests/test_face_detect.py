@@ -13,7 +13,7 @@ from ncii_shield.signals.faces import (
     SAME_PERSON_DISTANCE,
     detect_faces,
     embed_faces,
-    face_boxes,
+    locate_faces,
     face_distances,
 )
 from tests.conftest import ASSETS
@@ -28,7 +28,7 @@ def _reference(name: str) -> tuple[Image.Image, tuple[int, int, int, int], np.nd
 def test_detect_faces_is_boxes_then_embeddings() -> None:
     rgb = np.ascontiguousarray(decode_image((ASSETS / "obama_and_biden.jpg").read_bytes()).upright)
     together = detect_faces(rgb)
-    apart = embed_faces(rgb, face_boxes(rgb))
+    apart = embed_faces(rgb, locate_faces(rgb))
     assert len(together) == 3  # the two men and a face in the background, as before this change
     assert [f.box for f in together] == [f.box for f in apart]
     assert np.array_equal(together[0].embedding, apart[0].embedding)
@@ -53,3 +53,53 @@ def test_a_small_face_in_a_1280_px_photo_is_found_and_matches(name: str, size: i
     assert found, f"no face found at {size} px"
     distances = face_distances(np.stack([f.embedding for f in found]), reference)
     assert distances.min() < SAME_PERSON_DISTANCE
+
+
+def _composite(name: str, size: int, angle: float, at: tuple[int, int] = (640, 220)) -> tuple[bytes, np.ndarray]:
+    """`name`'s face at `size` px, turned `angle`° anticlockwise, pasted into a 1280-px scene, JPEG q87."""
+    img, (left, top, right, bottom), reference = _reference(name)
+    margin = (right - left) // 2
+    crop = img.crop((max(0, left - margin), max(0, top - margin), right + margin, bottom + margin))
+    k = size / (right - left)
+    crop = crop.resize((round(crop.width * k), round(crop.height * k)), Image.Resampling.LANCZOS)
+    crop = crop.rotate(angle, expand=True, resample=Image.Resampling.BICUBIC, fillcolor=(128, 128, 128))
+    scene = Image.open(ASSETS / "mate-Garden.jpg").convert("RGB")
+    scene = scene.resize((1280, round(1280 * scene.height / scene.width)), Image.Resampling.LANCZOS)
+    scene.paste(crop, at)
+    buf = io.BytesIO()
+    scene.save(buf, format="JPEG", quality=87)
+    return buf.getvalue(), reference
+
+
+@pytest.mark.parametrize(
+    ("name", "angle"),
+    [("obama.jpg", 90), ("biden.jpg", 180), ("astronaut.jpg", 270), ("obama2.jpg", -90), ("obama3.jpg", 25)],
+)
+def test_a_turned_face_is_found_levelled_and_matches(name: str, angle: int) -> None:
+    """Lying on its side, upside down or tilted: found, its tilt read, and the same person."""
+    data, reference = _composite(name, 120, angle)
+    found = detect_faces(decode_image(data).upright)
+    assert found, f"no face found turned {angle}°"
+    best = min(found, key=lambda f: float(np.linalg.norm(f.embedding - reference)))
+    assert float(np.linalg.norm(best.embedding - reference)) < SAME_PERSON_DISTANCE
+    assert abs((best.tilt - angle + 180) % 360 - 180) <= 45  # the reading says which way up it was
+
+
+def test_only_the_upright_pass_runs_when_asked() -> None:
+    """turns=() is the upright pass alone: a face on its side is then not found (why the passes exist)."""
+    data, _ = _composite("obama.jpg", 120, 90)
+    rgb = decode_image(data).upright
+    assert detect_faces(rgb)
+    assert not [f for f in detect_faces(rgb, turns=()) if f.size > 60]
+
+
+def test_scenery_has_no_faces() -> None:
+    """The bundled nature photographs hold no face, upright or turned."""
+    for path in sorted(ASSETS.glob("mate-*.jpg"))[:6]:
+        assert detect_faces(decode_image(path.read_bytes()).upright) == [], path.name
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (15, 400), (400, 15), (27, 27), (28, 28), (3000, 20)])
+def test_tiny_or_thin_images_find_nothing_and_do_not_crash(shape: tuple[int, int]) -> None:
+    rgb = np.full((*shape, 3), 128, np.uint8)
+    assert detect_faces(rgb) == []

