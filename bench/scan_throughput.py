@@ -1,7 +1,7 @@
 """Full-scan throughput on distinct 1280-px photos, per-stage CPU, and a naive reference in the same run.
 
 Usage: PYTHONPATH=src .venv/bin/python bench/scan_throughput.py [--n 120] [--workers 2] [--stages 40] [--repeat 2]
-       PYTHONPATH=src .venv/bin/python bench/scan_throughput.py --small-faces   (the detector's recall check)
+       PYTHONPATH=src .venv/bin/python bench/scan_throughput.py --faces   (face size x angle, before/after)
 
 1. Generates N distinct benign photos from the demo's bundled images (crop, scale to 1280 px on the long
    side, mirror, colour gains), saved as JPEG q87, so no two files share a hash or a decode.
@@ -105,9 +105,10 @@ def pool_rate(
 
 
 def _analyse(data: bytes) -> object:
+    """What a scan's worker runs on a new file (nudity comes later, for hits only: scan/ranking.py)."""
     from ncii_shield.signals.analyse import analyse_bytes
 
-    return analyse_bytes(data)
+    return analyse_bytes(data, with_nudity=False)
 
 
 def _warm_scan() -> None:
@@ -127,7 +128,7 @@ def stages(blobs: list[bytes]) -> dict[str, list[float]]:
     from ncii_shield.media.decode import decode_image
     from ncii_shield.media.thumbs import thumbnail_jpeg
     from ncii_shield.signals import analyse
-    from ncii_shield.signals.faces import embed_faces, face_boxes
+    from ncii_shield.signals.faces import embed_faces, locate_faces
     from ncii_shield.signals.nudity import nudity_score
     from ncii_shield.signals.pdq import pdq_hash
 
@@ -148,18 +149,53 @@ def stages(blobs: list[bytes]) -> dict[str, list[float]]:
         timed("multicrop windows", lambda d=d: window_hashes(d.rgb))  # type: ignore[attr-defined]
         timed("ORB local features", lambda d=d: extract(d.rgb).to_bytes())  # type: ignore[attr-defined]
         up = np.ascontiguousarray(d.upright)  # type: ignore[attr-defined]
-        boxes = timed("face detection", lambda up=up: face_boxes(up))
+        boxes = timed("face detection (YuNet, 4 passes)", lambda up=up: locate_faces(up))
         timed("landmarks + embedding", lambda up=up, boxes=boxes: embed_faces(up, boxes))  # type: ignore[arg-type]
-        timed("nudity", lambda d=d: nudity_score(d.rgb))  # type: ignore[attr-defined]
+        timed("(nudity: hits only, not in the total)", lambda d=d: nudity_score(d.rgb))  # type: ignore[attr-defined]
         timed("thumbnail", lambda d=d: thumbnail_jpeg(d.upright))  # type: ignore[attr-defined]
-        timed("total (analyse_bytes)", lambda data=data: analyse.analyse_bytes(data))
+        timed("total (analyse_bytes)", lambda data=data: analyse.analyse_bytes(data, with_nudity=False))
         timed("naive reference", lambda data=data: naive(data))
     return times
 
 
-def small_faces(sizes: tuple[int, ...] = (32, 40, 48, 56, 64, 80, 96)) -> None:
-    """Recall check for the detector settings: 6 bundled faces pasted at each size into 4 nature photos
-    scaled to 1280 px, JPEG q87; found = a face there, matched = under the same-person distance."""
+def _hog_faces(rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+    """The detector before this change, for the "before" column: dlib HOG on a grey copy scaled to 2048 px
+    (no upsampling; small images upsampled twice), 5-point landmarks, embedding on the full image."""
+    import cv2
+    import dlib
+
+    detector, shaper, encoder = _naive_models()
+    height, width = rgb.shape[:2]
+    longest = max(height, width)
+    if longest < 600:
+        scale, upsample, small = 1.0, 2, rgb
+    else:
+        scale, upsample = min(2.0, 2048 / longest), 0
+        small = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        small = cv2.resize(small, (round(width * scale), round(height * scale)))
+    rects, _, _ = detector.run(np.ascontiguousarray(small), upsample, 0.0)
+    out = []
+    for r in rects:
+        box = (
+            round(r.left() / scale),
+            round(r.top() / scale),
+            round(r.right() / scale),
+            round(r.bottom() / scale),
+        )
+        if min(box[2] - box[0], box[3] - box[1]) + 1 < 28:
+            continue
+        shape = shaper(rgb, dlib.rectangle(*box))
+        out.append((box, np.asarray(encoder.compute_face_descriptor(rgb, shape, 1), dtype=np.float32)))
+    return out
+
+
+def faces_table(
+    angles: tuple[int, ...] = (0, 30, 45, 90, 135, 180, 270),
+    sizes: tuple[int, ...] = (20, 24, 28, 32, 40, 56, 80, 120),
+) -> None:
+    """Detection and match rate by face size and angle: 6 bundled faces (3 people), each turned and pasted at
+    each size into 4 nature photos scaled to 1280 px, JPEG q87. found = a face there; matched = under the
+    same-person distance to the face enrolled from the upright portrait. Before (HOG) | after (YuNet)."""
     from ncii_shield.media.decode import decode_image
     from ncii_shield.signals.faces import SAME_PERSON_DISTANCE, detect_faces
 
@@ -172,32 +208,54 @@ def small_faces(sizes: tuple[int, ...] = (32, 40, 48, 56, 64, 80, 96)) -> None:
         box = (max(0, left - margin), max(0, top - margin), right + margin, bottom + margin)
         faces.append((img.crop(box), right - left, face.embedding))
     scenes = [Image.open(p).convert("RGB") for p in sorted(ASSETS.glob("mate-*.jpg"))[:4]]
-    rng = np.random.default_rng(3)
-    print("\n| face width in a 1280-px photo | found | matched (< same-person distance) |\n|---|---|---|")
-    for size in sizes:
-        found = matched = total = 0
-        for crop, width, embedding in faces:
-            for scene in scenes:
-                canvas = scene.resize((1280, round(1280 * scene.height / scene.width)))
-                k = size / width
-                patch = crop.resize((max(1, round(crop.width * k)), max(1, round(crop.height * k))))
-                x = int(rng.integers(0, canvas.width - patch.width))
-                y = int(rng.integers(0, canvas.height - patch.height))
-                canvas.paste(patch, (x, y))
-                buf = io.BytesIO()
-                canvas.save(buf, "JPEG", quality=87)
-                cx, cy = x + patch.width / 2 - size / 2, y + patch.height / 2 - size / 2
-                hits = [
-                    f
-                    for f in detect_faces(decode_image(buf.getvalue()).upright)
-                    if abs(f.box[0] - cx) < size and abs(f.box[1] - cy) < size
-                ]
-                total += 1
-                found += bool(hits)
-                matched += (
-                    bool(hits) and float(np.linalg.norm(hits[0].embedding - embedding)) < SAME_PERSON_DISTANCE
-                )
-        print(f"| {size} px | {found}/{total} | {matched}/{total} |")
+    header = " | ".join(f"{s} px" for s in sizes)
+    print(f"\nfound / matched out of {len(faces) * len(scenes)}, before (HOG) → after (YuNet)\n")
+    print(f"| turned | {header} |\n|---|" + "---|" * len(sizes))
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    for angle in angles:
+        cells = []
+        for size in sizes:
+            rng = np.random.default_rng(3)
+            counts = {"before": [0, 0], "after": [0, 0]}
+            for crop, width, embedding in faces:
+                for scene in scenes:
+                    canvas = scene.resize((1280, round(1280 * scene.height / scene.width)))
+                    k = size / width
+                    patch = crop.resize((max(1, round(crop.width * k)), max(1, round(crop.height * k))))
+                    patch = patch.rotate(
+                        angle, expand=True, resample=Image.Resampling.BICUBIC, fillcolor=(128,) * 3
+                    )
+                    x = int(rng.integers(0, canvas.width - patch.width))
+                    y = int(rng.integers(0, canvas.height - patch.height))
+                    canvas.paste(patch, (x, y))
+                    buf = io.BytesIO()
+                    canvas.save(buf, "JPEG", quality=87)
+                    rgb = np.ascontiguousarray(decode_image(buf.getvalue()).upright)
+                    cx, cy = x + patch.width / 2, y + patch.height / 2
+                    start = time.process_time()
+                    before = _hog_faces(rgb)
+                    times["before"].append(time.process_time() - start)
+                    start = time.process_time()
+                    after = [(f.box, f.embedding) for f in detect_faces(rgb)]
+                    times["after"].append(time.process_time() - start)
+                    for label, found in (("before", before), ("after", after)):
+                        near = [
+                            e
+                            for b, e in found
+                            if abs((b[0] + b[2]) / 2 - cx) < size and abs((b[1] + b[3]) / 2 - cy) < size
+                        ]
+                        counts[label][0] += bool(near)
+                        counts[label][1] += (
+                            bool(near)
+                            and min(float(np.linalg.norm(e - embedding)) for e in near) < SAME_PERSON_DISTANCE
+                        )
+            b, a = counts["before"], counts["after"]
+            cells.append(f"{b[0]}/{b[1]} → **{a[0]}/{a[1]}**")
+        print(f"| {angle}° | " + " | ".join(cells) + " |", flush=True)
+    print(
+        f"\nmedian CPU per image (detection + embedding): before {1000 * statistics.median(times['before']):.0f} ms, "
+        f"after {1000 * statistics.median(times['after']):.0f} ms"
+    )
 
 
 def main() -> None:
@@ -206,10 +264,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--stages", type=int, default=40, help="photos for the per-stage table")
     parser.add_argument("--repeat", type=int, default=1, help="pool runs of each, alternating; median quoted")
-    parser.add_argument("--small-faces", action="store_true", help="only the small-face recall table")
+    parser.add_argument("--faces", action="store_true", help="only the face size x angle table")
     args = parser.parse_args()
-    if args.small_faces:
-        small_faces()
+    if args.faces:
+        faces_table()
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -235,7 +293,7 @@ def main() -> None:
         med, mean = statistics.median(values), statistics.fmean(values)
         share = (
             ""
-            if name.startswith(("total", "naive"))
+            if name.startswith(("total", "naive", "("))
             else f"{100 * mean / statistics.fmean(times['total (analyse_bytes)']):.0f} %"
         )
         print(f"| {name} | {med:.1f} | {mean:.1f} | {share} |")

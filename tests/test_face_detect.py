@@ -13,8 +13,8 @@ from ncii_shield.signals.faces import (
     SAME_PERSON_DISTANCE,
     detect_faces,
     embed_faces,
-    locate_faces,
     face_distances,
+    locate_faces,
 )
 from tests.conftest import ASSETS
 
@@ -55,7 +55,9 @@ def test_a_small_face_in_a_1280_px_photo_is_found_and_matches(name: str, size: i
     assert distances.min() < SAME_PERSON_DISTANCE
 
 
-def _composite(name: str, size: int, angle: float, at: tuple[int, int] = (640, 220)) -> tuple[bytes, np.ndarray]:
+def _composite(
+    name: str, size: int, angle: float, at: tuple[int, int] = (640, 220)
+) -> tuple[bytes, np.ndarray]:
     """`name`'s face at `size` px, turned `angle`° anticlockwise, pasted into a 1280-px scene, JPEG q87."""
     img, (left, top, right, bottom), reference = _reference(name)
     margin = (right - left) // 2

@@ -26,8 +26,8 @@ from functools import lru_cache
 import numpy as np
 
 SAME_PERSON_DISTANCE = 0.5  # measured on the bundled faces; see docs/matching.md
-DETECT_SIDE = 800  # upright pass, longer side: faces from ~28 px in a 1280-px photo (YuNet sees ~18 px)
-TURN_SIDE = 400  # turned passes, longer side: faces on their side from ~56 px
+DETECT_SIDE = 640  # upright pass, longer side: faces from ~32-40 px in a 1280-px photo (YuNet sees ~18 px)
+TURN_SIDE = 320  # turned passes, longer side: faces on their side from ~80 px
 TURNS = (90, 180, 270)  # degrees the image is turned (anticlockwise, np.rot90) for the extra passes
 MAX_UPSCALE = 1.0  # never enlarged: YuNet sees faces from ~18 px, smaller than any face worth embedding
 MIN_SCORE = 70  # YuNet confidence 0-100; bundled portraits score 84-95, false faces on scenery <= 69
@@ -169,7 +169,8 @@ def _uprightness(rgb: np.ndarray, face: Found) -> float:
         (
             float(score)
             for rect, score in zip(rects, scores, strict=True)
-            if abs(rect.center().x - middle) < HOG_FACE_PX / 3 and abs(rect.center().y - middle) < HOG_FACE_PX / 3
+            if abs(rect.center().x - middle) < HOG_FACE_PX / 3
+            and abs(rect.center().y - middle) < HOG_FACE_PX / 3
         ),
         default=-2.0,
     )

@@ -18,7 +18,9 @@ import numpy as np
 
 from ncii_shield.errors import Unavailable
 
-_SYMBOL = "_Z14facedetect_cnnPhS_iii"  # int* facedetect_cnn(uchar* buffer, uchar* bgr, int w, int h, int step)
+_SYMBOL = (
+    "_Z14facedetect_cnnPhS_iii"  # int* facedetect_cnn(uchar* buffer, uchar* bgr, int w, int h, int step)
+)
 _BUFFER_BYTES = 0x9000  # what the library's own examples allocate: a count and up to 1 151 results
 _RESULT_SHORTS = 16  # confidence, x, y, w, h, then five (x, y) landmarks, one short unused
 MIN_SIDE = 16  # smaller inputs hold no face the network can see
@@ -77,9 +79,9 @@ def detect(rgb: np.ndarray) -> list[Detection]:
     if count <= 0:
         return []
     start = ctypes.addressof(result.contents) + ctypes.sizeof(ctypes.c_int)
-    rows = np.ctypeslib.as_array(
-        (ctypes.c_short * (_RESULT_SHORTS * count)).from_address(start)
-    ).reshape(count, _RESULT_SHORTS)
+    rows = np.ctypeslib.as_array((ctypes.c_short * (_RESULT_SHORTS * count)).from_address(start)).reshape(
+        count, _RESULT_SHORTS
+    )
     return [
         Detection(
             x=int(row[1]),
