@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,9 @@ from PIL import Image
 
 from ncii_shield.media.decode import decode_image
 from ncii_shield.signals.faces import (
+    PASSES,
     SAME_PERSON_DISTANCE,
+    STANDARD,
     detect_faces,
     embed_faces,
     face_distances,
@@ -92,7 +96,7 @@ def test_only_the_upright_pass_runs_when_asked() -> None:
     data, _ = _composite("obama.jpg", 120, 90)
     rgb = decode_image(data).upright
     assert detect_faces(rgb)
-    assert not [f for f in detect_faces(rgb, turns=()) if f.size > 60]
+    assert not [f for f in detect_faces(rgb, replace(STANDARD, turns=())) if f.size > 60]
 
 
 def test_scenery_has_no_faces() -> None:
@@ -105,3 +109,23 @@ def test_scenery_has_no_faces() -> None:
 def test_tiny_or_thin_images_find_nothing_and_do_not_crash(shape: tuple[int, int]) -> None:
     rgb = np.full((*shape, 3), 128, np.uint8)
     assert detect_faces(rgb) == []
+
+
+def test_fine_detail_finds_a_32_px_face_standard_may_miss() -> None:
+    """NCII_FACE_DETAIL=fine looks at the full 1280 px: a 30-px face is found and is the same person."""
+    data, reference = _composite("obama.jpg", 30, 0, at=(300, 500))
+    rgb = decode_image(data).upright
+    found = detect_faces(rgb, PASSES["fine"])
+    assert (
+        found
+        and face_distances(np.stack([f.embedding for f in found]), reference).min() < SAME_PERSON_DISTANCE
+    )
+
+
+def test_the_face_detail_setting(tmp_path: Path) -> None:
+    from ncii_shield.config import SettingError, load_settings
+
+    assert load_settings(tmp_path, {}).face_detail == "standard"
+    assert load_settings(tmp_path, {"NCII_FACE_DETAIL": " FINE "}).face_detail == "fine"
+    with pytest.raises(SettingError, match="NCII_FACE_DETAIL"):
+        load_settings(tmp_path, {"NCII_FACE_DETAIL": "max"})

@@ -11,6 +11,7 @@ import io
 import itertools
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from ncii_shield.demo.slideshow import timeline as _timeline
 from ncii_shield.errors import MediaError
 from ncii_shield.media.decode import decode_image
 from ncii_shield.media.video import SCENE_THRESHOLD, VideoReader, sample_frames
-from ncii_shield.signals.faces import SAME_PERSON_DISTANCE, detect_faces, face_distances
+from ncii_shield.signals.faces import SAME_PERSON_DISTANCE, STANDARD, detect_faces, face_distances
 from ncii_shield.signals.pdq import pdq_hash
 from ncii_shield.signals.video import (
     REFERENCE_EVERY_SECONDS,
@@ -140,7 +141,9 @@ def test_rotation_metadata_is_applied() -> None:
     assert frames[0].rgb.shape == (480, 270, 3)
     assert np.abs(frames[0].rgb.astype(int) - upright).mean() < 8
     assert detect_faces(frames[0].rgb)
-    assert not detect_faces(np.ascontiguousarray(sideways), turns=())  # the upright pass alone misses it
+    assert not detect_faces(
+        np.ascontiguousarray(sideways), replace(STANDARD, turns=())
+    )  # the upright pass alone misses it
     assert detect_faces(frames[0].rgb)[0].tilt == 0  # with the rotation applied the face is upright
 
 

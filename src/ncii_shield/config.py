@@ -75,6 +75,16 @@ def _count(what: str) -> Callable[[str], int]:
     return parse
 
 
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise _not(raw, " or ".join(allowed))
+        return value
+
+    return parse
+
+
 def _ratio(raw: str) -> float:
     try:
         value = float(raw.strip())
@@ -235,6 +245,14 @@ class Settings:
         "messages per scan transaction (default 64)",
         DEFAULT_SCAN_CHUNK,
         parse=_count("a number of messages"),
+    )
+    face_detail: str = _setting(
+        "NCII_FACE_DETAIL",
+        "how hard scans look for faces: standard (upright from ~40 px, turned from ~80 px) or fine (from ~28 and"
+        " ~40 px, ~4x the detection time)",
+        "standard",
+        parse=_choice("standard", "fine"),
+        hint="set {name} to standard or fine",
     )
     import_dir: Path | None = _setting(  # noqa: RUF009 (a field; paths are immutable)
         "NCII_IMPORT_DIR",

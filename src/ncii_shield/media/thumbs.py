@@ -19,11 +19,20 @@ _MAX_THUMB_PIXELS = 4096 * 4096  # refuse to decode anything that is clearly not
 
 
 def thumbnail_jpeg(rgb: np.ndarray, max_side: int = 256, quality: int = 80) -> bytes:
-    """A small JPEG for reports and review; it is blurred again wherever it is shown."""
-    img = Image.fromarray(rgb)
-    img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    """A small JPEG for reports and review; it is blurred again wherever it is shown.
+
+    OpenCV's area reduction: 1.5 ms for a 1280-px photo against 4 ms for Pillow's Lanczos, on every file a
+    scan stores (bench/scan_throughput.py).
+    """
+    import cv2
+
+    height, width = rgb.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = cv2.resize(np.ascontiguousarray(rgb), size, interpolation=cv2.INTER_AREA)
     buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=quality)
+    Image.fromarray(rgb).save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
 
 

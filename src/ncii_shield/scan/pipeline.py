@@ -237,7 +237,7 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> Tally
             changed.add(digest)
     # A hash-only case keeps only a blurred thumbnail, so its nudity score (for ordering review) is taken
     # now; otherwise later, from the stored thumbnail, for the few media with a hit (scan/ranking.py).
-    work = partial(analyse_bytes, with_nudity=run.hash_only)
+    work = partial(analyse_bytes, with_nudity=run.hash_only, face_detail=run.store.settings.face_detail)
     analyses = executor.map(work, todo.values()) if executor else map(work, todo.values())
     for (digest, data), analysis in zip(todo.items(), analyses, strict=True):
         stored[digest] = store_media(session, run.store, source_id, run.hash_only, analysis, data)

@@ -17,7 +17,7 @@ from ncii_shield.index.multicrop import WindowHash, window_hashes
 from ncii_shield.media.animation import is_animation
 from ncii_shield.media.decode import decode_image
 from ncii_shield.media.thumbs import thumbnail_jpeg
-from ncii_shield.signals.faces import Face, detect_faces
+from ncii_shield.signals.faces import PASSES, Face, detect_faces
 from ncii_shield.signals.pdq import pdq_hash
 from ncii_shield.signals.video import FrameSignals, video_signals
 
@@ -57,7 +57,7 @@ def prepare_worker(*, with_nudity: bool = False) -> None:
         _classifier()
 
 
-def analyse_bytes(data: bytes, *, with_nudity: bool = True) -> Analysis:
+def analyse_bytes(data: bytes, *, with_nudity: bool = True, face_detail: str = "standard") -> Analysis:
     """Decode once, then hash, find faces and score. A refused file comes back with `error` set.
 
     Scans pass with_nudity=False: the score only orders hits for review, so it is computed afterwards for
@@ -83,7 +83,7 @@ def analyse_bytes(data: bytes, *, with_nudity: bool = True) -> Analysis:
         height=decoded.height,
         pdq=pdq,
         pdq_quality=quality,
-        faces=[] if frames else detect_faces(decoded.upright),
+        faces=[] if frames else detect_faces(decoded.upright, PASSES[face_detail]),
         frames=frames,
         nudity=_nudity(decoded.rgb) if with_nudity else None,
         thumbnail=thumbnail_jpeg(decoded.upright),

