@@ -19,7 +19,7 @@ taller than the square dlib's landmark model was trained on; `_square` maps one 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -205,7 +205,18 @@ def _merge(rgb: np.ndarray, found: list[Found]) -> list[Found]:
         for face in cluster:
             if all(_turn_distance(face.tilt, r.tilt) > AGREE_DEGREES for r in readings):
                 readings.append(face)
-        kept.append(readings[0] if len(readings) == 1 else max(readings, key=lambda f: _uprightness(rgb, f)))
+        if len(readings) == 1:
+            kept.append(readings[0])
+            continue
+        # Readings disagree: a face turned ~45° from every pass gets landmarks that are off by up to 45°,
+        # so each reading is also tried 45° either way, and HOG picks the one that stands upright.
+        tries: list[Found] = []
+        for reading in readings:
+            for offset in (0.0, 45.0, -45.0):
+                tilt = (reading.tilt + offset + 180.0) % 360.0 - 180.0
+                if all(_turn_distance(tilt, t.tilt) > AGREE_DEGREES / 2 for t in tries):
+                    tries.append(replace(reading, tilt=tilt))
+        kept.append(max(tries, key=lambda f: _uprightness(rgb, f)))
     return kept
 
 
