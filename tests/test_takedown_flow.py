@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -280,3 +281,21 @@ def test_drafting_again_adds_no_duplicates_and_each_notice_has_its_own_reference
         assert {n.platform_id for n in first} == {"telegram", "kcsc"} and again == []
         references = {n.platform_id: re.search(r"NCII-\d{4}-\d{4}-\d+", n.body).group(0) for n in first}  # type: ignore[union-attr]
         assert len(set(references.values())) == 2
+        english = next(n.body for n in first if n.platform_id == "telegram")
+        collected = re.search(r"Collected: (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC", english)
+        assert collected is not None  # when the scan read it: the export's folder name gave no date
+        assert abs(
+            datetime.strptime(collected.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC) - datetime.now(UTC)
+        ) < timedelta(hours=1)
+        assert "What it is: image" in english
+
+
+def test_what_a_confirmed_hit_is_called_in_a_notice() -> None:
+    from ncii_shield.takedown.service import _content
+
+    assert _content(("text",), None) == "personal_details"
+    assert _content(("text",), "image/jpeg") == "personal_details"  # found by its words, not its picture
+    assert _content(("face", "text"), "image/jpeg") == "image"
+    assert _content(("video",), "video/mp4") == "video"
+    assert _content(("pdq",), "image/gif") == "video"
+    assert _content(("exact",), "image/png") == "image"

@@ -37,7 +37,7 @@ def _items() -> tuple[NoticeItem, ...]:
             posted_at=datetime(2026, 5, 30, 21, 5, tzinfo=timezone(timedelta(hours=9))),  # KST
             media_sha256="AB" * 32,
             match_kinds=("pdq", "exact"),
-            first_seen=datetime(2026, 5, 31, 8, 0),  # naive: taken as UTC
+            collected_at=datetime(2026, 5, 31, 8, 0),  # naive: taken as UTC
         ),
         NoticeItem(
             chat_title="Export-only room",
@@ -45,9 +45,11 @@ def _items() -> tuple[NoticeItem, ...]:
             posted_at=None,
             media_sha256=None,
             match_kinds=("face",),
-            first_seen=datetime(2026, 5, 31, 8, 1, tzinfo=UTC),
+            collected_at=datetime(2026, 5, 31, 8, 1, tzinfo=UTC),
         ),
-        NoticeItem(url="https://files.example.net/a/b.jpg?x=1", first_seen=datetime(2026, 5, 31, tzinfo=UTC)),
+        NoticeItem(
+            url="https://files.example.net/a/b.jpg?x=1", collected_at=datetime(2026, 5, 31, tzinfo=UTC)
+        ),
     )
 
 
@@ -235,7 +237,7 @@ def test_notices_never_contain_the_name() -> None:
 
 def test_control_characters_in_chat_titles_are_stripped() -> None:
     title = "Room\r\nBcc: attacker@example.com\x00\x1b[2J\u202eevil\u200b\x85end\u2028x"
-    item = NoticeItem(chat_title=title, message_id=7, first_seen=NOW)
+    item = NoticeItem(chat_title=title, message_id=7, collected_at=NOW)
     for language in ("ko", "en"):
         notice = render_notice(REGISTRY, _request("telegram", language, items=(item,)))
         _assert_plain_text(notice.body)
@@ -244,7 +246,7 @@ def test_control_characters_in_chat_titles_are_stripped() -> None:
 
 
 def test_template_syntax_in_data_is_printed_literally() -> None:
-    item = NoticeItem(chat_title="{{ 7*7 }} {% if true %}x{% endif %}", message_id=1, first_seen=NOW)
+    item = NoticeItem(chat_title="{{ 7*7 }} {% if true %}x{% endif %}", message_id=1, collected_at=NOW)
     notice = render_notice(
         REGISTRY, _request("telegram", items=(item,), reporter_organisation="Org {{ 7*7 }}")
     )
@@ -276,7 +278,7 @@ def test_template_syntax_in_the_registry_is_printed_literally(tmp_path: Path) ->
     ],
 )
 def test_bad_items_are_refused(changes: dict[str, object], needle: str) -> None:
-    fields: dict[str, object] = {"url": "https://t.me/a/1", "first_seen": NOW, **changes}
+    fields: dict[str, object] = {"url": "https://t.me/a/1", "collected_at": NOW, **changes}
     with pytest.raises(NciiError, match=re.escape(needle)):
         NoticeItem(**fields)  # type: ignore[arg-type]
 
@@ -406,3 +408,53 @@ def test_registry_file_missing_or_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(PACKAGED_TEXT.encode("utf-8") + b"\n# \xff\n")
     with pytest.raises(NciiError, match="not UTF-8"):
         load_registry(path)
+
+
+def _doxxing(message_id: int = 9) -> NoticeItem:
+    return NoticeItem(
+        url=f"https://t.me/example_room/{message_id}",
+        match_kinds=("text",),
+        content="personal_details",
+        collected_at=dataclasses.replace(_items()[0]).collected_at,
+    )
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_each_item_says_what_it_is_and_when_it_was_collected(language: str) -> None:
+    items = (*_items(), dataclasses.replace(_items()[2], content="video"), _doxxing())
+    body = render_notice(REGISTRY, _request("telegram", language, items=items)).body
+    what, collected = ("What it is: ", "Collected: ") if language == "en" else ("종류: ", "수집 일시: ")
+    labels = re.findall(rf"{what}(.+)", body)
+    if language == "en":
+        assert labels == ["image", "image", "image", "video", "message exposing personal details"]
+    else:
+        assert labels == ["이미지", "이미지", "이미지", "영상", "개인정보를 노출하는 메시지"]
+    assert re.findall(rf"{collected}(.+)", body)[:2] == ["2026-05-31 08:00 UTC", "2026-05-31 08:01 UTC"]
+    assert "First seen" not in body and "최초 확인" not in body  # the posting time was printed as ours
+
+
+def test_a_doxxing_message_is_never_called_an_image() -> None:
+    body = render_notice(REGISTRY, _request("telegram", "en", items=(_doxxing(), _doxxing(10)))).body
+    subject = render_notice(REGISTRY, _request("telegram", "en", items=(_doxxing(),))).subject
+    assert "sexual images or videos" not in body and "deepfake" not in subject
+    assert "Items 1, 2 are messages that expose the person's personal details" in body
+    assert "personal details" in subject
+    ko = render_notice(REGISTRY, _request("telegram", "ko", items=(_doxxing(),))).body
+    assert "성적 허위영상물(이른바 딥페이크)이거나" not in ko and "1번 게시물은 이미지가 아니라" in ko
+
+
+def test_mixed_notices_describe_both() -> None:
+    body = render_notice(REGISTRY, _request("telegram", "en", items=(*_items(), _doxxing()))).body
+    assert "The images and videos below are sexual images or videos" in body
+    assert "Item 4 is a message that exposes the person's personal details" in body
+
+
+def test_a_collection_date_without_a_time_is_printed_as_a_date() -> None:
+    item = dataclasses.replace(_items()[2], collected_at=datetime(2026, 5, 30).date())
+    body = render_notice(REGISTRY, _request("telegram", "en", items=(item,))).body
+    assert "Collected: 2026-05-30\n" in body
+
+
+def test_an_unknown_content_is_refused() -> None:
+    with pytest.raises(NciiError, match="unknown item content"):
+        NoticeItem(url="https://t.me/a/1", content="sticker", collected_at=NOW)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
@@ -29,6 +29,7 @@ from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.takedown.registry import Platform, Registry
 
 __all__ = [
+    "Content",
     "Language",
     "Notice",
     "NoticeItem",
@@ -54,6 +55,15 @@ _MAX_TEXT = 300
 _ON_BEHALF: dict[Language, dict[str, str]] = {
     "ko": {"person_concerned": "피해 당사자"},
     "en": {"person_concerned": "the person concerned"},
+}
+
+# What an item is, said plainly in the notice: a doxxing message is not an image, and a platform triages
+# the two differently (and under different laws).
+Content = Literal["image", "video", "personal_details"]
+CONTENTS: tuple[Content, ...] = get_args(Content)
+_CONTENT_LABELS: dict[Language, dict[str, str]] = {
+    "ko": {"image": "이미지", "video": "영상", "personal_details": "개인정보를 노출하는 메시지"},
+    "en": {"image": "image", "video": "video", "personal_details": "message exposing personal details"},
 }
 
 _KIND_LABELS: dict[Language, dict[str, str]] = {
@@ -94,7 +104,9 @@ class NoticeItem:
     posted_at: datetime | None = None
     media_sha256: str | None = None
     match_kinds: tuple[str, ...] = ()
-    first_seen: datetime
+    content: Content = "image"
+    # When the item was collected: the date of the chat export that held it if known, else when it was read.
+    collected_at: datetime | date
 
     def __post_init__(self) -> None:
         if self.url is not None:
@@ -117,10 +129,14 @@ class NoticeItem:
         for kind in self.match_kinds:
             if kind not in KIND_ORDER:
                 raise NciiError(f"unknown match kind {kind!r}", hint=f"known kinds: {', '.join(KIND_ORDER)}")
-        for name in ("posted_at", "first_seen"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, datetime):
-                raise NciiError(f"item {name} must be a datetime, not {type(value).__name__}")
+        if self.content not in CONTENTS:
+            raise NciiError(f"unknown item content {self.content!r}", hint=f"one of: {', '.join(CONTENTS)}")
+        if self.posted_at is not None and not isinstance(self.posted_at, datetime):
+            raise NciiError(f"item posted_at must be a datetime, not {type(self.posted_at).__name__}")
+        if not isinstance(self.collected_at, date):
+            raise NciiError(
+                f"item collected_at must be a date or datetime, not {type(self.collected_at).__name__}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,6 +216,10 @@ def render_notice(registry: Registry, request: NoticeRequest) -> Notice:
         "items": [_item_view(item, n, lang) for n, item in enumerate(request.items, start=1)],
         "count": len(request.items),
         "any_without_url": any(item.url is None for item in request.items),
+        "any_media": any(item.content != "personal_details" for item in request.items),
+        "personal_items": [
+            n for n, item in enumerate(request.items, start=1) if item.content == "personal_details"
+        ],
         "reference": request.case_reference,
         "org": request.reporter_organisation,
         "email": request.reporter_email,
@@ -259,7 +279,10 @@ def _item_view(item: NoticeItem, n: int, lang: Language) -> dict[str, Any]:
         "posted": _utc_text(item.posted_at) if item.posted_at else None,
         "sha256": item.media_sha256.lower() if item.media_sha256 else None,
         "kinds": ", ".join(_KIND_LABELS[lang][k] for k in kinds) or None,
-        "first_seen": _utc_text(item.first_seen),
+        "content": _CONTENT_LABELS[lang][item.content],
+        "collected": _utc_text(item.collected_at)
+        if isinstance(item.collected_at, datetime)
+        else item.collected_at.isoformat(),
     }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -31,15 +31,17 @@ from ncii_shield.store.files import atomic_write
 from ncii_shield.store.models import (
     Hit,
     Item,
+    Media,
     Notice,
     NoticeItem,
     Reference,
+    Scan,
     Source,
 )
 from ncii_shield.takedown.events import detect_reappearance as detect_reappearance
 from ncii_shield.takedown.events import record_event
+from ncii_shield.takedown.notices import Content, NoticeRequest, render_notice
 from ncii_shield.takedown.notices import NoticeItem as NoticeLine
-from ncii_shield.takedown.notices import NoticeRequest, render_notice
 from ncii_shield.takedown.registry import Registry, load_registry, platform_for_url
 
 # Telegram chats whose messages have a t.me/c/<id>/<msg> link (members can open it).
@@ -66,6 +68,38 @@ def item_url(item: Item, source_kind: str) -> str | None:
     ):
         return f"https://t.me/c/{item.chat_id.removeprefix('-100')}/{item.message_id}"
     return None
+
+
+def _content(kinds: Sequence[str], media_format: str | None) -> Content:
+    """What an item is: found by its text alone, a message exposing personal details; else its media."""
+    if set(kinds) <= {"text"} or media_format is None:
+        return "personal_details"
+    if media_format.startswith("video/") or media_format in ("image/gif", "image/apng"):
+        return "video"
+    return "image"
+
+
+def _formats_and_collected(
+    session: Session, item_ids: set[int]
+) -> tuple[dict[int, str | None], dict[int, datetime | date]]:
+    """Per item: its media format, and when it was collected (the chat export's date if the export's
+    folder name gave one, else when the scan read it)."""
+    formats: dict[int, str | None] = {}
+    collected: dict[int, datetime | date] = {}
+    rows = session.execute(
+        select(Item.id, func.coalesce(Scan.started_at, Source.created_at), Source.exported_on, Media.format)
+        .join(Source, Source.id == Item.source_id)
+        .outerjoin(Scan, Scan.id == Item.scan_id)
+        .outerjoin(Media, Media.id == Item.media_id)
+        .where(Item.id.in_(item_ids))
+    )
+    for item_id, read_at, exported_on, media_format in rows:
+        formats[item_id] = media_format
+        try:
+            collected[item_id] = date.fromisoformat(exported_on) if exported_on else read_at
+        except ValueError:
+            collected[item_id] = read_at
+    return formats, collected
 
 
 def _families(session: Session, case_id: int) -> dict[int, str]:
@@ -114,6 +148,7 @@ def draft(
     )
     items = {i.id: (i, kind) for i, kind in session.execute(select(Item, Source.kind).join(Source)).all()
              if i.id in {r.item_id for r in confirmed}}  # fmt: skip
+    formats, collected = _formats_and_collected(session, {r.item_id for r in confirmed})
     families = _families(session, case_id)
     groups: dict[str, list[tuple[HitRow, str | None]]] = defaultdict(list)
     for row in confirmed:
@@ -159,7 +194,8 @@ def draft(
                 posted_at=row.date,
                 media_sha256=row.media_sha256,
                 match_kinds=row.kinds,
-                first_seen=row.date or now,
+                content=_content(row.kinds, formats.get(row.item_id)),
+                collected_at=collected[row.item_id],
             )
             for row, url in rows
         )
