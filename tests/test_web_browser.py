@@ -122,11 +122,19 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def driver(downloads: Path) -> Iterator[WebDriver]:
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+    # A Korean browser, as at a Korean support centre: pages follow Accept-Language until a language is chosen.
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        "--lang=ko-KR",
+    ):
         options.add_argument(arg)
     options.add_experimental_option(
         "prefs",
         {
+            "intl.accept_languages": "ko-KR,ko",
             "download.default_directory": str(downloads),
             "download.prompt_for_download": False,
             "credentials_enable_service": False,
@@ -438,3 +446,45 @@ def test_pages_render_and_log_no_errors(browser: WebDriver, site: Site, tmp_path
         assert rgb.size[0] >= 1000 and len(colours) >= 100 and spread > 15, (name, len(colours), spread)
         errors[name] = console_errors(d)
     assert errors == {name: [] for name in errors}
+
+
+# ------------------------------------------------------------------------------------------ language and fonts
+
+
+def test_korean_renders_with_the_bundled_font(browser: WebDriver, site: Site, tmp_path: Path) -> None:
+    """This machine has no system CJK font (fc-list :lang=ko is empty in CI): the pages must bring their
+    own, or every Korean word is a row of boxes. The font is served, loaded for Hangul, and used."""
+    d = browser
+    d.delete_all_cookies()
+    open_page(d, site.url + "/login?lang=ko")
+    assert d.find_element(By.ID, "login-button").text == KO["login"]
+    loaded = d.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "document.fonts.load('15px ncii-hangul', '한국어').then(f => done(f.map(x => x.status)), e => done(String(e)));"
+    )
+    assert loaded == ["loaded"], loaded  # the stylesheet declares it and the server sends it
+    family = d.execute_script("return getComputedStyle(document.getElementById('login-button')).fontFamily")
+    assert "ncii-hangul" in family
+    # Drawn with the font, Hangul has strokes: a box glyph (tofu) is one empty rectangle of the same width.
+    width = d.execute_script(
+        "const c = document.createElement('canvas').getContext('2d');"
+        "c.font = '40px ncii-hangul'; const a = c.measureText('한글').width;"
+        "c.font = '40px monospace'; return [a, c.measureText('한글').width];"
+    )
+    assert width[0] > 0 and width[0] != width[1], width
+    assert console_errors(d) == []
+
+
+def test_one_language_from_the_login_page_to_the_error_pages(browser: WebDriver, site: Site) -> None:
+    """English chosen on the login page stays English; signing in switches to the account's language,
+    and the error pages then agree with the rest."""
+    d = browser
+    d.delete_all_cookies()
+    open_page(d, site.url + "/login?lang=en")
+    assert d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    open_page(d, site.url + "/no/such/page")
+    assert d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+    sign_in(d, site, "worker")  # a Korean account
+    assert d.get_cookie("ncii_lang")["value"] == "ko"  # type: ignore[index]
+    open_page(d, site.url + "/no/such/page")
+    assert d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ko"

@@ -79,6 +79,8 @@ def create_app(store: Store, *, secure_cookies: bool = True) -> FastAPI:
         return error_page(request, 500, "internal error; see the server log")
 
     app.mount("/static", StaticFiles(directory=str(files("ncii_shield.web") / "static")), name="static")
+    # The Korean font the PDF reports embed, served to pages too (one copy in the package).
+    app.mount("/fonts", StaticFiles(directory=str(files("ncii_shield.evidence") / "fonts")), name="fonts")
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(hma.liveness)  # /status and /status/live: open (they reveal nothing)

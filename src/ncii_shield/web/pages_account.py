@@ -15,20 +15,22 @@ from ncii_shield.errors import Forbidden
 from ncii_shield.store import audit
 from ncii_shield.web.auth import authenticate, end_session, start_session, toggle_language
 from ncii_shield.web.deps import SESSION_COOKIE, get_store
-from ncii_shield.web.i18n import translator
-from ncii_shield.web.render import check_csrf, redirect, render, signed_in
+from ncii_shield.web.i18n import LANGUAGES, translator
+from ncii_shield.web.render import LANGUAGE_COOKIE, check_csrf, page_language, redirect, render, signed_in
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "ncii_login_csrf"
 
 
 @router.get("/login")
-def login_form(request: Request) -> Response:
+def login_form(request: Request, lang: str | None = None) -> Response:
+    """The sign-in page, in the language asked for (?lang=en|ko, remembered in a cookie) or guessed."""
     token = secrets.token_urlsafe(24)
-    response = render(request, "login.html.j2", None, login_csrf=token, error=None)
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=request.app.state.secure_cookies
-    )
+    secure = request.app.state.secure_cookies
+    response = render(request, "login.html.j2", None, language=lang, login_csrf=token, error=None)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure)
+    if lang in LANGUAGES:
+        response.set_cookie(LANGUAGE_COOKIE, lang, samesite="strict", secure=secure)
     return response
 
 
@@ -41,7 +43,7 @@ def login(
         raise Forbidden("the login form is stale: reload the page")
     limiter = request.app.state.limiter
     keys = (f"user:{username}", f"ip:{request.client.host if request.client else '?'}")
-    t = translator(request.cookies.get("ncii_lang", "ko"))
+    t = translator(page_language(request))
     if limiter.blocked(*keys):
         return render(
             request, "login.html.j2", None, status=429, login_csrf=csrf_token, error=t("login_blocked")
@@ -57,6 +59,7 @@ def login(
         limiter.succeeded(*keys)
         token, _ = start_session(session, user)
         target = "/audit" if user.role == "auditor" else "/cases"
+        language = user.language
     response = redirect(target)
     response.set_cookie(
         SESSION_COOKIE,
@@ -67,6 +70,8 @@ def login(
         max_age=8 * 3600,
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
+    # The account's language from now on, on every page, error pages included.
+    response.set_cookie(LANGUAGE_COOKIE, language, samesite="strict", secure=request.app.state.secure_cookies)
     return response
 
 
@@ -91,7 +96,7 @@ def language(request: Request, csrf_token: str = Form(""), back: str = Form(""))
     # Back to the page it was asked from: the form says which (no Referer is sent: Referrer-Policy).
     local = back.startswith("/") and not back.startswith(("//", "/\\"))
     response = redirect(back if local else request.headers.get("referer") or "/cases")
-    response.set_cookie("ncii_lang", lang, samesite="strict", secure=request.app.state.secure_cookies)
+    response.set_cookie(LANGUAGE_COOKIE, lang, samesite="strict", secure=request.app.state.secure_cookies)
     return response
 
 

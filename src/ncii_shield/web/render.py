@@ -24,11 +24,34 @@ _env = Environment(
 )
 
 
+LANGUAGE_COOKIE = "ncii_lang"
+
+
+def page_language(request: Request, who: Principal | None = None) -> str:
+    """One language for every page a person sees: their account's once signed in (login copies it into the
+    cookie, so error pages agree), else the cookie, else what the browser asks for, else Korean."""
+    if who is not None and who.language in LANGUAGES:
+        return who.language
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    if chosen in LANGUAGES:
+        return chosen
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in LANGUAGES:
+            return tag
+    return "ko"
+
+
 def render(
-    request: Request, template: str, who: Principal | None, status: int = 200, **context: Any
+    request: Request,
+    template: str,
+    who: Principal | None,
+    status: int = 200,
+    *,
+    language: str | None = None,
+    **context: Any,
 ) -> HTMLResponse:
-    lang = who.language if who else request.cookies.get("ncii_lang", "ko")
-    lang = lang if lang in LANGUAGES else "ko"
+    lang = language if language in LANGUAGES else page_language(request, who)
     html = _env.get_template(template).render(
         t=translator(lang),
         lang=lang,
@@ -41,8 +64,8 @@ def render(
 
 
 def error_page(request: Request, status: int, detail: str) -> Response:
-    lang = request.cookies.get("ncii_lang", "ko")
-    t = translator(lang if lang in LANGUAGES else "ko")
+    lang = page_language(request)
+    t = translator(lang)
     message = {403: t("forbidden"), 404: t("not_found")}.get(status, detail)
     if status == 403 and detail and not detail.startswith("not allowed"):
         message = detail  # e.g. a stale form: say what to do
