@@ -488,3 +488,41 @@ def test_one_language_from_the_login_page_to_the_error_pages(browser: WebDriver,
     assert d.get_cookie("ncii_lang")["value"] == "ko"  # type: ignore[index]
     open_page(d, site.url + "/no/such/page")
     assert d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ko"
+
+
+def test_a_scan_started_from_the_web_speaks_the_page_language(browser: WebDriver, site: Site) -> None:
+    """The job card says each stage in Korean, the bar ends full (it used to stop where reading ended), and
+    the finished scan appears in the table."""
+    from tests.conftest import ASSETS
+    from tests.exports import message, write_export
+
+    folder = site.store.settings.import_dir or site.store.settings.data_dir / "imports"
+    write_export(
+        folder / "web-scan-export",
+        [message(1, photo="photos/a.jpg", text="hello"), message(2, text="plain")],
+        files={"photos/a.jpg": (ASSETS / "obama2.jpg").read_bytes()},
+    )
+    d = browser
+    sign_in(d, site, "worker")
+    open_page(d, site.url + f"/cases/{site.fresh}/scans")
+    rows_before = len(d.find_elements(By.CSS_SELECTOR, "table#scans tbody tr"))
+    d.find_element(By.CSS_SELECTOR, "#scan-name option[value='web-scan-export'], #scan-name").send_keys(
+        "web-scan-export"
+    )
+    navigate(d, d.find_element(By.ID, "scan-button"))
+    stages = {KO[f"stage_{s}"] for s in ("queued", "reading", "matching", "done")}
+    seen: set[str] = set()
+
+    def finished(drv: WebDriver) -> bool:
+        text = drv.find_elements(By.ID, "job-text")
+        if not text:  # reloaded without the job card: finished
+            return True
+        seen.add(text[0].text.split(":")[0])
+        bar = drv.find_element(By.ID, "job-bar")
+        return bar.get_attribute("value") == "100"
+
+    wait(d, finished, timeout=120)
+    assert seen and seen <= stages, seen  # never "done:" or "matching:" untranslated
+    wait(d, lambda drv: not drv.find_elements(By.ID, "job-text"), timeout=30)
+    assert len(d.find_elements(By.CSS_SELECTOR, "table#scans tbody tr")) == rows_before + 1
+    assert console_errors(d) == []

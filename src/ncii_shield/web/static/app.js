@@ -29,12 +29,17 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!response.ok) return;
       const state = await response.json();
       const bar = document.getElementById("job-bar");
-      if (state.total_positions) bar.value = Math.round((100 * state.done_positions) / state.total_positions);
+      // Reading moves the bar by the export's position; matching has no measure, so the bar says "busy"
+      // (no value) instead of standing still where reading ended.
+      if (state.finished) bar.value = 100;
+      else if (state.stage === "reading" && state.total_positions) bar.value = Math.round((100 * state.done_positions) / state.total_positions);
+      else if (state.stage !== "reading") bar.removeAttribute("value");
       const count = (label, n) => (label || "{n}").replace("{n}", n);
+      const stage = job.dataset["stage" + state.stage.charAt(0).toUpperCase() + state.stage.slice(1)] || state.stage;
       document.getElementById("job-text").textContent =
-        `${state.stage}: ${count(job.dataset.messages, state.items)}, ${count(job.dataset.media, state.media)}` +
+        `${stage}: ${count(job.dataset.messages, state.items)}, ${count(job.dataset.media, state.media)}` +
         (state.error ? ` — ${state.error}` : "");
-      if (state.finished) { bar.value = 100; setTimeout(() => window.location.assign(window.location.pathname), 1500); }
+      if (state.finished) setTimeout(() => window.location.assign(window.location.pathname), 1500);
       else setTimeout(poll, 1000);
     };
     poll();
