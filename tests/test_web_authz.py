@@ -101,6 +101,10 @@ ROUTES = [
     ("GET", "/cases/{case}/scans", "case.scan", True),
     ("POST", "/cases/{case}/scans", "case.scan", True),
     ("GET", "/audit", "audit.view", False),
+    ("GET", "/admin/users", "users.manage", False),
+    ("POST", "/admin/users/nobody-here/disable", "users.manage", False),  # admins: 404, no such user
+    ("POST", "/admin/users/nobody-here/enable", "users.manage", False),
+    ("POST", "/admin/tokens/999999/revoke", "users.manage", False),  # admins: 404, no such token
 ]
 
 

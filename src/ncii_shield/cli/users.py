@@ -1,4 +1,5 @@
-"""`user add|assign|token` and `serve`: the web app, its users, and the API tokens platforms use."""
+"""`user add|assign|list|disable|enable|token|tokens|revoke` and `serve`: the web app, its users, and the API
+tokens platforms use."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from ncii_shield.cli.common import state
-from ncii_shield.cli.output import console, err_console, fail
+from ncii_shield.cli.common import JsonFlag, state
+from ncii_shield.cli.output import console, err_console, fail, print_json, print_table
 
 if TYPE_CHECKING:
     pass
@@ -63,6 +64,94 @@ def user_token(
     with state.store.session() as session:
         token = create_token(session, username, name, scope)
     sys.stdout.write(token + "\n")
+
+
+@app.command("list")
+def user_list(as_json: JsonFlag = False) -> None:
+    """List web users: role, language, whether disabled, assigned cases, live sessions and tokens."""
+    from ncii_shield.read.users import list_users
+
+    with state.store.session() as session:
+        rows = list_users(session)
+    if as_json:
+        print_json([r.to_json() for r in rows])
+        return
+    print_table(
+        "Users",
+        ["user", "role", "lang", "state", "cases", "sessions", "tokens", "created"],
+        [
+            (
+                r.username,
+                r.role,
+                r.language,
+                "disabled" if r.disabled else "active",
+                ", ".join(map(str, r.cases)) or ("all" if r.role == "admin" else "-"),
+                r.sessions,
+                r.tokens,
+                f"{r.created_at:%Y-%m-%d}",
+            )
+            for r in rows
+        ],
+    )
+
+
+@app.command("disable")
+def user_disable(username: str) -> None:
+    """Disable a user: their sessions end now and their API tokens stop working (until `user enable`)."""
+    from ncii_shield.web.accounts import set_disabled
+
+    with state.store.session() as session:
+        set_disabled(session, username, True)
+    console.print(f"user {escape(username)} disabled")
+
+
+@app.command("enable")
+def user_enable(username: str) -> None:
+    """Enable a disabled user again (they sign in anew; revoked tokens stay revoked)."""
+    from ncii_shield.web.accounts import set_disabled
+
+    with state.store.session() as session:
+        set_disabled(session, username, False)
+    console.print(f"user {escape(username)} enabled")
+
+
+@app.command("tokens")
+def user_tokens(as_json: JsonFlag = False) -> None:
+    """List API tokens (never the tokens themselves): id, name, user, scopes, last use, revoked."""
+    from ncii_shield.read.users import list_tokens
+
+    with state.store.session() as session:
+        rows = list_tokens(session)
+    if as_json:
+        print_json([r.to_json() for r in rows])
+        return
+    print_table(
+        "API tokens",
+        ["id", "name", "user", "scopes", "created", "last used", "state"],
+        [
+            (
+                r.id,
+                r.name,
+                r.username,
+                " ".join(r.scopes),
+                f"{r.created_at:%Y-%m-%d}",
+                f"{r.last_used_at:%Y-%m-%d %H:%M}" if r.last_used_at else "never",
+                "revoked" if r.revoked else "active",
+            )
+            for r in rows
+        ],
+    )
+
+
+@app.command("revoke")
+def user_revoke(token_id: Annotated[int, typer.Argument(help="The token's id, from `user tokens`.")]) -> None:
+    """Revoke an API token for good."""
+    from ncii_shield.web.accounts import revoke_token
+
+    with state.store.session() as session:
+        token = revoke_token(session, token_id)
+        name = token.name
+    console.print(f"token {token_id} ({escape(name)}) revoked")
 
 
 def serve(

@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ncii_shield.errors import NciiError
+from ncii_shield.errors import NciiError, NotFound
 from ncii_shield.store import audit
 from ncii_shield.store.models import ApiToken, Case, CaseAssignment, User, WebSession
 from ncii_shield.web.limiter import LoginLimiter
@@ -81,7 +81,7 @@ def set_password(session: Session, username: str, password: str) -> None:
 def get_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NciiError(f"no user {username!r}", hint="create it with: ncii-shield user add NAME --role ROLE")
+        raise NotFound(f"no user {username!r}", hint="create it with: ncii-shield user add NAME --role ROLE")
     return user
 
 
