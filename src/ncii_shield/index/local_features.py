@@ -42,6 +42,8 @@ MAX_KEYPOINTS = 1000
 PYRAMID_LEVELS = 8
 PYRAMID_SCALE = 1.2
 FAST_THRESHOLD = 5  # low, so smooth photographs (sky, water) still get corners after CLAHE
+FAST_TIERS = (40, 15, FAST_THRESHOLD)  # searched in turn, each on the cells the last left short of corners
+PYRAMID_INTERPOLATION = cv2.INTER_AREA
 GRID = (8, 8)  # cells per level within which keypoints compete
 CLAHE_CLIP = 2.0
 BORDER = 20  # px kept free at each level's edge: the 31-px ORB patch and the orientation disc fit inside
@@ -168,32 +170,126 @@ def _working_image(rgb: np.ndarray) -> np.ndarray:
 
 
 def _orientation(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """ORB's intensity-centroid angle in degrees (cv2's ORB.compute uses the angle it is given)."""
+    """ORB's intensity-centroid angle in degrees (cv2's ORB.compute uses the angle it is given).
+
+    One flat gather of the disc around every point and one matrix product: the same sums as a loop."""
     r = ORIENTATION_RADIUS
     ys, xs = np.mgrid[-r : r + 1, -r : r + 1]
     disc = xs**2 + ys**2 <= r * r
-    dx, dy = xs[disc], ys[disc]
-    px = np.round(pts[:, 0]).astype(np.intp)[:, None] + dx[None, :]
-    py = np.round(pts[:, 1]).astype(np.intp)[:, None] + dy[None, :]
-    values = img[py, px].astype(np.float32)
-    return (np.degrees(np.arctan2((values * dy).sum(axis=1), (values * dx).sum(axis=1))) % 360).astype(
-        np.float32
-    )
+    w = img.shape[1]
+    offsets = (ys[disc] * w + xs[disc]).astype(np.intp)
+    weights = np.stack([ys[disc], xs[disc]]).astype(np.float32)  # (2, disc): the y then x offsets
+    centre = np.round(pts[:, 1]).astype(np.intp) * w + np.round(pts[:, 0]).astype(np.intp)
+    values = np.take(img.ravel(), centre[:, None] + offsets[None, :]).astype(np.float32)
+    m01, m10 = (weights @ values.T).astype(np.float64)  # exact: integer sums far below float32's 2**24
+    return (np.degrees(np.arctan2(m01, m10)) % 360).astype(np.float32)
 
 
-def _pick_per_cell(pts: np.ndarray, response: np.ndarray, shape: tuple[int, int], budget: int) -> np.ndarray:
-    """Indices of up to `budget` points: the best of every cell first, then the second best, and so on."""
+def _cells(pts: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Grid cell (row-major, GRID) of every point on a level of `shape` (h, w)."""
     gh, gw = GRID
     rows = np.minimum(pts[:, 1] * gh / shape[0], gh - 1).astype(np.intp)
     cols = np.minimum(pts[:, 0] * gw / shape[1], gw - 1).astype(np.intp)
-    cell = rows * gw + cols
-    order = np.lexsort((-response, cell))
+    return rows * gw + cols
+
+
+def _ranks(cell: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Each point's rank in its cell: 0 for the highest FAST score, ties in FAST's (raster) order."""
+    key = (cell.astype(np.uint16) << 8) | (255 - score).astype(np.uint16)  # 64 cells, scores 0-255
+    order = np.argsort(key, kind="stable")
     sorted_cells = cell[order]
     starts = np.flatnonzero(np.r_[True, sorted_cells[1:] != sorted_cells[:-1]])
-    lengths = np.diff(np.r_[starts, len(order)])
     rank = np.empty(len(order), dtype=np.intp)
-    rank[order] = np.arange(len(order)) - np.repeat(starts, lengths)
-    return np.lexsort((-response, rank))[:budget]
+    rank[order] = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    return rank
+
+
+def _pick(rank: np.ndarray, score: np.ndarray, budget: int) -> np.ndarray:
+    """Indices of up to `budget` points: the best of every cell first, then the second best, and so on."""
+    return np.argsort(rank.astype(np.int64) * 256 + (255 - score), kind="stable")[:budget]
+
+
+def _detect(threshold: int, img: np.ndarray, x0: int = 0, y0: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """FAST corners of `img` more than BORDER px inside the level, as (points + (x0, y0), int scores).
+
+    `img` may be a strip of the level: (x0, y0) is its corner, and BORDER is measured on the level."""
+    found = cv2.FastFeatureDetector_create(threshold=threshold, nonmaxSuppression=True).detect(img, None)
+    if not found:
+        return np.zeros((0, 2), np.float32), np.zeros(0, np.int32)
+    pts = cv2.KeyPoint_convert(found).astype(np.float32) + np.array([x0, y0], dtype=np.float32)
+    score = np.clip(np.array([k.response for k in found], dtype=np.int32), 0, 255)
+    return pts, score
+
+
+def _corners(img: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `budget` FAST corners (threshold FAST_THRESHOLD) of one level picked per cell, found cheaply.
+
+    A low threshold finds 5 000-30 000 corners on a busy level, and FAST's cost grows with the corners it
+    scores. A corner's score does not depend on the threshold, so a search at a higher threshold finds exactly
+    the strongest corners of a cell. The level is searched at FAST_TIERS in turn: the first on the whole
+    level, each next one only on the strips of cells where the previous found fewer corners than the picking
+    can reach (smooth sky, water, skin get down to FAST_THRESHOLD). Should the picking reach deeper into a cell
+    than its search went, the whole level is searched at FAST_THRESHOLD. Either way the corners kept are those
+    of a search at FAST_THRESHOLD everywhere, as the extraction has always done.
+    """
+    h, w = img.shape
+    gh, gw = GRID
+    inner = _inner(img)
+    depth = budget // (gh * gw) + 2  # per cell, a search must reach this far down the ranking
+    pending = np.ones(gh * gw, dtype=bool)  # cells with too few corners so far
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    for tier, threshold in enumerate(FAST_TIERS):
+        pts, score = _inside(*_detect(threshold, img), inner) if tier == 0 else _search(img, pending, threshold)
+        cell = _cells(pts, (h, w))
+        if threshold == FAST_THRESHOLD:
+            parts.append((pts, score))
+            break
+        rich = pending & (np.bincount(cell, minlength=gh * gw) >= depth)
+        keep = rich[cell] & (_ranks(cell, score) < depth)
+        parts.append((pts[keep], score[keep]))
+        pending &= ~rich
+        if not pending.any():
+            break
+    if len(parts) > 1:
+        pts = np.concatenate([p for p, _ in parts])
+        score = np.concatenate([s for _, s in parts])
+        raster = np.argsort(pts[:, 1].astype(np.int64) * w + pts[:, 0].astype(np.int64))  # FAST's own order
+        pts, score = pts[raster], score[raster]
+    else:
+        pts, score = parts[0]
+    cell = _cells(pts, (h, w))
+    chosen = _pick(_ranks(cell, score), score, budget)
+    if np.any(~pending & (np.bincount(cell[chosen], minlength=gh * gw) >= depth)):
+        pts, score = _inside(*_detect(FAST_THRESHOLD, img), inner)  # a cell ran out: search the whole level
+        chosen = _pick(_ranks(_cells(pts, (h, w)), score), score, budget)
+    return pts[chosen], score[chosen]
+
+
+def _search(img: np.ndarray, cells: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+    """FAST corners at `threshold` in the grid cells flagged in `cells` (and inside BORDER), in one search:
+    the rest of the level is blackened, except a margin around those cells (FAST's 3-px circle and its 1-px
+    non-maximum suppression see that far), so its corners are not scored and those found are exact."""
+    h, w = img.shape
+    gh, gw = GRID
+    row_sizes = np.bincount(np.minimum(np.arange(h) * gh // h, gh - 1), minlength=gh)
+    col_sizes = np.bincount(np.minimum(np.arange(w) * gw // w, gw - 1), minlength=gw)
+    grid = cells.reshape(gh, gw).astype(np.uint8)
+    mask = np.repeat(np.repeat(grid, row_sizes, axis=0), col_sizes, axis=1)
+    margin = 5
+    mask = cv2.dilate(mask, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+    pts, score = _inside(*_detect(threshold, cv2.bitwise_and(img, img, mask=mask)), _inner(img))
+    keep = cells[_cells(pts, (h, w))]
+    return pts[keep], score[keep]
+
+
+def _inner(img: np.ndarray) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of where keypoints may be: BORDER px inside the level's edges."""
+    return BORDER, BORDER, img.shape[1] - BORDER, img.shape[0] - BORDER
+
+
+def _inside(pts: np.ndarray, score: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    keep = (pts[:, 0] >= box[0]) & (pts[:, 1] >= box[1]) & (pts[:, 0] < box[2]) & (pts[:, 1] < box[3])
+    return pts[keep], score[keep]
 
 
 def _empty(work: tuple[int, int], source: tuple[int, int]) -> LocalFeatures:
@@ -210,7 +306,6 @@ def extract(rgb: np.ndarray) -> LocalFeatures:
     per_level = MAX_KEYPOINTS * (1 - factor) / (1 - factor**PYRAMID_LEVELS)
     budgets = [math.floor(per_level * factor**level) for level in range(PYRAMID_LEVELS)]
     budgets[0] += MAX_KEYPOINTS - sum(budgets)
-    fast = cv2.FastFeatureDetector_create(threshold=FAST_THRESHOLD, nonmaxSuppression=True)
     orb = cv2.ORB_create(nfeatures=MAX_KEYPOINTS, nlevels=1, edgeThreshold=BORDER, patchSize=31)
     all_points: list[np.ndarray] = []
     all_descriptors: list[np.ndarray] = []
@@ -219,27 +314,14 @@ def extract(rgb: np.ndarray) -> LocalFeatures:
         img = (
             work
             if level == 0
-            else cv2.resize(work, (round(w0 / scale), round(h0 / scale)), interpolation=cv2.INTER_AREA)
+            else cv2.resize(work, (round(w0 / scale), round(h0 / scale)), interpolation=PYRAMID_INTERPOLATION)
         )
         h, w = img.shape
         if min(h, w) <= 2 * BORDER + 8:
             break
-        found = fast.detect(img, None)
-        if not found:
-            continue
-        pts = cv2.KeyPoint_convert(found).astype(np.float32)
-        response = np.array([k.response for k in found], dtype=np.float32)
-        inside = (
-            (pts[:, 0] >= BORDER)
-            & (pts[:, 1] >= BORDER)
-            & (pts[:, 0] < w - BORDER)
-            & (pts[:, 1] < h - BORDER)
-        )
-        pts, response = pts[inside], response[inside]
+        pts, response = _corners(img, budget)
         if len(pts) == 0:
             continue
-        keep = _pick_per_cell(pts, response, (h, w), budget)
-        pts, response = pts[keep], response[keep]
         angles = _orientation(img, pts)
         keypoints = [
             cv2.KeyPoint(float(x), float(y), 31.0, float(a), float(r), 0)
