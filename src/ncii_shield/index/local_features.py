@@ -43,7 +43,11 @@ PYRAMID_LEVELS = 8
 PYRAMID_SCALE = 1.2
 FAST_THRESHOLD = 5  # low, so smooth photographs (sky, water) still get corners after CLAHE
 FAST_TIERS = (40, 15, FAST_THRESHOLD)  # searched in turn, each on the cells the last left short of corners
-PYRAMID_INTERPOLATION = cv2.INTER_AREA
+# Collages (see `extract`): a gutter is a run of lines, each within GUTTER_FLAT grey levels end to end, no
+# wider than GUTTER_MAX of the side, between tiles of at least TILE_MIN of it.
+GUTTER_FLAT = 24
+GUTTER_MAX = 0.05
+TILE_MIN = 0.15
 GRID = (8, 8)  # cells per level within which keypoints compete
 CLAHE_CLIP = 2.0
 BORDER = 20  # px kept free at each level's edge: the 31-px ORB patch and the orientation disc fit inside
@@ -153,20 +157,60 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected an H x W x 3 RGB or H x W grey image, got shape {rgb.shape}")
 
 
-def _working_image(rgb: np.ndarray) -> np.ndarray:
-    grey = _grey(rgb)
+def _scaled(grey: np.ndarray) -> np.ndarray:
+    """The grey image at working size: at most WORK_AREA pixels, thumbnails enlarged."""
     h, w = grey.shape
     scale = min(1.0, math.sqrt(WORK_AREA / max(1, w * h)))
     if max(h, w) < SMALL_SIDE:  # a thumbnail: ORB's border and pyramid leave too few keypoints, so enlarge
         scale = min(UPSCALE_MAX, UPSCALE_TO / max(h, w))
-        grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
-    elif scale < 1.0:
-        grey = cv2.resize(
+        return cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
+    if scale < 1.0:
+        return cv2.resize(
             grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
         )
+    return grey
+
+
+def _equalised(grey: np.ndarray) -> np.ndarray:
     if min(grey.shape) < 8:
         return grey
     return cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(8, 8)).apply(grey)
+
+
+def _working_image(rgb: np.ndarray) -> np.ndarray:
+    return _equalised(_scaled(_grey(rgb)))
+
+
+def _segments(flat: np.ndarray) -> list[tuple[int, int]]:
+    """Content stretches of one axis between gutters (runs of flat lines), borders cut off; one stretch, the
+    whole axis, when there is no gutter or a stretch would be too small to be a collage tile."""
+    n = len(flat)
+    edges = np.flatnonzero(np.diff(np.r_[0, flat.astype(np.int8), 0]))
+    runs = list(zip(edges[::2], edges[1::2], strict=True))
+    start = runs[0][1] if runs and runs[0][0] == 0 else 0
+    end = runs[-1][0] if runs and runs[-1][1] == n else n
+    inner = [(a, b) for a, b in runs if a > start and b < end]
+    if not inner or any(b - a > GUTTER_MAX * n for a, b in inner):
+        return [(0, n)]
+    cuts = [start, *(x for run in inner for x in run), end]
+    segments = list(zip(cuts[::2], cuts[1::2], strict=True))
+    if any(b - a < TILE_MIN * n for a, b in segments):
+        return [(0, n)]
+    return segments
+
+
+def collage_tiles(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(left, top, right, bottom) of each tile when the image is a grid collage (flat gutters running
+    across the whole image, both ways), else []. Each tile is then described on its own (see `extract`)."""
+    lines = []
+    for axis in (1, 0):  # rows (reduced along x), then columns
+        high = cv2.reduce(grey, axis, cv2.REDUCE_MAX).ravel().astype(np.int16)
+        low = cv2.reduce(grey, axis, cv2.REDUCE_MIN).ravel().astype(np.int16)
+        lines.append(_segments(high - low <= GUTTER_FLAT))
+    rows, cols = lines
+    if len(rows) < 2 or len(cols) < 2:  # gutters both ways: a motion-blurred photo has flat rows, not a grid
+        return []
+    return [(x0, y0, x1, y1) for y0, y1 in rows for x0, x1 in cols]
 
 
 def _orientation(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -226,60 +270,98 @@ def _corners(img: np.ndarray, budget: int) -> tuple[np.ndarray, np.ndarray]:
 
     A low threshold finds 5 000-30 000 corners on a busy level, and FAST's cost grows with the corners it
     scores. A corner's score does not depend on the threshold, so a search at a higher threshold finds exactly
-    the strongest corners of a cell. The level is searched at FAST_TIERS in turn: the first on the whole
-    level, each next one only on the strips of cells where the previous found fewer corners than the picking
-    can reach (smooth sky, water, skin get down to FAST_THRESHOLD). Should the picking reach deeper into a cell
-    than its search went, the whole level is searched at FAST_THRESHOLD. Either way the corners kept are those
-    of a search at FAST_THRESHOLD everywhere, as the extraction has always done.
+    the strongest corners of a cell. Each cell is searched at FAST_TIERS in turn (the first on the whole
+    level, the next ones only on the cells still short) until it has as many corners as the picking can take
+    from it (smooth sky, water, skin go down to FAST_THRESHOLD). Should the picking take all of them, that cell
+    is searched again for more. The corners kept are those of a search at FAST_THRESHOLD everywhere, as the
+    extraction has always done, at a fraction of the scoring.
     """
     h, w = img.shape
-    gh, gw = GRID
-    inner = _inner(img)
-    depth = budget // (gh * gw) + 2  # per cell, a search must reach this far down the ranking
-    pending = np.ones(gh * gw, dtype=bool)  # cells with too few corners so far
-    parts: list[tuple[np.ndarray, np.ndarray]] = []
-    for tier, threshold in enumerate(FAST_TIERS):
-        pts, score = _inside(*_detect(threshold, img), inner) if tier == 0 else _search(img, pending, threshold)
+    cells = GRID[0] * GRID[1]
+    need = np.full(cells, budget // cells + 2)  # corners per cell a search must reach (the picking's depth)
+    searched = np.ones(cells, dtype=bool)  # cells (re)searched in this round
+    done = np.zeros(cells, dtype=bool)  # cells searched down to FAST_THRESHOLD: they hold all their corners
+    pts, score = np.zeros((0, 2), np.float32), np.zeros(0, np.int32)
+    while True:
+        found, found_score, final = _search_tiers(img, searched, need)
+        done |= final
+        keep = ~searched[_cells(pts, (h, w))]
+        pts = np.concatenate([pts[keep], found])
+        score = np.concatenate([score[keep], found_score])
+        raster = np.argsort(pts[:, 1].astype(np.int64) * w + pts[:, 0].astype(np.int64))  # FAST's own order
+        pts, score = pts[raster], score[raster]
+        cell = _cells(pts, (h, w))
+        chosen = _pick(_ranks(cell, score), score, budget)
+        searched = ~done & (np.bincount(cell[chosen], minlength=cells) >= need)  # might hold more: look again
+        if not searched.any():
+            return pts[chosen], score[chosen]
+        need = np.where(searched, need * 4, need)
+
+
+def _search_tiers(
+    img: np.ndarray, cells: np.ndarray, need: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each flagged cell, its `need` strongest corners, from the first of FAST_TIERS that finds as many
+    there, or all its corners at FAST_THRESHOLD; and which cells went down to FAST_THRESHOLD."""
+    h, w = img.shape
+    pending = cells.copy()
+    final = np.zeros_like(cells)
+    parts = [(np.zeros((0, 2), np.float32), np.zeros(0, np.int32))]
+    for threshold in FAST_TIERS:
+        pts, score = _search(img, pending, threshold)
         cell = _cells(pts, (h, w))
         if threshold == FAST_THRESHOLD:
             parts.append((pts, score))
+            final = pending
             break
-        rich = pending & (np.bincount(cell, minlength=gh * gw) >= depth)
-        keep = rich[cell] & (_ranks(cell, score) < depth)
+        rich = pending & (np.bincount(cell, minlength=len(cells)) >= need)
+        keep = rich[cell] & (_ranks(cell, score) < need[cell])
         parts.append((pts[keep], score[keep]))
-        pending &= ~rich
+        pending = pending & ~rich
         if not pending.any():
             break
-    if len(parts) > 1:
-        pts = np.concatenate([p for p, _ in parts])
-        score = np.concatenate([s for _, s in parts])
-        raster = np.argsort(pts[:, 1].astype(np.int64) * w + pts[:, 0].astype(np.int64))  # FAST's own order
-        pts, score = pts[raster], score[raster]
-    else:
-        pts, score = parts[0]
-    cell = _cells(pts, (h, w))
-    chosen = _pick(_ranks(cell, score), score, budget)
-    if np.any(~pending & (np.bincount(cell[chosen], minlength=gh * gw) >= depth)):
-        pts, score = _inside(*_detect(FAST_THRESHOLD, img), inner)  # a cell ran out: search the whole level
-        chosen = _pick(_ranks(_cells(pts, (h, w)), score), score, budget)
-    return pts[chosen], score[chosen]
+    return np.concatenate([p for p, _ in parts]), np.concatenate([s for _, s in parts]), final
 
 
 def _search(img: np.ndarray, cells: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
     """FAST corners at `threshold` in the grid cells flagged in `cells` (and inside BORDER), in one search:
     the rest of the level is blackened, except a margin around those cells (FAST's 3-px circle and its 1-px
     non-maximum suppression see that far), so its corners are not scored and those found are exact."""
+    if cells.all():
+        return _inside(*_detect(threshold, img), _inner(img))
     h, w = img.shape
     gh, gw = GRID
+    margin = 5
     row_sizes = np.bincount(np.minimum(np.arange(h) * gh // h, gh - 1), minlength=gh)
     col_sizes = np.bincount(np.minimum(np.arange(w) * gw // w, gw - 1), minlength=gw)
-    grid = cells.reshape(gh, gw).astype(np.uint8)
-    mask = np.repeat(np.repeat(grid, row_sizes, axis=0), col_sizes, axis=1)
-    margin = 5
-    mask = cv2.dilate(mask, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
-    pts, score = _inside(*_detect(threshold, cv2.bitwise_and(img, img, mask=mask)), _inner(img))
+    if min(row_sizes.min(), col_sizes.min()) <= 2 * margin:
+        pts, score = _inside(*_detect(threshold, img), _inner(img))
+    else:  # each axis cut into cell interiors and 2*margin bands around the cell boundaries
+        grid = _banded(_banded(cells.reshape(gh, gw), axis=0), axis=1).astype(np.uint8)
+        rows, cols = _band_sizes(row_sizes, margin), _band_sizes(col_sizes, margin)
+        mask = np.repeat(np.repeat(grid, rows, axis=0), cols, axis=1)
+        pts, score = _inside(*_detect(threshold, cv2.bitwise_and(img, img, mask=mask)), _inner(img))
     keep = cells[_cells(pts, (h, w))]
     return pts[keep], score[keep]
+
+
+def _banded(grid: np.ndarray, axis: int) -> np.ndarray:
+    """Cells interleaved with bands that belong to both neighbours: a, a|b, b, b|c, c ... along `axis`."""
+    grid = np.moveaxis(grid, axis, 0)
+    out = np.empty((2 * len(grid) - 1, *grid.shape[1:]), dtype=bool)
+    out[0::2] = grid
+    out[1::2] = grid[:-1] | grid[1:]
+    return np.moveaxis(out, 0, axis)
+
+
+def _band_sizes(sizes: np.ndarray, margin: int) -> np.ndarray:
+    """Pixel sizes matching `_banded`: each cell less `margin` on each inner side, bands of 2 * margin."""
+    interior = sizes.copy()
+    interior[1:] -= margin
+    interior[:-1] -= margin
+    out = np.full(2 * len(sizes) - 1, 2 * margin)
+    out[0::2] = interior
+    return out
 
 
 def _inner(img: np.ndarray) -> tuple[int, int, int, int]:
@@ -287,7 +369,9 @@ def _inner(img: np.ndarray) -> tuple[int, int, int, int]:
     return BORDER, BORDER, img.shape[1] - BORDER, img.shape[0] - BORDER
 
 
-def _inside(pts: np.ndarray, score: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+def _inside(
+    pts: np.ndarray, score: np.ndarray, box: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     keep = (pts[:, 0] >= box[0]) & (pts[:, 1] >= box[1]) & (pts[:, 0] < box[2]) & (pts[:, 1] < box[3])
     return pts[keep], score[keep]
 
@@ -298,24 +382,63 @@ def _empty(work: tuple[int, int], source: tuple[int, int]) -> LocalFeatures:
 
 
 def extract(rgb: np.ndarray) -> LocalFeatures:
-    """ORB keypoints of an image, spread over the frame and over scales. A flat image gives none."""
-    work = _working_image(rgb)
-    h0, w0 = work.shape
+    """ORB keypoints of an image, spread over the frame and over scales. A flat image gives none.
+
+    A grid collage (flat gutters across the whole image) is described tile by tile, each tile at its own
+    working size and contrast equalisation with a share of MAX_KEYPOINTS in proportion to its area, the
+    positions then put back in the whole image. Described as one picture, a smooth photo in a 3x3 grid was
+    equalised together with its busy neighbours and kept 3-4 matching keypoints; on its own, 20+."""
+    grey = _grey(rgb)
+    scaled = _scaled(grey)
+    h0, w0 = scaled.shape
     source = (int(rgb.shape[1]), int(rgb.shape[0]))
+    tiles = collage_tiles(scaled) if min(h0, w0) >= 8 else []
+    if not tiles:
+        pts, descriptors = _keypoints(_equalised(scaled), MAX_KEYPOINTS)
+        if not len(pts):
+            return _empty((w0, h0), source)
+        points = pts / np.array([w0, h0], dtype=np.float32)
+        return LocalFeatures(w0, h0, np.clip(points, 0.0, 1.0).astype(np.float32), descriptors, *source)
+    gh, gw = grey.shape
+    to_grey = np.array([gw / w0, gh / h0])
+    areas = [(x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in tiles]
+    all_points, all_descriptors = [], []
+    for (x0, y0, x1, y1), area in zip(tiles, areas, strict=True):
+        left, top = np.floor(np.array([x0, y0]) * to_grey).astype(int)
+        right, bottom = np.ceil(np.array([x1, y1]) * to_grey).astype(int)
+        tile = _scaled(np.ascontiguousarray(grey[top:bottom, left:right]))
+        pts, descriptors = _keypoints(_equalised(tile), MAX_KEYPOINTS * area // sum(areas))
+        if not len(pts):
+            continue
+        in_grey = pts * np.array([(right - left) / tile.shape[1], (bottom - top) / tile.shape[0]]) + (
+            left,
+            top,
+        )
+        all_points.append(in_grey / np.array([gw, gh]))
+        all_descriptors.append(descriptors)
+    if not all_points:
+        return _empty((w0, h0), source)
+    points = np.clip(np.concatenate(all_points), 0.0, 1.0).astype(np.float32)
+    return LocalFeatures(w0, h0, points, np.concatenate(all_descriptors), *source)
+
+
+def _keypoints(work: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `total` ORB keypoints of an equalised working image: (positions in its pixels, descriptors)."""
+    h0, w0 = work.shape
     factor = 1.0 / PYRAMID_SCALE
-    per_level = MAX_KEYPOINTS * (1 - factor) / (1 - factor**PYRAMID_LEVELS)
+    per_level = total * (1 - factor) / (1 - factor**PYRAMID_LEVELS)
     budgets = [math.floor(per_level * factor**level) for level in range(PYRAMID_LEVELS)]
-    budgets[0] += MAX_KEYPOINTS - sum(budgets)
-    orb = cv2.ORB_create(nfeatures=MAX_KEYPOINTS, nlevels=1, edgeThreshold=BORDER, patchSize=31)
+    budgets[0] += total - sum(budgets)
+    orb = cv2.ORB_create(nfeatures=max(1, total), nlevels=1, edgeThreshold=BORDER, patchSize=31)
     all_points: list[np.ndarray] = []
     all_descriptors: list[np.ndarray] = []
+    img = work
     for level, budget in enumerate(budgets):
         scale = PYRAMID_SCALE**level
-        img = (
-            work
-            if level == 0
-            else cv2.resize(work, (round(w0 / scale), round(h0 / scale)), interpolation=PYRAMID_INTERPOLATION)
-        )
+        if level:  # each level from the one before, as OpenCV's ORB builds its pyramid
+            img = cv2.resize(
+                img, (round(w0 / scale), round(h0 / scale)), interpolation=cv2.INTER_LINEAR_EXACT
+            )
         h, w = img.shape
         if min(h, w) <= 2 * BORDER + 8:
             break
@@ -333,9 +456,8 @@ def extract(rgb: np.ndarray) -> LocalFeatures:
         all_points.append(cv2.KeyPoint_convert(keypoints).astype(np.float32) * scale)
         all_descriptors.append(descriptors)
     if not all_points:
-        return _empty((w0, h0), source)
-    points = np.clip(np.concatenate(all_points) / np.array([w0, h0], dtype=np.float32), 0.0, 1.0)
-    return LocalFeatures(w0, h0, points.astype(np.float32), np.concatenate(all_descriptors), *source)
+        return np.zeros((0, 2), np.float32), np.zeros((0, _DESCRIPTOR_BYTES), np.uint8)
+    return np.concatenate(all_points), np.concatenate(all_descriptors)
 
 
 def _candidate_pairs(
