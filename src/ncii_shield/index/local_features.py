@@ -204,8 +204,8 @@ def collage_tiles(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
     across the whole image, both ways), else []. Each tile is then described on its own (see `extract`)."""
     lines = []
     for axis in (1, 0):  # rows (reduced along x), then columns
-        high = cv2.reduce(grey, axis, cv2.REDUCE_MAX).ravel().astype(np.int16)
-        low = cv2.reduce(grey, axis, cv2.REDUCE_MIN).ravel().astype(np.int16)
+        high = grey.max(axis=axis).astype(np.int16)  # numpy: cv2.reduce along rows is ~20x slower
+        low = grey.min(axis=axis).astype(np.int16)
         lines.append(_segments(high - low <= GUTTER_FLAT))
     rows, cols = lines
     if len(rows) < 2 or len(cols) < 2:  # gutters both ways: a motion-blurred photo has flat rows, not a grid
