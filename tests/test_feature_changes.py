@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ncii_shield.index import corners as fc
 from ncii_shield.index import local_features as lf
 from ncii_shield.media.decode import decode_image
 from ncii_shield.signals.pdq import MATCH_THRESHOLD, as_words, distances, pdq_dihedral
@@ -89,9 +90,9 @@ def test_the_tiered_corner_search_keeps_the_corners_of_a_full_search(
 ) -> None:
     """FAST at FAST_THRESHOLD over the whole level, then the per-cell picking: exactly what `_corners` keeps."""
     img = _level(name, level)
-    pts, score = lf._inside(*lf._detect(lf.FAST_THRESHOLD, img), lf._inner(img))
-    chosen = lf._pick(lf._ranks(lf._cells(pts, img.shape), score), score, budget)
-    fast_pts, fast_score = lf._corners(img, budget)
+    pts, score = fc.inside(*fc.detect(fc.FAST_THRESHOLD, img), fc.inner(img))
+    chosen = fc.pick(fc.ranks(fc.cell_of(pts, img.shape), score), score, budget)
+    fast_pts, fast_score = fc.corners(img, budget)
     assert sorted(map(tuple, pts[chosen].tolist())) == sorted(map(tuple, fast_pts.tolist()))
     assert sorted(score[chosen].tolist()) == sorted(fast_score.tolist())
 
