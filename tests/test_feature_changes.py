@@ -166,6 +166,8 @@ def test_a_photo_shown_whole_in_a_slideshow_matches_inside_its_bars() -> None:
     boxed.paste(shown, ((size[0] - shown.width) // 2, 0))
     left, right = (size[0] - shown.width) // 2, (size[0] - shown.width) // 2 + shown.width
     assert bars(np.asarray(boxed)) == (0, size[1], left, right)
+    assert bars(np.zeros((180, 320, 3), np.uint8)) == (0, 180, 0, 320)  # a black frame: no picture to cut out
+    assert bars(np.zeros((4, 4, 3), np.uint8)) == (0, 4, 0, 4)
     filler = _cover(Image.open(FILLERS[0]).convert("RGB"), size)
     data = encode([filler] * 10 + [boxed] * 20, size, 10)
     frames = video_signals(data, faces=False).frames

@@ -164,6 +164,8 @@ def bars(rgb: np.ndarray) -> tuple[int, int, int, int]:
     import cv2
 
     h, w = rgb.shape[:2]
+    if min(h, w) < 16 or rgb.ndim != 3:
+        return 0, h, 0, w
     edges = {"top": rgb[0], "bottom": rgb[-1], "left": rgb[:, 0], "right": rgb[:, -1]}
     cut = {}
     for side, line in edges.items():
