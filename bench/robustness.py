@@ -283,6 +283,25 @@ def jpeg8(img: Image.Image, rng: np.random.Generator) -> bytes:
     return _jpeg(img, 8)
 
 
+def slideshow(img: Image.Image, rng: np.random.Generator) -> bytes:
+    """A 13-s MP4 slideshow (640x360, 10 fps, H.264 as Telegram sends animations): two unrelated photos for
+    2.5 s each, the photo for 3 s shown whole (black bars where its shape differs from 16:9), two more
+    unrelated photos. Unrelated photos fill the frame."""
+    from ncii_shield.demo.slideshow import encode
+
+    size, fps = (640, 360), 10
+    fillers = [Image.open(FILLERS[i]).convert("RGB") for i in rng.choice(len(FILLERS), size=4, replace=False)]
+    photo = img.convert("RGB")
+    scale = min(size[0] / photo.width, size[1] / photo.height)
+    shown = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.Resampling.LANCZOS)
+    boxed = Image.new("RGB", size)
+    boxed.paste(shown, ((size[0] - shown.width) // 2, (size[1] - shown.height) // 2))
+    scenes = [(_cover(f, size), 2.5) for f in fillers[:2]] + [(boxed, 3.0)]
+    scenes += [(_cover(f, size), 2.5) for f in fillers[2:]]
+    frames = [picture for picture, seconds in scenes for _ in range(round(seconds * fps))]
+    return encode(frames, size, fps)
+
+
 def screenshot(img: Image.Image, rng: np.random.Generator) -> bytes:
     """A 1080x2340 phone screenshot of a chat showing the photo, then sent on through Telegram (1280 px, q80)."""
     dark = bool(rng.integers(2))
@@ -360,6 +379,9 @@ TRANSFORMS: dict[str, Transform] = {
     "animated WebP, 3rd frame": _animation("WEBP"),
     "thumbnail 160 px": thumb160,
     "jpeg q8": jpeg8,
+    # Issue 14, second part: the last edits of the issue's table.
+    "crop 60 %": _crop(0.60),
+    "MP4 slideshow, 3 s of 13 s": slideshow,
 }
 
 
@@ -378,7 +400,12 @@ def _frame_hashes(data: bytes) -> tuple[bytes, ...]:
         return ()
     from ncii_shield.signals.analyse import analyse_bytes
 
-    return tuple(f.pdq for f in analyse_bytes(data, with_nudity=False).frames if f.pdq_quality >= MIN_QUALITY)
+    hashes = []
+    for f in analyse_bytes(data, with_nudity=False).frames:
+        hashes += [f.pdq] if f.pdq_quality >= MIN_QUALITY else []
+        # the picture inside letterbox bars, stored as a second hash of the frame (kinds/pdq.py)
+        hashes += [f.content_pdq] if f.content_pdq is not None and f.content_quality >= MIN_QUALITY else []
+    return tuple(hashes)
 
 
 def make_copies(paths: list[Path]) -> list[Copy]:

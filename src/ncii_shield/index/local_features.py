@@ -14,6 +14,7 @@ Detector: ORB (binary 256-bit descriptors, BSD-licensed in OpenCV main) on a pyr
 equalised grey image, with keypoints picked per grid cell on each level. Plain ORB keeps the strongest
 corners of the whole image, so in a collage or a screenshot the busiest region takes the budget and a
 smooth photograph next to it gets none; picking per cell keeps every region of the frame represented.
+The corners are found and picked in `corners.py`; grid collages are described tile by tile (`extract`).
 RootSIFT (SIFT's patent expired; it is in OpenCV main) did about as well as plain ORB on the benchmark
 (it too lost smooth photos in collage cells) at ~3x the extraction time and 4x the bytes per keypoint;
 AKAZE is not in OpenCV 5's main modules.
@@ -29,6 +30,7 @@ import cv2
 import numpy as np
 
 from ncii_shield.errors import NciiError
+from ncii_shield.index.corners import BORDER, corners, orientation
 
 # Extraction. The working image is scaled to at most WORK_AREA pixels so a 1280-px photo and a 1080x2340
 # screenshot are described at comparable detail and the blob size does not depend on the input size.
@@ -41,11 +43,12 @@ MAX_KEYPOINTS = 1000
 # 8 levels 1.2 apart span 1 : 3.6, so a copy shown at a third of the reference's size still matches.
 PYRAMID_LEVELS = 8
 PYRAMID_SCALE = 1.2
-FAST_THRESHOLD = 5  # low, so smooth photographs (sky, water) still get corners after CLAHE
-GRID = (8, 8)  # cells per level within which keypoints compete
+# Collages (see `extract`): a gutter is a run of lines, each within GUTTER_FLAT grey levels end to end, no
+# wider than GUTTER_MAX of the side, between tiles of at least TILE_MIN of it.
+GUTTER_FLAT = 24
+GUTTER_MAX = 0.05
+TILE_MIN = 0.15
 CLAHE_CLIP = 2.0
-BORDER = 20  # px kept free at each level's edge: the 31-px ORB patch and the orientation disc fit inside
-ORIENTATION_RADIUS = 15
 
 # Verification. See docs/matching.md for how each was measured.
 RATIO = 0.8  # Lowe's ratio test on the two nearest reference descriptors
@@ -151,49 +154,60 @@ def _grey(rgb: np.ndarray) -> np.ndarray:
     raise ValueError(f"expected an H x W x 3 RGB or H x W grey image, got shape {rgb.shape}")
 
 
-def _working_image(rgb: np.ndarray) -> np.ndarray:
-    grey = _grey(rgb)
+def _scaled(grey: np.ndarray) -> np.ndarray:
+    """The grey image at working size: at most WORK_AREA pixels, thumbnails enlarged."""
     h, w = grey.shape
     scale = min(1.0, math.sqrt(WORK_AREA / max(1, w * h)))
     if max(h, w) < SMALL_SIDE:  # a thumbnail: ORB's border and pyramid leave too few keypoints, so enlarge
         scale = min(UPSCALE_MAX, UPSCALE_TO / max(h, w))
-        grey = cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
-    elif scale < 1.0:
-        grey = cv2.resize(
+        return cv2.resize(grey, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_LINEAR)
+    if scale < 1.0:
+        return cv2.resize(
             grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
         )
+    return grey
+
+
+def _equalised(grey: np.ndarray) -> np.ndarray:
     if min(grey.shape) < 8:
         return grey
     return cv2.createCLAHE(clipLimit=CLAHE_CLIP, tileGridSize=(8, 8)).apply(grey)
 
 
-def _orientation(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """ORB's intensity-centroid angle in degrees (cv2's ORB.compute uses the angle it is given)."""
-    r = ORIENTATION_RADIUS
-    ys, xs = np.mgrid[-r : r + 1, -r : r + 1]
-    disc = xs**2 + ys**2 <= r * r
-    dx, dy = xs[disc], ys[disc]
-    px = np.round(pts[:, 0]).astype(np.intp)[:, None] + dx[None, :]
-    py = np.round(pts[:, 1]).astype(np.intp)[:, None] + dy[None, :]
-    values = img[py, px].astype(np.float32)
-    return (np.degrees(np.arctan2((values * dy).sum(axis=1), (values * dx).sum(axis=1))) % 360).astype(
-        np.float32
-    )
+def _working_image(rgb: np.ndarray) -> np.ndarray:
+    return _equalised(_scaled(_grey(rgb)))
 
 
-def _pick_per_cell(pts: np.ndarray, response: np.ndarray, shape: tuple[int, int], budget: int) -> np.ndarray:
-    """Indices of up to `budget` points: the best of every cell first, then the second best, and so on."""
-    gh, gw = GRID
-    rows = np.minimum(pts[:, 1] * gh / shape[0], gh - 1).astype(np.intp)
-    cols = np.minimum(pts[:, 0] * gw / shape[1], gw - 1).astype(np.intp)
-    cell = rows * gw + cols
-    order = np.lexsort((-response, cell))
-    sorted_cells = cell[order]
-    starts = np.flatnonzero(np.r_[True, sorted_cells[1:] != sorted_cells[:-1]])
-    lengths = np.diff(np.r_[starts, len(order)])
-    rank = np.empty(len(order), dtype=np.intp)
-    rank[order] = np.arange(len(order)) - np.repeat(starts, lengths)
-    return np.lexsort((-response, rank))[:budget]
+def _segments(flat: np.ndarray) -> list[tuple[int, int]]:
+    """Content stretches of one axis between gutters (runs of flat lines), borders cut off; one stretch, the
+    whole axis, when there is no gutter or a stretch would be too small to be a collage tile."""
+    n = len(flat)
+    edges = np.flatnonzero(np.diff(np.r_[0, flat.astype(np.int8), 0]))
+    runs = list(zip(edges[::2], edges[1::2], strict=True))
+    start = runs[0][1] if runs and runs[0][0] == 0 else 0
+    end = runs[-1][0] if runs and runs[-1][1] == n else n
+    inner = [(a, b) for a, b in runs if a > start and b < end]
+    if not inner or any(b - a > GUTTER_MAX * n for a, b in inner):
+        return [(0, n)]
+    cuts = [start, *(x for run in inner for x in run), end]
+    segments = list(zip(cuts[::2], cuts[1::2], strict=True))
+    if any(b - a < TILE_MIN * n for a, b in segments):
+        return [(0, n)]
+    return segments
+
+
+def collage_tiles(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(left, top, right, bottom) of each tile when the image is a grid collage (flat gutters running
+    across the whole image, both ways), else []. Each tile is then described on its own (see `extract`)."""
+    lines = []
+    for axis in (1, 0):  # rows (reduced along x), then columns
+        high = grey.max(axis=axis).astype(np.int16)  # numpy: cv2.reduce along rows is ~20x slower
+        low = grey.min(axis=axis).astype(np.int16)
+        lines.append(_segments(high - low <= GUTTER_FLAT))
+    rows, cols = lines
+    if len(rows) < 2 or len(cols) < 2:  # gutters both ways: a motion-blurred photo has flat rows, not a grid
+        return []
+    return [(x0, y0, x1, y1) for y0, y1 in rows for x0, x1 in cols]
 
 
 def _empty(work: tuple[int, int], source: tuple[int, int]) -> LocalFeatures:
@@ -202,45 +216,70 @@ def _empty(work: tuple[int, int], source: tuple[int, int]) -> LocalFeatures:
 
 
 def extract(rgb: np.ndarray) -> LocalFeatures:
-    """ORB keypoints of an image, spread over the frame and over scales. A flat image gives none."""
-    work = _working_image(rgb)
-    h0, w0 = work.shape
+    """ORB keypoints of an image, spread over the frame and over scales. A flat image gives none.
+
+    A grid collage (flat gutters across the whole image) is described tile by tile, each tile at its own
+    working size and contrast equalisation with a share of MAX_KEYPOINTS in proportion to its area, the
+    positions then put back in the whole image. Described as one picture, a smooth photo in a 3x3 grid was
+    equalised together with its busy neighbours and kept 3-4 matching keypoints; on its own, 20+."""
+    grey = _grey(rgb)
+    scaled = _scaled(grey)
+    h0, w0 = scaled.shape
     source = (int(rgb.shape[1]), int(rgb.shape[0]))
+    tiles = collage_tiles(scaled) if min(h0, w0) >= 8 else []
+    if not tiles:
+        pts, descriptors = _keypoints(_equalised(scaled), MAX_KEYPOINTS)
+        if not len(pts):
+            return _empty((w0, h0), source)
+        points = pts / np.array([w0, h0], dtype=np.float32)
+        return LocalFeatures(w0, h0, np.clip(points, 0.0, 1.0).astype(np.float32), descriptors, *source)
+    gh, gw = grey.shape
+    to_grey = np.array([gw / w0, gh / h0])
+    areas = [(x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in tiles]
+    all_points, all_descriptors = [], []
+    for (x0, y0, x1, y1), area in zip(tiles, areas, strict=True):
+        left, top = np.floor(np.array([x0, y0]) * to_grey).astype(int)
+        right, bottom = np.ceil(np.array([x1, y1]) * to_grey).astype(int)
+        tile = _scaled(np.ascontiguousarray(grey[top:bottom, left:right]))
+        pts, descriptors = _keypoints(_equalised(tile), MAX_KEYPOINTS * area // sum(areas))
+        if not len(pts):
+            continue
+        in_grey = pts * np.array([(right - left) / tile.shape[1], (bottom - top) / tile.shape[0]]) + (
+            left,
+            top,
+        )
+        all_points.append(in_grey / np.array([gw, gh]))
+        all_descriptors.append(descriptors)
+    if not all_points:
+        return _empty((w0, h0), source)
+    points = np.clip(np.concatenate(all_points), 0.0, 1.0).astype(np.float32)
+    return LocalFeatures(w0, h0, points, np.concatenate(all_descriptors), *source)
+
+
+def _keypoints(work: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `total` ORB keypoints of an equalised working image: (positions in its pixels, descriptors)."""
+    h0, w0 = work.shape
     factor = 1.0 / PYRAMID_SCALE
-    per_level = MAX_KEYPOINTS * (1 - factor) / (1 - factor**PYRAMID_LEVELS)
+    per_level = total * (1 - factor) / (1 - factor**PYRAMID_LEVELS)
     budgets = [math.floor(per_level * factor**level) for level in range(PYRAMID_LEVELS)]
-    budgets[0] += MAX_KEYPOINTS - sum(budgets)
-    fast = cv2.FastFeatureDetector_create(threshold=FAST_THRESHOLD, nonmaxSuppression=True)
-    orb = cv2.ORB_create(nfeatures=MAX_KEYPOINTS, nlevels=1, edgeThreshold=BORDER, patchSize=31)
+    budgets[0] += total - sum(budgets)
+    orb = cv2.ORB_create(nfeatures=max(1, total), nlevels=1, edgeThreshold=BORDER, patchSize=31)
     all_points: list[np.ndarray] = []
     all_descriptors: list[np.ndarray] = []
+    img = work
     for level, budget in enumerate(budgets):
         scale = PYRAMID_SCALE**level
-        img = (
-            work
-            if level == 0
-            else cv2.resize(work, (round(w0 / scale), round(h0 / scale)), interpolation=cv2.INTER_AREA)
-        )
+        if level:  # each level from the one before, as OpenCV's ORB builds its pyramid
+            img = cv2.resize(
+                img, (round(w0 / scale), round(h0 / scale)), interpolation=cv2.INTER_LINEAR_EXACT
+            )
         h, w = img.shape
         if min(h, w) <= 2 * BORDER + 8:
             break
-        found = fast.detect(img, None)
-        if not found:
-            continue
-        pts = cv2.KeyPoint_convert(found).astype(np.float32)
-        response = np.array([k.response for k in found], dtype=np.float32)
-        inside = (
-            (pts[:, 0] >= BORDER)
-            & (pts[:, 1] >= BORDER)
-            & (pts[:, 0] < w - BORDER)
-            & (pts[:, 1] < h - BORDER)
-        )
-        pts, response = pts[inside], response[inside]
+        pts, response = corners(img, budget)
         if len(pts) == 0:
             continue
-        keep = _pick_per_cell(pts, response, (h, w), budget)
-        pts, response = pts[keep], response[keep]
-        angles = _orientation(img, pts)
+        angles = orientation(img, pts)
         keypoints = [
             cv2.KeyPoint(float(x), float(y), 31.0, float(a), float(r), 0)
             for (x, y), a, r in zip(pts, angles, response, strict=True)
@@ -251,9 +290,8 @@ def extract(rgb: np.ndarray) -> LocalFeatures:
         all_points.append(cv2.KeyPoint_convert(keypoints).astype(np.float32) * scale)
         all_descriptors.append(descriptors)
     if not all_points:
-        return _empty((w0, h0), source)
-    points = np.clip(np.concatenate(all_points) / np.array([w0, h0], dtype=np.float32), 0.0, 1.0)
-    return LocalFeatures(w0, h0, points.astype(np.float32), np.concatenate(all_descriptors), *source)
+        return np.zeros((0, 2), np.float32), np.zeros((0, _DESCRIPTOR_BYTES), np.uint8)
+    return np.concatenate(all_points), np.concatenate(all_descriptors)
 
 
 def _candidate_pairs(

@@ -65,6 +65,10 @@ class FrameSignals:
     pdq: bytes
     pdq_quality: int
     faces: list[Face] | None  # None: faces were not looked for on this frame (see FACE_EVERY)
+    # A letterboxed or pillarboxed frame (a photo shown whole in a slideshow, a portrait clip in a landscape
+    # video): the PDQ of the picture inside the bars, which matches the photo where the frame's own cannot.
+    content_pdq: bytes | None = None
+    content_quality: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ def video_signals(
             if frame.index == 0:
                 thumbnail = thumbnail_jpeg(frame.rgb)
             pdq, quality = pdq_hash(frame.rgb)
+            content_pdq, content_quality = _content_hash(frame.rgb)
             look = faces and (frame.reason != "interval" or frame.index % max(1, face_every) == 0)
             frames.append(
                 FrameSignals(
@@ -123,6 +128,8 @@ def video_signals(
                     pdq=pdq,
                     pdq_quality=quality,
                     faces=detect_faces(frame.rgb) if look else None,
+                    content_pdq=content_pdq,
+                    content_quality=content_quality,
                 )
             )
         info = reader.info
@@ -143,6 +150,49 @@ def video_signals(
         damaged=reader.damaged,
         thumbnail=thumbnail,
     )
+
+
+BAR_TOLERANCE = 24  # levels a bar pixel may differ from the bar's colour (compression noise)
+BAR_CONTENT = 0.02  # a line with more than this share of differing pixels is picture, not bar
+MIN_BAR = 0.03  # bars narrower than this share of the frame are left alone (PDQ shrugs them off)
+
+
+def bars(rgb: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the picture inside flat bars on any side: letterbox, pillarbox or
+    both. Unlike multicrop.trim, each side has its own bar colour, and a side whose outer line is picture
+    keeps it, so a bar on two sides only is still found."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    if min(h, w) < 16 or rgb.ndim != 3:
+        return 0, h, 0, w
+    edges = {"top": rgb[0], "bottom": rgb[-1], "left": rgb[:, 0], "right": rgb[:, -1]}
+    cut = {}
+    for side, line in edges.items():
+        colour = np.median(line.astype(np.int16), axis=0)
+        lower, upper = np.clip(colour - BAR_TOLERANCE, 0, 255), np.clip(colour + BAR_TOLERANCE, 0, 255)
+        strip = rgb[: h // 2] if side == "top" else rgb[h - h // 2 :] if side == "bottom" else None
+        if side in ("left", "right"):
+            strip = rgb[:, : w // 2] if side == "left" else rgb[:, w - w // 2 :]
+        differs = cv2.inRange(np.ascontiguousarray(strip), lower, upper) == 0
+        share = differs.mean(axis=1 if side in ("top", "bottom") else 0)
+        if side in ("bottom", "right"):
+            share = share[::-1]
+        picture = np.flatnonzero(share > BAR_CONTENT)
+        cut[side] = int(picture[0]) if len(picture) else 0
+    top, bottom, left, right = cut["top"], h - cut["bottom"], cut["left"], w - cut["right"]
+    if bottom - top < h // 8 or right - left < w // 8:
+        return 0, h, 0, w  # mostly flat: a title card or a fade, not a picture in bars
+    return top, bottom, left, right
+
+
+def _content_hash(rgb: np.ndarray) -> tuple[bytes | None, int]:
+    """PDQ of the picture inside bars, when the frame has bars worth cutting; (None, 0) otherwise."""
+    h, w = rgb.shape[:2]
+    top, bottom, left, right = bars(rgb)
+    if (h - (bottom - top)) < MIN_BAR * h and (w - (right - left)) < MIN_BAR * w:
+        return None, 0
+    return pdq_hash(np.ascontiguousarray(rgb[top:bottom, left:right]))
 
 
 # --------------------------------------------------------------------------------------------------

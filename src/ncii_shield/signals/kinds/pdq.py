@@ -101,10 +101,23 @@ class PdqKind(SignalKind[bytes]):
 
     def stored_signals(self, analysis: Analysis) -> list[Signal]:
         if analysis.frames:  # a video: one hash per sampled frame, its time in seconds as the score
-            return [
-                Signal(kind="pdq", frame=f.index, value=f.pdq, quality=f.pdq_quality, score=f.timestamp)
-                for f in analysis.frames
-            ]
+            out = []
+            for f in analysis.frames:
+                out.append(
+                    Signal(kind="pdq", frame=f.index, value=f.pdq, quality=f.pdq_quality, score=f.timestamp)
+                )
+                if f.content_pdq is not None:  # the picture inside letterbox bars: idx 1 of the same frame
+                    out.append(
+                        Signal(
+                            kind="pdq",
+                            frame=f.index,
+                            idx=1,
+                            value=f.content_pdq,
+                            quality=f.content_quality,
+                            score=f.timestamp,
+                        )
+                    )
+            return out
         if analysis.pdq is None:
             return []
         return [Signal(kind="pdq", value=analysis.pdq, quality=analysis.pdq_quality)]
