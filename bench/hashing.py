@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -93,16 +94,26 @@ def whole_processes(paths: list[Path], runs: int, reference: Path | None, home: 
         if "--te" in argv or "photo" in argv:
             lines = [line for line in out.splitlines() if line.startswith("pdq ")]
             assert len(lines) == len(paths), (label, len(lines))
+    cpu: dict[str, list[float]] = {label: [] for label in commands}
     for _ in range(runs):
         for label, (argv, env) in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             start = time.perf_counter()
             subprocess.run(argv, env=env, capture_output=True, check=True)
             times[label].append(time.perf_counter() - start)
-    te = statistics.median(times["threatexchange hash photo FILES (its CLI)"])
-    print(f"\nwhole process, spawn to exit, {len(paths)} files, median of {runs} (min):")
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)  # workers included: the pool joins them
+            cpu[label].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    te_label = "threatexchange hash photo FILES (its CLI)"
+    te, te_cpu = statistics.median(times[te_label]), statistics.median(cpu[te_label])
+    print(
+        f"\nwhole process, spawn to exit, {len(paths)} files, median of {runs} (min); CPU of the process tree:"
+    )
     for label, values in times.items():
-        median = statistics.median(values)
-        print(f"{label:48s} {median * 1000:7.0f} ms ({min(values) * 1000:.0f})  {te / median:5.1f}x")
+        median, used = statistics.median(values), statistics.median(cpu[label])
+        print(
+            f"{label:48s} {median * 1000:7.0f} ms ({min(values) * 1000:.0f})  {te / median:5.1f}x"
+            f"   CPU {used * 1000:6.0f} ms  {te_cpu / used:5.1f}x"
+        )
 
 
 def main() -> None:
