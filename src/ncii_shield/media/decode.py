@@ -50,7 +50,7 @@ def decode_image(data: bytes, *, min_side: int | None = None, upright: bool = Tr
     """Decode the first frame of an image. Raises MediaError with a one-line reason.
 
     ``upright=False`` skips the EXIF-rotated copy (``upright`` is then ``rgb``): hashing needs only the
-    stored pixels, and the copy costs as much as a PDQ on a reduced decode.
+    stored pixels, and reading the EXIF and copying cost ~0.5 ms of a ~4 ms reduced decode.
 
     With `min_side`, a large image may come back smaller, its shorter side still >= min_side: JPEGs are
     decoded at 1/2, 1/4 or 1/8 scale in the DCT domain (libjpeg's draft mode), other formats are
