@@ -1,4 +1,5 @@
-"""CLI start-up: time to first byte of `ncii-shield --help`, a wrong argument and `case list`, before/after.
+"""CLI start-up: time to first byte of `ncii-shield --help`, a wrong argument, `case list` and `hash` of
+one photo, before/after.
 
 Usage: .venv/bin/python bench/cli_startup.py --reference /tmp/cli-ref/src [--runs 15]
 
@@ -25,6 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = ["-m", "ncii_shield.cli.main"]
+PHOTO = ROOT / "src" / "ncii_shield" / "demo" / "assets" / "obama.jpg"
 CASE = ["--pseudonym", "A", "--consent-by", "A", "--consent-method", "signed form"]
 
 
@@ -83,6 +85,7 @@ def prepare(src: Path, work: Path, name: str) -> dict[str, tuple[list[str], dict
         "--help": ([*python, *CLI, "--help"], setup),
         "wrong argument (case lst)": ([*python, *CLI, "case", "lst"], setup),
         "case list": ([*python, *CLI, "--data-dir", str(data), "case", "list"], opened),
+        "hash --te (one photo)": ([*python, *CLI, "hash", "--te", str(PHOTO)], setup),
     }
 
 

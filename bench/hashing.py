@@ -1,17 +1,26 @@
 """Decode + PDQ throughput against python-threatexchange, on the same 1280-px JPEGs, in one run.
 
-Usage: .venv/bin/python bench/hashing.py [--files 240] [--repeat 3]
+Usage: .venv/bin/python bench/hashing.py [--files 240] [--repeat 3] [--runs 7] [--reference SRC]
 
-Builds N distinct 1280-px JPEGs (q85) from the bundled photographs (varied crops), then times:
-python-threatexchange's `PdqSignal.hash_from_file` (the reference: full Pillow decode + pdqhash), our
-full-decode path, our reduced-scale path on one core, and our reduced-scale path in a process pool over
-all cores (`ncii-shield hash`). Also reports how far the reduced path lands from the full decode.
+Builds N distinct 1280-px JPEGs (q85) from the bundled photographs (varied crops), then times, in this
+process: python-threatexchange's `PdqSignal.hash_from_file` (the reference: full Pillow decode + pdqhash),
+our full-decode path, our reduced-scale path on one core, and our reduced-scale path in a process pool
+over all cores (what `ncii-shield hash` runs). Also reports how far the reduced path lands from the full
+decode. Then whole processes, start-up included, timed from spawn to exit (median of `--runs`, the
+commands interleaved round by round so other load on the machine slows each alike): threatexchange's own
+CLI (`threatexchange hash photo FILES...`) against `ncii-shield hash --te FILES...` (the same
+'pdq <hex>' lines) and `ncii-shield hash FILES...` (the table); `--reference` adds the `hash --te` of
+another checkout's `src/` (e.g. main) to the same rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +31,8 @@ from PIL import Image
 from ncii_shield.scan.hashing import hash_file, hash_files
 from ncii_shield.signals.pdq import pdq_from_bytes
 
-ASSETS = Path(__file__).resolve().parents[1] / "src" / "ncii_shield" / "demo" / "assets"
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT / "src" / "ncii_shield" / "demo" / "assets"
 
 
 def make_files(folder: Path, count: int) -> list[Path]:
@@ -53,10 +63,66 @@ def timed(label: str, fn, repeat: int, n: int) -> float:  # type: ignore[no-unty
     return best
 
 
+def threatexchange_cli() -> list[str]:
+    """How python-threatexchange's CLI is started: its console script next to this interpreter."""
+    script = Path(sys.executable).parent / "threatexchange"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "threatexchange.cli.main"]
+
+
+def whole_processes(paths: list[Path], runs: int, reference: Path | None, home: Path) -> None:
+    """Spawn-to-exit wall time of each command on all the files, interleaved; medians and ratios."""
+    names = [str(p) for p in paths]
+    te_env = dict(os.environ, HOME=str(home))  # its state (~/.threatexchange) in a throw-away home
+    ours = [sys.executable, "-m", "ncii_shield.cli.main", "hash"]
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {
+        "threatexchange hash photo FILES (its CLI)": (
+            [*threatexchange_cli(), "hash", "photo", *names],
+            te_env,
+        ),
+        "ncii-shield hash --te FILES": (
+            [*ours, "--te", *names],
+            dict(os.environ, PYTHONPATH=str(ROOT / "src")),
+        ),
+        "ncii-shield hash FILES (table)": ([*ours, *names], dict(os.environ, PYTHONPATH=str(ROOT / "src"))),
+    }
+    if reference is not None:
+        env = dict(os.environ, PYTHONPATH=str(reference.resolve()))
+        commands["reference tree: ncii-shield hash --te FILES"] = ([*ours, "--te", *names], env)
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    for label, (argv, env) in commands.items():  # warm-up (byte-code caches, page cache), and a check
+        out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+        if "--te" in argv or "photo" in argv:
+            lines = [line for line in out.splitlines() if line.startswith("pdq ")]
+            assert len(lines) == len(paths), (label, len(lines))
+    cpu: dict[str, list[float]] = {label: [] for label in commands}
+    for _ in range(runs):
+        for label, (argv, env) in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(argv, env=env, capture_output=True, check=True)
+            times[label].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)  # workers included: the pool joins them
+            cpu[label].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    te_label = "threatexchange hash photo FILES (its CLI)"
+    te, te_cpu = statistics.median(times[te_label]), statistics.median(cpu[te_label])
+    print(
+        f"\nwhole process, spawn to exit, {len(paths)} files, median of {runs} (min); CPU of the process tree:"
+    )
+    for label, values in times.items():
+        median, used = statistics.median(values), statistics.median(cpu[label])
+        print(
+            f"{label:48s} {median * 1000:7.0f} ms ({min(values) * 1000:.0f})  {te / median:5.1f}x"
+            f"   CPU {used * 1000:6.0f} ms  {te_cpu / used:5.1f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=240)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=7, help="whole-process runs of each command")
+    parser.add_argument("--reference", type=Path, help="src/ of another checkout for the whole-process rows")
+    parser.add_argument("--whole-only", action="store_true", help="only the whole-process rows")
     args = parser.parse_args()
     from threatexchange.signal_type.pdq.signal import PdqSignal
 
@@ -67,6 +133,9 @@ def main() -> None:
             f"{n} JPEGs of 1280 px, {sum(p.stat().st_size for p in paths) / n / 1024:.0f} KB each; "
             f"{os.cpu_count()} cores"
         )
+        if args.whole_only:
+            whole_processes(paths, args.runs, args.reference, Path(tmp))
+            return
         ref = timed(
             "threatexchange PdqSignal.hash_from_file (1 core)",
             lambda: [PdqSignal.hash_from_file(p) for p in paths],
@@ -115,6 +184,7 @@ def main() -> None:
             f"{np.percentile(d, 95):.0f}, max {d.max()}, over 10 bits: {(d > 10).sum()}/{len(d)} "
             f"(all quality >= 80: {min(qualities) >= 80})"
         )
+        whole_processes(paths, args.runs, args.reference, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -12,10 +12,12 @@ from typing import Annotated
 
 import typer
 
-from ncii_shield.cli import audit, banks, cases, evidence, keys, review, scan, takedown, text, users
+from ncii_shield.cli import audit, banks, cases, coercion, evidence, keys, review, scan, takedown, text, users
 from ncii_shield.cli.common import state
 from ncii_shield.cli.output import fail
 from ncii_shield.errors import NciiError
+
+coercion.install()  # plain str/int/Path values without importing Pydantic (cli/coercion.py)
 
 app = typer.Typer(
     no_args_is_help=True,

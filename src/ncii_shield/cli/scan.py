@@ -250,18 +250,21 @@ def hash_command(
     as_json: JsonFlag = False,
 ) -> None:
     """PDQ-hash images without storing anything: for banks, or to share hashes instead of images."""
-    from ncii_shield.cli.progress import progress_bar
     from ncii_shield.scan.hashing import hash_files, iter_files
 
     files = list(iter_files(paths))
     missing = [p for p in files if not p.exists()]
     if missing:
         fail(f"{missing[0]}: no such file or folder", hint="check the paths")
+    hashing = hash_files(files, workers=workers, fast=not full)  # workers start loading the decoders now
+    from ncii_shield.cli.progress import progress_bar
+
+    results = []
     with progress_bar() as progress:
         task = progress.add_task("files hashed", total=len(files))
-        results = list(
-            hash_files(files, workers=workers, fast=not full, on_done=lambda n: progress.advance(task, n))
-        )
+        for result in hashing:
+            results.append(result)
+            progress.advance(task, 1)
     if as_json:
         print_json([r.__dict__ for r in results])
     elif te:

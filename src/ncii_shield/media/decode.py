@@ -43,11 +43,14 @@ def _flatten(img: Image.Image) -> Image.Image:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    return img.convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")  # np.asarray copies anyway
 
 
-def decode_image(data: bytes, *, min_side: int | None = None) -> Decoded:
+def decode_image(data: bytes, *, min_side: int | None = None, upright: bool = True) -> Decoded:
     """Decode the first frame of an image. Raises MediaError with a one-line reason.
+
+    ``upright=False`` skips the EXIF-rotated copy (``upright`` is then ``rgb``): hashing needs only the
+    stored pixels, and reading the EXIF and copying cost ~0.5 ms of a ~4 ms reduced decode.
 
     With `min_side`, a large image may come back smaller, its shorter side still >= min_side: JPEGs are
     decoded at 1/2, 1/4 or 1/8 scale in the DCT domain (libjpeg's draft mode), other formats are
@@ -87,10 +90,12 @@ def decode_image(data: bytes, *, min_side: int | None = None) -> Decoded:
         raise MediaError("not an image (content is not a format Pillow can read)") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise MediaError(f"corrupt or truncated image: {exc}") from exc
-    upright_img = ImageOps.exif_transpose(img) or img
     rgb = np.asarray(_flatten(img))
-    upright = rgb if upright_img is img else np.asarray(_flatten(upright_img))
-    return Decoded(rgb=rgb, upright=upright, format=fmt, width=width, height=height)
+    if not upright:
+        return Decoded(rgb=rgb, upright=rgb, format=fmt, width=width, height=height)
+    upright_img = ImageOps.exif_transpose(img) or img
+    turned = rgb if upright_img is img else np.asarray(_flatten(upright_img))
+    return Decoded(rgb=rgb, upright=turned, format=fmt, width=width, height=height)
 
 
 def _reduction(width: int, height: int, min_side: int, *, limit: int) -> int:

@@ -20,9 +20,7 @@ from sqlalchemy.orm import Session
 from ncii_shield.errors import NotFound
 from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.read.shape import Doc
-from ncii_shield.review.decisions import current
 from ncii_shield.store.models import Hit, Item, Media, Reference, Signal, Source
-from ncii_shield.text.redact import excerpt
 
 
 @dataclass(frozen=True)
@@ -148,6 +146,8 @@ def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> lis
                 else None,
             )
         )
+    from ncii_shield.review.decisions import current  # with the audit chain: not for a case list
+
     decided = current(session, case_id)
     result = [
         replace(r, decision=decided[r.item_id].decision) if r.item_id in decided else r  # type: ignore[arg-type]
@@ -188,6 +188,8 @@ def _text_details(entries: list[tuple[Hit, Item, str, str | None, str | None]]) 
 
 
 def _excerpt(text: str, details: dict[str, object]) -> str:
+    from ncii_shield.text.redact import excerpt  # its patterns cost ~25 ms to compile: only for text hits
+
     anchors = details.get("anchors") or []
     masks = details.get("masks") or []
     return excerpt(text, anchors, masks)  # type: ignore[arg-type]

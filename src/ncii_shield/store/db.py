@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from ncii_shield.config import Settings
 from ncii_shield.errors import NciiError
 from ncii_shield.store.blobs import FileBlobStore
-from ncii_shield.store.chain import SIGNING_SCOPE, checkpoint, link_new_events
 from ncii_shield.store.crypto import (
     DATA_SCOPE,
     Keyring,
@@ -38,6 +37,14 @@ from ncii_shield.store.crypto import (
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+
+def _link_new_events(session: Session, flush_context: object = None, instances: object = None) -> None:
+    """``before_flush``: the audit chain (store/chain.py), imported on the first flush: a store opened
+    only to read never needs its Ed25519 and witness code."""
+    from ncii_shield.store.chain import link_new_events
+
+    link_new_events(session, flush_context, instances)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -183,7 +190,7 @@ class Store:
         self._sessions = sessionmaker(
             self.engine, expire_on_commit=False, info={"settings": settings, "store": self}
         )
-        event.listen(self._sessions, "before_flush", link_new_events)
+        event.listen(self._sessions, "before_flush", _link_new_events)
         with self._sessions() as session:
             if create is not None:
                 self.keyring = Keyring.create(session, create)
@@ -193,6 +200,8 @@ class Store:
             if create is not None:
                 # The signing key exists from the start, so no first checkpoint can race its creation
                 # with a concurrent transaction that rolls back.
+                from ncii_shield.store.chain import SIGNING_SCOPE
+
                 self.keyring.key(session, SIGNING_SCOPE)
             session.commit()
         self.keyring.committed()
@@ -212,6 +221,8 @@ class Store:
                 try:
                     yield session
                     if session.info.pop("audit_appended", False):
+                        from ncii_shield.store.chain import checkpoint
+
                         checkpoint(self, session)  # the head of the log is signed every time
                     session.commit()
                     self.keyring.committed()
