@@ -46,6 +46,9 @@ def _flatten(img: Image.Image) -> Image.Image:
     return img if img.mode == "RGB" else img.convert("RGB")  # np.asarray copies anyway
 
 
+_ORIENTATION = 0x0112  # the EXIF tag saying how the stored pixels are turned
+
+
 def decode_image(data: bytes, *, min_side: int | None = None, upright: bool = True) -> Decoded:
     """Decode the first frame of an image. Raises MediaError with a one-line reason.
 
@@ -92,6 +95,8 @@ def decode_image(data: bytes, *, min_side: int | None = None, upright: bool = Tr
         raise MediaError(f"corrupt or truncated image: {exc}") from exc
     rgb = np.asarray(_flatten(img))
     if not upright:
+        return Decoded(rgb=rgb, upright=rgb, format=fmt, width=width, height=height)
+    if img.getexif().get(_ORIENTATION, 1) in (0, 1):  # most files: exif_transpose would only copy
         return Decoded(rgb=rgb, upright=rgb, format=fmt, width=width, height=height)
     upright_img = ImageOps.exif_transpose(img) or img
     turned = rgb if upright_img is img else np.asarray(_flatten(upright_img))
