@@ -303,7 +303,11 @@ def test_case_worker_reviews_drafts_exports_and_signs_out(
     rows[0].find_element(By.CSS_SELECTOR, "input.pick").click()
     d.find_element(By.ID, "reason").send_keys("the enrolled photo, checked by eye")
     navigate(d, d.find_element(By.ID, "confirm-selected"))
-    assert d.find_element(By.CSS_SELECTOR, "p.flash").text == KO["saved"]
+    left = len(d.find_elements(By.CSS_SELECTOR, "table#queue tr.hit:not(.decided)"))
+    assert left == len(rows) - 1  # the flash says what was saved and what is left, not just "saved"
+    assert d.find_element(By.CSS_SELECTOR, "p.flash").text == KO["saved_n"].format(
+        n=1, decision=KO["confirmed"], left=left
+    )
     assert row(d, first).find_element(By.CSS_SELECTOR, "td.decision").text == KO["confirmed"]
     assert "decided" in str(row(d, first).get_attribute("class"))
 

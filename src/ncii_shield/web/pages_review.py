@@ -59,7 +59,12 @@ def review_queue(request: Request, case_id: int) -> Response:
                 )
             )
         view.sort(key=lambda v: (v["decision"] is not None, -v["priority"], v["item_id"]))  # type: ignore[operator]
-        flash = translator(who.language)("saved") if request.query_params.get("saved") else None
+        flash = None
+        saved, how = request.query_params.get("saved", ""), request.query_params.get("decision", "")
+        if saved.isdigit() and how in ("confirmed", "rejected"):
+            t = translator(who.language)
+            left = sum(1 for v in view if v["decision"] is None)
+            flash = t("saved_n").format(n=int(saved), decision=t(how), left=left)
         return render(request, "review.html.j2", who, case=case, tab="review", rows=view, flash=flash)
 
 
@@ -78,8 +83,8 @@ async def review_decide(request: Request, case_id: int) -> Response:
         load_case(session, who, "hits.review", case_id)
         if not items:
             raise NciiError("select at least one hit")
-        decide(session, case_id, decision, reason, item_ids=items)
-    return redirect(f"/cases/{case_id}/review?saved=1")
+        done = decide(session, case_id, decision, reason, item_ids=items)
+    return redirect(f"/cases/{case_id}/review?saved={len(done)}&decision={decision}")
 
 
 @router.get("/cases/{case_id}/items/{item_id}/thumb")
