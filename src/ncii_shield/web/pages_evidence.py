@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from ncii_shield.errors import NciiError
 from ncii_shield.evidence.bundle import export_bundle
-from ncii_shield.read.audit import recent_events
+from ncii_shield.read.audit import AuditFilter, audit_page
 from ncii_shield.store.chain import verify_store
 from ncii_shield.web.deps import check, get_store, load_case
 from ncii_shield.web.render import check_csrf, render, signed_in
@@ -49,20 +51,60 @@ def evidence_export(
 
 
 @router.get("/audit")
-def audit_log(request: Request) -> Response:
+def audit_log(
+    request: Request,
+    actor: str = "",
+    action: str = "",
+    case: str = "",
+    since: str = "",
+    until: str = "",
+    page: int = 1,
+) -> Response:
+    """The log, filtered and paged. Details (sealed at rest) are shown to auditors only."""
     store = get_store(request)
     with store.session() as session:
         who = signed_in(request, session)
         check(session, who, "audit.view")
+        where = AuditFilter(
+            actor=actor.strip() or None,
+            action=action.strip() or None,
+            case_id=_number(case, "case"),
+            since=_day(since, "since"),
+            until=_day(until, "until", next_day=True),
+        )
         result = verify_store(store, session)
+        found = audit_page(session, where, page=page, with_details=who.role == "auditor")
+        query = {"actor": actor, "action": action, "case": case, "since": since, "until": until}
         return render(
             request,
             "audit.html.j2",
             who,
-            rows=recent_events(session),
+            found=found,
+            families=sorted({a.split(".")[0] + "." for a in found.actions if "." in a}),
+            query=query,
+            query_string=urlencode({k: v for k, v in query.items() if v}),
             problems=result.problems,
             entries=result.entries,
             checkpoints=result.checkpoints,
             witnessed=result.witnessed,
             notes=result.notes,
         )
+
+
+def _number(text: str, what: str) -> int | None:
+    if not text.strip():
+        return None
+    if not text.strip().isdigit():
+        raise NciiError(f"{what} must be a number, not {text[:40]!r}")
+    return int(text)
+
+
+def _day(text: str, what: str, *, next_day: bool = False) -> datetime | None:
+    """A YYYY-MM-DD from the filter form as a UTC moment (the start of the next day for `until`)."""
+    if not text.strip():
+        return None
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise NciiError(f"{what} must be a date like 2026-12-05, not {text[:40]!r}") from exc
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1 if next_day else 0)
