@@ -256,3 +256,56 @@ def test_demo_ends_with_notices_and_a_verified_bundle(demo) -> None:  # type: ig
     assert "https://t.me/c/1801234567/" in telegram and "서윤" not in telegram
     check = verify_bundle(out / "evidence-bundle.zip")
     assert check.ok and check.whole_file_signed and check.hits == len(rows)
+
+
+def test_families_follow_the_ground_truth(demo: tuple[Store, DemoGroundTruth, list[HitRow], bool]) -> None:
+    """Every copy lands in the family of the enrolled photo it was made from; the spread figures are the
+    copies' own dates, rooms and senders."""
+    from collections import Counter
+
+    from ncii_shield.read.families import TEXT_FAMILY, case_families
+
+    store, truth, rows, _ = demo
+    with store.session() as session:
+        families = case_families(session, 1)
+    enrolled = {p.name for p in truth.enrol_photos}
+    assert {f.label for f in families} == enrolled | {TEXT_FAMILY}
+    assert sum(len(f.copies) for f in families) == len(rows)  # every hit in exactly one family
+    family_of = {r.item_id: f.label for f in families for r in f.copies}
+    made_from = {m.path: m.source_asset for m in truth.media}
+    for row in rows:
+        source = made_from.get(row.media_path or "")
+        if row.kind in ("exact", "pdq") and source in enrolled:
+            assert family_of[row.item_id] == source, (row.media_path, source)
+    text = next(f for f in families if f.label == TEXT_FAMILY)
+    assert {(r.chat, r.message_id) for r in text.copies} <= set(truth.named_messages)
+    for family in families:
+        dated = [r for r in family.copies if r.date]
+        assert family.first is not None and family.first.date == min(r.date for r in dated)  # type: ignore[type-var]
+        assert sum(room.copies for room in family.rooms) == len(family.copies)
+        senders = Counter(r.sender_id or r.sender for r in family.copies if r.sender_id or r.sender)
+        assert family.top_spreader is not None and family.top_spreader.copies == max(senders.values())
+        forwards = sum(1 for r in family.copies if r.forwarded_from)
+        assert sum(p.copies for p in family.paths) == forwards == sum(room.forwarded for room in family.rooms)
+
+
+def test_case_spread_cli(demo: tuple[Store, DemoGroundTruth, list[HitRow], bool]) -> None:
+    store, truth, rows, _ = demo
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(store.settings.data_dir), *args],
+            capture_output=True,
+            text=True,
+            env=cli_env(),
+            timeout=120,
+        )
+
+    listed = json.loads(run("case", "spread", "1", "--json").stdout)
+    assert sum(f["copies"] for f in listed) == len(rows)
+    assert sorted(i for f in listed for i in f["items"]) == sorted(r.item_id for r in rows)
+    assert all(f["first"]["date"] <= min(r["first_at"] for r in f["rooms"] if r["first_at"]) for f in listed)
+    table = run("case", "spread", "1")
+    assert table.returncode == 0 and "where the photos went" in table.stdout
+    missing = run("case", "spread", "99")
+    assert missing.returncode == 2 and "no case 99" in missing.stderr and "Traceback" not in missing.stderr

@@ -148,6 +148,39 @@ def _case_facts(session: Session, case_id: int) -> tuple[dict[str, Any], datetim
     return data, case.purged_at
 
 
+@app.command("spread")
+def case_spread(case_id: int, as_json: JsonFlag = False) -> None:
+    """Where each of the person's photos went: its copies, first appearance, rooms and top spreader."""
+    from ncii_shield.read.cases import get_case_ref
+    from ncii_shield.read.families import case_families, family_json
+
+    with state.store.session() as session:
+        get_case_ref(session, case_id)  # "no case 7" rather than an empty table
+        families = case_families(session, case_id)
+    if as_json:
+        print_json([family_json(f) for f in families])
+        return
+    print_table(
+        f"Case {case_id}: where the photos went",
+        ["family", "copies", "files", "first seen", "first room", "rooms", "top spreader", "to review"],
+        [
+            (
+                f.label,
+                len(f.copies),
+                f.files,
+                f"{f.first.date:%Y-%m-%d %H:%M}" if f.first and f.first.date else "-",
+                (f.first.chat or f.first.chat_id or "?") if f.first else "-",
+                len(f.rooms),
+                f"{f.top_spreader.name or f.top_spreader.key} ({f.top_spreader.copies})"
+                if f.top_spreader
+                else "-",
+                f.undecided,
+            )
+            for f in families
+        ],
+    )
+
+
 @app.command("close")
 def case_close(case_id: int) -> None:
     """Close a case: it stops matching; its evidence is kept until it is purged."""

@@ -1,0 +1,224 @@
+"""Image families and how far each spread: "where are my photos, and how far have they gone?"
+
+A family is everything that derives from one enrolled photo: exact reposts, edits, crops, collage tiles,
+stickers, and the person's face pasted elsewhere (the enrolled photo whose reference the strongest route
+matched). Copies that are the same file belong together whatever they matched, so two families that share a
+file are one. Messages found by their words alone (naming or doxxing the person) form their own group.
+
+For each family: its copies (one per message), the distinct files, the first appearance, every room with its
+counts and first/last dates, who posted and who forwarded (by sender id when the export gives one, else by
+name), and the forward paths between rooms. Read-only; the pages, the CLI and the report render it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ncii_shield.kinds import KIND_ORDER
+from ncii_shield.read.hits import HitRow, list_hits
+from ncii_shield.store.models import Hit, Reference
+
+TEXT_FAMILY = "messages"  # the key of the group of messages found by their text alone
+
+
+@dataclass(frozen=True)
+class Room:
+    chat: str  # the chat's title (or its id when the export gave no title)
+    chat_id: str | None
+    copies: int  # messages of the family in this room
+    first_at: datetime | None
+    last_at: datetime | None
+    posters: int  # distinct senders who posted a copy here
+    forwarded: int  # copies that arrived here as forwards
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Someone who posted or forwarded copies of the family (by sender id if known, else by name)."""
+
+    key: str
+    name: str | None
+    sender_id: str | None
+    copies: int
+    rooms: int
+    first_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Path:
+    """Copies that reached `to_chat` as forwards from `from_source` (a channel or user, as the export names it)."""
+
+    from_source: str
+    to_chat: str
+    copies: int
+
+
+@dataclass(frozen=True)
+class Family:
+    key: str  # the enrolled photo's SHA-256, or TEXT_FAMILY
+    label: str  # the enrolled photo's label, or "messages"
+    copies: tuple[HitRow, ...]  # one per message, earliest first (undated last)
+    files: int  # distinct media files among the copies
+    first: HitRow | None  # the earliest dated copy
+    rooms: tuple[Room, ...]  # most copies first
+    actors: tuple[Actor, ...]  # most copies first
+    paths: tuple[Path, ...]
+    undecided: int  # copies nobody has confirmed or rejected yet
+
+    @property
+    def top_spreader(self) -> Actor | None:
+        return self.actors[0] if self.actors else None
+
+
+def case_families(session: Session, case_id: int) -> list[Family]:
+    """The case's hits grouped into families, the largest first."""
+    rows = list_hits(session, case_id)
+    photo_of = _photo_of_items(session, case_id)
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:  # an enrolled photo represents the family rather than a file; then the smaller key
+            keep, drop = sorted((ra, rb), key=lambda k: (not k.startswith("photo:"), k))
+            parent[drop] = keep
+
+    keys: dict[int, str] = {}
+    for row in rows:
+        photo = photo_of.get(row.item_id)
+        key = (
+            f"photo:{photo[0]}"
+            if photo
+            else (f"file:{row.media_sha256}" if row.media_sha256 else TEXT_FAMILY)
+        )
+        keys[row.item_id] = key
+        find(key)
+        if row.media_sha256 and key != TEXT_FAMILY:
+            union(key, f"file:{row.media_sha256}")
+    labels = {f"photo:{sha}": label for sha, label in photo_of.values()}
+    groups: dict[str, list[HitRow]] = defaultdict(list)
+    for row in rows:
+        groups[find(keys[row.item_id])].append(row)
+    families = [_family(key, labels, copies) for key, copies in groups.items()]
+    families.sort(key=lambda f: (f.key == TEXT_FAMILY, -len(f.copies), f.label))
+    return families
+
+
+def _photo_of_items(session: Session, case_id: int) -> dict[int, tuple[str, str]]:
+    """Per item, the enrolled photo (SHA-256, label) its strongest route with a reference matched."""
+    best: dict[int, tuple[int, str, str]] = {}
+    for item_id, kind, sha, label in session.execute(
+        select(Hit.item_id, Hit.kind, Reference.photo_sha256, Reference.photo_label)
+        .join(Reference, Hit.reference_id == Reference.id)
+        .where(Hit.case_id == case_id)
+    ):
+        rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+        if item_id not in best or rank < best[item_id][0]:
+            best[item_id] = (rank, sha, label)
+    return {item_id: (sha, label) for item_id, (_, sha, label) in best.items()}
+
+
+def _family(key: str, labels: dict[str, str], copies: list[HitRow]) -> Family:
+    copies.sort(key=lambda r: (r.date is None, r.date or datetime.min, r.item_id))
+    dated = [r for r in copies if r.date is not None]
+    label = TEXT_FAMILY if key == TEXT_FAMILY else labels.get(key, key.split(":", 1)[1][:12])
+    return Family(
+        key=key.split(":", 1)[1] if ":" in key else key,
+        label=label,
+        copies=tuple(copies),
+        files=len({r.media_sha256 for r in copies if r.media_sha256}),
+        first=dated[0] if dated else None,
+        rooms=_rooms(copies),
+        actors=_actors(copies),
+        paths=_paths(copies),
+        undecided=sum(1 for r in copies if r.decision is None),
+    )
+
+
+def _room_name(row: HitRow) -> str:
+    return row.chat or row.chat_id or "?"
+
+
+def _rooms(copies: list[HitRow]) -> tuple[Room, ...]:
+    by_room: dict[str, list[HitRow]] = defaultdict(list)
+    for row in copies:
+        by_room[_room_name(row)].append(row)
+    rooms = []
+    for name, rows in by_room.items():
+        dates = [r.date for r in rows if r.date is not None]
+        rooms.append(
+            Room(
+                chat=name,
+                chat_id=rows[0].chat_id,
+                copies=len(rows),
+                first_at=min(dates) if dates else None,
+                last_at=max(dates) if dates else None,
+                posters=len({_actor_key(r) for r in rows if _actor_key(r)}),
+                forwarded=sum(1 for r in rows if r.forwarded_from),
+            )
+        )
+    rooms.sort(key=lambda r: (-r.copies, r.first_at or datetime.max, r.chat))
+    return tuple(rooms)
+
+
+def _actor_key(row: HitRow) -> str | None:
+    return f"id:{row.sender_id}" if row.sender_id else (f"name:{row.sender}" if row.sender else None)
+
+
+def _actors(copies: list[HitRow]) -> tuple[Actor, ...]:
+    by_actor: dict[str, list[HitRow]] = defaultdict(list)
+    for row in copies:
+        if (key := _actor_key(row)) is not None:
+            by_actor[key].append(row)
+    actors = []
+    for key, rows in by_actor.items():
+        dates = [r.date for r in rows if r.date is not None]
+        names = Counter(r.sender for r in rows if r.sender)
+        actors.append(
+            Actor(
+                key=key,
+                name=names.most_common(1)[0][0] if names else None,
+                sender_id=rows[0].sender_id,
+                copies=len(rows),
+                rooms=len({_room_name(r) for r in rows}),
+                first_at=min(dates) if dates else None,
+            )
+        )
+    actors.sort(key=lambda a: (-a.copies, a.first_at or datetime.max, a.key))
+    return tuple(actors)
+
+
+def _paths(copies: list[HitRow]) -> tuple[Path, ...]:
+    counts = Counter((r.forwarded_from, _room_name(r)) for r in copies if r.forwarded_from)
+    return tuple(
+        Path(from_source=source, to_chat=chat, copies=n)
+        for (source, chat), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+
+
+def family_json(family: Family) -> dict[str, object]:
+    """A family as `case spread --json` and the API print it: copies by item id, the rest in full."""
+    return {
+        "key": family.key,
+        "label": family.label,
+        "copies": len(family.copies),
+        "items": [r.item_id for r in family.copies],
+        "files": family.files,
+        "undecided": family.undecided,
+        "first": None
+        if family.first is None
+        else {"item_id": family.first.item_id, "date": family.first.date, "chat": _room_name(family.first)},
+        "rooms": [r.__dict__ for r in family.rooms],
+        "actors": [a.__dict__ for a in family.actors],
+        "paths": [p.__dict__ for p in family.paths],
+    }
