@@ -290,7 +290,7 @@ def test_families_follow_the_ground_truth(demo: tuple[Store, DemoGroundTruth, li
 
 
 def test_case_spread_cli(demo: tuple[Store, DemoGroundTruth, list[HitRow], bool]) -> None:
-    store, truth, rows, _ = demo
+    store, _, rows, _ = demo
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

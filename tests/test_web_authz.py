@@ -92,6 +92,7 @@ ROUTES = [
     ("POST", "/cases/{case}/items/{item}/reveal", "media.reveal", True),
     ("GET", "/cases/{case}/enrol", "case.enrol", True),
     ("POST", "/cases/{case}/watch", "case.enrol", True),
+    ("GET", "/cases/{case}/spread", "case.view", True),
     ("GET", "/cases/{case}/takedown", "takedown", True),
     ("POST", "/cases/{case}/takedown/draft", "takedown", True),
     ("GET", "/cases/{case}/evidence", "evidence.export", True),

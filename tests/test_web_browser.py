@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ from tests.conftest import new_store  # noqa: E402
 from tests.web_server import live_server  # noqa: E402
 
 KO, EN = STRINGS["ko"], STRINGS["en"]
+SHOTS = Path(os.environ["NCII_TEST_SHOTS"]) if os.environ.get("NCII_TEST_SHOTS") else None  # keep screenshots
 PASSWORD = "correct horse battery staple"
 WAIT = 20  # seconds: generous for a loaded CI machine; waits end as soon as the condition holds
 
@@ -435,13 +437,17 @@ def test_pages_render_and_log_no_errors(browser: WebDriver, site: Site, tmp_path
         ("dashboard", "/cases/1", "#by-kind .badge"),
         ("review", "/cases/1/review", "table#queue tr.hit"),
         ("takedown", "/cases/1/takedown", "#board .notice"),
+        ("spread", "/cases/1/spread", "table#families tr[data-family]"),
     ):
         open_page(d, site.url + url)
         wait(d, EC.visibility_of_element_located((By.CSS_SELECTOR, ready)))
         if name == "review":
             thumbs = d.find_elements(By.CSS_SELECTOR, "img.thumb")
             wait(d, lambda drv, thumbs=thumbs: all(loaded(drv, t) for t in thumbs))
-        shot = tmp_path / f"{name}.png"
+        d.execute_async_script(
+            "const done = arguments[arguments.length - 1]; document.fonts.ready.then(() => done());"
+        )
+        shot = SHOTS / f"{name}.png" if SHOTS else tmp_path / f"{name}.png"
         shot.write_bytes(d.get_screenshot_as_png())
         with Image.open(shot) as im:
             rgb = im.convert("RGB")
@@ -476,6 +482,14 @@ def test_korean_renders_with_the_bundled_font(browser: WebDriver, site: Site, tm
         "c.font = '40px monospace'; return [a, c.measureText('한글').width];"
     )
     assert width[0] > 0 and width[0] != width[1], width
+    if SHOTS:
+        (SHOTS / "login-ko.png").write_bytes(d.get_screenshot_as_png())
+        sign_in(d, site, "worker")
+        open_page(d, site.url + f"/cases/{site.fresh}/spread")
+        d.execute_async_script(
+            "const done = arguments[arguments.length - 1]; document.fonts.ready.then(() => done());"
+        )
+        (SHOTS / "spread-ko.png").write_bytes(d.get_screenshot_as_png())
     assert console_errors(d) == []
 
 

@@ -2,7 +2,7 @@
 
 ``pages_account`` (sign in and out, language), ``pages_cases`` (case list, overview, enrolment, scans),
 ``pages_review`` (the review queue, thumbnails), ``pages_takedown`` (board, notices) and
-``pages_evidence`` (evidence bundle, audit log) and ``pages_admin`` (users and API tokens). Every page checks the same rules as the API
+``pages_evidence`` (evidence bundle, audit log) ``pages_admin`` (users and API tokens) and ``pages_spread`` (image families, where they went). Every page checks the same rules as the API
 (web/auth.py), loads a case through ``deps.load_case`` (403 before 404) and renders what the read layer
 (ncii_shield.read) returns. Every form carries the session's CSRF token; errors are rendered by the app's
 handlers (web/app.py) with ``render.error_page``.
@@ -18,12 +18,21 @@ from ncii_shield.web import (
     pages_cases,
     pages_evidence,
     pages_review,
+    pages_spread,
     pages_takedown,
 )
 from ncii_shield.web.render import error_page
 
 router = APIRouter(include_in_schema=False)
-for _area in (pages_account, pages_cases, pages_review, pages_takedown, pages_evidence, pages_admin):
+for _area in (
+    pages_account,
+    pages_cases,
+    pages_review,
+    pages_takedown,
+    pages_evidence,
+    pages_admin,
+    pages_spread,
+):
     router.include_router(_area.router)
 
 __all__ = ["error_page", "router"]
