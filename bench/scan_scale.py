@@ -10,7 +10,8 @@ Usage: PYTHONPATH=src .venv/bin/python bench/scan_scale.py [--sizes 100,1000,500
    Desktop JSON export of a whole account (result.json + photos/, 3 chats, one text message after every
    third photo), creates a fresh data directory (SQLite), opens a case enrolled from 3 bundled photos
    (obama.jpg, mate-Storm.jpg, biden.jpg: a sixth of the generated photos are crops of them, so hits are
-   written too) and runs `scan_path` — what `ncii-shield scan CASE PATH --workers 2` runs.
+   written too) and a hash bank (10,000 random PDQ hashes and the SHA-256 of every 50th photo), and runs
+   `scan_path` — what `ncii-shield scan CASE PATH --workers 2` runs.
 3. Prints per N: wall time, photos/s, CPU ms per photo (this process + the workers), where the scanning
    process's time went (waiting for the workers' analyses, hashing files, the dedup look-ups, storing media
    and signals, other SQL, commits, matching and its parts), SQL statements per photo, peak RSS of the
@@ -55,6 +56,7 @@ CHATS = (
     ("Scale chat", "private_group", 7100000003),
 )
 START = datetime(2024, 8, 1, 9, 0, tzinfo=UTC)
+BANK_SIZE = 10_000
 
 
 # ---------------------------------------------------------------- the photos and the export
@@ -337,8 +339,25 @@ def measure_scan(store: Any, export: Path, case_id: int, workers: int) -> dict[s
         "media_new": result.media_new,
         "items_skipped": result.items_skipped,
         "new_hits": dict(result.new_hits),
+        "bank_hits": dict(result.bank_hits),
         "status": result.status,
     }
+
+
+def add_bank(session: Any, photos: list[Path]) -> None:
+    """A hash bank, so every scan also matches banks: BANK_SIZE random PDQ hashes (they match nothing) and the
+    SHA-256 of every 50th photo (an exact bank hit each)."""
+    import hashlib
+
+    import numpy as np
+
+    from ncii_shield.banks.formats import BankEntry, Parsed
+    from ncii_shield.banks.service import get_bank, import_entries
+
+    rng = np.random.default_rng(5)
+    entries = [BankEntry("pdq", bytes(v)) for v in rng.integers(0, 256, size=(BANK_SIZE, 32), dtype=np.uint8)]
+    entries += [BankEntry("sha256", hashlib.sha256(p.read_bytes()).digest()) for p in photos[::50]]
+    import_entries(session, get_bank(session, "scale", create=True), Parsed(entries))
 
 
 def child(args: argparse.Namespace) -> None:
@@ -359,6 +378,7 @@ def child(args: argparse.Namespace) -> None:
             case = open_case(session, "scale", consent_by="bench", consent_method="bench")
             enrol(session, store, case, [ASSETS / name for name in ENROLLED])
             case_id = case.id
+            add_bank(session, photos)
         out: dict[str, Any] = {"n": args.child, "first": measure_scan(store, export, case_id, args.workers)}
         if args.again:
             more = 10 if args.chats <= len(CHATS) else 0  # text-only: the same messages, nothing new
@@ -441,6 +461,7 @@ def report(results: list[dict[str, Any]], unit: str) -> None:
         n, run = res["n"], res["first"]
         row = per_photo(run, n)
         hits = ", ".join(f"{k} {v}" for k, v in run["new_hits"].items())
+        hits += "".join(f", bank {v}" for v in run.get("bank_hits", {}).values())
         workers_rss = " / ".join(f"{v:.0f}" for v in run["rss_workers"]) + " MB"
         print(
             f"| {n:,} | {run['wall']:.1f} s | {n / run['wall']:.2f} | {row['cpu']:.0f} | {_ratio(row['cpu'], base['cpu'])} "
