@@ -17,8 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ncii_shield.read.sources import list_sources as read_sources
@@ -85,19 +86,21 @@ def earlier_versions(
     wanted = [(i, c, t) for i, c, t in items if i.message_id is not None and i.kind != "invalid" and (c or t)]
     if not wanted:
         return {}
-    rows = session.execute(
-        select(Item.id, Item.chat_id, Item.chat_tag, Item.message_id, Item.date, Media.sha256)
-        .outerjoin(Media, Media.id == Item.media_id)
-        .where(
-            Item.source_id != source_id,
-            Item.message_id.in_({i.message_id for i, _, _ in wanted}),
-            or_(
-                Item.chat_id.in_({c for _, c, _ in wanted if c}),
-                Item.chat_tag.in_({t for _, _, t in wanted if t}),
-            ),
-        )
-        .order_by(Item.id)
-    ).all()
+    message_ids = {i.message_id for i, _, _ in wanted}
+    chats, tags = {c for _, c, _ in wanted if c}, {t for _, _, t in wanted if t}
+    # One look-up by chat id, one by title hash, each on its (chat, message id) index: matching on the
+    # message id alone would read that message of every chat stored (each chat numbers from 1).
+    found_rows: dict[int, tuple[Any, ...]] = {}
+    for column, values in ((Item.chat_id, chats), (Item.chat_tag, tags)):
+        if not values:
+            continue
+        for row in session.execute(
+            select(Item.id, Item.chat_id, Item.chat_tag, Item.message_id, Item.date, Media.sha256)
+            .outerjoin(Media, Media.id == Item.media_id)
+            .where(column.in_(values), Item.message_id.in_(message_ids), Item.source_id != source_id)
+        ):
+            found_rows[row[0]] = tuple(row)
+    rows = [found_rows[item_id] for item_id in sorted(found_rows)]
     by_message: dict[int, list[tuple[int, str | None, str | None, datetime | None, str | None]]] = (
         defaultdict(list)
     )
@@ -174,47 +177,71 @@ def exported_on(location: str) -> str | None:
 
 
 def record_chats(session: Session, source: Source, seen: dict[str, ChatSeen]) -> list[ChatSummary]:
-    """Write this export's per-chat counts and say, for each chat, what is new since its last export."""
+    """Write this export's per-chat counts and say, for each chat, what is new since its last export.
+
+    A few queries for the whole export, not a few per chat: an account export holds thousands of chats."""
+    counts: dict[tuple[str | None, bool], int] = {
+        (chat_id, bool(fresh)): n
+        for chat_id, fresh, n in session.execute(
+            select(Item.chat_id, Item.previous_id.is_(None), func.count())
+            .where(Item.source_id == source.id, Item.message_id.is_not(None))
+            .group_by(Item.chat_id, Item.previous_id.is_(None))
+        )
+    }
+    rows = {
+        r.chat_id: r for r in session.scalars(select(SourceChat).where(SourceChat.source_id == source.id))
+    }
+    earlier = _earlier_chats(session, source.id, seen)
     summaries = []
     for chat_id, chat in seen.items():
-        counts = dict(
-            session.execute(
-                select(Item.previous_id.is_(None), func.count())
-                .where(Item.source_id == source.id, Item.chat_id == chat_id, Item.message_id.is_not(None))
-                .group_by(Item.previous_id.is_(None))
-            ).all()
-        )
-        row = session.scalar(
-            select(SourceChat).where(SourceChat.source_id == source.id, SourceChat.chat_id == chat_id)
-        ) or SourceChat(source_id=source.id, chat_id=chat_id)
+        row = rows.get(chat_id) or SourceChat(source_id=source.id, chat_id=chat_id)
         row.chat_tag, row.chat_title, row.messages = chat.tag, chat.title, chat.messages
-        row.new, row.changed = counts.get(True, 0), counts.get(False, 0)
+        row.new, row.changed = counts.get((chat_id, True), 0), counts.get((chat_id, False), 0)
         row.first_date, row.last_date, row.updated_at = chat.first_date, chat.last_date, datetime.now(UTC)
         session.add(row)
         summary = ChatSummary(chat_id, chat.title, row.messages, row.new, row.changed)
-        earlier = [
+        before = [
             (source_id, on, created)
-            for source_id, on, created, other in session.execute(
-                select(Source.id, Source.exported_on, Source.created_at, SourceChat.chat_id)
-                .join(SourceChat, SourceChat.source_id == Source.id)
-                .where(
-                    Source.id != source.id,
-                    or_(SourceChat.chat_id == chat_id, SourceChat.chat_tag == chat.tag)
-                    if chat.tag
-                    else SourceChat.chat_id == chat_id,
-                )
-                .order_by(Source.id)
-            ).all()
-            if other == chat_id or _same_room(chat_id, other)
+            for source_id, on, created, other, other_tag in earlier
+            if other == chat_id
+            or (chat.tag is not None and other_tag == chat.tag and _same_room(chat_id, other))
         ]
-        if earlier:
-            summary.previous_sources = [source_id for source_id, _, _ in earlier]
-            _, on, created = earlier[-1]
+        if before:
+            summary.previous_sources = [source_id for source_id, _, _ in before]
+            _, on, created = before[-1]
             summary.previous_export = on or created.date().isoformat()
             summary.previous_from_scan = on is None
         summaries.append(summary)
     session.flush()
     return summaries
+
+
+def _earlier_chats(
+    session: Session, source_id: int, seen: dict[str, ChatSeen]
+) -> list[tuple[int, str | None, datetime, str, str | None]]:
+    """(source id, exported on, created, chat id, chat tag) of every other export's chat sharing an id or a
+    title hash with one of these, in source order: read in batches, by the chat id and tag indexes."""
+    found: dict[int, tuple[int, str | None, datetime, str, str | None]] = {}
+    keys = [
+        (SourceChat.chat_id, sorted(seen)),
+        (SourceChat.chat_tag, sorted({c.tag for c in seen.values() if c.tag})),
+    ]
+    for column, values in keys:
+        for start in range(0, len(values), 500):
+            for row_id, *rest in session.execute(
+                select(
+                    SourceChat.id,
+                    Source.id,
+                    Source.exported_on,
+                    Source.created_at,
+                    SourceChat.chat_id,
+                    SourceChat.chat_tag,
+                )
+                .join(Source, SourceChat.source_id == Source.id)
+                .where(Source.id != source_id, column.in_(values[start : start + 500]))
+            ):
+                found[row_id] = tuple(rest)  # type: ignore[assignment]
+    return sorted(found.values(), key=lambda r: r[0])
 
 
 def list_sources(session: Session) -> list[dict[str, object]]:

@@ -221,7 +221,11 @@ class SourceChat(Base):
     """One chat as one export shows it: how many messages, how many not seen in any earlier export."""
 
     __tablename__ = "source_chats"
-    __table_args__ = (UniqueConstraint("source_id", "chat_id", name="uq_source_chat"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "chat_id", name="uq_source_chat"),
+        Index("ix_source_chat_chat", "chat_id"),
+        Index("ix_source_chat_tag", "chat_tag"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
@@ -265,6 +269,8 @@ class Item(Base):
         UniqueConstraint("source_id", "external_id", name="uq_item"),
         Index("ix_item_media", "media_id"),
         Index("ix_item_message", "message_id"),
+        Index("ix_item_chat_message", "chat_id", "message_id"),  # re-exports: the same message, by chat
+        Index("ix_item_tag_message", "chat_tag", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
