@@ -9,9 +9,6 @@ stored scan (mate-Dune with 40 % of its area cut away on the left, JPEG q85).
 
 from __future__ import annotations
 
-import io
-from functools import cache
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -21,25 +18,11 @@ from ncii_shield.index import local_features as lf
 from ncii_shield.media.decode import decode_image
 from ncii_shield.signals.pdq import MATCH_THRESHOLD, as_words, distances, pdq_dihedral
 from tests.conftest import ASSETS, DATA
+from tests.test_local_features import _as_received, _features, _photo
 
+_received = _as_received
 OLD = DATA / "features"
 FILLERS = sorted((DATA / "pdq-reference" / "reg-test-input" / "labelme-subset").glob("*.jpg"))
-
-
-@cache
-def _photo(name: str) -> Image.Image:
-    return Image.open(ASSETS / name).convert("RGB")
-
-
-@cache
-def _features(name: str) -> lf.LocalFeatures:
-    return lf.extract(np.asarray(_photo(name)))
-
-
-def _received(img: Image.Image, quality: int = 85) -> np.ndarray:
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=quality)
-    return decode_image(buf.getvalue()).rgb
 
 
 def _cover(img: Image.Image, size: tuple[int, int]) -> Image.Image:
