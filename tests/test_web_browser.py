@@ -544,3 +544,32 @@ def test_a_scan_started_from_the_web_speaks_the_page_language(browser: WebDriver
     wait(d, lambda drv: not drv.find_elements(By.ID, "job-text"), timeout=30)
     assert len(d.find_elements(By.CSS_SELECTOR, "table#scans tbody tr")) == rows_before + 1
     assert console_errors(d) == []
+
+
+def test_a_whole_family_is_decided_at_once(browser: WebDriver, site: Site) -> None:
+    """From the spread page to one family's queue: select all, confirm; every copy of that photo is decided,
+    nothing of the other families is."""
+    from ncii_shield.read.families import case_families
+
+    with site.store.session() as session:
+        families = case_families(session, site.fresh)
+    target = min((f for f in families if f.label != "messages" and f.undecided), key=lambda f: len(f.copies))
+    d = browser
+    sign_in(d, site, "worker")
+    open_page(d, site.url + f"/cases/{site.fresh}/spread")
+    link = d.find_element(By.CSS_SELECTOR, f'tr[data-family="{target.key}"] a[href*="review?family="]')
+    navigate(d, link)
+    shown = {r.get_attribute("data-item") for r in d.find_elements(By.CSS_SELECTOR, "table#queue tr.hit")}
+    assert shown == {str(r.item_id) for r in target.copies}
+    d.find_element(By.ID, "select-all").click()
+    d.find_element(By.ID, "reason").send_keys("every copy of this photo, checked")
+    navigate(d, d.find_element(By.ID, "confirm-selected"))
+    assert f"family={target.key}" in d.current_url  # back to the same family
+    assert d.find_element(By.CSS_SELECTOR, "p.flash").text == KO["saved_n"].format(
+        n=target.undecided, decision=KO["confirmed"], left=0
+    )
+    with site.store.session() as session:
+        after = {f.key: f for f in case_families(session, site.fresh)}
+    assert after[target.key].undecided == 0
+    assert all(after[f.key].undecided == f.undecided for f in families if f.key != target.key)
+    assert console_errors(d) == []

@@ -75,9 +75,9 @@ class Family:
         return self.actors[0] if self.actors else None
 
 
-def case_families(session: Session, case_id: int) -> list[Family]:
-    """The case's hits grouped into families, the largest first."""
-    rows = list_hits(session, case_id)
+def case_families(session: Session, case_id: int, rows: list[HitRow] | None = None) -> list[Family]:
+    """The case's hits grouped into families, the largest first (`rows`: the case's hit rows, if already read)."""
+    rows = list_hits(session, case_id) if rows is None else rows
     photo_of = _photo_of_items(session, case_id)
     parent: dict[str, str] = {}
 

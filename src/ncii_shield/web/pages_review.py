@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
@@ -14,6 +15,7 @@ from PIL import Image, ImageOps
 
 from ncii_shield.errors import NciiError
 from ncii_shield.media.thumbs import blur_thumbnail
+from ncii_shield.read.families import case_families
 from ncii_shield.read.hits import HitRow, list_hits, thumb_key
 from ncii_shield.review.decisions import decide
 from ncii_shield.store import audit
@@ -34,14 +36,19 @@ def _priority(row: HitRow, spread: int) -> float:
 
 
 @router.get("/cases/{case_id}/review")
-def review_queue(request: Request, case_id: int) -> Response:
+def review_queue(request: Request, case_id: int, family: str = "", kind: str = "") -> Response:
+    """The queue, optionally one image family (decide a whole family at once) or one route."""
     with get_store(request).session() as session:
         who = signed_in(request, session)
         case = load_case(session, who, "hits.review", case_id)
         rows = list_hits(session, case_id)
+        families = case_families(session, case_id, rows)
+        family_of = {r.item_id: f for f in families for r in f.copies}
         spread = Counter(r.media_sha256 for r in rows if r.media_sha256)
         view = []
         for r in rows:
+            if (family and family_of[r.item_id].key != family) or (kind and kind not in r.kinds):
+                continue
             text = (r.details or {}).get("text") or {}
             view.append(
                 dict(
@@ -56,6 +63,8 @@ def review_queue(request: Request, case_id: int) -> Response:
                     message_id=r.message_id,
                     date=f"{r.date:%Y-%m-%d %H:%M}" if r.date else "",
                     decision=r.decision,
+                    family=family_of[r.item_id].key,
+                    family_label=family_of[r.item_id].label,
                 )
             )
         view.sort(key=lambda v: (v["decision"] is not None, -v["priority"], v["item_id"]))  # type: ignore[operator]
@@ -65,7 +74,18 @@ def review_queue(request: Request, case_id: int) -> Response:
             t = translator(who.language)
             left = sum(1 for v in view if v["decision"] is None)
             flash = t("saved_n").format(n=int(saved), decision=t(how), left=left)
-        return render(request, "review.html.j2", who, case=case, tab="review", rows=view, flash=flash)
+        return render(
+            request,
+            "review.html.j2",
+            who,
+            case=case,
+            tab="review",
+            rows=view,
+            flash=flash,
+            families=families,
+            family=family,
+            kind=kind,
+        )
 
 
 @router.post("/cases/{case_id}/review")
@@ -84,7 +104,10 @@ async def review_decide(request: Request, case_id: int) -> Response:
         if not items:
             raise NciiError("select at least one hit")
         done = decide(session, case_id, decision, reason, item_ids=items)
-    return redirect(f"/cases/{case_id}/review?saved={len(done)}&decision={decision}")
+    # Back to the same view (one family, one route), with what was saved.
+    keep = {k: str(form.get(k, "")) for k in ("family", "kind") if form.get(k)}
+    query = urlencode({**keep, "saved": len(done), "decision": decision})
+    return redirect(f"/cases/{case_id}/review?{query}")
 
 
 @router.get("/cases/{case_id}/items/{item_id}/thumb")
