@@ -341,3 +341,16 @@ def test_hostile_names_never_break_a_problem_line(
     check = verify_bundle(_resigned(members, changed, tmp_path / "n.zip"))
     assert not check.ok and len(check.problems) >= 2
     assert all(p.isprintable() for p in check.problems), check.problems
+
+
+def test_the_bundle_says_where_the_photos_went(bundle: tuple[Path, dict[str, object], str]) -> None:
+    """The signed manifest carries the spread: every hit in it once, in its family, with its rooms."""
+    _, manifest, _ = bundle
+    spread = manifest["spread"]
+    assert isinstance(spread, list) and spread
+    items = sorted(i for f in spread for i in f["items"])
+    assert items == sorted(h["item_id"] for h in manifest["hits"])  # rejected hits are out here too
+    for family in spread:
+        assert family["copies"] == len(family["items"]) == sum(r["copies"] for r in family["rooms"])
+        assert family["first"] is None or family["first"]["item_id"] in family["items"]
+    assert "김하린" not in json.dumps(spread, ensure_ascii=False)

@@ -44,6 +44,7 @@ from ncii_shield.evidence.bundle_check import (
 from ncii_shield.evidence.pdf import render_pdf
 from ncii_shield.evidence.report import render_report
 from ncii_shield.media.thumbs import blur_thumbnail
+from ncii_shield.read.families import case_families, family_json
 from ncii_shield.read.hits import list_hits
 from ncii_shield.review.decisions import current
 from ncii_shield.signals.registry import KINDS
@@ -212,6 +213,9 @@ def export_bundle(  # type: ignore[no-untyped-def]
             for r in rows
         ],
         "signals": signals,
+        # Where each photo went (image families, first appearance, rooms, spreaders, forward paths), signed
+        # with the rest: the same figures as `case spread --json` and the web app's Spread tab.
+        "spread": [family_json(f) for f in case_families(session, case_id, rows)],
         "media": media_list,
         "media_salt": salt.hex() if media == "encrypted" else None,
         "audit": {
