@@ -309,3 +309,35 @@ def test_case_spread_cli(demo: tuple[Store, DemoGroundTruth, list[HitRow], bool]
     assert table.returncode == 0 and "where the photos went" in table.stdout
     missing = run("case", "spread", "99")
     assert missing.returncode == 2 and "no case 99" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_actors_account_for_every_post(demo: tuple[Store, DemoGroundTruth, list[HitRow], bool]) -> None:
+    """Every hit with a sender is one actor's post or forward; the forward origins add up; the CLI agrees."""
+    from ncii_shield.read.actors import case_actors
+
+    store, _, rows, _ = demo
+    with store.session() as session:
+        actors = case_actors(session, 1)
+    with_sender = [r for r in rows if r.sender_id or r.sender]
+    assert sum(a.posted + a.forwarded for a in actors) == len(with_sender)
+    assert sorted(i for a in actors for i in a.items) == sorted(r.item_id for r in with_sender)
+    assert sum(a.origin_of for a in actors) == sum(1 for r in rows if r.forwarded_from)
+    top = actors[0]
+    assert top.posted + top.forwarded + top.origin_of == max(
+        a.posted + a.forwarded + a.origin_of for a in actors
+    )
+    listed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ncii_shield.cli.main",
+            "--data-dir",
+            str(store.settings.data_dir),
+            *("case", "actors", "1", "--json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=120,
+    )
+    assert [a["key"] for a in json.loads(listed.stdout)] == [a.key for a in actors]

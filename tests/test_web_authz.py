@@ -93,6 +93,7 @@ ROUTES = [
     ("GET", "/cases/{case}/enrol", "case.enrol", True),
     ("POST", "/cases/{case}/watch", "case.enrol", True),
     ("GET", "/cases/{case}/spread", "case.view", True),
+    ("GET", "/cases/{case}/actors", "case.actors", True),
     ("GET", "/cases/{case}/takedown", "takedown", True),
     ("POST", "/cases/{case}/takedown/draft", "takedown", True),
     ("GET", "/cases/{case}/evidence", "evidence.export", True),

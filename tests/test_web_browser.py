@@ -438,6 +438,7 @@ def test_pages_render_and_log_no_errors(browser: WebDriver, site: Site, tmp_path
         ("review", "/cases/1/review", "table#queue tr.hit"),
         ("takedown", "/cases/1/takedown", "#board .notice"),
         ("spread", "/cases/1/spread", "table#families tr[data-family]"),
+        ("actors", "/cases/1/actors", "table#actors tr[data-actor]"),
     ):
         open_page(d, site.url + url)
         wait(d, EC.visibility_of_element_located((By.CSS_SELECTOR, ready)))

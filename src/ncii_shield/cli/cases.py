@@ -181,6 +181,37 @@ def case_spread(case_id: int, as_json: JsonFlag = False) -> None:
     )
 
 
+@app.command("actors")
+def case_actors_command(case_id: int, as_json: JsonFlag = False) -> None:
+    """Who posted and forwarded the copies, across rooms and exports (by sender id, else name)."""
+    from ncii_shield.read.actors import case_actors
+    from ncii_shield.read.cases import get_case_ref
+
+    with state.store.session() as session:
+        get_case_ref(session, case_id)
+        actors = case_actors(session, case_id)
+    if as_json:
+        print_json([a.to_json() for a in actors])
+        return
+    print_table(
+        f"Case {case_id}: who spread it",
+        ["sender", "id", "posted", "forwarded", "source of", "rooms", "exports", "first post"],
+        [
+            (
+                ", ".join(a.names) or "-",
+                a.sender_id or "-",
+                a.posted,
+                a.forwarded,
+                a.origin_of,
+                len(a.rooms),
+                a.exports,
+                f"{a.first_at:%Y-%m-%d %H:%M}" if a.first_at else "-",
+            )
+            for a in actors
+        ],
+    )
+
+
 @app.command("close")
 def case_close(case_id: int) -> None:
     """Close a case: it stops matching; its evidence is kept until it is purged."""

@@ -30,6 +30,8 @@ ROLES = ("admin", "case_worker", "reviewer", "auditor")
 PERMISSIONS: dict[str, frozenset[str]] = {
     "case.list": frozenset({"admin", "case_worker", "reviewer"}),
     "case.view": frozenset({"admin", "case_worker", "reviewer"}),
+    # Who spread it (senders, ids, first posts): investigators' work, not a reviewer's.
+    "case.actors": frozenset({"admin", "case_worker"}),
     "case.create": frozenset({"admin", "case_worker"}),
     "case.enrol": frozenset({"admin", "case_worker"}),
     "case.scan": frozenset({"admin", "case_worker"}),

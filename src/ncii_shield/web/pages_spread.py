@@ -1,4 +1,4 @@
-"""Where the person's photos went: the case's image families, their first appearance, rooms, spreaders and
+"""Where the person's photos went, and who spread them: the case's image families, their first appearance, rooms, spreaders and
 the forward paths between rooms, as tables and a small server-drawn graph (no script, no CDN)."""
 
 from __future__ import annotations
@@ -6,11 +6,23 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from ncii_shield.read.actors import case_actors
 from ncii_shield.read.families import Family, case_families
 from ncii_shield.web.deps import get_store, load_case
 from ncii_shield.web.render import render, signed_in
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/cases/{case_id}/actors")
+def actors(request: Request, case_id: int) -> Response:
+    """Who posted and forwarded the copies, across rooms and exports, with the messages as evidence."""
+    with get_store(request).session() as session:
+        who = signed_in(request, session)
+        case = load_case(session, who, "case.actors", case_id)
+        return render(
+            request, "actors.html.j2", who, case=case, tab="spread", actors=case_actors(session, case_id)
+        )
 
 
 @router.get("/cases/{case_id}/spread")
