@@ -307,3 +307,15 @@ def test_liveness_is_open_and_everything_else_closed(store: Store) -> None:
             assert bogus.status_code == 200, "a liveness check looks at no token"
         for path in ("/m/index/status", "/c/banks", "/api/v1/cases"):
             assert httpx.get(base + path).status_code == 401, path
+
+
+def test_review_pages_are_clamped_and_complete() -> None:
+    """The review queue is paged: every row on exactly one page, an out-of-range page shows the last one."""
+    from ncii_shield.web.pages_review import page_of
+
+    rows = list(range(250))
+    pages = [page_of(rows, p, 100) for p in (1, 2, 3)]
+    assert [p[0] for p in pages] == [rows[:100], rows[100:200], rows[200:]]
+    assert all(p[2] == 3 for p in pages)
+    assert page_of(rows, 99, 100)[1:] == (3, 3) and page_of(rows, -4, 100)[1:] == (1, 3)
+    assert page_of([], 1, 100) == ([], 1, 1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from typing import TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
@@ -24,7 +25,18 @@ from ncii_shield.web.i18n import translator
 from ncii_shield.web.render import check_csrf, redirect, render, signed_in
 
 router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
 _KIND_WEIGHT = {"exact": 3.0, "pdq": 3.0, "video": 3.0, "partial": 2.5, "face": 2.0, "text": 1.0}
+
+
+PAGE_SIZE = 100
+
+
+def page_of(rows: list[T], page: int, size: int = PAGE_SIZE) -> tuple[list[T], int, int]:
+    """(the rows of `page`, the page actually shown, how many pages): out-of-range pages are clamped."""
+    pages = max(1, -(-len(rows) // size))
+    page = min(max(1, page), pages)
+    return rows[(page - 1) * size : page * size], page, pages
 
 
 def _priority(row: HitRow, spread: int) -> float:
@@ -36,8 +48,9 @@ def _priority(row: HitRow, spread: int) -> float:
 
 
 @router.get("/cases/{case_id}/review")
-def review_queue(request: Request, case_id: int, family: str = "", kind: str = "") -> Response:
-    """The queue, optionally one image family (decide a whole family at once) or one route."""
+def review_queue(request: Request, case_id: int, family: str = "", kind: str = "", page: int = 1) -> Response:
+    """The queue, optionally one image family (decide a whole family at once) or one route, PAGE_SIZE rows a
+    page (undecided and most telling first, so page 1 is always where the work is)."""
     with get_store(request).session() as session:
         who = signed_in(request, session)
         case = load_case(session, who, "hits.review", case_id)
@@ -68,11 +81,13 @@ def review_queue(request: Request, case_id: int, family: str = "", kind: str = "
                 )
             )
         view.sort(key=lambda v: (v["decision"] is not None, -v["priority"], v["item_id"]))  # type: ignore[operator]
+        total, undecided = len(view), sum(1 for v in view if v["decision"] is None)
+        view, page, pages = page_of(view, page)
         flash = None
         saved, how = request.query_params.get("saved", ""), request.query_params.get("decision", "")
         if saved.isdigit() and how in ("confirmed", "rejected"):
             t = translator(who.language)
-            left = sum(1 for v in view if v["decision"] is None)
+            left = undecided
             flash = t("saved_n").format(n=int(saved), decision=t(how), left=left)
         return render(
             request,
@@ -85,6 +100,11 @@ def review_queue(request: Request, case_id: int, family: str = "", kind: str = "
             families=families,
             family=family,
             kind=kind,
+            page=page,
+            pages=pages,
+            total=total,
+            undecided=undecided,
+            query_string=urlencode({k: v for k, v in (("family", family), ("kind", kind)) if v}),
         )
 
 
