@@ -86,3 +86,21 @@ def test_an_unreadable_thumbnail_leaves_the_file_unscored(store: Store, tmp_path
     with store.session() as s:
         assert score_hit_media(store, s) == 0
     assert _nudity(store) == {}
+
+
+def test_matching_later_scores_too(store: Store, tmp_path: Path) -> None:
+    """An export scanned with no case, matched afterwards (`case match`): the new hit is scored then."""
+    from ncii_shield.scan.match import match_case
+
+    export = write_export(
+        tmp_path / "export",
+        [message(1, photo="photos/copy.jpg")],
+        files={"photos/copy.jpg": (ASSETS / "obama.jpg").read_bytes()},
+    )
+    run_scan(store, open_source(export), location=export, case_id=None, workers=1)
+    assert _nudity(store) == {}
+    with store.session() as s:
+        case = open_case(s, "Case A", consent_by="the person", consent_method="signed form")
+        enrol(s, store, case, [ASSETS / "obama.jpg"])
+        assert match_case(store, s, case.id)
+    assert len(_nudity(store)) == 1

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.media.thumbs import blur_thumbnail
+from ncii_shield.scan.ranking import score_hit_media
 from ncii_shield.signals.base import CaseKey, MatchContext, MediaMatch, ReferenceRow
 from ncii_shield.signals.registry import KINDS
 from ncii_shield.store import audit
@@ -124,6 +125,9 @@ def match_case(store: Store, session: Session, case_id: int) -> Counter[str]:
     new = Counter({k: new[k] for k in KIND_ORDER if new[k]})  # one order wherever counts are shown
     if new:
         audit.record(session, "case.matched", case_id=case_id, new_hits=dict(new))
+    # Nudity orders review only: scored here for the media with a hit, from their thumbnails, whoever
+    # matched (a scan, `case match`, the demo), before a hash-only case blurs those thumbnails.
+    score_hit_media(store, session)
     if case.hash_only:
         redact_media(session, store.blobs, media_ids)
     session.flush()

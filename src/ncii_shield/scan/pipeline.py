@@ -38,7 +38,6 @@ from ncii_shield.scan.exports import (
 )
 from ncii_shield.scan.match import match_case
 from ncii_shield.scan.media_store import store_media
-from ncii_shield.scan.ranking import score_hit_media
 from ncii_shield.scan.results import Progress, ScanResult, Tally
 from ncii_shield.signals.analyse import analyse_bytes
 from ncii_shield.sources.base import Item as SourceItem
@@ -236,7 +235,7 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> Tally
         else:
             changed.add(digest)
     # A hash-only case keeps only a blurred thumbnail, so its nudity score (for ordering review) is taken
-    # now; otherwise later, from the stored thumbnail, for the few media with a hit (scan/ranking.py).
+    # now; otherwise match_case scores the few media with a hit, from the stored thumbnail (scan/ranking.py).
     work = partial(analyse_bytes, with_nudity=run.hash_only, face_detail=run.store.settings.face_detail)
     analyses = executor.map(work, todo.values()) if executor else map(work, todo.values())
     for (digest, data), analysis in zip(todo.items(), analyses, strict=True):
@@ -363,7 +362,6 @@ def run_scan(
         if case_id is not None:
             result.new_hits = match_case(store, session, case_id)
         result.bank_hits = match_banks(session)
-        score_hit_media(store, session)
         result.room_links = index_links(store, session)
         source_row = session.get(Source, source.id)
         assert source_row is not None
