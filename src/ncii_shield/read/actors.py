@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from ncii_shield.read.families import actor_key
 from ncii_shield.read.hits import HitRow, list_hits
 
 
@@ -45,11 +46,7 @@ def case_actors(session: Session, case_id: int, rows: list[HitRow] | None = None
     by_key: dict[str, list[HitRow]] = defaultdict(list)
     name_key: dict[str, str] = {}
     for row in rows:
-        if row.sender_id:
-            key = f"id:{row.sender_id}"
-        elif row.sender:
-            key = f"name:{row.sender}"
-        else:
+        if (key := actor_key(row)) is None:
             continue
         by_key[key].append(row)
         if row.sender:

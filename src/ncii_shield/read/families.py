@@ -163,7 +163,7 @@ def _rooms(copies: list[HitRow]) -> tuple[Room, ...]:
                 copies=len(rows),
                 first_at=min(dates) if dates else None,
                 last_at=max(dates) if dates else None,
-                posters=len({_actor_key(r) for r in rows if _actor_key(r)}),
+                posters=len({actor_key(r) for r in rows if actor_key(r)}),
                 forwarded=sum(1 for r in rows if r.forwarded_from),
             )
         )
@@ -171,14 +171,15 @@ def _rooms(copies: list[HitRow]) -> tuple[Room, ...]:
     return tuple(rooms)
 
 
-def _actor_key(row: HitRow) -> str | None:
+def actor_key(row: HitRow) -> str | None:
+    """Who posted a copy: "id:<sender id>" where the export gives one, else "name:<name>"."""
     return f"id:{row.sender_id}" if row.sender_id else (f"name:{row.sender}" if row.sender else None)
 
 
 def _actors(copies: list[HitRow]) -> tuple[Actor, ...]:
     by_actor: dict[str, list[HitRow]] = defaultdict(list)
     for row in copies:
-        if (key := _actor_key(row)) is not None:
+        if (key := actor_key(row)) is not None:
             by_actor[key].append(row)
     actors = []
     for key, rows in by_actor.items():
