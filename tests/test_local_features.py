@@ -218,3 +218,42 @@ def test_multicrop_finds_a_collage_cell_pdq_misses() -> None:
     assert window.box == pytest.approx((0.5, 0.5, 1.0, 1.0), abs=0.02)
     other = pdq_dihedral(np.asarray(_photo("mate-Garden.jpg")))[0]
     assert multicrop.best_window(multicrop.window_hashes(collage), other) is None
+
+
+def _random_features(rng: np.random.Generator, n: int, few_bits: bool) -> lf.LocalFeatures:
+    descriptors = rng.integers(0, 256, size=(n, 32), dtype=np.uint8)
+    if few_bits:  # most bytes equal: many exact ties between distances
+        descriptors[:, 2:] = 0
+        descriptors[:, :2] &= 0x0F
+    return lf.LocalFeatures(640, 480, rng.random((n, 2), dtype=np.float32), descriptors, 640, 480)
+
+
+@pytest.mark.parametrize("few_bits", [False, True])
+def test_the_c_kernel_gives_opencvs_pairs_ties_included(few_bits: bool) -> None:
+    """index/_pdq_mih.c's knn2 and OpenCV's brute-force matcher: the same ratio-test and mutual pairs."""
+    if lf._knn2 is None:
+        pytest.skip("the C kernel is not built here")
+    rng = np.random.default_rng(7)
+    for n_query, n_reference in [(1000, 1000), (37, 400), (400, 2), (1, 5), (5, 1), (0, 10), (10, 0)]:
+        query = _random_features(rng, n_query, few_bits)
+        reference = _random_features(rng, n_reference, few_bits)
+        fast = lf._candidate_pairs(query, reference, 2)
+        slow = lf._candidate_pairs_cv(query, reference, 2)
+        assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1]), (n_query, n_reference)
+    # the real case: a crop's pairs with its photo, and with another photo
+    photo = lf.extract(np.asarray(Image.open(ASSETS / "mate-Storm.jpg").convert("RGB")))
+    crop = lf.extract(
+        np.asarray(Image.open(ASSETS / "mate-Storm.jpg").convert("RGB").crop((200, 100, 900, 700)))
+    )
+    other = lf.extract(np.asarray(Image.open(ASSETS / "obama.jpg").convert("RGB")))
+    for a, b in [(crop, photo), (photo, crop), (crop, other)]:
+        fast, slow = lf._candidate_pairs(a, b, 10), lf._candidate_pairs_cv(a, b, 10)
+        assert np.array_equal(fast[0], slow[0]) and np.array_equal(fast[1], slow[1])
+    assert len(lf._candidate_pairs(crop, photo, 10)[0]) > 50
+
+
+def test_the_c_kernel_refuses_rows_that_are_not_32_bytes() -> None:
+    if lf._knn2 is None:
+        pytest.skip("the C kernel is not built here")
+    with pytest.raises(ValueError, match="32 bytes per row"):
+        lf._knn2(b"\x00" * 33, b"\x00" * 32)

@@ -360,6 +360,63 @@ done:
     return out_result(&o);
 }
 
+/* knn2(query, train) for 256-bit binary descriptors (ORB, 32 bytes a row): for each query row the nearest
+ * train row (first on ties) and the two smallest distances, and for each train row its nearest query row,
+ * as four int32 arrays in bytes. What OpenCV's brute-force Hamming knnMatch(k=2) and match() give, from one
+ * pass over the pairs (index/local_features.py uses it for the mutual nearest-neighbour check). */
+static PyObject *knn2(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer qb, tb;
+    if (!PyArg_ParseTuple(args, "y*y*", &qb, &tb)) return NULL;
+    if (qb.len % 32 || tb.len % 32) {
+        PyBuffer_Release(&qb);
+        PyBuffer_Release(&tb);
+        PyErr_SetString(PyExc_ValueError, "descriptors must be 32 bytes per row");
+        return NULL;
+    }
+    Py_ssize_t nq = qb.len / 32, nt = tb.len / 32;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (3 * nq + nt) * (Py_ssize_t)sizeof(int32_t));
+    if (out == NULL) {
+        PyBuffer_Release(&qb);
+        PyBuffer_Release(&tb);
+        return NULL;
+    }
+    int32_t *best = (int32_t *)PyBytes_AS_STRING(out), *d1 = best + nq, *d2 = d1 + nq, *back = d2 + nq;
+    uint64_t *q = malloc(nq * 32 + 1), *t = malloc(nt * 32 + 1);
+    int32_t *back_d = malloc(nt * sizeof(int32_t) + 1);
+    if (q == NULL || t == NULL || back_d == NULL) {
+        free(q), free(t), free(back_d);
+        Py_DECREF(out);
+        PyBuffer_Release(&qb);
+        PyBuffer_Release(&tb);
+        return PyErr_NoMemory();
+    }
+    memcpy(q, qb.buf, nq * 32); /* aligned copies: the buffers may start anywhere */
+    memcpy(t, tb.buf, nt * 32);
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t j = 0; j < nt; j++) back[j] = -1, back_d[j] = 257;
+    for (Py_ssize_t i = 0; i < nq; i++) {
+        int b = 257, s = 257;
+        int32_t at = -1;
+        const uint64_t *qw = q + 4 * i;
+        for (Py_ssize_t j = 0; j < nt; j++) {
+            int d = hamming256(t + 4 * j, qw);
+            if (d < b) {
+                s = b, b = d, at = (int32_t)j;
+            } else if (d < s) {
+                s = d;
+            }
+            if (d < back_d[j]) back_d[j] = d, back[j] = (int32_t)i;
+        }
+        best[i] = at, d1[i] = b, d2[i] = s;
+    }
+    Py_END_ALLOW_THREADS;
+    free(q), free(t), free(back_d);
+    PyBuffer_Release(&qb);
+    PyBuffer_Release(&tb);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"brute", brute, METH_VARARGS,
      "brute(hashes, dead, queries, threshold) -> (query_index, row, distance) as bytes; every live row "
@@ -367,6 +424,9 @@ static PyMethodDef methods[] = {
     {"mih", mih, METH_VARARGS,
      "mih(hashes, dead, entries, offsets, params, queries, threshold) -> like brute, via the segment's "
      "multi-index hash tables."},
+    {"knn2", knn2, METH_VARARGS,
+     "knn2(query, train) -> bytes of int32: nearest train row per query row, its distance, the second "
+     "distance, then the nearest query row per train row (256-bit descriptors, 32 bytes a row)."},
     {NULL, NULL, 0, NULL},
 };
 
