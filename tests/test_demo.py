@@ -341,3 +341,54 @@ def test_actors_account_for_every_post(demo: tuple[Store, DemoGroundTruth, list[
         timeout=120,
     )
     assert [a["key"] for a in json.loads(listed.stdout)] == [a.key for a in actors]
+
+
+def test_cli_hits_by_family_with_counts_that_say_what_they_count(
+    demo: tuple[Store, DemoGroundTruth, list[HitRow], bool],
+) -> None:
+    store, _, _, _ = demo
+    scanned = store.settings.data_dir
+    env = cli_env(COLUMNS="80")
+    rows = json.loads(
+        subprocess.run(
+            _demo_cli(scanned, "hits", "1", "--json"), env=env, capture_output=True, text=True, check=True
+        ).stdout
+    )
+    families: dict[str, list[dict]] = {}
+    for row in rows:
+        families.setdefault(row["family_label"], []).append(row)
+    assert len(families) >= 3 and all(row["family"] for row in rows)  # two photos and the text
+    out = subprocess.run(
+        _demo_cli(scanned, "hits", "1"), env=env, capture_output=True, text=True, check=True
+    ).stdout
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    files = len({r["media_sha256"] for r in rows if r["media_sha256"]})
+    assert (
+        f"Case 1: {len(rows)} messages with hits · {len(families)} families · {files} distinct files" in out
+    )
+    for label, members in families.items():
+        title = next(
+            line for line in lines if f" {len(members)} message" in line and label.split()[0] in line
+        )
+        # each family's table lists exactly its own messages, right under its title
+        start = lines.index(title)
+        end = next(
+            (i for i in range(start + 1, len(lines)) if "·" in lines[i] and "┃" not in lines[i]), len(lines)
+        )
+        listed = {
+            int(line.split("│")[1])
+            for line in lines[start:end]
+            if line.startswith("│ ") and line.split("│")[1].strip().isdigit()
+        }
+        assert listed == {r["item_id"] for r in members}, label
+    wide = subprocess.run(
+        _demo_cli(scanned, "hits", "1", "--wide"), env=env, capture_output=True, text=True, check=True
+    )
+    header = next(line for line in wide.stdout.splitlines() if "item" in line)
+    assert header.count("┃") == 11  # all ten columns, folded
+    assert "hidden" not in wide.stderr
+
+
+def _demo_cli(data: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(data), *args]

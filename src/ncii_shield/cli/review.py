@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -10,6 +10,11 @@ from rich.markup import escape
 from ncii_shield.cli.common import JsonFlag, state
 from ncii_shield.cli.output import console, err_console, fail, print_json, print_table
 from ncii_shield.kinds import KIND_ORDER
+
+if TYPE_CHECKING:
+    from ncii_shield.read.families import Family
+
+TEXT_FAMILY = "messages"  # read.families.TEXT_FAMILY, not imported at start-up (SQLAlchemy)
 
 app = typer.Typer(
     no_args_is_help=True, help="Confirm or reject hits, with a reason (appended, never edited)."
@@ -39,15 +44,37 @@ WIDE_TABLE = 120  # terminal columns the full hits table needs to stay readable
 NARROW_COLUMNS = ("item", "kind", "chat", "msg", "date (UTC)", "review")
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _family_title(family: Family) -> str:
+    """What a family's table counts, in words: messages (one row each), distinct files, rooms, undecided."""
+    what = "by their words" if family.key == TEXT_FAMILY else family.label
+    parts = [_count(len(family.copies), "message")]
+    if family.files:
+        parts.append(_count(family.files, "file"))
+    parts.append(_count(len(family.rooms), "room"))
+    if family.first and family.first.date:
+        parts.append(f"first {family.first.date:%Y-%m-%d}")
+    parts.append(f"{family.undecided} to review")
+    return f"{escape(what)}: {' · '.join(parts)}"
+
+
 def hits(
     case_id: int,
     kind: Annotated[
         str | None, typer.Option(help=f"Only hits found by this route: {', '.join(KIND_ORDER)}.")
     ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="Every column, however narrow the terminal (cells then fold).")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """List a case's hits with their provenance: one row per message, every route that matched it."""
+    """List a case's hits by family (the copies of one enrolled photo, then messages found by their words):
+    one row per message, every route that matched it, earliest first."""
     from ncii_shield.read.cases import get_case_ref
+    from ncii_shield.read.families import case_families
     from ncii_shield.read.hits import list_hits
 
     if kind is not None and kind not in KIND_ORDER:
@@ -55,8 +82,19 @@ def hits(
     with state.store.session() as session:
         get_case_ref(session, case_id)
         rows = list_hits(session, case_id, kind=kind)
+        families = case_families(session, case_id, rows=rows)
     if as_json:
-        print_json([r.to_json() for r in rows])
+        family_of = {r.item_id: f for f in families for r in f.copies}
+        print_json(
+            [
+                {
+                    **r.to_json(),
+                    "family": family_of[r.item_id].key,
+                    "family_label": family_of[r.item_id].label,
+                }
+                for r in rows
+            ]
+        )
         return
     columns = [
         "item",
@@ -70,29 +108,42 @@ def hits(
         "forwarded from",
         "review",
     ]
-    table = [
-        (
-            r.item_id,
-            r.kind,
-            _fmt_match(r),
-            r.media_path or escape(r.excerpt or ""),
-            r.chat,
-            r.message_id,
-            f"{r.sender or '?'} ({r.sender_id})" if r.sender_id else r.sender,
-            f"{r.date:%Y-%m-%d %H:%M}" if r.date else None,
-            r.forwarded_from,
-            r.decision or "-",
-        )
-        for r in rows
-    ]
-    if console.width < WIDE_TABLE:  # ten columns folded into 80 leave 1-5 characters a cell: show fewer
+    keep = list(range(len(columns)))
+    if console.width < WIDE_TABLE and not wide:  # ten columns folded into 80 leave 1-5 characters a cell
         keep = [columns.index(c) for c in NARROW_COLUMNS]
-        columns, table = [columns[i] for i in keep], [tuple(row[i] for i in keep) for row in table]
         err_console.print(
             f"[dim]{console.width} columns: match, file, sender and forward hidden; "
-            "widen the terminal or use --json for every field[/]"
+            "use --wide for every column, or --json for every field[/]"
         )
-    print_table(f"Hits for case {case_id} ({len(rows)})", columns, table)
+    files = len({r.media_sha256 for r in rows if r.media_sha256})
+    undecided = sum(1 for r in rows if r.decision is None)
+    console.print(
+        f"Case {case_id}: {_count(len(rows), 'message')} with hits · {len(families)} "
+        f"{'family' if len(families) == 1 else 'families'} · {_count(files, 'distinct file')} · "
+        f"{undecided} to review",
+        highlight=False,
+    )
+    for family in families:
+        table = [
+            (
+                r.item_id,
+                r.kind,
+                _fmt_match(r),
+                r.media_path or escape(r.excerpt or ""),
+                r.chat,
+                r.message_id,
+                f"{r.sender or '?'} ({r.sender_id})" if r.sender_id else r.sender,
+                f"{r.date:%Y-%m-%d %H:%M}" if r.date else None,
+                r.forwarded_from,
+                r.decision or "-",
+            )
+            for r in family.copies
+        ]
+        print_table(
+            _family_title(family),
+            [columns[i] for i in keep],
+            [tuple(row[i] for i in keep) for row in table],
+        )
 
 
 def _review(
