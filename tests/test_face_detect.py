@@ -129,3 +129,24 @@ def test_the_face_detail_setting(tmp_path: Path) -> None:
     assert load_settings(tmp_path, {"NCII_FACE_DETAIL": " FINE "}).face_detail == "fine"
     with pytest.raises(SettingError, match="NCII_FACE_DETAIL"):
         load_settings(tmp_path, {"NCII_FACE_DETAIL": "max"})
+
+
+@pytest.mark.parametrize(("name", "angle"), [("obama.jpg", 135), ("biden.jpg", -135), ("obama2.jpg", 45)])
+def test_the_diagonal_passes_find_a_face_turned_halfway_between_quarters(name: str, angle: int) -> None:
+    """Turned 45° from every quarter pass: the passes over a copy turned 45° find it, levelled, same person,
+    with its tilt read to within a few degrees (the landmarks are mapped back through the 45° turn)."""
+    data, reference = _composite(name, 80, angle)
+    rgb = decode_image(data).upright
+    found = detect_faces(rgb, replace(STANDARD, diagonal_side=320))
+    assert found, f"no face found turned {angle}°"
+    best = min(found, key=lambda f: float(np.linalg.norm(f.embedding - reference)))
+    assert float(np.linalg.norm(best.embedding - reference)) < SAME_PERSON_DISTANCE
+    assert abs((best.tilt - angle + 180) % 360 - 180) <= 15
+    img, (left, top, right, bottom), _ = _reference(name)
+    k = 80 / (right - left)  # where _composite pasted the face: its crop turned, at (640, 220)
+    margin = (right - left) // 2
+    w = (min(img.width, right + margin) - max(0, left - margin)) * k
+    h = (min(img.height, bottom + margin) - max(0, top - margin)) * k
+    turned = abs(w * np.cos(np.radians(angle))) + abs(h * np.sin(np.radians(angle)))
+    cx, cy = (best.box[0] + best.box[2]) / 2, (best.box[1] + best.box[3]) / 2
+    assert abs(cx - (640 + turned / 2)) < 30 and abs(cy - (220 + turned / 2)) < 30

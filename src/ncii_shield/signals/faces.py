@@ -48,6 +48,7 @@ class Passes:
     upright_side: int
     turn_side: int
     turns: tuple[int, ...] = (90, 180, 270)
+    diagonal_side: int = 0  # longer side of the copy also read turned 45°, 135°, 225° and 315° (0: not read)
 
 
 # standard: upright faces from ~32-40 px in a 1280-px photo, turned ones from ~80 px (~35 ms per photo);
@@ -137,17 +138,39 @@ def _square(x: float, y: float, w: float, h: float) -> tuple[float, float, float
     return x + w / 2 + 0.039 * size, y + h / 2 + 0.048 * size, size
 
 
-def _unturn(points: np.ndarray, quarters: int, shape: tuple[int, int]) -> np.ndarray:
-    """(x, y) points found in np.rot90(image, quarters), in the pixels of `image` (of `shape`)."""
+def _unturn(quarters: int, shape: tuple[int, int]) -> np.ndarray:
+    """The 2x3 affine taking (x, y) in np.rot90(image, quarters) to (x, y) in `image` (of `shape`)."""
     height, width = shape
-    x, y = points[:, 0], points[:, 1]
-    if quarters == 1:
-        x, y = width - 1 - y, x
-    elif quarters == 2:
-        x, y = width - 1 - x, height - 1 - y
-    elif quarters == 3:
-        x, y = y, height - 1 - x
-    return np.stack([x, y], axis=1)
+    return {
+        0: np.array([[1.0, 0, 0], [0, 1, 0]]),
+        1: np.array([[0.0, -1, width - 1], [1, 0, 0]]),
+        2: np.array([[-1.0, 0, width - 1], [0, -1, height - 1]]),
+        3: np.array([[0.0, 1, 0], [-1, 0, height - 1]]),
+    }[quarters % 4]
+
+
+def _then(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The affine applying `first`, then `second` (both 2x3)."""
+    return second[:, :2] @ first + np.array([[0, 0, second[0, 2]], [0, 0, second[1, 2]]])
+
+
+def _unscale(scale: float) -> np.ndarray:
+    """Pixels of a copy scaled by `scale` back to original pixels (pixel centres kept aligned)."""
+    return np.array([[1 / scale, 0, 0.5 / scale - 0.5], [0, 1 / scale, 0.5 / scale - 0.5]])
+
+
+def _diagonal(small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`small` turned 45° anticlockwise on a square canvas that holds all of it (black around), and the
+    affine taking canvas pixels back to `small`'s."""
+    import cv2
+
+    height, width = small.shape[:2]
+    side = math.ceil((width + height) / math.sqrt(2)) + 2
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), 45.0, 1.0)
+    matrix[0, 2] += (side - 1) / 2 - (width - 1) / 2
+    matrix[1, 2] += (side - 1) / 2 - (height - 1) / 2
+    canvas = cv2.warpAffine(small, matrix, (side, side), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    return canvas, cv2.invertAffineTransform(matrix)
 
 
 def _tilt(landmarks: np.ndarray) -> float:
@@ -157,20 +180,19 @@ def _tilt(landmarks: np.ndarray) -> float:
     return -((math.degrees(math.atan2(-down[0], down[1])) + 180.0) % 360.0 - 180.0)
 
 
-def _pass(small: np.ndarray, scale: float, quarters: int, shape: tuple[int, int]) -> list[Found]:
-    """Faces in `small` (the image scaled by `scale`) turned `quarters` times, in original pixels."""
+def _pass(view: np.ndarray, to_original: np.ndarray, shape: tuple[int, int]) -> list[Found]:
+    """Faces YuNet finds in `view` (a scaled, turned copy), in original pixels (`to_original`: 2x3 affine)."""
     from ncii_shield.signals.yunet import detect
 
-    turned = np.rot90(small, k=quarters) if quarters else small
     height, width = shape
+    scale = math.sqrt(abs(float(np.linalg.det(to_original[:, :2]))))  # original pixels per view pixel
     found: list[Found] = []
-    for d in detect(turned):
+    for d in detect(np.ascontiguousarray(view)):
         if d.score < MIN_SCORE:
             continue
         tx, ty, side = _square(d.x, d.y, d.w, d.h)
-        points = _unturn(np.vstack([[tx, ty], d.landmarks]), quarters, small.shape[:2])
-        points = (points + 0.5) / scale - 0.5
-        cx, cy, size = float(points[0, 0]), float(points[0, 1]), side / scale
+        points = np.vstack([[tx, ty], d.landmarks]) @ to_original[:, :2].T + to_original[:, 2]
+        cx, cy, size = float(points[0, 0]), float(points[0, 1]), side * scale
         if size + 1 < MIN_FACE_PX or not (0 <= cx < width and 0 <= cy < height):
             continue
         found.append(Found(cx, cy, size, d.score / 100, _tilt(points[1:])))
@@ -257,12 +279,24 @@ def locate_faces(rgb: np.ndarray, passes: Passes = STANDARD) -> list[Found]:
         return []  # no face fits; and scaling a 1-pixel strip would give a 0-pixel image
     longest = max(height, width)
     scale = min(MAX_UPSCALE, passes.upright_side / longest)
-    found = _pass(_resized(rgb, scale), scale, 0, (height, width))
+    found = _pass(_resized(rgb, scale), _unscale(scale), (height, width))
     if passes.turns:
         turn_scale = min(MAX_UPSCALE, passes.turn_side / longest)
         small = _resized(rgb, turn_scale)
         for angle in passes.turns:
-            found += _pass(small, turn_scale, angle // 90, (height, width))
+            quarters = angle // 90
+            view = np.rot90(small, k=quarters)
+            found += _pass(
+                view, _then(_unturn(quarters, small.shape[:2]), _unscale(turn_scale)), (height, width)
+            )
+    if passes.diagonal_side:
+        diagonal_scale = min(MAX_UPSCALE, passes.diagonal_side / longest)
+        small = _resized(rgb, diagonal_scale)
+        canvas, to_small = _diagonal(small)
+        to_original = _then(to_small, _unscale(diagonal_scale))
+        for quarters in range(4):  # 45°, 135°, 225° and 315°
+            view = np.rot90(canvas, k=quarters)
+            found += _pass(view, _then(_unturn(quarters, canvas.shape[:2]), to_original), (height, width))
     return _merge(rgb, found)
 
 
