@@ -107,8 +107,9 @@ def read_weights(lib: ctypes.CDLL) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def build_graph(weights: dict[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
-    """The network as a serialised ONNX model: input (1, h, w, 3) uint8 BGR with h and w multiples of 32,
-    outputs `s8`, `s16`, `s32`: (1, 16, h/s, w/s) raw head values (cls, box 4, obj, landmarks 10)."""
+    """The network as a serialised ONNX model. Inputs: `image` (1, h, w, 3) uint8 RGB, any size, and `pads`
+    (8,) int64, the rows and columns to add below and right (NHWC order) to reach multiples of 32. Outputs
+    `s8`, `s16`, `s32`: (1, 16, h/s, w/s) raw head values (cls, box 4, obj, landmarks 10) per stride."""
     nodes: list[bytes] = []
     initializers: list[bytes] = []
     counter = iter(range(1_000_000))
@@ -147,9 +148,10 @@ def build_graph(weights: dict[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
     def pool(x: str) -> str:
         return emit("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
 
-    x = emit("Transpose", [emit("Cast", ["image"], to=wire.FLOAT)], perm=[0, 3, 1, 2])
-    first, bias = weights["backbone__model0_pw"]  # im2col channels: (tap row, tap column, B/G/R)
-    kernel = first[:, :27].reshape(-1, 3, 3, 3).transpose(0, 3, 1, 2)
+    x = emit("Transpose", [emit("Pad", ["image", "pads"])], perm=[0, 3, 1, 2])  # zeros, as the library pads
+    x = emit("Cast", [x], to=wire.FLOAT)  # raw 0-255 values
+    first, bias = weights["backbone__model0_pw"]  # im2col channels: (tap row, tap column, B/G/R), 27 of 32
+    kernel = first[:, :27].reshape(-1, 3, 3, 3).transpose(0, 3, 1, 2)[:, ::-1]  # BGR weights, RGB input
     x = relu(
         emit("Conv", [x, constant(kernel), constant(bias)], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4)
     )
@@ -178,7 +180,7 @@ def build_graph(weights: dict[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
         "yunet_libfacedetection_v3",
         nodes,
         initializers,
-        [wire.value_info("image", wire.UINT8, [1, *shape, 3])],
+        [wire.value_info("image", wire.UINT8, [1, *shape, 3]), wire.value_info("pads", wire.INT64, [8])],
         [wire.value_info(f"s{s}", wire.FLOAT, [1, 16, f"h{s}", f"w{s}"]) for s in STRIDES],
     )
 
@@ -257,6 +259,6 @@ class Detector:
     def rows(self, rgb: np.ndarray) -> np.ndarray:
         """The library's result rows for an RGB image of any size: (n, 15) int32, best first."""
         height, width = rgb.shape[:2]
-        padded = np.zeros((1, -(-height // PAD_TO) * PAD_TO, -(-width // PAD_TO) * PAD_TO, 3), np.uint8)
-        padded[0, :height, :width] = rgb[:, :, ::-1]  # the network was trained on BGR
-        return decode(self.session.run(None, {"image": padded}))
+        pads = np.array([0, 0, 0, 0, 0, -height % PAD_TO, -width % PAD_TO, 0], np.int64)
+        image = np.ascontiguousarray(rgb, dtype=np.uint8)[None]
+        return decode(self.session.run(None, {"image": image, "pads": pads}))
