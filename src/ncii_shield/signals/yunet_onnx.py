@@ -253,6 +253,7 @@ class Detector:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL  # blocked layouts: ~3x
         graph = build_graph(read_weights(lib))
         self.session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
