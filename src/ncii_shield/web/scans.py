@@ -128,7 +128,7 @@ class Jobs:
         ).start()
         return job
 
-    def _run(self, store: Store, job: Job, path: Path, done: Callable[[], None] | None) -> None:
+    def _run(self, store: Store, job: Job, path: Path, cleanup: Callable[[], None] | None) -> None:
         try:
             # One worker: a process pool forked from a threaded web server is not safe.
             done = scan_path(
@@ -155,9 +155,9 @@ class Jobs:
         except Exception as exc:  # reported on the page, never lost silently
             job.error = f"{exc.__class__.__name__}: {exc}"
         finally:
-            if done is not None:
+            if cleanup is not None:
                 try:
-                    done()
+                    cleanup()
                     job.spool_deleted = True
                 except Exception as exc:  # the scan's outcome stands; say the file is still there
                     job.error = (job.error + "; " if job.error else "") + f"upload not deleted: {exc}"
