@@ -7,12 +7,14 @@ told to ask for small chunks, so the bar moves in steps a person (and this test)
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import threading
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+from ncii_shield.store.db import Store  # noqa: E402
 from ncii_shield.web import uploads  # noqa: E402
 from ncii_shield.web.auth import assign, create_user  # noqa: E402
 
@@ -101,19 +104,34 @@ def _console_errors(driver: WebDriver) -> list[str]:
     ]
 
 
-def test_a_case_worker_uploads_a_zipped_export_and_sees_the_new_hits(
-    driver: WebDriver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@contextmanager
+def _site(tmp_path: Path, driver: WebDriver) -> Iterator[tuple[str, int, Store]]:
+    """A case with the demo photo enrolled, a case worker signed in, a live server; yields (url, case, store)."""
     store = new_store(tmp_path / "data")
     case = _case(store, [ASSETS / "obama.jpg"])
     with store.session() as s:
         create_user(s, "worker", PASSWORD, "case_worker", language="en")
         assign(s, "worker", case)
+    try:
+        with live_server(store) as url:
+            driver.get(url + "/login")
+            driver.find_element(By.ID, "username").send_keys("worker")
+            driver.find_element(By.ID, "password").send_keys(PASSWORD)
+            driver.find_element(By.ID, "login-button").click()
+            WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/cases"))
+            driver.get(f"{url}/cases/{case}/scans")
+            yield url, case, store
+    finally:
+        store.close()
+
+
+def test_a_case_worker_uploads_a_zipped_export_and_sees_the_new_hits(
+    driver: WebDriver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     export = _export_zip(tmp_path)
     monkeypatch.setattr("ncii_shield.web.uploads.CHUNK", 16 * 1024)  # several chunks for a small file
-    checked = (
-        threading.Event()
-    )  # the server's check of the whole file waits for the screenshot of the full bar
+    # The server's check of the whole file waits for the screenshot of the full bar.
+    checked = threading.Event()
     real_check = uploads._check_content
 
     def slow_check(path: Path, settings: object) -> None:
@@ -122,13 +140,7 @@ def test_a_case_worker_uploads_a_zipped_export_and_sees_the_new_hits(
 
     monkeypatch.setattr(uploads, "_check_content", slow_check)
     wait = WebDriverWait(driver, 30)
-    with live_server(store) as url:
-        driver.get(url + "/login")
-        driver.find_element(By.ID, "username").send_keys("worker")
-        driver.find_element(By.ID, "password").send_keys(PASSWORD)
-        driver.find_element(By.ID, "login-button").click()
-        wait.until(lambda d: d.current_url.endswith("/cases"))
-        driver.get(f"{url}/cases/{case}/scans")
+    with _site(tmp_path, driver) as (_, case, store):
         rows_before = len(driver.find_elements(By.CSS_SELECTOR, "table#scans tbody tr"))
         assert not driver.find_elements(By.ID, "job-summary")
 
@@ -160,4 +172,56 @@ def test_a_case_worker_uploads_a_zipped_export_and_sees_the_new_hits(
         assert not (store.settings.data_dir / "uploads" / str(case)).exists() or not any(
             (store.settings.data_dir / "uploads" / str(case)).iterdir()
         )
-    store.close()
+
+
+def test_an_upload_cut_off_resumes_after_a_reload_without_sending_again(
+    driver: WebDriver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server fails from the third chunk on (a full disk): the page says it is retrying; the case worker
+    reloads, chooses the same file, and the upload goes on from what the server holds, to the scan."""
+    export = _export_zip(tmp_path)
+    chunk = 16 * 1024
+    monkeypatch.setattr("ncii_shield.web.uploads.CHUNK", chunk)
+    failing = threading.Event()
+    failing.set()
+    stored: list[int] = []  # where each chunk that reached the disk started
+    real_write = uploads.ChunkSink.write
+
+    def write(self: uploads.ChunkSink, piece: bytes) -> None:
+        if failing.is_set() and self.start >= 2 * chunk:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        if self.written == 0:
+            stored.append(self.start)
+        real_write(self, piece)
+
+    monkeypatch.setattr(uploads.ChunkSink, "write", write)
+    wait = WebDriverWait(driver, 30)
+    with _site(tmp_path, driver) as (_, _case_id, _store):
+        driver.find_element(By.ID, "upload-file").send_keys(str(export))
+        driver.find_element(By.ID, "upload-button").click()
+        wait.until(
+            lambda d: (
+                d.find_element(By.ID, "upload-text").text
+                == "Interrupted (the server's disk is full); trying again…"
+            )
+        )
+        _shot(driver, "upload-retrying", tmp_path)
+        driver.refresh()
+        driver.get_log(
+            "browser"
+        )  # Chromium itself logs each refused chunk (503): expected here, not a page error
+        wait.until(lambda d: d.find_elements(By.ID, "open-uploads"))
+        listed = driver.find_element(By.ID, "open-uploads").text
+        resumed = 100 * 2 * chunk // export.stat().st_size
+        assert listed == f"{export.name}: {resumed} %", listed
+        failing.clear()
+        driver.execute_script(RECORD_BAR)
+        driver.find_element(By.ID, "upload-file").send_keys(str(export))
+        driver.find_element(By.ID, "upload-button").click()
+        WebDriverWait(driver, 180).until(lambda d: d.find_elements(By.ID, "new-hits"))
+        seen = json.loads(driver.execute_script("return sessionStorage.getItem('bar')"))
+        assert min(v for v in seen if v > 0) >= resumed and seen[-1] == 100, seen
+        assert stored == sorted(set(stored)), stored  # no chunk was stored twice
+        assert stored == list(range(0, export.stat().st_size, chunk))
+        assert int(driver.find_element(By.ID, "new-hits").get_attribute("data-n")) >= 2
+        assert _console_errors(driver) == []

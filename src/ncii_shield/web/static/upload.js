@@ -88,6 +88,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!response.ok || response.redirected) {
       const failure = new Error((body.detail || response.status) + (body.hint ? ` (${body.hint})` : ""));
       failure.status = response.redirected ? 401 : response.status;
+      failure.detail = body.detail;
       throw failure;
     }
     return body;
@@ -134,7 +135,7 @@ document.addEventListener("DOMContentLoaded", () => {
         showProgress(offset, file.size);
       } catch (failure) {
         if (!transient(failure) || ++failures > 8) throw failure;
-        text.textContent = form.dataset.uploadRetrying;
+        text.textContent = say(form.dataset.uploadRetrying, { why: failure.detail || "no connection" });
         await pause(Math.min(500 * 2 ** failures, 8000));
         // Ask the server how far it got; only bytes it holds and this page has hashed count.
         state = await ask(base).catch(() => state);
