@@ -434,3 +434,39 @@ def test_unfinished_uploads_older_than_a_day_are_deleted_when_the_next_starts(si
     assert "old.zip: 20 %" in page  # offered for resuming until it is cleaned up
     start(client, csrf, site.a, "new.zip", 50)
     assert not spool(site, site.a, old).exists() and spool(site, site.a, fresh).exists()
+
+
+def test_finishing_while_the_case_is_being_scanned_keeps_the_upload_for_later(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ncii_shield.web import scans
+
+    monkeypatch.setattr(uploads, "OPEN_PER_CASE", 100)
+    client, csrf = login(site, "worker_a")
+    first = export_zip(site.tmp / "busy1", name="ChatExport_2024-10-01")
+    second = export_zip(site.tmp / "busy2", name="ChatExport_2024-10-02", photo="obama.jpg")
+    release = threading.Event()
+    real_scan = scans.scan_path
+
+    def held(*args: object, **kwargs: object) -> object:
+        release.wait(30)
+        return real_scan(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scans, "scan_path", held)
+    _, running = send_all(client, csrf, site.a, "ChatExport_2024-10-01.zip", first)
+    assert running.status_code == 200, running.text
+    upload = start(client, csrf, site.a, "ChatExport_2024-10-02.zip", len(second)).json()["id"]
+    chunk(client, csrf, site.a, upload, 0, second)
+    busy = finish(client, csrf, site.a, upload, second)
+    assert busy.status_code == 409 and "already running" in busy.json()["detail"]
+    assert client.get(f"/cases/{site.a}/uploads/{upload}", headers=JSON).json()["offset"] == len(second)
+    release.set()
+    assert wait_for(client, site.a, running.json()["job"])["error"] is None
+    later = finish(client, csrf, site.a, upload, second)
+    assert later.status_code == 200, later.text
+    state = wait_for(client, site.a, later.json()["job"])
+    assert state["error"] is None and state["spool_deleted"] and not spool(site, site.a, upload).exists()
+    # A case's unfinished uploads are bounded: each may be as large as the cap.
+    monkeypatch.setattr(uploads, "OPEN_PER_CASE", len(list(spool(site, site.a).iterdir())))
+    refused = start(client, csrf, site.a, "one-more.zip", 10)
+    assert refused.status_code == 409 and "unfinished uploads" in refused.json()["detail"]

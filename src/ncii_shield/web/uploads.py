@@ -240,6 +240,8 @@ class Spool:
         """Check size and SHA-256, then the content by the intake layer's rules; a verified upload is then
         under its own name. A damaged or refused file is deleted (nothing of it was stored)."""
         upload = self.get(case_id, upload_id)
+        if upload.state == "scanning":
+            raise Conflict("this upload is being scanned", hint="wait for the scan to finish")
         if upload.state != "receiving":
             return upload  # verified before (a retried finish, or the case's scan was busy)
         if upload.received != upload.size:
@@ -273,8 +275,10 @@ class Spool:
         return upload
 
     def mark(self, upload: Upload, state: str) -> None:
+        """Record the state, unless the upload is gone already (its scan ended and deleted it)."""
         upload.state = state
-        self._save(upload)
+        if self._folder(upload.case_id, upload.id).is_dir():
+            self._save(upload)
 
     def discard(self, case_id: int, upload_id: str) -> None:
         shutil.rmtree(self._folder(case_id, upload_id), ignore_errors=True)
