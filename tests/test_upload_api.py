@@ -470,3 +470,26 @@ def test_finishing_while_the_case_is_being_scanned_keeps_the_upload_for_later(
     monkeypatch.setattr(uploads, "OPEN_PER_CASE", len(list(spool(site, site.a).iterdir())))
     refused = start(client, csrf, site.a, "one-more.zip", 10)
     assert refused.status_code == 409 and "unfinished uploads" in refused.json()["detail"]
+
+
+def test_a_zipped_html_export_is_scanned_like_a_json_one(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telegram Desktop's default format: the same intake reads it from the upload."""
+    from ncii_shield.demo.html_export import write_html_export, zip_export
+
+    monkeypatch.setattr(uploads, "OPEN_PER_CASE", 100)
+    json_dir = site.tmp / "html-src"
+    write_export(
+        json_dir,
+        [message(1, photo="photos/a.jpg", text="look"), message(2, text="plain words")],
+        chat_id=1801230077,
+        files={"photos/a.jpg": (ASSETS / "obama.jpg").read_bytes()},
+    )
+    html = write_html_export(json_dir, site.tmp / "html", thumbs=False)
+    data = zip_export(html, site.tmp / "html.zip", top="ChatExport_2024-11-05").read_bytes()
+    client, csrf = login(site, "worker_b")
+    upload, done = send_all(client, csrf, site.b, "ChatExport_2024-11-05.zip", data)
+    assert done.status_code == 200, done.text
+    state = wait_for(client, site.b, done.json()["job"])
+    assert state["error"] is None and state["items"] == 2 and state["spool_deleted"], state
+    assert not spool(site, site.b, upload).exists()
+    assert "ChatExport_2024-11-05" in client.get(f"/cases/{site.b}/scans").text
