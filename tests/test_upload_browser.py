@@ -85,6 +85,16 @@ def _export_zip(folder: Path) -> Path:
     return out
 
 
+def _crafted_zip(folder: Path) -> Path:
+    out = folder / "evil.zip"
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(
+            "ChatExport/result.json", '{"name": "r", "type": "private_group", "id": 5, "messages": []}'
+        )
+        archive.writestr("../../outside.txt", "x")
+    return out
+
+
 def _shot(driver: WebDriver, name: str, tmp_path: Path) -> None:
     """Keep the screenshot (NCII_TEST_SHOTS) and check it is a page, not a blank."""
     path = (SHOTS or tmp_path) / f"{name}.png"
@@ -149,7 +159,24 @@ def test_a_case_worker_uploads_a_zipped_export_and_sees_the_new_hits(
         error = driver.find_element(By.ID, "upload-error")
         assert error.is_displayed() and error.text == "Choose a file first."
 
+        # A crafted zip (a member leaving the archive): one line saying why, and the page stays usable.
+        checked.set()
+        driver.find_element(By.ID, "upload-file").send_keys(str(_crafted_zip(tmp_path)))
+        driver.find_element(By.ID, "upload-button").click()
+        wait.until(lambda d: "leaves the archive" in d.find_element(By.ID, "upload-error").text)
+        assert driver.find_element(By.ID, "upload-error").text.startswith(
+            "Upload stopped: evil.zip has a member"
+        )
+        assert driver.find_element(By.ID, "upload-button").is_enabled()
+        assert not driver.find_element(By.ID, "upload-bar").is_displayed()
+        _shot(driver, "upload-refused", tmp_path)
+        driver.get_log(
+            "browser"
+        )  # Chromium logs the refused request (400) itself: expected, not a page error
+        checked.clear()
+
         driver.execute_script(RECORD_BAR)
+        driver.find_element(By.ID, "upload-file").clear()
         driver.find_element(By.ID, "upload-file").send_keys(str(export))
         driver.find_element(By.ID, "upload-button").click()
         wait.until(lambda d: d.find_element(By.ID, "upload-text").text == "Received; checking the file…")

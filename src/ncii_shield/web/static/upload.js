@@ -85,9 +85,10 @@ document.addEventListener("DOMContentLoaded", () => {
     const response = await fetch(url, { credentials: "same-origin", ...options, headers });
     let body;
     try { body = await response.json(); } catch (_) { body = { detail: `${response.status} ${response.statusText}` }; }
-    if (!response.ok || response.redirected) {
+    if (response.redirected) throw Object.assign(new Error(form.dataset.uploadSignedOut), { status: 401 });
+    if (!response.ok) {
       const failure = new Error((body.detail || response.status) + (body.hint ? ` (${body.hint})` : ""));
-      failure.status = response.redirected ? 401 : response.status;
+      failure.status = response.status;
       failure.detail = body.detail;
       throw failure;
     }
@@ -163,6 +164,7 @@ document.addEventListener("DOMContentLoaded", () => {
       error.textContent = `${form.dataset.uploadFailed} ${failure.message}`;
       error.hidden = false;
       text.textContent = "";
+      bar.hidden = true;
       button.disabled = false;
     }
   });
