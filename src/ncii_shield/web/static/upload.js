@@ -11,7 +11,7 @@ class Sha256 {
     this.block = new Uint8Array(64);
     this.used = 0;
     this.length = 0;
-    this.w = new Uint32Array(64);
+    this.w = new Int32Array(64);
   }
   update(bytes) {
     let at = 0;
@@ -30,17 +30,17 @@ class Sha256 {
     this.used = bytes.length - at;
   }
   compress(bytes, at) {
-    const w = this.w, h = this.h;
-    for (let i = 0; i < 16; i++) w[i] = (bytes[at + 4 * i] << 24) | (bytes[at + 4 * i + 1] << 16) | (bytes[at + 4 * i + 2] << 8) | bytes[at + 4 * i + 3];
+    const w = this.w, h = this.h, K = SHA256_K;
+    for (let i = 0; i < 16; i++, at += 4) w[i] = (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
     for (let i = 16; i < 64; i++) {
-      const a = w[i - 15], b = w[i - 2];
-      const s0 = ((a >>> 7) | (a << 25)) ^ ((a >>> 18) | (a << 14)) ^ (a >>> 3);
-      const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
+      const x = w[i - 15], y = w[i - 2];
+      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
       w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
     }
-    let [a, b, c, d, e, f, g, k] = h;
+    let a = h[0] | 0, b = h[1] | 0, c = h[2] | 0, d = h[3] | 0, e = h[4] | 0, f = h[5] | 0, g = h[6] | 0, k = h[7] | 0;
     for (let i = 0; i < 64; i++) {
-      const t1 = (k + (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) + ((e & f) ^ (~e & g)) + Sha256.K[i] + w[i]) | 0;
+      const t1 = (k + (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) + ((e & f) ^ (~e & g)) + K[i] + w[i]) | 0;
       const t2 = ((((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
       k = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
     }
@@ -58,7 +58,7 @@ class Sha256 {
     return Array.from(this.h, (v) => v.toString(16).padStart(8, "0")).join("");
   }
 }
-Sha256.K = new Uint32Array([
+const SHA256_K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
   0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
   0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
@@ -120,18 +120,26 @@ document.addEventListener("DOMContentLoaded", () => {
       text.textContent = say(form.dataset.uploadHashing, { p: Math.floor((100 * hashed) / file.size) });
     }
     let offset = state.offset, failures = 0;
+    // The chunk the server accepted last is hashed while the next one travels (hashing is as slow as a fast
+    // network): `hashed` counts only bytes both accepted and hashed.
+    let accepted = null;
+    const settle = () => {
+      if (accepted) { digest.update(accepted); hashed += accepted.length; accepted = null; }
+    };
     showProgress(offset, file.size);
     while (offset < file.size) {
       const bytes = new Uint8Array(await file.slice(offset, Math.min(offset + state.chunk, file.size)).arrayBuffer());
+      const sending = ask(`${base}/chunk?offset=${offset}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": csrf },
+        body: bytes,
+      });
+      settle();
       try {
-        const answer = await ask(`${base}/chunk?offset=${offset}`, {
-          method: "POST",
-          headers: { "Content-Type": "application/octet-stream", "X-CSRF-Token": csrf },
-          body: bytes,
-        });
+        const answer = await sending;
         if (answer.offset !== offset + bytes.length) throw Object.assign(new Error("offset"), { status: 409 });
-        digest.update(bytes);
-        offset = hashed = answer.offset;
+        accepted = bytes;
+        offset = answer.offset;
         failures = 0;
         showProgress(offset, file.size);
       } catch (failure) {
@@ -143,6 +151,7 @@ document.addEventListener("DOMContentLoaded", () => {
         if (state.offset !== hashed) return upload(file); // out of step (another tab?): start over cleanly
       }
     }
+    settle();
     bar.value = 100;
     text.textContent = form.dataset.uploadChecking;
     const started = await ask(`${base}/finish`, { method: "POST", body: formBody({ sha256: digest.hex() }) });
