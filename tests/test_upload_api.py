@@ -493,3 +493,18 @@ def test_a_zipped_html_export_is_scanned_like_a_json_one(site: Site, monkeypatch
     assert state["error"] is None and state["items"] == 2 and state["spool_deleted"], state
     assert not spool(site, site.b, upload).exists()
     assert "ChatExport_2024-11-05" in client.get(f"/cases/{site.b}/scans").text
+
+
+def test_purging_a_case_deletes_its_unfinished_uploads(tmp_path: Path) -> None:
+    """Purge shreds a case's keys; an upload waiting in clear for that case must not outlive it."""
+    from ncii_shield.cases.retention import purge_case
+
+    store = new_store(tmp_path / "data")
+    keep, doomed = _case(store), _case(store)
+    spool = uploads.Spool(store.settings)
+    waiting = {c: spool.start(c, "ChatExport.zip", 10, "k", "worker", keep=set()) for c in (keep, doomed)}
+    with store.session() as s:
+        purge_case(store, s, doomed)
+    assert not (store.settings.upload_dir / str(doomed)).exists()
+    assert spool.get(keep, waiting[keep].id).size == 10
+    store.close()

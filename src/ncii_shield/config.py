@@ -306,6 +306,11 @@ class Settings:
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
 
+    @property
+    def upload_dir(self) -> Path:
+        """Exports uploaded from the browser, per case, until their scan has read them (web/uploads.py)."""
+        return self.data_dir / "uploads"
+
     def __repr__(self) -> str:
         shown = []
         for f in fields(self):

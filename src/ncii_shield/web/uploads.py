@@ -108,7 +108,7 @@ class Spool:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.root = settings.data_dir / "uploads"
+        self.root = settings.upload_dir
         self.cap = settings.upload_max_mb * MIB
 
     # ------------------------------------------------------------------------------------------ reading
