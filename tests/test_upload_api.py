@@ -508,3 +508,24 @@ def test_purging_a_case_deletes_its_unfinished_uploads(tmp_path: Path) -> None:
     assert not (store.settings.upload_dir / str(doomed)).exists()
     assert spool.get(keep, waiting[keep].id).size == 10
     store.close()
+
+
+def test_a_case_worker_deletes_an_unfinished_upload_and_no_one_else_can(site: Site) -> None:
+    a, csrf_a = login(site, "worker_a")
+    b, csrf_b = login(site, "worker_b")
+    upload = start(a, csrf_a, site.a, "to-delete.zip", 50).json()["id"]
+    chunk(a, csrf_a, site.a, upload, 0, b"PK" * 10)
+    page = a.get(f"/cases/{site.a}/scans").text
+    assert f'action="/cases/{site.a}/uploads/{upload}/delete"' in page and 'form="delete-' in page
+    assert b.post(f"/cases/{site.a}/uploads/{upload}/delete", data={"csrf_token": csrf_b}).status_code == 403
+    assert b.post(f"/cases/{site.b}/uploads/{upload}/delete", data={"csrf_token": csrf_b}).status_code == 404
+    assert (
+        a.post(f"/cases/{site.a}/uploads/{upload}/delete", data={"csrf_token": "forged"}).status_code == 403
+    )
+    assert spool(site, site.a, upload).exists()
+    done = a.post(f"/cases/{site.a}/uploads/{upload}/delete", data={"csrf_token": csrf_a})
+    assert done.status_code == 303 and done.headers["location"] == f"/cases/{site.a}/scans"
+    assert not spool(site, site.a, upload).exists()
+    assert f"uploads/{upload}/delete" not in a.get(f"/cases/{site.a}/scans").text
+    with site.store.session() as s:
+        assert s.scalar(select(func.count()).where(AuditEvent.action == "upload.deleted")) == 1

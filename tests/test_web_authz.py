@@ -107,6 +107,7 @@ ROUTES = [
     ("GET", "/cases/{case}/uploads/" + "0" * 32, "case.scan", True),
     ("POST", "/cases/{case}/uploads/" + "0" * 32 + "/chunk", "case.scan", True),
     ("POST", "/cases/{case}/uploads/" + "0" * 32 + "/finish", "case.scan", True),
+    ("POST", "/cases/{case}/uploads/" + "0" * 32 + "/delete", "case.scan", True),
     ("GET", "/audit", "audit.view", False),
     ("GET", "/admin/users", "users.manage", False),
     ("POST", "/admin/users/nobody-here/disable", "users.manage", False),  # admins: 404, no such user

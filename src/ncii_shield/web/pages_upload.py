@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from ncii_shield.errors import Conflict, NciiError
 from ncii_shield.store import audit
 from ncii_shield.web.deps import get_store, load_case
-from ncii_shield.web.render import check_csrf, signed_in
+from ncii_shield.web.render import check_csrf, redirect, signed_in
 from ncii_shield.web.scans import Jobs
 from ncii_shield.web.uploads import Spool, Upload
 
@@ -110,6 +110,19 @@ def upload_finish(
     upload = spool.finish(case_id, upload_id, sha256)
     job = _scan(request, spool, upload, user)
     return JSONResponse({"job": job, "url": f"/cases/{case_id}/scans?job={job}"})
+
+
+@router.post("/cases/{case_id}/uploads/{upload_id}/delete")
+def upload_delete(request: Request, case_id: int, upload_id: str, csrf_token: str = Form("")) -> Response:
+    """Delete an unfinished upload now (the person's images need not wait a day for the clean-up)."""
+    store = get_store(request)
+    with store.session() as session:
+        who = signed_in(request, session)
+        check_csrf(request, csrf_token)
+        load_case(session, who, "case.scan", case_id)
+        upload = Spool(store.settings).delete(case_id, upload_id)
+        audit.record(session, "upload.deleted", case_id=case_id, upload=upload.id, size=upload.size)
+    return redirect(f"/cases/{case_id}/scans")
 
 
 def _scan(request: Request, spool: Spool, upload: Upload, user: str) -> str:

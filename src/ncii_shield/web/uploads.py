@@ -168,7 +168,7 @@ class Spool:
         if len(self.open_uploads(case_id)) >= OPEN_PER_CASE:
             raise Conflict(
                 f"this case already has {OPEN_PER_CASE} unfinished uploads",
-                hint="finish or cancel one of them first",
+                hint="finish one of them, or delete it on the scans page",
             )
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
@@ -279,6 +279,14 @@ class Spool:
         upload.state = state
         if self._folder(upload.case_id, upload.id).is_dir():
             self._save(upload)
+
+    def delete(self, case_id: int, upload_id: str) -> Upload:
+        """A case worker's delete of an unfinished upload (never of one a scan is reading)."""
+        upload = self.get(case_id, upload_id)
+        if upload.state == "scanning":
+            raise Conflict("this upload is being scanned", hint="it is deleted when the scan ends")
+        self.discard(case_id, upload_id)
+        return upload
 
     def discard(self, case_id: int, upload_id: str) -> None:
         shutil.rmtree(self._folder(case_id, upload_id), ignore_errors=True)
