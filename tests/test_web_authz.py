@@ -102,6 +102,12 @@ ROUTES = [
     ("GET", "/notices/{notice}", "takedown", True),
     ("GET", "/cases/{case}/scans", "case.scan", True),
     ("POST", "/cases/{case}/scans", "case.scan", True),
+    # Uploads (web/pages_upload.py): exactly who may start a scan; allowed roles get 400/404 (no such upload).
+    ("POST", "/cases/{case}/uploads", "case.scan", True),
+    ("GET", "/cases/{case}/uploads/" + "0" * 32, "case.scan", True),
+    ("POST", "/cases/{case}/uploads/" + "0" * 32 + "/chunk", "case.scan", True),
+    ("POST", "/cases/{case}/uploads/" + "0" * 32 + "/finish", "case.scan", True),
+    ("POST", "/cases/{case}/uploads/" + "0" * 32 + "/delete", "case.scan", True),
     ("GET", "/audit", "audit.view", False),
     ("GET", "/admin/users", "users.manage", False),
     ("POST", "/admin/users/nobody-here/disable", "users.manage", False),  # admins: 404, no such user
@@ -123,6 +129,7 @@ def test_authorisation_matrix(site: tuple[str, dict[str, int], dict[str, str]], 
         "/evidence": {"media": "none"},
         "/mark": {"status": "acknowledged"},
         "/scans": {"name": "not-there"},
+        "/uploads": {"name": "not-an-export", "size": "1"},
     }
     failures = []
     for method, template, action, about_case in ROUTES:

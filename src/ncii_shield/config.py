@@ -32,6 +32,9 @@ DEFAULT_ZIP_MAX_BYTES = 64 * 1024**3  # total uncompressed size of a zip
 DEFAULT_ZIP_MAX_MEMBERS = 500_000
 DEFAULT_ZIP_MAX_RATIO = 250.0  # uncompressed/compressed, for members over 1 MiB; deflate tops out near 1,030
 DEFAULT_SCAN_CHUNK = 64  # items per scan transaction
+DEFAULT_UPLOAD_MAX_MB = (
+    4096  # the largest export a browser may upload (MiB); bigger ones go in the import folder
+)
 KEY_BYTES = 32
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -259,6 +262,12 @@ class Settings:
         "the folder the web app offers exports from (default <data dir>/imports)",
         parse=_path,
     )
+    upload_max_mb: int = _setting(
+        "NCII_UPLOAD_MAX_MB",
+        "the largest export a case worker may upload from the browser, in MiB (default 4096)",
+        DEFAULT_UPLOAD_MAX_MB,
+        parse=_count("a number of MiB"),
+    )
     reporter_org: str | None = _setting(
         "NCII_REPORTER_ORG", "who reports, in notices (`takedown draft --org`)"
     )
@@ -296,6 +305,11 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def upload_dir(self) -> Path:
+        """Exports uploaded from the browser, per case, until their scan has read them (web/uploads.py)."""
+        return self.data_dir / "uploads"
 
     def __repr__(self) -> str:
         shown = []

@@ -7,6 +7,7 @@ so does everything collected only for it. Items that other cases also hit stay, 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -139,6 +140,8 @@ def purge_case(store: Store, session: Session, case_id: int) -> PurgeResult:
         sources=result.sources,
     )
     session.flush()
+    # Exports uploaded for this case and not yet scanned hold the person's images in clear: they go now.
+    shutil.rmtree(store.settings.upload_dir / str(int(case_id)), ignore_errors=True)
     return result
 
 

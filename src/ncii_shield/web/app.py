@@ -31,6 +31,11 @@ SECURITY_HEADERS = {
 JSON_PATHS = ("/api/", "/h/", "/m/", "/c/", "/status")
 
 
+def wants_json(request: Request) -> bool:
+    """An API path, or a page's script asking for JSON (the upload): errors answer as JSON, not pages."""
+    return request.url.path.startswith(JSON_PATHS) or "application/json" in request.headers.get("accept", "")
+
+
 def create_app(store: Store, *, secure_cookies: bool = True) -> FastAPI:
     """The whole app. ``secure_cookies=False`` only for plain-HTTP loopback (tests, a laptop demo)."""
     from importlib.resources import files
@@ -59,14 +64,14 @@ def create_app(store: Store, *, secure_cookies: bool = True) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith(JSON_PATHS):
+        if wants_json(request):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         return error_page(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(NciiError)
     async def ncii_error(request: Request, exc: NciiError) -> Response:
         """Any error a user can act on: its kind gives the status (errors.py); nothing was written."""
-        if request.url.path.startswith(JSON_PATHS):
+        if wants_json(request):
             body = {"detail": exc.message} | ({"hint": exc.hint} if exc.hint else {})
             return JSONResponse(body, status_code=exc.http_status)
         return error_page(request, exc.http_status, str(exc))
@@ -74,7 +79,7 @@ def create_app(store: Store, *, secure_cookies: bool = True) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         """A bug: say so plainly (the traceback goes to the server log), never a reset connection."""
-        if request.url.path.startswith(JSON_PATHS):
+        if wants_json(request):
             return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
         return error_page(request, 500, "internal error; see the server log")
 

@@ -20,6 +20,7 @@ from ncii_shield.web import (
     pages_review,
     pages_spread,
     pages_takedown,
+    pages_upload,
 )
 from ncii_shield.web.render import error_page
 
@@ -32,6 +33,7 @@ for _area in (
     pages_evidence,
     pages_admin,
     pages_spread,
+    pages_upload,
 ):
     router.include_router(_area.router)
 

@@ -25,6 +25,7 @@ from ncii_shield.store import audit
 from ncii_shield.text.service import add_terms
 from ncii_shield.web.auth import allowed, assign_creator, visible_cases
 from ncii_shield.web.deps import check, get_store, load_case
+from ncii_shield.web.pages_upload import upload_context
 from ncii_shield.web.render import check_csrf, redirect, render, signed_in
 from ncii_shield.web.scans import import_dir, importable
 
@@ -183,6 +184,7 @@ def scans_page(request: Request, case_id: int) -> Response:
             names=importable(store),
             folder=str(import_dir(store)),
             job=job if job is not None and job.case_id == case_id else None,
+            **upload_context(request, case_id),
         )
 
 

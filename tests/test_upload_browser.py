@@ -1,0 +1,255 @@
+"""Uploading an export in a real headless Chromium (Selenium, as tests/test_web_browser.py): the file goes in
+chunks with a progress bar that reaches 100 %, the scan runs, and the scans page comes back with the new hits.
+
+The export is a small benign one (tests/exports.py, a demo photo), zipped as people send them. The server is
+told to ask for small chunks, so the bar moves in steps a person (and this test) can see.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import threading
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageStat
+
+from tests.conftest import ASSETS, new_store
+from tests.exports import message, write_export
+from tests.test_scan import _case
+from tests.web_server import live_server
+
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMEDRIVER.is_file() or not CHROMIUM.is_file():
+    pytest.skip("needs Chromium and chromedriver in /usr/bin", allow_module_level=True)
+webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
+
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from ncii_shield.store.db import Store  # noqa: E402
+from ncii_shield.web import uploads  # noqa: E402
+from ncii_shield.web.auth import assign, create_user  # noqa: E402
+
+SHOTS = Path(os.environ["NCII_TEST_SHOTS"]) if os.environ.get("NCII_TEST_SHOTS") else None
+PASSWORD = "correct horse battery staple"
+
+# Kept across the page change the upload ends with: every value the bar showed, in order.
+RECORD_BAR = """
+const bar = document.getElementById('upload-bar');
+sessionStorage.setItem('bar', '[]');
+new MutationObserver(() => {
+  const seen = JSON.parse(sessionStorage.getItem('bar'));
+  seen.push(Number(bar.getAttribute('value')));
+  sessionStorage.setItem('bar', JSON.stringify(seen));
+}).observe(bar, { attributes: true, attributeFilter: ['value'] });
+"""
+
+
+@pytest.fixture
+def driver() -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    chrome = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    chrome.set_page_load_timeout(30)
+    yield chrome
+    chrome.quit()
+
+
+def _export_zip(folder: Path) -> Path:
+    root = folder / "ChatExport_2024-08-24"
+    write_export(
+        root,
+        [message(1, photo="photos/a.jpg", text="look at this"), message(2, text="nothing here")],
+        chat_id=1801234999,
+        files={"photos/a.jpg": (ASSETS / "obama.jpg").read_bytes()},
+    )
+    out = folder / "ChatExport_2024-08-24.zip"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(root.rglob("*")):
+            archive.write(path, f"{root.name}/{path.relative_to(root)}")
+    out.write_bytes(buffer.getvalue())
+    return out
+
+
+def _crafted_zip(folder: Path) -> Path:
+    out = folder / "evil.zip"
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(
+            "ChatExport/result.json", '{"name": "r", "type": "private_group", "id": 5, "messages": []}'
+        )
+        archive.writestr("../../outside.txt", "x")
+    return out
+
+
+def _shot(driver: WebDriver, name: str, tmp_path: Path) -> None:
+    """Keep the screenshot (NCII_TEST_SHOTS) and check it is a page, not a blank."""
+    path = (SHOTS or tmp_path) / f"{name}.png"
+    path.write_bytes(driver.get_screenshot_as_png())
+    with Image.open(path) as im:
+        rgb = im.convert("RGB")
+    colours = rgb.getcolors(maxcolors=1 << 24) or []
+    spread = sum(ImageStat.Stat(rgb).stddev) / 3
+    assert rgb.size[0] >= 1000 and len(colours) >= 50 and spread > 10, (name, len(colours), spread)
+
+
+def _console_errors(driver: WebDriver) -> list[str]:
+    return [
+        e["message"]
+        for e in driver.get_log("browser")
+        if e["level"] == "SEVERE" or "Content Security Policy" in e["message"]
+    ]
+
+
+@contextmanager
+def _site(tmp_path: Path, driver: WebDriver) -> Iterator[tuple[str, int, Store]]:
+    """A case with the demo photo enrolled, a case worker signed in, a live server; yields (url, case, store)."""
+    store = new_store(tmp_path / "data")
+    case = _case(store, [ASSETS / "obama.jpg"])
+    with store.session() as s:
+        create_user(s, "worker", PASSWORD, "case_worker", language="en")
+        assign(s, "worker", case)
+    try:
+        with live_server(store) as url:
+            driver.get(url + "/login")
+            driver.find_element(By.ID, "username").send_keys("worker")
+            driver.find_element(By.ID, "password").send_keys(PASSWORD)
+            driver.find_element(By.ID, "login-button").click()
+            WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/cases"))
+            driver.get(f"{url}/cases/{case}/scans")
+            yield url, case, store
+    finally:
+        store.close()
+
+
+def test_a_case_worker_uploads_a_zipped_export_and_sees_the_new_hits(
+    driver: WebDriver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export = _export_zip(tmp_path)
+    monkeypatch.setattr("ncii_shield.web.uploads.CHUNK", 16 * 1024)  # several chunks for a small file
+    # The server's check of the whole file waits for the screenshot of the full bar.
+    checked = threading.Event()
+    real_check = uploads._check_content
+
+    def slow_check(path: Path, settings: object) -> None:
+        checked.wait(20)
+        real_check(path, settings)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(uploads, "_check_content", slow_check)
+    wait = WebDriverWait(driver, 30)
+    with _site(tmp_path, driver) as (_, case, store):
+        rows_before = len(driver.find_elements(By.CSS_SELECTOR, "table#scans tbody tr"))
+        assert not driver.find_elements(By.ID, "job-summary")
+
+        # Nothing chosen: one line on the page, no request.
+        driver.find_element(By.ID, "upload-button").click()
+        error = driver.find_element(By.ID, "upload-error")
+        assert error.is_displayed() and error.text == "Choose a file first."
+
+        # A crafted zip (a member leaving the archive): one line saying why, and the page stays usable.
+        checked.set()
+        driver.find_element(By.ID, "upload-file").send_keys(str(_crafted_zip(tmp_path)))
+        driver.find_element(By.ID, "upload-button").click()
+        wait.until(lambda d: "leaves the archive" in d.find_element(By.ID, "upload-error").text)
+        assert driver.find_element(By.ID, "upload-error").text.startswith(
+            "Upload stopped: evil.zip has a member"
+        )
+        assert driver.find_element(By.ID, "upload-button").is_enabled()
+        assert not driver.find_element(By.ID, "upload-bar").is_displayed()
+        _shot(driver, "upload-refused", tmp_path)
+        driver.get_log(
+            "browser"
+        )  # Chromium logs the refused request (400) itself: expected, not a page error
+        checked.clear()
+
+        driver.execute_script(RECORD_BAR)
+        driver.find_element(By.ID, "upload-file").clear()
+        driver.find_element(By.ID, "upload-file").send_keys(str(export))
+        driver.find_element(By.ID, "upload-button").click()
+        wait.until(lambda d: d.find_element(By.ID, "upload-text").text == "Received; checking the file…")
+        assert driver.find_element(By.ID, "upload-bar").get_attribute("value") == "100"
+        _shot(driver, "upload-sent", tmp_path)
+        checked.set()
+
+        # The page hands over to the scan (?job=…), which reloads the scans page when it is done.
+        WebDriverWait(driver, 180).until(lambda d: d.find_elements(By.ID, "new-hits"))
+        seen = json.loads(driver.execute_script("return sessionStorage.getItem('bar')"))
+        assert seen[-1] == 100 and len(set(seen)) >= 4 and seen == sorted(seen), seen
+        new_hits = driver.find_element(By.ID, "new-hits")
+        assert int(new_hits.get_attribute("data-n")) >= 2  # the photo: exact, pdq and face routes
+        assert new_hits.text == f"New hits: {new_hits.get_attribute('data-n')}"
+        assert driver.find_element(By.ID, "upload-deleted").is_displayed()
+        assert len(driver.find_elements(By.CSS_SELECTOR, "table#scans tbody tr")) == rows_before + 1
+        assert "ChatExport_2024-08-24" in driver.find_element(By.ID, "scans").text
+        _shot(driver, "upload-scanned", tmp_path)
+        assert _console_errors(driver) == []
+        assert not (store.settings.data_dir / "uploads" / str(case)).exists() or not any(
+            (store.settings.data_dir / "uploads" / str(case)).iterdir()
+        )
+
+
+def test_an_upload_cut_off_resumes_after_a_reload_without_sending_again(
+    driver: WebDriver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server fails from the third chunk on (a full disk): the page says it is retrying; the case worker
+    reloads, chooses the same file, and the upload goes on from what the server holds, to the scan."""
+    export = _export_zip(tmp_path)
+    chunk = 16 * 1024
+    monkeypatch.setattr("ncii_shield.web.uploads.CHUNK", chunk)
+    failing = threading.Event()
+    failing.set()
+    stored: list[int] = []  # where each chunk that reached the disk started
+    real_write = uploads.ChunkSink.write
+
+    def write(self: uploads.ChunkSink, piece: bytes) -> None:
+        if failing.is_set() and self.start >= 2 * chunk:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        if self.written == 0:
+            stored.append(self.start)
+        real_write(self, piece)
+
+    monkeypatch.setattr(uploads.ChunkSink, "write", write)
+    wait = WebDriverWait(driver, 30)
+    with _site(tmp_path, driver) as (_, _case_id, _store):
+        driver.find_element(By.ID, "upload-file").send_keys(str(export))
+        driver.find_element(By.ID, "upload-button").click()
+        wait.until(
+            lambda d: (
+                d.find_element(By.ID, "upload-text").text
+                == "Interrupted (the server's disk is full); trying again…"
+            )
+        )
+        _shot(driver, "upload-retrying", tmp_path)
+        driver.refresh()
+        driver.get_log(
+            "browser"
+        )  # Chromium itself logs each refused chunk (503): expected here, not a page error
+        wait.until(lambda d: d.find_elements(By.ID, "open-uploads"))
+        listed = driver.find_element(By.ID, "open-uploads").text
+        resumed = 100 * 2 * chunk // export.stat().st_size
+        assert listed == f"{export.name}: {resumed} % Delete", listed
+        _shot(driver, "upload-resumable", tmp_path)
+        failing.clear()
+        driver.execute_script(RECORD_BAR)
+        driver.find_element(By.ID, "upload-file").send_keys(str(export))
+        driver.find_element(By.ID, "upload-button").click()
+        WebDriverWait(driver, 180).until(lambda d: d.find_elements(By.ID, "new-hits"))
+        seen = json.loads(driver.execute_script("return sessionStorage.getItem('bar')"))
+        assert min(v for v in seen if v > 0) >= resumed and seen[-1] == 100, seen
+        assert stored == sorted(set(stored)), stored  # no chunk was stored twice
+        assert stored == list(range(0, export.stat().st_size, chunk))
+        assert int(driver.find_element(By.ID, "new-hits").get_attribute("data-n")) >= 2
+        assert _console_errors(driver) == []
