@@ -1,7 +1,7 @@
 """Full-scan throughput on distinct 1280-px photos, per-stage CPU, and a naive reference in the same run.
 
 Usage: PYTHONPATH=src .venv/bin/python bench/scan_throughput.py [--n 120] [--workers 2] [--stages 40] [--repeat 2]
-       PYTHONPATH=src .venv/bin/python bench/scan_throughput.py --faces   (face size x angle, before/after)
+       PYTHONPATH=src .venv/bin/python bench/scan_throughput.py --faces   (face size x angle: quarter passes, standard, fine)
 
 1. Generates N distinct benign photos from the demo's bundled images (crop, scale to 1280 px on the long
    side, mirror, colour gains), saved as JPEG q87, so no two files share a hash or a decode.
@@ -158,47 +158,25 @@ def stages(blobs: list[bytes]) -> dict[str, list[float]]:
     return times
 
 
-def _hog_faces(rgb: np.ndarray) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
-    """The detector before this change, for the "before" column: dlib HOG on a grey copy scaled to 2048 px
-    (no upsampling; small images upsampled twice), 5-point landmarks, embedding on the full image."""
-    import cv2
-    import dlib
-
-    detector, shaper, encoder = _naive_models()
-    height, width = rgb.shape[:2]
-    longest = max(height, width)
-    if longest < 600:
-        scale, upsample, small = 1.0, 2, rgb
-    else:
-        scale, upsample = min(2.0, 2048 / longest), 0
-        small = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        small = cv2.resize(small, (round(width * scale), round(height * scale)))
-    rects, _, _ = detector.run(np.ascontiguousarray(small), upsample, 0.0)
-    out = []
-    for r in rects:
-        box = (
-            round(r.left() / scale),
-            round(r.top() / scale),
-            round(r.right() / scale),
-            round(r.bottom() / scale),
-        )
-        if min(box[2] - box[0], box[3] - box[1]) + 1 < 28:
-            continue
-        shape = shaper(rgb, dlib.rectangle(*box))
-        out.append((box, np.asarray(encoder.compute_face_descriptor(rgb, shape, 1), dtype=np.float32)))
-    return out
-
-
 def faces_table(
-    angles: tuple[int, ...] = (0, 30, 45, 90, 135, 180, 270),
+    angles: tuple[int, ...] = (0, 30, 45, 60, 90, 135, 180, 270),
     sizes: tuple[int, ...] = (20, 24, 28, 32, 40, 56, 80, 120),
 ) -> None:
     """Detection and match rate by face size and angle: 6 bundled faces (3 people), each turned and pasted at
     each size into 4 nature photos scaled to 1280 px, JPEG q87. found = a face there; matched = under the
-    same-person distance to the face enrolled from the upright portrait. Before (HOG) | after (YuNet)."""
-    from ncii_shield.media.decode import decode_image
-    from ncii_shield.signals.faces import SAME_PERSON_DISTANCE, detect_faces
+    same-person distance to the face enrolled from the upright portrait. Three pass sets in the same run:
+    the quarter turns alone (upright 640 px, turned 320 px: the standard before the diagonal passes), the
+    standard now (the same plus the 45° copy at 320 px), and NCII_FACE_DETAIL=fine."""
+    from dataclasses import replace
 
+    from ncii_shield.media.decode import decode_image
+    from ncii_shield.signals.faces import PASSES, SAME_PERSON_DISTANCE, STANDARD, detect_faces
+
+    configs = {
+        "quarter turns": replace(STANDARD, diagonal_side=0),
+        "standard": STANDARD,
+        "fine": PASSES["fine"],
+    }
     faces = []
     for name in ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "biden2.jpg", "astronaut.jpg"):
         img = Image.open(ASSETS / name).convert("RGB")
@@ -209,14 +187,14 @@ def faces_table(
         faces.append((img.crop(box), right - left, face.embedding))
     scenes = [Image.open(p).convert("RGB") for p in sorted(ASSETS.glob("mate-*.jpg"))[:4]]
     header = " | ".join(f"{s} px" for s in sizes)
-    print(f"\nfound / matched out of {len(faces) * len(scenes)}, before (HOG) → after (YuNet)\n")
+    print(f"\nfound / matched out of {len(faces) * len(scenes)}: {' → '.join(configs)}\n")
     print(f"| turned | {header} |\n|---|" + "---|" * len(sizes))
-    times: dict[str, list[float]] = {"before": [], "after": []}
+    times: dict[str, list[float]] = {name: [] for name in configs}
     for angle in angles:
         cells = []
         for size in sizes:
             rng = np.random.default_rng(3)
-            counts = {"before": [0, 0], "after": [0, 0]}
+            counts = {name: [0, 0] for name in configs}
             for crop, width, embedding in faces:
                 for scene in scenes:
                     canvas = scene.resize((1280, round(1280 * scene.height / scene.width)))
@@ -232,29 +210,30 @@ def faces_table(
                     canvas.save(buf, "JPEG", quality=87)
                     rgb = np.ascontiguousarray(decode_image(buf.getvalue()).upright)
                     cx, cy = x + patch.width / 2, y + patch.height / 2
-                    start = time.process_time()
-                    before = _hog_faces(rgb)
-                    times["before"].append(time.process_time() - start)
-                    start = time.process_time()
-                    after = [(f.box, f.embedding) for f in detect_faces(rgb)]
-                    times["after"].append(time.process_time() - start)
-                    for label, found in (("before", before), ("after", after)):
+                    for name, passes in configs.items():
+                        start = time.process_time()
+                        found = [(f.box, f.embedding) for f in detect_faces(rgb, passes)]
+                        times[name].append(time.process_time() - start)
                         near = [
                             e
                             for b, e in found
                             if abs((b[0] + b[2]) / 2 - cx) < size and abs((b[1] + b[3]) / 2 - cy) < size
                         ]
-                        counts[label][0] += bool(near)
-                        counts[label][1] += (
+                        counts[name][0] += bool(near)
+                        counts[name][1] += (
                             bool(near)
                             and min(float(np.linalg.norm(e - embedding)) for e in near) < SAME_PERSON_DISTANCE
                         )
-            b, a = counts["before"], counts["after"]
-            cells.append(f"{b[0]}/{b[1]} → **{a[0]}/{a[1]}**")
+            cells.append(
+                " → ".join(
+                    f"{'**' if n == 'standard' else ''}{c[0]}/{c[1]}{'**' if n == 'standard' else ''}"
+                    for n, c in counts.items()
+                )
+            )
         print(f"| {angle}° | " + " | ".join(cells) + " |", flush=True)
     print(
-        f"\nmedian CPU per image (detection + embedding): before {1000 * statistics.median(times['before']):.0f} ms, "
-        f"after {1000 * statistics.median(times['after']):.0f} ms"
+        "\nmedian CPU per image (detection + embedding): "
+        + ", ".join(f"{name} {1000 * statistics.median(t):.0f} ms" for name, t in times.items())
     )
 
 
