@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from ncii_shield.cases.service import open_case
 from ncii_shield.config import Settings, load_settings
@@ -355,7 +355,7 @@ def _run_cli(store: Store, smtp: SmtpSettings, *args: str) -> subprocess.Popen[s
             "--once",
             "--json",
             *args,
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -371,7 +371,7 @@ def test_two_worker_processes_never_send_a_notice_twice(
     ids = _seed(store, [[f"https://host.test/{n}"] for n in range(8)])
     workers = [_run_cli(store, smtp), _run_cli(store, smtp)]
     outputs = [w.communicate(timeout=120) for w in workers]
-    for worker, (out, err) in zip(workers, outputs, strict=True):
+    for worker, (_out, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err
     subjects = sorted(str(m["Subject"]) for m in inbox.received)
     assert subjects == sorted(f"Removal request {n}" for n in range(8)), "each notice exactly once"
@@ -509,7 +509,7 @@ def test_a_clock_a_day_off_neither_sends_early_nor_twice(
 def test_rechecks_record_faults_and_never_call_them_removed(
     store: Store, desk: tuple[SmtpSettings, Desk], web: str
 ) -> None:
-    smtp, inbox = desk
+    smtp, _inbox = desk
     PAGES.update({"/up": 200, "/error": 503, "/gone": 404})
     urls = [
         f"{web}/up",
@@ -615,7 +615,7 @@ def test_the_cli_runs_one_pass_and_status_shows_the_clocks(
             "status",
             str(case_id),
             "--json",
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         env=_cli_env(store, smtp),
@@ -636,7 +636,7 @@ def test_the_cli_runs_one_pass_and_status_shows_the_clocks(
             "takedown",
             "status",
             str(case_id),
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         env=_cli_env(store, smtp),
