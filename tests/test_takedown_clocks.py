@@ -119,7 +119,10 @@ def _board(base: str, case_id: int, user: str) -> str:
 
 
 def test_a_case_from_draft_to_removed_through_a_resend_and_an_escalation(
-    store: Store, tmp_path: Path, web: str, desk: tuple[SmtpSettings, Desk]  # noqa: F811 - the fixtures imported above
+    store: Store,
+    tmp_path: Path,
+    web: str,  # noqa: F811
+    desk: tuple[SmtpSettings, Desk],  # noqa: F811 (fixtures imported above)
 ) -> None:
     smtp, inbox = desk
     photo = ASSETS / "obama.jpg"
