@@ -106,8 +106,8 @@ class Worker:
         while not stop.is_set():
             try:
                 self.run_once(case_id)
-            except NciiError as exc:  # e.g. the database is unreachable: say so, try again next time
-                log.warning("takedown worker: %s", exc)
+            except Exception:  # a hosted loop outlives a bad pass (the database away a while): logged, retried
+                log.exception("takedown worker %s: the pass failed", self.owner)
             stop.wait(every)
 
     def run_once(self, case_id: int | None = None) -> PassReport:
