@@ -642,3 +642,34 @@ def test_the_cli_runs_one_pass_and_status_shows_the_clocks(
         env=_cli_env(store, smtp),
     )
     assert "due in 48 h" in table.stdout or "due in 47 h" in table.stdout, table.stdout
+
+
+def test_notices_settled_by_hand_are_left_alone(store: Store, desk: tuple[SmtpSettings, Desk]) -> None:
+    from ncii_shield.errors import Conflict
+    from ncii_shield.takedown.service import mark, queue, send
+
+    smtp, inbox = desk
+    removed, closed, web_form = _seed(
+        store, [["https://host.test/a"], ["https://host.test/b"], ["https://host.test/c"]]
+    )
+    with store.session() as s:
+        form = s.get(Notice, web_form)
+        assert form is not None
+        form.status, form.channel = "drafted", "web_form"
+        with pytest.raises(Conflict, match="web form"):
+            queue(s, web_form)
+        with pytest.raises(Conflict, match="queued for the worker"):
+            send(s, removed, smtp)
+    worker = _worker(store, smtp)
+    assert sorted(worker.run_once().sent) == [removed, closed]
+    with store.session() as s:
+        for item in s.get(Notice, removed).items:  # type: ignore[union-attr]
+            item.status = "removed"  # e.g. `takedown recheck` by hand found it gone
+        mark(s, closed, "closed", "the platform answered by phone")
+    assert _notice(store, closed).resend_at is None
+    _earlier(store, removed, timedelta(hours=25), "resend_at", "check_at")
+    report = worker.run_once()
+    assert report.resent == report.checked == [] and len(inbox.received) == 2
+    assert _notice(store, removed).resend_at is None
+    with store.session() as s:
+        assert worker._due(s, None) == [], "nothing left for any pass"

@@ -63,6 +63,10 @@ def send(session: Session, notice_id: int, settings: object) -> str:
             f"notice {notice_id} goes through a web form ({notice.to})",
             hint=f"submit it there, then: ncii-shield takedown mark {notice_id} sent",
         )
+    if notice.status == "queued":
+        raise Conflict(
+            f"notice {notice_id} is queued for the worker", hint="`ncii-shield takedown run` sends it"
+        )
     if notice.status != "drafted":
         raise Conflict(f"notice {notice_id} was already {notice.status}", hint="a notice is sent once")
     receipt = send_notice(settings, notice.to, notice.subject, notice.body)  # type: ignore[arg-type]

@@ -106,7 +106,9 @@ class Worker:
         while not stop.is_set():
             try:
                 self.run_once(case_id)
-            except Exception:  # a hosted loop outlives a bad pass (the database away a while): logged, retried
+            except (
+                Exception
+            ):  # a hosted loop outlives a bad pass (the database away a while): logged, retried
                 log.exception("takedown worker %s: the pass failed", self.owner)
             stop.wait(every)
 
@@ -215,6 +217,11 @@ class Worker:
                 report.interrupted.append(notice_id)
             if notice.status in TRACKED and notice.due_at is None and notice.sent_at is not None:
                 start_clocks(notice, notice.sent_at, self.registry)
+            if notice.status in TRACKED and not interrupted and is_done(notice):
+                stop_clocks(
+                    notice
+                )  # removed meanwhile (a recheck by hand, `takedown mark`): nothing to chase
+                return
             status, channel = notice.status, notice.channel
             first_send = status == "queued" and (
                 interrupted or notice.next_attempt_at is None or notice.next_attempt_at <= now
