@@ -6,6 +6,7 @@ send a visitor to a sign-in page, addresses that must stay refused."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -373,6 +374,8 @@ def test_two_worker_processes_never_send_a_notice_twice(
     outputs = [w.communicate(timeout=120) for w in workers]
     for worker, (_out, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err
+    first, second = (set(json.loads(out)["sent"]) for out, _ in outputs)
+    assert first | second == set(ids) and not first & second, (first, second)
     subjects = sorted(str(m["Subject"]) for m in inbox.received)
     assert subjects == sorted(f"Removal request {n}" for n in range(8)), "each notice exactly once"
     assert len(set(inbox.ids())) == 8
@@ -594,7 +597,6 @@ def test_escalation_waits_for_who_reports(store: Store, desk: tuple[SmtpSettings
 def test_the_cli_runs_one_pass_and_status_shows_the_clocks(
     store: Store, desk: tuple[SmtpSettings, Desk], tmp_path: Path
 ) -> None:
-    import json
 
     smtp, inbox = desk
     (notice_id,) = _seed(store, [["https://host.test/a"]])
