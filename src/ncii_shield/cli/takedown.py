@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from ncii_shield.cli.common import JsonFlag, counts, state
 from ncii_shield.cli.output import console, fail, print_json, print_table
+
+if TYPE_CHECKING:
+    from ncii_shield.takedown.worker import PassReport
 
 app = typer.Typer(no_args_is_help=True, help="Takedown notices: draft, send, track removal and re-uploads.")
 
@@ -140,19 +143,33 @@ def takedown_run(
     if not once:
         console.print(f"takedown worker {escape(worker.owner)}: a pass every {every:g} s (Ctrl-C stops)")
         with contextlib.suppress(KeyboardInterrupt):
-            worker.run_forever(every, case_id=case_id, stop=threading.Event())
+            worker.run_forever(
+                every,
+                case_id=case_id,
+                stop=threading.Event(),
+                on_pass=lambda report: _report(report, as_json, quiet=True),
+            )
         return
     report = worker.run_once(case_id)
-    if as_json:
-        print_json(report.as_json())
-    else:
-        for name, ids in report.as_json().items():
-            if ids and name != "errors":
-                console.print(f"{name}: {', '.join(map(str, ids))}")  # type: ignore[call-overload]
-        for line in report.errors:
-            console.print(f"[red]{escape(line)}[/]")
+    _report(report, as_json)
     if report.errors:
         raise typer.Exit(1)
+
+
+def _report(report: PassReport, as_json: bool, *, quiet: bool = False) -> None:
+    """One pass: notice ids per outcome, then what went wrong; a quiet pass that did nothing prints nothing."""
+    found = {name: ids for name, ids in report.as_json().items() if ids}
+    if as_json:
+        if found or not quiet:
+            print_json(report.as_json())
+        return
+    for name, ids in found.items():
+        if name != "errors":
+            console.print(f"{name}: notice {', '.join(map(str, ids))}")  # type: ignore[call-overload]
+    for line in report.errors:
+        console.print(f"[red]{escape(line)}[/]")
+    if not found and not quiet:
+        console.print("nothing due")
 
 
 @app.command("mark")

@@ -99,16 +99,22 @@ class Worker:
     # ------------------------------------------------------------------------------------ the passes
 
     def run_forever(
-        self, every: float, *, case_id: int | None = None, stop: threading.Event | None = None
+        self,
+        every: float,
+        *,
+        case_id: int | None = None,
+        stop: threading.Event | None = None,
+        on_pass: Callable[[PassReport], None] | None = None,
     ) -> None:
-        """Pass after pass, `every` seconds apart, until `stop` is set (the loop a server can host)."""
+        """Pass after pass, `every` seconds apart, until `stop` is set (the loop a server can host). A pass
+        that fails (the database away a while) is logged and the loop goes on."""
         stop = stop or threading.Event()
         while not stop.is_set():
             try:
-                self.run_once(case_id)
-            except (
-                Exception
-            ):  # a hosted loop outlives a bad pass (the database away a while): logged, retried
+                report = self.run_once(case_id)
+                if on_pass is not None:
+                    on_pass(report)
+            except Exception:
                 log.exception("takedown worker %s: the pass failed", self.owner)
             stop.wait(every)
 
