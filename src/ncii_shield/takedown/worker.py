@@ -249,6 +249,7 @@ class Worker:
             )
             if resend_due and channel != "email":  # a web form: the case worker re-submits it
                 record_event(session, notice, "resend_due", channel=channel)
+                audit.record(session, "takedown.resend_due", case_id=notice.case_id, notice=notice_id)
                 notice.resend_at = now + hours(self.registry.platform(notice.platform_id).resend_hours)
                 resend_due = False
             escalate_due = (
