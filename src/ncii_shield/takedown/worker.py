@@ -7,8 +7,9 @@ each notice is handled by one. Sending is recorded before SMTP is spoken to (``s
 Message-ID the message will carry, committed), and reconciled after; a worker killed between the two
 leaves a notice whose lease runs out and whose next worker re-sends it under the same Message-ID, so what
 the platform receives is one message, delivered once or (if the kill fell after the server's 250) twice
-with the same ID, which mail systems treat as the same message. A send the server refuses or drops stays
-due and is retried with back-off. Every step is a takedown event and an audit-chain entry.
+with the same ID, by which the receiving side can tell it is one message. A send the server refuses or drops stays
+due and is retried with back-off (the send itself: takedown/outbox.py). Every step is a takedown event and
+an audit-chain entry.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ncii_shield.store.models import Notice
 from ncii_shield.takedown.clocks import db_now, hours, is_done, start_clocks, stop_clocks
 from ncii_shield.takedown.events import record_event
 from ncii_shield.takedown.registry import Registry, load_registry
-from ncii_shield.takedown.service import CHECKABLE, draft_escalation, queue, record_check, record_sent
+from ncii_shield.takedown.service import CHECKABLE, draft_escalation, queue, record_check
 from ncii_shield.takedown.smtp import SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -224,9 +225,8 @@ class Worker:
             if notice.status in TRACKED and notice.due_at is None and notice.sent_at is not None:
                 start_clocks(notice, notice.sent_at, self.registry)
             if notice.status in TRACKED and not interrupted and is_done(notice):
-                stop_clocks(
-                    notice
-                )  # removed meanwhile (a recheck by hand, `takedown mark`): nothing to chase
+                # Removed meanwhile (a recheck by hand, `takedown mark`): nothing left to chase.
+                stop_clocks(notice)
                 return
             status, channel = notice.status, notice.channel
             first_send = status == "queued" and (
@@ -270,85 +270,12 @@ class Worker:
         return self._smtp
 
     def _send(self, notice_id: int, report: PassReport, *, resend: bool) -> None:
-        """Record "sending", talk SMTP, record what happened: three steps, each committed."""
-        from ncii_shield.takedown.smtp import new_message_id, send_notice
+        """Record "sending", talk SMTP, record what happened (takedown/outbox.py)."""
+        from ncii_shield.takedown.outbox import send_step
 
-        smtp = self._smtp_settings()
-        with self.store.session() as session:
-            now = db_now(session)
-            if not self._renew(session, notice_id, now, sending_at=now):
-                return  # our lease ran out and another worker has the notice now
-            notice = session.get(Notice, notice_id)
-            assert notice is not None
-            message_id = notice.outbox_id or new_message_id(smtp)
-            notice.outbox_id = message_id
-            to, subject, body = notice.to, notice.subject, notice.body
-            if resend:
-                subject, body = reminder(notice, notice.resends + 1)
-            references = notice.message_id if resend else None
-            record_event(session, notice, "sending", message_id=message_id, resend=resend)
-            audit.record(
-                session,
-                "takedown.sending",
-                case_id=notice.case_id,
-                notice=notice_id,
-                message_id=message_id,
-                resend=resend,
-                attempt=notice.send_attempts + 1,
-            )
-        error: NciiError | None = None
-        try:
-            send_notice(smtp, to, subject, body, message_id=message_id, references=references)
-        except NciiError as exc:
-            error = exc
-        with self.store.session() as session:
-            notice = session.get(Notice, notice_id)
-            assert notice is not None
-            now = db_now(session)
-            notice.sending_at = None
-            if error is None:
-                notice.outbox_id, notice.send_attempts, notice.next_attempt_at = None, 0, None
-                if resend:
-                    notice.resends += 1
-                    platform = self.registry.platform(notice.platform_id)
-                    notice.resend_at = now + hours(platform.resend_hours)
-                    record_event(session, notice, "resent", message_id=message_id, reminder=notice.resends)
-                    audit.record(
-                        session,
-                        "takedown.resent",
-                        case_id=notice.case_id,
-                        notice=notice_id,
-                        message_id=message_id,
-                        reminder=notice.resends,
-                    )
-                    report.resent.append(notice_id)
-                else:
-                    record_sent(
-                        session,
-                        notice,
-                        self.registry,
-                        channel="smtp",
-                        message_id=message_id,
-                        worker=self.owner,
-                    )
-                    report.sent.append(notice_id)
-                return
-            notice.send_attempts += 1
-            wait = min(
-                self.options.retry_first_seconds * 2 ** (notice.send_attempts - 1),
-                self.options.retry_max_seconds,
-            )
-            retry_at = now + timedelta(seconds=wait)
-            if resend:
-                notice.resend_at = retry_at
-            else:
-                notice.next_attempt_at = retry_at
-            evidence = dict(error=str(error), hint=error.hint, attempt=notice.send_attempts, resend=resend)
-            record_event(session, notice, "send_failed", retry_at=retry_at.isoformat(), **evidence)
-            audit.record(
-                session, "takedown.send_failed", case_id=notice.case_id, notice=notice_id, **evidence
-            )
-            report.failed.append(notice_id)
+        outcome = send_step(self, notice_id, self._smtp_settings(), resend=resend)
+        if outcome is not None:
+            getattr(report, outcome).append(notice_id)
 
     # ------------------------------------------------------------------------------------ rechecking
 
@@ -440,22 +367,6 @@ class Worker:
                 notices=ids,
             )
             report.escalated.append(notice_id)
-
-
-def reminder(notice: Notice, n: int) -> tuple[str, str]:
-    """The subject and body of the n-th re-send: the original notice, headed by when it was first sent."""
-    sent = f"{notice.sent_at:%Y-%m-%d %H:%M} UTC" if notice.sent_at else "-"
-    if notice.language == "ko":
-        head = (
-            f"[재요청 {n}] 이 요청은 {sent}에 처음 보낸 삭제 요청(Message-ID {notice.message_id})의 "
-            "재요청입니다. 마지막 확인 때 아래 게시물이 아직 삭제되지 않았습니다. 삭제해 주십시오."
-        )
-        return f"[재요청 {n}] {notice.subject}", f"{head}\n\n{notice.body}"
-    head = (
-        f"Reminder {n}: we first sent this removal request on {sent} (Message-ID {notice.message_id}). "
-        "The content listed below was still available when we last checked. Please remove it."
-    )
-    return f"[Reminder {n}] {notice.subject}", f"{head}\n\n{notice.body}"
 
 
 def worker_loop(store: Store, settings: Settings, every: float = 300.0) -> Callable[[threading.Event], None]:
