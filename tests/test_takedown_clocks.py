@@ -196,3 +196,33 @@ def test_a_case_from_draft_to_removed_through_a_resend_and_an_escalation(
     assert _events(store, hosting)[:4] == ["drafted", "queued", "sending", "sent"]
     assert _events(store, hosting).count("resent") == 2 and "escalated" in _events(store, hosting)
     assert len(inbox.received) == 3
+
+
+def test_the_board_queues_a_drafted_email_notice_for_the_worker(store: Store) -> None:
+    from ncii_shield.store.models import AuditEvent
+    from tests.test_takedown_worker import _seed
+
+    email, form = _seed(store, [["https://host.test/a"], ["https://host.test/b"]], status="drafted")
+    with store.session() as s:
+        s.get(Notice, form).channel = "web_form"  # type: ignore[union-attr]
+        case_id = s.get(Notice, email).case_id  # type: ignore[union-attr]
+        create_user(s, "queuer", PASSWORD, "case_worker", language="en")
+        assign(s, "queuer", case_id)
+    with live_server(store) as base:
+        client = httpx.Client(base_url=base, follow_redirects=False, timeout=60)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+        client.post("/login", data={"username": "queuer", "password": PASSWORD, "csrf_token": token})
+        board = client.get(f"/cases/{case_id}/takedown").text
+        assert board.count('name="status" value="queued"') == 1, "only the e-mail notice can be queued"
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', board).group(1)  # type: ignore[union-attr]
+        done = client.post(f"/notices/{email}/mark", data={"status": "queued", "csrf_token": csrf})
+        assert done.status_code == 303
+        refused = client.post(f"/notices/{form}/mark", data={"status": "queued", "csrf_token": csrf})
+        assert refused.status_code == 409
+        board = client.get(f"/cases/{case_id}/takedown").text
+    assert "Queued for sending" in board
+    with store.session() as s:
+        assert s.get(Notice, email).status == "queued"  # type: ignore[union-attr]
+        assert s.get(Notice, form).status == "drafted"  # type: ignore[union-attr]
+        actor = s.scalar(select(AuditEvent.actor).where(AuditEvent.action == "takedown.queued"))
+    assert actor == "web:queuer"
