@@ -174,10 +174,12 @@ def recheck(session: Session, case_id: int, **check_options: object) -> list[Rec
 def record_check(session: Session, notice: Notice, item: NoticeItem, result: CheckResult) -> RecheckRow:
     """One recheck's answer on the item, with the response as evidence; "unknown" changes no status."""
     evidence = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(result).items()}
-    item.checked_at = result.checked_at
+    # The database's clock, as for sent_at: time to removal is one clock's difference (the fetcher's own
+    # time stays in the evidence).
+    item.checked_at = db_now(session)
     status = {"removed": "removed", "up": "still_up"}.get(result.status, "unknown")
     if status == "removed":
-        item.status, item.removed_at = "removed", result.checked_at
+        item.status, item.removed_at = "removed", item.checked_at
     elif status == "still_up":
         item.status = "still_up"
     record_event(session, notice, status, item, response=evidence)
