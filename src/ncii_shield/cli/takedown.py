@@ -1,16 +1,20 @@
-"""`takedown draft|show|send|mark|recheck|status`: notices to platforms, and whether the content went."""
+"""`takedown draft|show|send|queue|mark|recheck|status|run`: notices to platforms, and whether the content
+went; `run` is the worker that sends queued notices and follows them up on their clocks."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from ncii_shield.cli.common import JsonFlag, counts, state
 from ncii_shield.cli.output import console, fail, print_json, print_table
+
+if TYPE_CHECKING:
+    from ncii_shield.takedown.worker import PassReport
 
 app = typer.Typer(no_args_is_help=True, help="Takedown notices: draft, send, track removal and re-uploads.")
 
@@ -97,10 +101,84 @@ def takedown_send(notice_ids: Annotated[list[int], typer.Argument(help="Drafted 
         console.print(f"notice {notice_id} sent ({escape(message_id)})")
 
 
+@app.command("queue")
+def takedown_queue(
+    notice_ids: Annotated[list[int], typer.Argument(help="Drafted e-mail notices, read and approved.")],
+) -> None:
+    """Approve drafted e-mail notices for the worker (`takedown run`), which sends them and follows up."""
+    from ncii_shield.takedown.service import queue
+
+    for notice_id in notice_ids:
+        with state.store.session() as session:
+            queue(session, notice_id)
+        console.print(f"notice {notice_id} queued for the worker")
+
+
+@app.command("run")
+def takedown_run(
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (for cron or a timer).")] = False,
+    case_id: Annotated[int | None, typer.Option("--case", help="Only this case's notices.")] = None,
+    every: Annotated[float, typer.Option(help="Seconds between passes when running on.")] = 300.0,
+    lease: Annotated[
+        float, typer.Option(help="Seconds a worker holds a notice; another takes it over after that.")
+    ] = 300.0,
+    timeout: Annotated[float, typer.Option(help="Seconds per recheck request.")] = 10.0,
+    retry_after: Annotated[
+        float, typer.Option(help="Seconds before a failed send is tried again (doubling, up to 6 h).")
+    ] = 300.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """The takedown worker: send queued notices, recheck, re-send until removed, escalate when overdue.
+
+    Safe to run from cron or a systemd timer (--once) and continuously at the same time: each notice is
+    leased to one worker, and a send cut off midway is sent again once, under the same Message-ID.
+    """
+    import contextlib
+    import threading
+
+    from ncii_shield.takedown.worker import Worker, WorkerOptions
+
+    options = WorkerOptions(lease_seconds=lease, check_timeout=timeout, retry_first_seconds=retry_after)
+    worker = Worker(state.store, state.settings, options=options)
+    if not once:
+        console.print(f"takedown worker {escape(worker.owner)}: a pass every {every:g} s (Ctrl-C stops)")
+        with contextlib.suppress(KeyboardInterrupt):
+            worker.run_forever(
+                every,
+                case_id=case_id,
+                stop=threading.Event(),
+                on_pass=lambda report: _report(report, as_json, quiet=True),
+            )
+        return
+    report = worker.run_once(case_id)
+    _report(report, as_json)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _report(report: PassReport, as_json: bool, *, quiet: bool = False) -> None:
+    """One pass: notice ids per outcome, then what went wrong; a quiet pass that did nothing prints nothing."""
+    found = {name: ids for name, ids in report.as_json().items() if ids}
+    if as_json:
+        if found or not quiet:
+            print_json(report.as_json())
+        return
+    for name, ids in found.items():
+        if name != "errors":
+            console.print(f"{name}: notice {', '.join(map(str, ids))}")  # type: ignore[call-overload]
+    for line in report.errors:
+        console.print(f"[red]{escape(line)}[/]")
+    if not found and not quiet:
+        console.print("nothing due")
+
+
 @app.command("mark")
 def takedown_mark(
     notice_id: int,
-    status: Annotated[str, typer.Argument(help="sent (through a form, by hand), acknowledged or closed.")],
+    status: Annotated[
+        str,
+        typer.Argument(help="sent (through a form, by hand), acknowledged, closed, or queued (for `run`)."),
+    ],
     note: Annotated[str, typer.Option(help="What happened, for the record.")] = "",
 ) -> None:
     """Record what happened outside ncii-shield: a form submitted, a platform's acknowledgement."""
@@ -140,9 +218,11 @@ def takedown_recheck(
 def takedown_status(case_id: int, as_json: JsonFlag = False) -> None:
     """Every notice and item status, time to removal per platform, and re-upload alerts."""
     from ncii_shield.read.takedown import takedown_status as read_status
+    from ncii_shield.takedown.clocks import notice_clocks
 
     with state.store.session() as session:
         found = read_status(session, case_id)
+        clocks = {c.notice_id: c for c in notice_clocks(session, case_id)}
         notices, stats, alerts = found.notices, found.platforms, found.alerts
         alert_rows = [(a.id, a.item_id, a.kind, a.notice_item_id, a.at) for a in alerts]
     if as_json:
@@ -153,6 +233,7 @@ def takedown_status(case_id: int, as_json: JsonFlag = False) -> None:
                         **n.__dict__,
                         "created_at": n.created_at.isoformat(),
                         "sent_at": n.sent_at.isoformat() if n.sent_at else None,
+                        **{k: v for k, v in clocks[n.notice_id].as_json().items() if k != "status"},
                     }
                     for n in notices
                 ],
@@ -172,7 +253,7 @@ def takedown_status(case_id: int, as_json: JsonFlag = False) -> None:
         return
     print_table(
         f"Notices of case {case_id} ({len(notices)})",
-        ["id", "platform", "lang", "status", "sent (UTC)", "items"],
+        ["id", "platform", "lang", "status", "sent (UTC)", "items", "clock"],
         [
             (
                 n.notice_id,
@@ -181,6 +262,7 @@ def takedown_status(case_id: int, as_json: JsonFlag = False) -> None:
                 n.status,
                 f"{n.sent_at:%Y-%m-%d %H:%M}" if n.sent_at else "-",
                 counts(n.items),
+                _clock(clocks[n.notice_id]),
             )
             for n in notices
         ],
@@ -197,3 +279,15 @@ def takedown_status(case_id: int, as_json: JsonFlag = False) -> None:
         console.print(
             f"[bold red]ALERT[/] {kind}: item {item_id} (removed before as notice item {source}) at {at:%Y-%m-%d %H:%M}"
         )
+
+
+def _clock(clock: object) -> str:
+    """ "due in 5 h" / "overdue by 2 d" (+ "escalated"), as the board says it."""
+    from ncii_shield.takedown.clocks import NoticeClock, span
+
+    assert isinstance(clock, NoticeClock)
+    if clock.done or clock.seconds_left is None:
+        return "done" if clock.done else "-"
+    left = clock.seconds_left
+    text = f"due in {span(left)}" if left >= 0 else f"overdue by {span(-left)}"
+    return text + (" · escalated" if clock.escalated_at else "")

@@ -542,6 +542,7 @@ class Notice(Base):
     """A takedown notice to one platform for a case's confirmed hits: drafted, then sent, then tracked."""
 
     __tablename__ = "notices"
+    __table_args__ = (Index("ix_notice_status", "status"),)  # the worker looks for queued and sent ones
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
@@ -553,10 +554,23 @@ class Notice(Base):
     body: Mapped[str] = mapped_column(SealedText("notices.body"))
     status: Mapped[str] = mapped_column(
         String(20), default="drafted"
-    )  # drafted | sent | acknowledged | closed
+    )  # drafted | queued (for the worker to send) | sent | acknowledged | closed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(300), nullable=True)  # SMTP Message-ID
+    # The takedown worker's (takedown/worker.py): its lease, the send in flight, the clocks (DB time).
+    lease_owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    outbox_id: Mapped[str | None] = mapped_column(String(300), nullable=True)  # Message-ID being sent
+    send_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resend_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     items: Mapped[list[NoticeItem]] = relationship(back_populates="notice", cascade="all, delete-orphan")
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.store import audit
 from ncii_shield.store.models import Alert, Hit, Notice, NoticeItem, Reference, TakedownEvent
+from ncii_shield.takedown.clocks import db_now
 
 
 def record_event(
@@ -27,6 +28,7 @@ def record_event(
             status=status,
             actor=audit.current_actor(session),
             evidence=evidence,
+            at=db_now(session),  # the clock the notices' deadlines run on (takedown/clocks.py)
         )
     )
 

@@ -38,6 +38,10 @@ MAX_BODY = (
 MAX_REDIRECTS = 5
 MAX_WAIT = 30.0  # seconds between attempts at most, whatever the backoff or the server's Retry-After says
 REMOVED_CODES = frozenset({404, 410, 451})
+# Path segments of sign-in pages a platform redirects a logged-out visitor to (a 200 that proves nothing).
+_LOGIN_PATHS = frozenset(
+    {"login", "signin", "sign-in", "log-in", "logon", "auth", "sso", "accounts", "session", "sessions"}
+)
 KEPT_HEADERS = ("content-type", "content-length", "date", "server", "location", "last-modified")
 
 # Phrases of the "soft 404" pages platforms serve with status 200 once a post is gone. Matched
@@ -288,8 +292,20 @@ def _decode(body: bytes, charset: str | None) -> str:
     return html.unescape(text).replace("\u2019", "'").casefold()
 
 
+def _login_wall(url: str, seen: _Seen) -> bool:
+    """Redirected to a sign-in page: what it says is about the login, not about the post."""
+    if seen.final_url in (url, str(httpx.URL(url))):
+        return False  # not redirected: a reported URL that is itself a sign-in page is classified as usual
+    path = httpx.URL(seen.final_url).path.casefold()
+    return any(part in _LOGIN_PATHS for part in path.replace("_", "-").split("/"))
+
+
 def _classify(url: str, seen: _Seen, markers: tuple[str, ...], attempts: int) -> CheckResult:
     code = seen.http_status
+    if 200 <= code < 300 and _login_wall(url, seen):
+        return _result(
+            url, "unknown", seen, error="redirected to a sign-in page: check by hand", attempts=attempts
+        )
     if code in REMOVED_CODES:
         return _result(url, "removed", seen, attempts=attempts)
     if 200 <= code < 300:

@@ -22,9 +22,13 @@ from ncii_shield.takedown.toml_fields import Fields, only_keys
 
 __all__ = [
     "CHANNELS",
+    "DEFAULT_DEADLINE_HOURS",
+    "DEFAULT_RECHECK_HOURS",
+    "DEFAULT_RESEND_HOURS",
     "FALLBACK_PLATFORM",
     "KINDS",
     "Citation",
+    "Clock",
     "Law",
     "Platform",
     "Registry",
@@ -38,6 +42,9 @@ Kind = Literal["platform", "search_engine", "regulator", "hosting_provider"]
 CHANNELS: tuple[Channel, ...] = ("email", "web_form", "both")
 KINDS: tuple[Kind, ...] = ("platform", "search_engine", "regulator", "hosting_provider")
 FALLBACK_PLATFORM = "hosting"  # where a URL no entry claims goes: whoever hosts the site
+DEFAULT_DEADLINE_HOURS = 48.0  # the TAKE IT DOWN Act's, for a platform no law or entry gives a clock
+DEFAULT_RESEND_HOURS = 24.0  # as Project Arachnid re-sends: every day until the content is gone
+DEFAULT_RECHECK_HOURS = 6.0
 
 _PACKAGED = "platforms.toml"
 _HINT = "fix that field in the registry file; the packaged platforms.toml documents every field"
@@ -71,6 +78,9 @@ class Law:
     citations: tuple[Citation, ...]
     statement_en: str | None = None
     statement_ko: str | None = None
+    deadline_hours: float | None = None  # a removal deadline the law sets in hours (TAKE IT DOWN: 48)
+    clock_en: str | None = None  # what the clock is called on the board ("TAKE IT DOWN Act, s. 3")
+    clock_ko: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,20 @@ class Platform:
     contact_per_notice: bool = False
     policy: str | None = None
     policy_url: str | None = None
+    deadline_hours: float | None = None  # when to follow up, where no law sets a shorter deadline
+    resend_hours: float = DEFAULT_RESEND_HOURS  # the worker re-sends this often until the content is gone
+    recheck_hours: float = DEFAULT_RECHECK_HOURS  # and rechecks the reported URLs this often
+    escalate_to: str | None = None  # the regulator or hotline to report to once the deadline passed
+
+
+@dataclass(frozen=True)
+class Clock:
+    """How long a platform has to remove reported content, and what says so."""
+
+    hours: float
+    basis: Literal["law", "platform", "default"]
+    label_en: str
+    label_ko: str
 
 
 @dataclass(frozen=True)
@@ -118,6 +142,20 @@ class Registry:
     def laws_for(self, platform: Platform) -> tuple[Law, ...]:
         """The laws a notice to this platform cites, in the registry's order of its jurisdictions."""
         return tuple(self.law(j) for j in platform.jurisdictions)
+
+    def clock(self, platform: Platform) -> Clock:
+        """The shortest deadline a cited law sets in hours, or the platform's own follow-up time if
+        shorter; a platform with neither runs on DEFAULT_DEADLINE_HOURS."""
+        clocks = [
+            Clock(law.deadline_hours, "law", law.clock_en or law.name_en, law.clock_ko or law.name_ko)
+            for law in self.laws_for(platform)
+            if law.deadline_hours is not None
+        ]
+        if platform.deadline_hours is not None:
+            clocks.append(Clock(platform.deadline_hours, "platform", platform.name, platform.name_ko))
+        if not clocks:
+            return Clock(DEFAULT_DEADLINE_HOURS, "default", "default", "기본값")
+        return min(clocks, key=lambda c: (c.hours, c.basis != "law"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,6 +214,14 @@ def _parse(data: bytes, source: str) -> Registry:
                     hint="each host suffix may map to one platform only",
                 )
             owner[host] = platform.id
+    kinds = {p.id: p.kind for p in platforms}
+    for platform in platforms:
+        if platform.escalate_to is not None and kinds.get(platform.escalate_to) != "regulator":
+            raise NciiError(
+                f"{source}: platform {platform.id!r}: field 'escalate_to' names {platform.escalate_to!r}, "
+                "which is not a regulator entry",
+                hint='name the id of a platform with kind = "regulator" (e.g. "kcsc")',
+            )
     if not any(p.id == FALLBACK_PLATFORM for p in platforms):
         raise NciiError(
             f"{source}: no platform with id {FALLBACK_PLATFORM!r}",
@@ -217,6 +263,10 @@ def _platforms(raw: object, source: str) -> tuple[Platform, ...]:
             policy=f.optional("policy"),
             policy_url=f.url("policy_url"),
             notes=f.text("notes"),
+            deadline_hours=f.hours("deadline_hours"),
+            resend_hours=f.hours("resend_hours", DEFAULT_RESEND_HOURS) or DEFAULT_RESEND_HOURS,
+            recheck_hours=f.hours("recheck_hours", DEFAULT_RECHECK_HOURS) or DEFAULT_RECHECK_HOURS,
+            escalate_to=f.optional("escalate_to", pattern=_ID, what="the id of a regulator entry"),
         )
         f.no_other_keys()
         _check_contact(platform, source, where)
@@ -262,6 +312,9 @@ def _laws(raw: object, source: str) -> tuple[Law, ...]:
             deadline_ko=f.text("deadline_ko"),
             statement_en=f.optional("statement_en"),
             statement_ko=f.optional("statement_ko"),
+            deadline_hours=f.hours("deadline_hours"),
+            clock_en=f.optional("clock_en"),
+            clock_ko=f.optional("clock_ko"),
             citations=tuple(_citation(c, source, where, i) for i, c in enumerate(citations_raw, start=1)),
         )
         f.no_other_keys(extra={"citations"})
@@ -269,6 +322,11 @@ def _laws(raw: object, source: str) -> tuple[Law, ...]:
             raise NciiError(
                 f"{source}: {where}: field 'statement_en' and 'statement_ko' must be given together",
                 hint="notices in both languages need the declaration",
+            )
+        if law.deadline_hours is not None and (law.clock_en is None or law.clock_ko is None):
+            raise NciiError(
+                f"{source}: {where}: field 'deadline_hours' needs 'clock_en' and 'clock_ko'",
+                hint="name the provision that sets the deadline, as the board shows it",
             )
         laws.append(law)
     return tuple(laws)

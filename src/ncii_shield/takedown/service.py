@@ -1,6 +1,7 @@
 """Takedown in the store: draft notices from confirmed hits, send them, recheck, and catch re-uploads.
 
-Everything here is a status with its history: each notice and each reported item moves through
+Drafting lives in takedown/drafting.py (re-exported here); the worker that sends, re-sends, rechecks and
+escalates on the notices' clocks in takedown/worker.py. Everything here is a status with its history: each notice and each reported item moves through
 drafted → sent → (acknowledged) → removed, and every change is a :class:`TakedownEvent` carrying its
 evidence (the SMTP Message-ID, the HTTP response's status and body hash), plus an audit-chain entry.
 A removed item whose image family (the enrolled photo it was derived from) shows up again in a new hit
@@ -10,247 +11,37 @@ now is a read (read/takedown.py); ``status`` here keeps its old tuple form.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ncii_shield.cases.service import get_case
 from ncii_shield.errors import Conflict, NciiError, NotFound
-from ncii_shield.read.hits import HitRow, list_hits
 from ncii_shield.read.takedown import AlertRow as AlertRow  # re-exported: the status rows live there
 from ncii_shield.read.takedown import NoticeStatus as NoticeStatus
 from ncii_shield.read.takedown import PlatformStats as PlatformStats
 from ncii_shield.read.takedown import takedown_status
 from ncii_shield.store import audit
-from ncii_shield.store.files import atomic_write
-from ncii_shield.store.models import (
-    Hit,
-    Item,
-    Media,
-    Notice,
-    NoticeItem,
-    Reference,
-    Scan,
-    Source,
-)
+from ncii_shield.store.models import Notice, NoticeItem
+from ncii_shield.takedown.clocks import db_now, start_clocks, stop_clocks
+from ncii_shield.takedown.drafting import _content as _content  # re-exported, as before the split
+from ncii_shield.takedown.drafting import case_reference as case_reference
+from ncii_shield.takedown.drafting import draft as draft
+from ncii_shield.takedown.drafting import draft_escalation as draft_escalation
+from ncii_shield.takedown.drafting import item_url as item_url
 from ncii_shield.takedown.events import detect_reappearance as detect_reappearance
 from ncii_shield.takedown.events import record_event
-from ncii_shield.takedown.notices import Content, NoticeRequest, render_notice
-from ncii_shield.takedown.notices import NoticeItem as NoticeLine
-from ncii_shield.takedown.registry import Registry, load_registry, platform_for_url
+from ncii_shield.takedown.registry import Registry, load_registry
 
-# Telegram chats whose messages have a t.me/c/<id>/<msg> link (members can open it).
-_LINKABLE_CHATS = {"private_supergroup", "public_supergroup", "private_channel", "public_channel"}
+if TYPE_CHECKING:
+    from ncii_shield.takedown.recheck import CheckResult
+
 CHECKABLE = ("sent", "acknowledged", "still_up")  # item statuses a recheck looks at
-MANUAL_STATUSES = ("sent", "acknowledged", "closed")
-
-
-def case_reference(case_id: int, created: datetime) -> str:
-    """The pseudonymous reference notices carry instead of anything about the person."""
-    return f"NCII-{created.year}-{case_id:04d}"
-
-
-def item_url(item: Item, source_kind: str) -> str | None:
-    """Where a platform can find the content: a URL from a crawl, or the message link of a Telegram chat."""
-    url = (item.extra or {}).get("url")
-    if isinstance(url, str) and url.startswith(("http://", "https://")):
-        return url
-    if (
-        source_kind.startswith("telegram")
-        and item.chat_id
-        and item.message_id
-        and item.chat_type in _LINKABLE_CHATS
-    ):
-        return f"https://t.me/c/{item.chat_id.removeprefix('-100')}/{item.message_id}"
-    return None
-
-
-def _content(kinds: Sequence[str], media_format: str | None) -> Content:
-    """What an item is: found by its text alone, a message exposing personal details; else its media."""
-    if set(kinds) <= {"text"} or media_format is None:
-        return "personal_details"
-    if media_format.startswith("video/") or media_format in ("image/gif", "image/apng"):
-        return "video"
-    return "image"
-
-
-def _formats_and_collected(
-    session: Session, item_ids: set[int]
-) -> tuple[dict[int, str | None], dict[int, datetime | date]]:
-    """Per item: its media format, and when it was collected (the chat export's date if the export's
-    folder name gave one, else when the scan read it)."""
-    formats: dict[int, str | None] = {}
-    collected: dict[int, datetime | date] = {}
-    rows = session.execute(
-        select(Item.id, func.coalesce(Scan.started_at, Source.created_at), Source.exported_on, Media.format)
-        .join(Source, Source.id == Item.source_id)
-        .outerjoin(Scan, Scan.id == Item.scan_id)
-        .outerjoin(Media, Media.id == Item.media_id)
-        .where(Item.id.in_(item_ids))
-    )
-    for item_id, read_at, exported_on, media_format in rows:
-        formats[item_id] = media_format
-        try:
-            collected[item_id] = date.fromisoformat(exported_on) if exported_on else read_at
-        except ValueError:
-            collected[item_id] = read_at
-    return formats, collected
-
-
-def _families(session: Session, case_id: int) -> dict[int, str]:
-    """Image family per item: the enrolled photo its hits derive from (or the copy's own SHA-256)."""
-    out: dict[int, str] = {}
-    rows = session.execute(
-        select(Hit.item_id, Hit.kind, Reference.photo_sha256)
-        .outerjoin(Reference, Hit.reference_id == Reference.id)
-        .where(Hit.case_id == case_id)
-    ).all()
-    for item_id, kind, photo in rows:
-        if kind != "text" and photo:
-            out.setdefault(item_id, photo)
-    return out
-
-
-def draft(
-    session: Session,
-    case_id: int,
-    *,
-    reporter_organisation: str,
-    reporter_email: str,
-    language: str | None = None,
-    regulator: bool = False,
-    hosting_contact: str | None = None,
-    out_dir: Path | None = None,
-    registry: Registry | None = None,
-) -> list[Notice]:
-    """One notice per platform for the confirmed hits not yet in a notice (plus the regulator, if asked)."""
-    registry = registry or load_registry()
-    case = get_case(session, case_id)
-    if case.status != "open":
-        raise Conflict(f"case {case_id} is {case.status}", hint="notices are drafted for open cases")
-    confirmed = [r for r in list_hits(session, case_id) if r.decision == "confirmed"]
-    if not confirmed:
-        raise Conflict(
-            f"case {case_id} has no confirmed hits",
-            hint=f"review them first: ncii-shield review confirm {case_id} ITEM… --reason …",
-        )
-    reported = set(
-        session.scalars(
-            select(NoticeItem.item_id)
-            .join(Notice)
-            .where(Notice.case_id == case_id, Notice.platform_id != "kcsc")
-        )
-    )
-    items = {i.id: (i, kind) for i, kind in session.execute(select(Item, Source.kind).join(Source)).all()
-             if i.id in {r.item_id for r in confirmed}}  # fmt: skip
-    formats, collected = _formats_and_collected(session, {r.item_id for r in confirmed})
-    families = _families(session, case_id)
-    groups: dict[str, list[tuple[HitRow, str | None]]] = defaultdict(list)
-    for row in confirmed:
-        if row.item_id in reported:
-            continue
-        item, source_kind = items[row.item_id]
-        url = item_url(item, source_kind)
-        if source_kind.startswith("telegram"):
-            platform = registry.platform("telegram")
-        elif url is not None:
-            platform = platform_for_url(registry, url)
-        else:
-            continue  # a file from a folder with no URL: nothing a platform could find
-        groups[platform.id].append((row, url))
-    if regulator:
-        to_regulator = set(
-            session.scalars(
-                select(NoticeItem.item_id)
-                .join(Notice)
-                .where(Notice.case_id == case_id, Notice.platform_id == "kcsc")
-            )
-        )
-        rows = [(r, item_url(*items[r.item_id])) for r in confirmed if r.item_id not in to_regulator]
-        if rows:
-            groups["kcsc"] = rows
-    created: list[Notice] = []
-    skipped: list[str] = []
-    sequence = session.scalar(select(func.count()).select_from(Notice).where(Notice.case_id == case_id)) or 0
-    now = datetime.now(UTC)
-    for platform_id, rows in sorted(groups.items()):
-        platform = registry.platform(platform_id)
-        if platform.contact_per_notice and not hosting_contact:
-            skipped.append(platform_id)
-            continue  # e.g. a hosting provider: its abuse contact (from RDAP/WHOIS) must be given
-        lang = language or (
-            "ko" if "KR" in platform.jurisdictions and len(platform.jurisdictions) == 1 else "en"
-        )
-        lines = tuple(
-            NoticeLine(
-                url=url,
-                chat_title=None if url else (row.chat or row.chat_id or "?"),
-                message_id=None if url else row.message_id,
-                posted_at=row.date,
-                media_sha256=row.media_sha256,
-                match_kinds=row.kinds,
-                content=_content(row.kinds, formats.get(row.item_id)),
-                collected_at=collected[row.item_id],
-            )
-            for row, url in rows
-        )
-        rendered = render_notice(
-            registry,
-            NoticeRequest(
-                platform_id=platform_id,
-                language=lang,  # type: ignore[arg-type]
-                # One reference per notice, so a platform's reply can be matched to it.
-                case_reference=f"{case_reference(case_id, case.created_at)}-{sequence + len(created) + 1}",
-                reporter_organisation=reporter_organisation,
-                reporter_email=reporter_email,
-                items=lines,
-                created_at=now,
-                abuse_contact=hosting_contact if platform.contact_per_notice else None,
-            ),
-        )
-        notice = Notice(
-            case_id=case_id,
-            platform_id=platform_id,
-            language=lang,
-            channel=rendered.channel,
-            to=rendered.to,
-            subject=rendered.subject,
-            body=rendered.body,
-            status="drafted",
-        )
-        session.add(notice)
-        session.flush()
-        for row, url in rows:
-            session.add(
-                NoticeItem(
-                    notice_id=notice.id, item_id=row.item_id, url=url, family=families.get(row.item_id)
-                )
-            )
-        session.flush()
-        record_event(session, notice, "drafted", items=len(rows))
-        audit.record(
-            session,
-            "takedown.drafted",
-            case_id=case_id,
-            notice=notice.id,
-            platform=platform_id,
-            items=len(rows),
-        )
-        if out_dir is not None:
-            atomic_write(out_dir / f"notice-{notice.id}-{platform_id}-{lang}.txt",
-                         f"To: {notice.to}\nSubject: {notice.subject}\n\n{notice.body}".encode())  # fmt: skip
-        created.append(notice)
-    if skipped and not created:
-        raise NciiError(
-            f"the confirmed hits are on {', '.join(skipped)}, whose abuse contact differs per site",
-            hint="give it with --hosting-contact abuse@… (from the site's RDAP/WHOIS record)",
-        )
-    return created
+MANUAL_STATUSES = ("queued", "sent", "acknowledged", "closed")
 
 
 def _notice(session: Session, notice_id: int) -> Notice:
@@ -272,15 +63,25 @@ def send(session: Session, notice_id: int, settings: object) -> str:
             f"notice {notice_id} goes through a web form ({notice.to})",
             hint=f"submit it there, then: ncii-shield takedown mark {notice_id} sent",
         )
+    if notice.status == "queued":
+        raise Conflict(
+            f"notice {notice_id} is queued for the worker", hint="`ncii-shield takedown run` sends it"
+        )
     if notice.status != "drafted":
         raise Conflict(f"notice {notice_id} was already {notice.status}", hint="a notice is sent once")
     receipt = send_notice(settings, notice.to, notice.subject, notice.body)  # type: ignore[arg-type]
-    _mark_sent(session, notice, receipt.sent_at, channel="smtp", message_id=receipt.message_id)
+    record_sent(session, notice, channel="smtp", message_id=receipt.message_id)
     return receipt.message_id
 
 
-def _mark_sent(session: Session, notice: Notice, at: datetime, **evidence: object) -> None:
+def record_sent(
+    session: Session, notice: Notice, registry: Registry | None = None, **evidence: object
+) -> None:
+    """Sent: stamped with the database's clock, from which the notice's deadline runs (takedown/clocks.py)."""
+    at = db_now(session)
     notice.status, notice.sent_at = "sent", at
+    start_clocks(notice, at, registry or load_registry())
+    notice.next_attempt_at, notice.send_attempts = None, 0
     notice.message_id = str(evidence.get("message_id") or "") or None
     for item in notice.items:
         if item.status == "drafted":
@@ -290,22 +91,43 @@ def _mark_sent(session: Session, notice: Notice, at: datetime, **evidence: objec
 
 
 def mark(session: Session, notice_id: int, status: str, note: str = "") -> Notice:
-    """Record by hand what happened outside: sent through a form, acknowledged, closed."""
+    """Record by hand what happened outside (sent through a form, acknowledged, closed), or queue an e-mail
+    notice for the worker to send."""
     if status not in MANUAL_STATUSES:
         raise NciiError(f"unknown status {status!r}", hint=f"use one of {', '.join(MANUAL_STATUSES)}")
     notice = _notice(session, notice_id)
+    if status == "queued":
+        return queue(session, notice_id, note)
     if status == "sent":
         if notice.status != "drafted":
             raise Conflict(f"notice {notice_id} was already {notice.status}")
-        _mark_sent(session, notice, datetime.now(UTC), channel="by hand", note=note)
+        record_sent(session, notice, channel="by hand", note=note)
         return notice
     notice.status = status
+    if status == "closed":
+        stop_clocks(notice)
     if status == "acknowledged":
         for item in notice.items:
             if item.status == "sent":
                 item.status = "acknowledged"
     record_event(session, notice, status, note=note)
     audit.record(session, f"takedown.{status}", case_id=notice.case_id, notice=notice.id, note=note)
+    return notice
+
+
+def queue(session: Session, notice_id: int, note: str = "") -> Notice:
+    """Approve a drafted e-mail notice for the worker (`takedown run`), which sends it on its next pass."""
+    notice = _notice(session, notice_id)
+    if notice.channel != "email":
+        raise Conflict(
+            f"notice {notice_id} goes through a web form ({notice.to})",
+            hint=f"submit it there, then: ncii-shield takedown mark {notice_id} sent",
+        )
+    if notice.status != "drafted":
+        raise Conflict(f"notice {notice_id} was already {notice.status}", hint="a drafted notice is queued")
+    notice.status = "queued"
+    record_event(session, notice, "queued", note=note)
+    audit.record(session, "takedown.queued", case_id=notice.case_id, notice=notice.id, note=note)
     return notice
 
 
@@ -335,15 +157,7 @@ def recheck(session: Session, case_id: int, **check_options: object) -> list[Rec
         if not item.url:
             continue
         result = check_url(item.url, **check_options)  # type: ignore[arg-type]
-        evidence = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(result).items()}
-        item.checked_at = result.checked_at
-        status = {"removed": "removed", "up": "still_up"}.get(result.status, "unknown")
-        if status == "removed":
-            item.status, item.removed_at = "removed", result.checked_at
-        elif status == "still_up":
-            item.status = "still_up"
-        record_event(session, notice, status, item, response=evidence)
-        out.append(RecheckRow(notice.id, item.item_id, item.url, status, result.http_status, result.error))
+        out.append(record_check(session, notice, item, result))
     if out:
         audit.record(
             session,
@@ -355,6 +169,21 @@ def recheck(session: Session, case_id: int, **check_options: object) -> list[Rec
         )
     session.flush()
     return out
+
+
+def record_check(session: Session, notice: Notice, item: NoticeItem, result: CheckResult) -> RecheckRow:
+    """One recheck's answer on the item, with the response as evidence; "unknown" changes no status."""
+    evidence = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(result).items()}
+    # The database's clock, as for sent_at: time to removal is one clock's difference (the fetcher's own
+    # time stays in the evidence).
+    item.checked_at = db_now(session)
+    status = {"removed": "removed", "up": "still_up"}.get(result.status, "unknown")
+    if status == "removed":
+        item.status, item.removed_at = "removed", item.checked_at
+    elif status == "still_up":
+        item.status = "still_up"
+    record_event(session, notice, status, item, response=evidence)
+    return RecheckRow(notice.id, item.item_id, item.url or "", status, result.http_status, result.error)
 
 
 def status(session: Session, case_id: int) -> tuple[list[NoticeStatus], list[PlatformStats], list[AlertRow]]:

@@ -9,6 +9,7 @@ this is not expected to read an smtplib traceback.
 from __future__ import annotations
 
 import ipaddress
+import re
 import smtplib
 import socket
 import ssl
@@ -115,10 +116,14 @@ def build_message(
     *,
     attachments: Sequence[tuple[str, bytes, str]] = (),
     reply_to: str | None = None,
+    message_id: str | None = None,
+    references: str | None = None,
 ) -> EmailMessage:
-    """The notice as it will be sent, with a fresh Message-ID and Date; public so a notice can be previewed."""
+    """The notice as it will be sent, with a fresh Message-ID (or the one given: a retry of a send that may
+    have got through is the same message) and Date; public so a notice can be previewed. `references` is the
+    Message-ID a reminder follows up, so the platform's desk sees one thread."""
     _address(to, "recipient")
-    from_bare = _address(settings.from_addr, "sender")
+    _address(settings.from_addr, "sender")
     if reply_to is not None:
         _address(reply_to, "reply-to")
     if "\r" in subject or "\n" in subject:
@@ -131,7 +136,13 @@ def build_message(
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime.now(UTC))
     # The ID in the sender's domain, not socket.getfqdn(): no DNS lookup, and no leak of the machine's name.
-    msg["Message-ID"] = make_msgid(domain=from_bare.rpartition("@")[2])
+    for given in (message_id, references):
+        if given is not None and not re.fullmatch(r"<[^<>\s@]+@[^<>\s@]+>", given):
+            raise NciiError(f"{given!r} is not a Message-ID", hint="e.g. <123.456@example.org>")
+    msg["Message-ID"] = message_id or new_message_id(settings)
+    if references:
+        msg["In-Reply-To"] = references
+        msg["References"] = references
     msg.set_content(body, charset="utf-8")
     for filename, data, mime_type in attachments:
         maintype, _, subtype = mime_type.partition("/")
@@ -139,6 +150,12 @@ def build_message(
             maintype, subtype = "application", "octet-stream"
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
     return msg
+
+
+def new_message_id(settings: SmtpSettings) -> str:
+    """A Message-ID in the sender's domain, not socket.getfqdn(): no DNS lookup, and no leak of the machine's
+    name. The worker takes one before it sends, so it can be recorded first."""
+    return make_msgid(domain=_address(settings.from_addr, "sender").rpartition("@")[2])
 
 
 def _reply(text: bytes | str) -> str:
@@ -166,6 +183,8 @@ def send_notice(
     *,
     attachments: Sequence[tuple[str, bytes, str]] = (),
     reply_to: str | None = None,
+    message_id: str | None = None,
+    references: str | None = None,
 ) -> SentReceipt:
     """Send one notice to one recipient; the receipt is returned only once the server has accepted it.
 
@@ -176,7 +195,16 @@ def send_notice(
             f"refusing to send the SMTP password to {settings.host} without encryption",
             hint="set NCII_SMTP_STARTTLS=1 (port 587) or NCII_SMTP_SSL=1 (port 465)",
         )
-    msg = build_message(settings, to, subject, body, attachments=attachments, reply_to=reply_to)
+    msg = build_message(
+        settings,
+        to,
+        subject,
+        body,
+        attachments=attachments,
+        reply_to=reply_to,
+        message_id=message_id,
+        references=references,
+    )
     rcpt = _address(to, "recipient")
     where = f"{settings.host}:{settings.port}"
     try:

@@ -80,6 +80,18 @@ class Fields:
             raise self.fail(key, f"must be an https:// address (got {value[:60]!r})")
         return value
 
+    def hours(self, key: str, default: float | None = None) -> float | None:
+        """A positive number of hours (a clock), at most a year: 0 or a typo'd 4800 would break a clock."""
+        self.read.add(key)
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(key, f"must be a number of hours, not {_toml_type(value)}")
+        if not 0 < value <= 8760:
+            raise self.fail(key, f"must be more than 0 and at most 8760 hours (got {value})")
+        return float(value)
+
     def flag(self, key: str) -> bool:
         self.read.add(key)
         value = self.table.get(key, False)

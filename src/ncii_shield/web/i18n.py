@@ -221,6 +221,19 @@ STRINGS: dict[str, dict[str, str]] = {
             "the signature, and reports in Korean and English (HTML and PDF). Preparing it takes a few seconds."
         ),
         "preparing": "Preparing the bundle… the download starts by itself.",
+        # the takedown board's clocks (takedown/clocks.py)
+        "queued": "Queued for sending",
+        "queue_send": "Queue for sending",
+        "due_in": "due in {d}",
+        "overdue_by": "overdue by {d}",
+        "span_min": "{n} min",
+        "span_h": "{n} h",
+        "span_d": "{n} d",
+        "clock_done": "nothing left up",
+        "escalated": "escalated to the regulator",
+        "next_resend": "next re-send",
+        "resent_n": "re-sent {n}×",
+        "send_retrying": "sending failed {n}×, retrying",
     },
     "ko": {
         "app": "ncii-shield",
@@ -438,6 +451,19 @@ STRINGS: dict[str, dict[str, str]] = {
             "한국어·영어 보고서(HTML 및 PDF)가 들어 있습니다. 준비하는 데 몇 초가 걸립니다."
         ),
         "preparing": "묶음을 준비하고 있습니다… 내려받기가 자동으로 시작됩니다.",
+        # 삭제 요청 목록의 기한 표시 (takedown/clocks.py)
+        "queued": "발송 대기",
+        "queue_send": "발송 대기열에 넣기",
+        "due_in": "기한까지 {d}",
+        "overdue_by": "기한 {d} 초과",
+        "span_min": "{n}분",
+        "span_h": "{n}시간",
+        "span_d": "{n}일",
+        "clock_done": "남은 게시물 없음",
+        "escalated": "심의기관에 신고함",
+        "next_resend": "다음 재요청",
+        "resent_n": "재요청 {n}회",
+        "send_retrying": "발송 실패 {n}회, 재시도 중",
     },
 }
 

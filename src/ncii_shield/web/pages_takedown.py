@@ -1,5 +1,6 @@
-"""Takedown pages: the board of a case's notices by where they stand, drafting, one notice to send or
-paste into a platform's form, marking one sent by hand."""
+"""Takedown pages: the board of a case's notices by where they stand, each with its clock (due in / overdue
+by, re-sends, escalation: takedown/clocks.py), drafting, one notice to send or paste into a platform's form,
+marking one sent by hand or queueing it for the worker (`takedown run`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from ncii_shield.read.takedown import NoticeStatus, notice_text, takedown_status
+from ncii_shield.takedown.clocks import notice_clocks, split_span
 from ncii_shield.takedown.service import draft, mark
 from ncii_shield.web.deps import get_store, load_case, load_notice_case
 from ncii_shield.web.render import check_csrf, redirect, render, signed_in
 
 router = APIRouter(include_in_schema=False)
 COLUMNS = ("drafted", "sent", "removed", "reappeared")
-KNOWN_STATUSES = {"drafted", "sent", "removed", "reappeared", "still_up", "acknowledged"}
+KNOWN_STATUSES = {"drafted", "queued", "sent", "removed", "reappeared", "still_up", "acknowledged"}
 
 
 def _column(notice: NoticeStatus) -> str:
@@ -24,7 +26,7 @@ def _column(notice: NoticeStatus) -> str:
         return "removed"
     if notice.status in ("sent", "acknowledged"):
         return "sent"
-    return "drafted" if notice.status == "drafted" else ""
+    return "drafted" if notice.status in ("drafted", "queued") else ""
 
 
 @router.get("/cases/{case_id}/takedown")
@@ -33,6 +35,7 @@ def takedown_board(request: Request, case_id: int) -> Response:
         who = signed_in(request, session)
         case = load_case(session, who, "takedown", case_id)
         found = takedown_status(session, case_id)
+        clocks = {c.notice_id: c for c in notice_clocks(session, case_id)}
         columns = [
             dict(status=state, notices=[n for n in found.notices if _column(n) == state]) for state in COLUMNS
         ]
@@ -46,6 +49,8 @@ def takedown_board(request: Request, case_id: int) -> Response:
             stats=found.platforms,
             alerts=found.alerts,
             known=KNOWN_STATUSES,
+            clocks=clocks,
+            split_span=split_span,
             can_act=True,
         )
 
