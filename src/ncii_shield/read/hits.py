@@ -19,8 +19,22 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.errors import NotFound
 from ncii_shield.kinds import KIND_ORDER
+from ncii_shield.read.evidence import Evidence, HitEvidence, hit_evidence, reference_image
 from ncii_shield.read.shape import Doc
 from ncii_shield.store.models import Hit, Item, Media, Reference, Signal, Source
+
+__all__ = [
+    "Evidence",
+    "HitCounts",
+    "HitEvidence",
+    "HitRow",
+    "count_hits",
+    "hit_dates",
+    "hit_evidence",
+    "list_hits",
+    "reference_image",
+    "thumb_key",
+]
 
 
 @dataclass(frozen=True)
