@@ -100,7 +100,7 @@ def review_queue(
         case = load_case(session, who, "hits.review", case_id)
         t = translator(who.language)
         rows = list_hits(session, case_id)
-        families = case_families(session, case_id, rows)
+        families = case_families(session, case_id, rows, spread=False)
         family_of = {r.item_id: f for f in families for r in f.copies}
         spread = Counter(r.media_sha256 for r in rows if r.media_sha256)
         chats = sorted({r.chat or r.chat_id or "" for r in rows} - {""})
