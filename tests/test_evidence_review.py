@@ -182,7 +182,7 @@ def test_revealing_the_enrolled_photo_is_audited_and_needs_the_permission(site: 
     with site.store.session() as s:
         item = next(r.item_id for r in list_hits(s, 1) if r.media_sha256)
     reviewer, csrf = _login(site.url, "reviewer")
-    blurred = reviewer.get(f"/cases/1/items/{item}/reference")
+    blurred = reviewer.get(f"/cases/1/items/{item}/reference/thumb")
     assert blurred.status_code == 200 and blurred.headers["content-type"] == "image/jpeg"
     clear = reviewer.post(f"/cases/1/items/{item}/reference/reveal", data={"csrf_token": csrf})
     assert clear.status_code == 200 and clear.content != blurred.content
@@ -194,7 +194,7 @@ def test_revealing_the_enrolled_photo_is_audited_and_needs_the_permission(site: 
     assert (
         auditor.post(f"/cases/1/items/{item}/reference/reveal", data={"csrf_token": csrf}).status_code == 403
     )
-    assert auditor.get(f"/cases/1/items/{item}/reference").status_code == 403
+    assert auditor.get(f"/cases/1/items/{item}/reference/thumb").status_code == 403
 
 
 def test_an_old_hit_without_evidence_says_not_recorded(site: Site) -> None:

@@ -90,7 +90,7 @@ ROUTES = [
     ("POST", "/cases/{case}/review", "hits.review", True),
     ("GET", "/cases/{case}/items/{item}/thumb", "hits.review", True),
     ("POST", "/cases/{case}/items/{item}/reveal", "media.reveal", True),
-    ("GET", "/cases/{case}/items/{item}/reference", "hits.review", True),  # the enrolled photo, blurred
+    ("GET", "/cases/{case}/items/{item}/reference/thumb", "hits.review", True),  # the enrolled photo, blurred
     ("POST", "/cases/{case}/items/{item}/reference/reveal", "media.reveal", True),
     ("GET", "/cases/{case}/enrol", "case.enrol", True),
     ("POST", "/cases/{case}/watch", "case.enrol", True),

@@ -71,6 +71,8 @@ class HitEvidence:
     routes: tuple[Evidence, ...]
     reference_shown: Annotated[bool, Doc("the enrolled photo (kept original, or a stored identical file)")]
     reference_label: str | None
+    width: Annotated[int | None, Doc("the copy's width in pixels (the overlay's aspect)")] = None
+    height: Annotated[int | None, Doc("the copy's height in pixels")] = None
 
 
 def _thresholds() -> dict[str, float]:
@@ -123,7 +125,10 @@ def hit_evidence(session: Session, case_id: int, item_ids: Iterable[int]) -> dic
     shown = _references_shown(session, case_id, shas)
     by_item: dict[int, list[Evidence]] = {}
     refs: dict[int, tuple[int, str | None, str | None]] = {}
+    sizes: dict[int, tuple[int | None, int | None]] = {}
     for r in rows:
+        if r.width and r.height:
+            sizes[r.item_id] = (r.width, r.height)
         ev = _evidence(r, thresholds, signals)
         by_item.setdefault(r.item_id, []).append(ev)
         rank = KIND_ORDER.index(r.kind) if r.kind in KIND_ORDER else len(KIND_ORDER)
@@ -133,7 +138,8 @@ def hit_evidence(session: Session, case_id: int, item_ids: Iterable[int]) -> dic
     for item_id, routes in by_item.items():
         routes.sort(key=lambda e: KIND_ORDER.index(e.kind) if e.kind in KIND_ORDER else len(KIND_ORDER))
         _, sha, label = refs.get(item_id, (0, None, None))
-        out[item_id] = HitEvidence(item_id, tuple(routes), bool(sha and sha in shown), label)
+        width, height = sizes.get(item_id, (None, None))
+        out[item_id] = HitEvidence(item_id, tuple(routes), bool(sha and sha in shown), label, width, height)
     return out
 
 

@@ -1,8 +1,8 @@
 """A hit's evidence as the review page shows it: an SVG drawn over the copy's thumbnail, and one line per route.
 
-Drawn on the server as plain SVG (no script, no canvas library, nothing from a CDN) in a 0-100 box stretched
-over the thumbnail, so the fractions `read/evidence` returns land on the image whatever its size; the
-strokes keep their width (`vector-effect`). Only geometry is drawn, never pixels: revealing the image stays
+Drawn on the server as plain SVG (no script, no canvas library, nothing from a CDN) whose viewBox has the
+copy's own proportions, laid over the thumbnail at the same width (CSS), so the fractions `read/evidence`
+returns land on the image at any size, revealed or not; the strokes keep their width (`vector-effect`). Only geometry is drawn, never pixels: revealing the image stays
 the audited POST it always was.
 """
 
@@ -19,12 +19,14 @@ def overlay_svg(evidence: HitEvidence | None, t: Callable[[str], str]) -> Markup
     """The face boxes and matched regions of a hit, as an SVG to lay over its thumbnail ('' if none)."""
     if evidence is None:
         return Markup("")
+    w = 1000.0
+    h = w * evidence.height / evidence.width if evidence.width and evidence.height else w
     shapes: list[Markup] = []
     for ev in evidence.routes:
         box = ev.box if ev.kind == "face" else ev.region if ev.kind == "partial" else None
         if box is None:
             continue
-        left, top, right, bottom = (100 * v for v in box)
+        left, top, right, bottom = box[0] * w, box[1] * h, box[2] * w, box[3] * h
         what = t("ev_face_box") if ev.kind == "face" else t("ev_region")
         shapes.append(
             Markup(
@@ -37,9 +39,9 @@ def overlay_svg(evidence: HitEvidence | None, t: Callable[[str], str]) -> Markup
     if not shapes:
         return Markup("")
     return Markup(
-        '<svg class="overlay" viewBox="0 0 100 100" preserveAspectRatio="none" aria-hidden="true" '
-        'focusable="false">{}</svg>'
-    ).format(Markup("").join(shapes))
+        '<svg class="overlay" viewBox="0 0 {w:.0f} {h:.0f}" preserveAspectRatio="none" aria-hidden="true" '
+        'focusable="false">{shapes}</svg>'
+    ).format(w=w, h=h, shapes=Markup("").join(shapes))
 
 
 def _num(value: float | None, digits: int = 2) -> str:

@@ -228,7 +228,7 @@ def _reference_jpeg(store: Store, key: str, original: bool) -> bytes:
         return out.getvalue()
 
 
-@router.get("/cases/{case_id}/items/{item_id}/reference")
+@router.get("/cases/{case_id}/items/{item_id}/reference/thumb")
 def reference_thumb(request: Request, case_id: int, item_id: int) -> Response:
     """The enrolled photo a hit matched, blurred and grey like the copy beside it."""
     store = get_store(request)
