@@ -9,7 +9,7 @@ them apart by name: ``messages`` are rows, ``routes`` are the hits behind them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -107,46 +107,52 @@ class HitRow:
         return data
 
 
-def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> list[HitRow]:
-    """The case's hits as rows (only those ``kind`` found, if given): most telling first.
+def list_hits(
+    session: Session,
+    case_id: int,
+    *,
+    kind: str | None = None,
+    items: Collection[int] | None = None,
+    light: bool = False,
+) -> list[HitRow]:
+    """The case's hits as rows (only those ``kind`` found, if given; only these ``items``, if given): most
+    telling first.
 
     Columns, not entities, and each message's sealed columns opened once (not once per route that found it);
-    a message's text only for text hits: at 5,000 hits this is what keeps the review page under 500 ms
-    (bench/review_scale.py).
+    a message's text only for text hits. ``light`` leaves out what only a shown row needs (sender, forward
+    source, file path, source name, excerpt: None), so a queue of 5,000 hits opens one sealed column per
+    message to filter, group and sort, then reads its page in full with ``items`` (bench/review_scale.py).
     """
-    in_case = select(Hit.item_id).where(Hit.case_id == case_id)
+    where = [Hit.case_id == case_id] + ([Hit.item_id.in_(list(items))] if items is not None else [])
+    in_case = select(Hit.item_id).where(*where)
     hits = session.execute(
-        select(Hit.item_id, Hit.kind, Hit.distance, Hit.details, Hit.media_id, Hit.reference_id).where(
-            Hit.case_id == case_id
-        )
+        select(Hit.item_id, Hit.kind, Hit.distance, Hit.details, Hit.media_id, Hit.reference_id).where(*where)
     ).all()
     grouped: dict[int, list[Any]] = {}
     for h in hits:
         grouped.setdefault(h.item_id, []).append(h)
-    items = {
-        i.id: i
-        for i in session.execute(
-            select(
-                Item.id,
-                Item.source_id,
-                Item.media_path,
-                Item.chat_title,
-                Item.chat_id,
-                Item.message_id,
-                Item.sender_name,
-                Item.sender_id,
-                Item.date,
-                Item.forwarded_from,
-                Item.reply_to,
-            ).where(Item.id.in_(in_case))
-        )
+    plain = (
+        Item.id,
+        Item.source_id,
+        Item.chat_title,
+        Item.chat_id,
+        Item.message_id,
+        Item.sender_id,
+        Item.date,
+    )
+    full = (Item.media_path, Item.sender_name, Item.forwarded_from, Item.reply_to)
+    rows_of = {
+        i.id: i._mapping
+        for i in session.execute(select(*plain, *(() if light else full)).where(Item.id.in_(in_case)))
     }
-    texts = dict(
-        session.execute(
-            select(Item.id, Item.text).where(
-                Item.id.in_(select(Hit.item_id).where(Hit.case_id == case_id, Hit.kind == "text"))
-            )
-        ).all()
+    texts = (
+        {}
+        if light
+        else dict(
+            session.execute(
+                select(Item.id, Item.text).where(Item.id.in_(in_case.where(Hit.kind == "text")))
+            ).all()
+        )
     )
     media_ids = {h.media_id for h in hits if h.media_id}
     shas = dict(session.execute(select(Media.id, Media.sha256).where(Media.id.in_(media_ids))).all())
@@ -163,10 +169,16 @@ def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> lis
             select(Reference.id, Reference.photo_label).where(Reference.id.in_(reference_ids))
         ).all()
     )
-    sources = dict(
-        session.execute(
-            select(Source.id, Source.name).where(Source.id.in_({i.source_id for i in items.values()}))
-        ).all()
+    sources: dict[int, str] = (
+        {}
+        if light
+        else dict(
+            session.execute(
+                select(Source.id, Source.name).where(
+                    Source.id.in_({i["source_id"] for i in rows_of.values()})
+                )
+            ).all()
+        )
     )
     from ncii_shield.review.decisions import current  # with the audit chain: not for a case list
 
@@ -174,7 +186,7 @@ def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> lis
     result: list[HitRow] = []
     for item_id, entries in grouped.items():
         entries.sort(key=lambda e: KIND_ORDER.index(e.kind))
-        hit, item = entries[0], items[item_id]
+        hit, item = entries[0], rows_of[item_id]
         kinds = tuple(e.kind for e in entries)
         if kind and kind not in kinds:
             continue
@@ -187,19 +199,21 @@ def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> lis
                 details={e.kind: e.details for e in entries if e.details} or None,
                 distances={e.kind: e.distance for e in entries},
                 reference=labels.get(hit.reference_id) if hit.reference_id else None,
-                source=sources[item.source_id],
-                media_path=item.media_path,
+                source=sources.get(item["source_id"], ""),
+                media_path=item.get("media_path"),
                 media_sha256=shas.get(hit.media_id) if hit.media_id else None,
-                chat=item.chat_title,
-                chat_id=item.chat_id,
-                message_id=item.message_id,
-                sender=item.sender_name,
-                sender_id=item.sender_id,
-                date=item.date,
-                forwarded_from=item.forwarded_from,
-                reply_to=item.reply_to,
+                chat=item["chat_title"],
+                chat_id=item["chat_id"],
+                message_id=item["message_id"],
+                sender=item.get("sender_name"),
+                sender_id=item["sender_id"],
+                date=item["date"],
+                forwarded_from=item.get("forwarded_from"),
+                reply_to=item.get("reply_to"),
                 nudity=nudity.get(hit.media_id) if hit.media_id else None,
-                excerpt=_excerpt(texts.get(item_id) or "", text_details) if text_details else None,
+                excerpt=_excerpt(texts.get(item_id) or "", text_details)
+                if text_details and not light
+                else None,
                 decision=decided[item_id].decision if item_id in decided else None,  # type: ignore[arg-type]
             )
         )

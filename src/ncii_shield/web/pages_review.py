@@ -99,7 +99,9 @@ def review_queue(
         who = signed_in(request, session)
         case = load_case(session, who, "hits.review", case_id)
         t = translator(who.language)
-        rows = list_hits(session, case_id)
+        rows = list_hits(
+            session, case_id, light=True
+        )  # what filters, groups and sorts; the page in full below
         families = case_families(session, case_id, rows, spread=False)
         family_of = {r.item_id: f for f in families for r in f.copies}
         spread = Counter(r.media_sha256 for r in rows if r.media_sha256)
@@ -109,6 +111,8 @@ def review_queue(
         picked.sort(key=lambda r: (r.decision is not None, -priority[r.item_id], r.item_id))
         total, undecided = len(picked), sum(1 for r in picked if r.decision is None)
         shown, page, pages = page_of(picked, page)
+        full = {r.item_id: r for r in list_hits(session, case_id, items=[r.item_id for r in shown])}
+        shown = [full.get(r.item_id, r) for r in shown]
         evidence = hit_evidence(session, case_id, [r.item_id for r in shown])
         view = []
         for r in shown:
