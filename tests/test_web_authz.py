@@ -90,6 +90,8 @@ ROUTES = [
     ("POST", "/cases/{case}/review", "hits.review", True),
     ("GET", "/cases/{case}/items/{item}/thumb", "hits.review", True),
     ("POST", "/cases/{case}/items/{item}/reveal", "media.reveal", True),
+    ("GET", "/cases/{case}/items/{item}/reference/thumb", "hits.review", True),  # the enrolled photo, blurred
+    ("POST", "/cases/{case}/items/{item}/reference/reveal", "media.reveal", True),
     ("GET", "/cases/{case}/enrol", "case.enrol", True),
     ("POST", "/cases/{case}/watch", "case.enrol", True),
     ("GET", "/cases/{case}/spread", "case.view", True),

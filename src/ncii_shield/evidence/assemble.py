@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ncii_shield.cases.service import get_case
 from ncii_shield.evidence.model import Copy, ImageGroup, ReportData, Sighting
 from ncii_shield.kinds import KIND_ORDER
+from ncii_shield.read.families import case_families
 from ncii_shield.read.hits import HitRow, list_hits
 from ncii_shield.signals.registry import BY_NAME, report_groups
 from ncii_shield.store.blobs import BlobStore
@@ -138,4 +139,5 @@ def build_report_data(session: Session, blobs: BlobStore, case_id: int) -> Repor
         sources=sources,
         groups=image_groups,
         counts_by_kind=dict(counts),
+        families=tuple(case_families(session, case_id, rows)),
     )

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ncii_shield.read.families import Family
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,5 @@ class ReportData:
     sources: tuple[str, ...]
     groups: tuple[ImageGroup, ...]
     counts_by_kind: dict[str, int] = field(default_factory=dict)
+    # Image families and how far each spread (read/families): the web app's Spread tab, in the report.
+    families: tuple[Family, ...] = ()

@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from ncii_shield.evidence.chart import build_chart as _chart  # noqa: F401  (report._chart: tests)
 from ncii_shield.evidence.model import ReportData
 from ncii_shield.evidence.present import FACE_SAME_PERSON_THRESHOLD, PDQ_MATCH_THRESHOLD, explain_kind
+from ncii_shield.evidence.spread_svg import paths_svg, timeline_svg
 from ncii_shield.evidence.view import ReportView, build_view
 from ncii_shield.store.files import atomic_write
 
@@ -83,7 +84,15 @@ def render_report(data: ReportData, *, reveal_thumbnails: bool = False, language
     """
     view = build_view(data, language=language, reveal_thumbnails=reveal_thumbnails)
     template = _environment().get_template("report.html.j2")
-    return template.render(r=view, t_=_translator(view.strings))
+    L = view.strings
+    figures = {
+        f.key: (
+            paths_svg(f, L["families_paths"]),
+            timeline_svg(f, L["families_timeline"], L["families_first"]),
+        )
+        for f in data.families
+    }
+    return template.render(r=view, t_=_translator(L), families=data.families, figures=figures)
 
 
 def write_report(

@@ -75,8 +75,13 @@ class Family:
         return self.actors[0] if self.actors else None
 
 
-def case_families(session: Session, case_id: int, rows: list[HitRow] | None = None) -> list[Family]:
-    """The case's hits grouped into families, the largest first (`rows`: the case's hit rows, if already read)."""
+def case_families(
+    session: Session, case_id: int, rows: list[HitRow] | None = None, *, spread: bool = True
+) -> list[Family]:
+    """The case's hits grouped into families, the largest first (`rows`: the case's hit rows, if already read).
+
+    With `spread=False` the rooms, actors and paths are left empty: the review queue needs only the grouping
+    and the counts, and skips that work at every page load."""
     rows = list_hits(session, case_id) if rows is None else rows
     photo_of = _photo_of_items(session, case_id)
     parent: dict[str, str] = {}
@@ -109,26 +114,39 @@ def case_families(session: Session, case_id: int, rows: list[HitRow] | None = No
     groups: dict[str, list[HitRow]] = defaultdict(list)
     for row in rows:
         groups[find(keys[row.item_id])].append(row)
-    families = [_family(key, labels, copies) for key, copies in groups.items()]
+    families = [_family(key, labels, copies, spread) for key, copies in groups.items()]
     families.sort(key=lambda f: (f.key == TEXT_FAMILY, -len(f.copies), f.label))
     return families
 
 
 def _photo_of_items(session: Session, case_id: int) -> dict[int, tuple[str, str]]:
-    """Per item, the enrolled photo (SHA-256, label) its strongest route with a reference matched."""
-    best: dict[int, tuple[int, str, str]] = {}
-    for item_id, kind, sha, label in session.execute(
-        select(Hit.item_id, Hit.kind, Reference.photo_sha256, Reference.photo_label)
-        .join(Reference, Hit.reference_id == Reference.id)
-        .where(Hit.case_id == case_id)
-    ):
+    """Per item, the enrolled photo (SHA-256, label) its strongest route with a reference matched.
+
+    The references are read once each (their labels are sealed), not once per hit."""
+    hits = session.execute(
+        select(Hit.item_id, Hit.kind, Hit.reference_id).where(
+            Hit.case_id == case_id, Hit.reference_id.is_not(None)
+        )
+    ).all()
+    refs = {
+        ref_id: (sha, label)
+        for ref_id, sha, label in session.execute(
+            select(Reference.id, Reference.photo_sha256, Reference.photo_label).where(
+                Reference.id.in_({h.reference_id for h in hits})
+            )
+        )
+    }
+    best: dict[int, tuple[int, int]] = {}
+    for item_id, kind, ref_id in hits:
+        if ref_id not in refs:
+            continue
         rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
         if item_id not in best or rank < best[item_id][0]:
-            best[item_id] = (rank, sha, label)
-    return {item_id: (sha, label) for item_id, (_, sha, label) in best.items()}
+            best[item_id] = (rank, ref_id)
+    return {item_id: refs[ref_id] for item_id, (_, ref_id) in best.items()}
 
 
-def _family(key: str, labels: dict[str, str], copies: list[HitRow]) -> Family:
+def _family(key: str, labels: dict[str, str], copies: list[HitRow], spread: bool = True) -> Family:
     copies.sort(key=lambda r: (r.date is None, r.date or datetime.min, r.item_id))
     dated = [r for r in copies if r.date is not None]
     label = TEXT_FAMILY if key == TEXT_FAMILY else labels.get(key, key.split(":", 1)[1][:12])
@@ -138,9 +156,9 @@ def _family(key: str, labels: dict[str, str], copies: list[HitRow]) -> Family:
         copies=tuple(copies),
         files=len({r.media_sha256 for r in copies if r.media_sha256}),
         first=dated[0] if dated else None,
-        rooms=_rooms(copies),
-        actors=_actors(copies),
-        paths=_paths(copies),
+        rooms=_rooms(copies) if spread else (),
+        actors=_actors(copies) if spread else (),
+        paths=_paths(copies) if spread else (),
         undecided=sum(1 for r in copies if r.decision is None),
     )
 

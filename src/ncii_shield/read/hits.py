@@ -9,18 +9,32 @@ them apart by name: ``messages`` are rows, ``routes`` are the hits behind them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ncii_shield.errors import NotFound
 from ncii_shield.kinds import KIND_ORDER
+from ncii_shield.read.evidence import Evidence, HitEvidence, hit_evidence, reference_image
 from ncii_shield.read.shape import Doc
 from ncii_shield.store.models import Hit, Item, Media, Reference, Signal, Source
+
+__all__ = [
+    "Evidence",
+    "HitCounts",
+    "HitEvidence",
+    "HitRow",
+    "count_hits",
+    "hit_dates",
+    "hit_evidence",
+    "list_hits",
+    "reference_image",
+    "thumb_key",
+]
 
 
 @dataclass(frozen=True)
@@ -93,17 +107,55 @@ class HitRow:
         return data
 
 
-def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> list[HitRow]:
-    """The case's hits as rows (only those ``kind`` found, if given): most telling first."""
-    rows = session.execute(
-        select(Hit, Item, Source.name, Media.sha256, Reference.photo_label)
-        .join(Item, Hit.item_id == Item.id)
-        .join(Source, Item.source_id == Source.id)
-        .outerjoin(Media, Hit.media_id == Media.id)
-        .outerjoin(Reference, Hit.reference_id == Reference.id)
-        .where(Hit.case_id == case_id)
+def list_hits(
+    session: Session,
+    case_id: int,
+    *,
+    kind: str | None = None,
+    items: Collection[int] | None = None,
+    light: bool = False,
+) -> list[HitRow]:
+    """The case's hits as rows (only those ``kind`` found, if given; only these ``items``, if given): most
+    telling first.
+
+    Columns, not entities, and each message's sealed columns opened once (not once per route that found it);
+    a message's text only for text hits. ``light`` leaves out what only a shown row needs (sender, forward
+    source, file path, source name, excerpt: None), so a queue of 5,000 hits opens one sealed column per
+    message to filter, group and sort, then reads its page in full with ``items`` (bench/review_scale.py).
+    """
+    where = [Hit.case_id == case_id] + ([Hit.item_id.in_(list(items))] if items is not None else [])
+    in_case = select(Hit.item_id).where(*where)
+    hits = session.execute(
+        select(Hit.item_id, Hit.kind, Hit.distance, Hit.details, Hit.media_id, Hit.reference_id).where(*where)
     ).all()
-    media_ids = {hit.media_id for hit, *_ in rows if hit.media_id}
+    grouped: dict[int, list[Any]] = {}
+    for h in hits:
+        grouped.setdefault(h.item_id, []).append(h)
+    plain = (
+        Item.id,
+        Item.source_id,
+        Item.chat_title,
+        Item.chat_id,
+        Item.message_id,
+        Item.sender_id,
+        Item.date,
+    )
+    full = (Item.media_path, Item.sender_name, Item.forwarded_from, Item.reply_to)
+    rows_of = {
+        i.id: i._mapping
+        for i in session.execute(select(*plain, *(() if light else full)).where(Item.id.in_(in_case)))
+    }
+    texts = (
+        {}
+        if light
+        else dict(
+            session.execute(
+                select(Item.id, Item.text).where(Item.id.in_(in_case.where(Hit.kind == "text")))
+            ).all()
+        )
+    )
+    media_ids = {h.media_id for h in hits if h.media_id}
+    shas = dict(session.execute(select(Media.id, Media.sha256).where(Media.id.in_(media_ids))).all())
     nudity = dict(
         session.execute(
             select(Signal.media_id, Signal.score).where(
@@ -111,48 +163,60 @@ def list_hits(session: Session, case_id: int, *, kind: str | None = None) -> lis
             )
         ).all()
     )
-    grouped: dict[int, list[tuple[Hit, Item, str, str | None, str | None]]] = {}
-    for hit, item, source_name, sha, label in rows:
-        grouped.setdefault(item.id, []).append((hit, item, source_name, sha, label))
-    result: list[HitRow] = []
-    for entries in grouped.values():
-        entries.sort(key=lambda e: KIND_ORDER.index(e[0].kind))
-        hit, item, source_name, sha, label = entries[0]
-        kinds = tuple(e[0].kind for e in entries)
-        if kind and kind not in kinds:
-            continue
-        result.append(
-            HitRow(
-                item_id=item.id,
-                kind=hit.kind,
-                kinds=kinds,
-                details={e[0].kind: e[0].details for e in entries if e[0].details} or None,
-                distances={e[0].kind: e[0].distance for e in entries},
-                reference=label,
-                source=source_name,
-                media_path=item.media_path,
-                media_sha256=sha,
-                chat=item.chat_title,
-                chat_id=item.chat_id,
-                message_id=item.message_id,
-                sender=item.sender_name,
-                sender_id=item.sender_id,
-                date=item.date,
-                forwarded_from=item.forwarded_from,
-                reply_to=item.reply_to,
-                nudity=nudity.get(hit.media_id) if hit.media_id else None,
-                excerpt=_excerpt(item.text, text_details)
-                if (text_details := _text_details(entries))
-                else None,
-            )
+    reference_ids = {h.reference_id for h in hits if h.reference_id}
+    labels = dict(
+        session.execute(
+            select(Reference.id, Reference.photo_label).where(Reference.id.in_(reference_ids))
+        ).all()
+    )
+    sources: dict[int, str] = (
+        {}
+        if light
+        else dict(
+            session.execute(
+                select(Source.id, Source.name).where(
+                    Source.id.in_({i["source_id"] for i in rows_of.values()})
+                )
+            ).all()
         )
+    )
     from ncii_shield.review.decisions import current  # with the audit chain: not for a case list
 
     decided = current(session, case_id)
-    result = [
-        replace(r, decision=decided[r.item_id].decision) if r.item_id in decided else r  # type: ignore[arg-type]
-        for r in result
-    ]
+    result: list[HitRow] = []
+    for item_id, entries in grouped.items():
+        entries.sort(key=lambda e: KIND_ORDER.index(e.kind))
+        hit, item = entries[0], rows_of[item_id]
+        kinds = tuple(e.kind for e in entries)
+        if kind and kind not in kinds:
+            continue
+        text_details = next((e.details or {} for e in entries if e.kind == "text"), None)
+        result.append(
+            HitRow(
+                item_id=item_id,
+                kind=hit.kind,
+                kinds=kinds,
+                details={e.kind: e.details for e in entries if e.details} or None,
+                distances={e.kind: e.distance for e in entries},
+                reference=labels.get(hit.reference_id) if hit.reference_id else None,
+                source=sources.get(item["source_id"], ""),
+                media_path=item.get("media_path"),
+                media_sha256=shas.get(hit.media_id) if hit.media_id else None,
+                chat=item["chat_title"],
+                chat_id=item["chat_id"],
+                message_id=item["message_id"],
+                sender=item.get("sender_name"),
+                sender_id=item["sender_id"],
+                date=item["date"],
+                forwarded_from=item.get("forwarded_from"),
+                reply_to=item.get("reply_to"),
+                nudity=nudity.get(hit.media_id) if hit.media_id else None,
+                excerpt=_excerpt(texts.get(item_id) or "", text_details)
+                if text_details and not light
+                else None,
+                decision=decided[item_id].decision if item_id in decided else None,  # type: ignore[arg-type]
+            )
+        )
     result.sort(key=_order)
     return result
 
@@ -181,10 +245,6 @@ def thumb_key(session: Session, case_id: int, item_id: int) -> str:
     if key is None:
         raise NotFound("no thumbnail kept for this image")
     return key
-
-
-def _text_details(entries: list[tuple[Hit, Item, str, str | None, str | None]]) -> dict[str, object] | None:
-    return next((e[0].details or {} for e in entries if e[0].kind == "text"), None)
 
 
 def _excerpt(text: str, details: dict[str, object]) -> str:

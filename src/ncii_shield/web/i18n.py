@@ -471,3 +471,60 @@ STRINGS: dict[str, dict[str, str]] = {
 def translator(language: str):  # type: ignore[no-untyped-def]
     table = STRINGS.get(language, STRINGS["ko"])
     return lambda key: table[key]
+
+
+# Review with evidence (issue 15): the copy beside the enrolled photo, each route's evidence in words.
+STRINGS["en"].update(
+    {
+        "posted_between": "Posted between",
+        "posted_until": "and",
+        "ev_copy": "Copy found",
+        "ev_reference": "Enrolled photo",
+        "ev_reference_not_kept": "Not kept: only its hashes were enrolled.",
+        "ev_face_box": "The face that matched",
+        "ev_region": "Where the enrolled photo lies in this copy",
+        "ev_not_recorded": "{kind}: evidence not recorded (an older hit).",
+        "ev_exact": "the same file, byte for byte (SHA-256).",
+        "ev_pdq": "PDQ distance {distance} (matches at ≤ {threshold} of 256 bits).",
+        "ev_face": "face distance {distance} (same person below {threshold}); the face is boxed.",
+        "ev_window": "one tile of the image: PDQ distance {distance} (≤ {threshold}); the tile is boxed.",
+        "ev_frame": "In video frame {frame}.",
+        "ev_partial": "{inliers} matched points agree (at least {minimum} needed); the region is boxed.",
+        "ev_coverage": "{percent} % of the enrolled photo shows.",
+        "ev_mirrored": "Mirrored.",
+        "ev_video": (
+            "{start}–{end} s of this video match {ref_start}–{ref_end} s of the enrolled one "
+            "({percent} % of its frames; distance {distance}, ≤ {threshold})."
+        ),
+        "ev_text": "cues: {cues}; {label} {score}. The identifiers are masked.",
+        "spread_timeline": "When copies appeared, room by room",
+        "spread_first": "first",
+    }
+)
+STRINGS["ko"].update(
+    {
+        "posted_between": "게시 기간",
+        "posted_until": "까지",
+        "ev_copy": "발견된 사본",
+        "ev_reference": "등록한 사진",
+        "ev_reference_not_kept": "보관하지 않음: 해시만 등록되었습니다.",
+        "ev_face_box": "일치한 얼굴",
+        "ev_region": "이 사본에서 등록한 사진이 있는 영역",
+        "ev_not_recorded": "{kind}: 증거가 기록되지 않았습니다 (이전 탐지 결과).",
+        "ev_exact": "바이트 단위로 같은 파일 (SHA-256).",
+        "ev_pdq": "PDQ 거리 {distance} (256비트 중 {threshold} 이하이면 일치).",
+        "ev_face": "얼굴 거리 {distance} ({threshold} 미만이면 같은 사람); 얼굴에 상자를 표시했습니다.",
+        "ev_window": "이미지의 한 조각: PDQ 거리 {distance} ({threshold} 이하); 조각에 상자를 표시했습니다.",
+        "ev_frame": "동영상 {frame}번째 프레임.",
+        "ev_partial": "일치하는 특징점 {inliers}개 (최소 {minimum}개 필요); 영역에 상자를 표시했습니다.",
+        "ev_coverage": "등록한 사진의 {percent}%가 보입니다.",
+        "ev_mirrored": "좌우 반전.",
+        "ev_video": (
+            "이 동영상의 {start}–{end}초가 등록한 동영상의 {ref_start}–{ref_end}초와 일치 "
+            "(프레임의 {percent}%; 거리 {distance}, {threshold} 이하)."
+        ),
+        "ev_text": "단서: {cues}; {label} {score}. 식별 정보는 가렸습니다.",
+        "spread_timeline": "대화방별 사본 등장 시점",
+        "spread_first": "최초",
+    }
+)

@@ -106,7 +106,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (event.key === "j") { at = Math.min(at + 1, rows.length - 1); show(); }
     else if (event.key === "k") { at = Math.max(at - 1, 0); show(); }
     else if (event.key === "x") { const c = rows[at].querySelector("input.pick"); c.checked = !c.checked; }
-    else if (event.key === "v") { const b = rows[at].querySelector("button.reveal"); if (b) b.click(); }
+    else if (event.key === "v") rows[at].querySelectorAll("button.reveal").forEach((b) => b.click());  // copy and enrolled photo
     else if (event.key === "c") submit("confirmed");
     else if (event.key === "r") submit("rejected");
     else return;

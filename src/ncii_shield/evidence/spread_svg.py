@@ -1,0 +1,127 @@
+"""How far one photo spread, drawn as SVG on the server: the forward paths between rooms, and a timeline.
+
+One builder for the web app's Spread tab and the HTML report, so the figures a case worker sees and the ones
+handed to the police are drawn from the same `read/families.Family` the same way. Plain SVG, no script and
+nothing fetched: the report is opened offline under a CSP that forbids both. Every name is escaped (they come
+from hostile chats). Labels arrive translated from the caller, which owns its language catalogue.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from markupsafe import Markup
+
+from ncii_shield.read.families import Family
+
+__all__ = ["paths_svg", "timeline_svg"]
+
+ROW = 34  # px between two boxes of the path graph
+LANE = 22  # px between two rooms of the timeline
+MAX_LANES = 12  # rooms drawn on the timeline (most copies first); the table lists them all
+
+
+def _short(name: str, size: int = 26) -> str:
+    return name if len(name) <= size else name[: size - 1] + "…"
+
+
+def paths_svg(family: Family, label: str) -> Markup:
+    """Forward sources on the left (people, channels, rooms that forwarded), the rooms reached on the right,
+    a line per path, thicker for more copies. Empty when nothing in the family was forwarded."""
+    if not family.paths:
+        return Markup("")
+    targets = [r.chat for r in family.rooms]
+    sources = sorted({p.from_source for p in family.paths})
+    left = {name: (10, 10 + i * ROW) for i, name in enumerate(sources)}
+    right = {name: (330, 10 + i * ROW) for i, name in enumerate(targets)}
+    height = 20 + max(len(sources), len(targets), 1) * ROW
+    parts = [
+        Markup(
+            '<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke-width="{w}" class="edge"><title>{n}</title></line>'
+        ).format(
+            x1=left[p.from_source][0] + 200,
+            y1=left[p.from_source][1] + 12,
+            x2=right[p.to_chat][0],
+            y2=right[p.to_chat][1] + 12,
+            w=min(8, 1 + p.copies),
+            n=p.copies,
+        )
+        for p in family.paths
+        if p.to_chat in right
+    ]
+    for side, nodes in (("source", left), ("room", right)):
+        parts += [
+            Markup(
+                '<g class="node {side}"><rect x="{x}" y="{y}" width="200" height="24" rx="4"></rect>'
+                '<text x="{tx}" y="{ty}">{name}</text></g>'
+            ).format(side=side, x=x, y=y, tx=x + 8, ty=y + 16, name=_short(name))
+            for name, (x, y) in nodes.items()
+        ]
+    return Markup(
+        '<svg class="paths" width="560" height="{h}" viewBox="0 0 560 {h}" role="img" aria-label="{label}">{body}</svg>'
+    ).format(h=height, label=label, body=Markup("").join(parts))
+
+
+def timeline_svg(family: Family, label: str, first_label: str) -> Markup:
+    """One lane per room (most copies first), a dot per dated copy at its time; the first appearance is
+    drawn dark and named. Empty when no copy has a date."""
+    dated = [r for r in family.copies if r.date is not None]
+    if not dated:
+        return Markup("")
+    rooms = [r.chat for r in family.rooms][:MAX_LANES]
+    start = min(r.date for r in dated if r.date)
+    end = max(r.date for r in dated if r.date)
+    span = max((end - start).total_seconds(), 1.0)
+    left, right, top = 170, 690, 24
+    height = top + LANE * max(len(rooms), 1) + 24
+
+    def x(when: datetime) -> float:
+        return left + (right - left) * (when - start).total_seconds() / span
+
+    parts: list[Markup] = []
+    for i, room in enumerate(rooms):
+        y = top + i * LANE + LANE / 2
+        parts.append(
+            Markup(
+                '<line class="lane" x1="{l}" x2="{r}" y1="{y}" y2="{y}"></line>'
+                '<text x="{tx}" y="{ty}" text-anchor="end">{name}</text>'
+            ).format(l=left, r=right, y=y, tx=left - 6, ty=y + 4, name=_short(room, 24))
+        )
+    lane = {room: i for i, room in enumerate(rooms)}
+    first = family.first.item_id if family.first else None
+    for row in dated:
+        room = row.chat or row.chat_id or "?"
+        if room not in lane or row.date is None:
+            continue
+        is_first = row.item_id == first
+        parts.append(
+            Markup(
+                '<circle class="{cls}" cx="{cx:.1f}" cy="{cy}" r="{r}"><title>{what}</title></circle>'
+            ).format(
+                cls="first" if is_first else "copy",
+                cx=x(row.date),
+                cy=top + lane[room] * LANE + LANE / 2,
+                r=6 if is_first else 4,
+                what=f"{row.date:%Y-%m-%d %H:%M} · {room}" + (f" · {first_label}" if is_first else ""),
+            )
+        )
+    bottom = top + LANE * max(len(rooms), 1) + 16
+    parts.append(
+        Markup(
+            '<text x="{l}" y="{b}">{start}</text><text x="{r}" y="{b}" text-anchor="end">{end}</text>'
+            '<text x="{l}" y="14">{first}</text>'
+        ).format(
+            l=left,
+            r=right,
+            b=bottom,
+            start=f"{start:%Y-%m-%d %H:%M}",
+            end=f"{end:%Y-%m-%d %H:%M}",
+            first=f"{first_label}: {family.first.date:%Y-%m-%d %H:%M} · {family.first.chat or family.first.chat_id or '?'}"
+            if family.first and family.first.date
+            else "",
+        )
+    )
+    return Markup(
+        '<svg class="timeline" width="700" height="{h}" viewBox="0 0 700 {h}" role="img" aria-label="{label}">'
+        "<title>{label}</title>{body}</svg>"
+    ).format(h=height, label=label, body=Markup("").join(parts))
