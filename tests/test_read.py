@@ -162,3 +162,16 @@ def test_the_pages_and_the_api_run_no_queries_of_their_own() -> None:
     assert len(modules) >= 20
     query = re.compile(r"\bselect\(|\b(session|s)\.(get|execute|scalars?|query)\(|from sqlalchemy import")
     assert [p.name for p in modules if query.search(p.read_text(encoding="utf-8"))] == []
+
+
+def test_dates_sort_earliest_first_and_undated_last_naive_or_aware() -> None:
+    """Exports give naive and aware dates, and messages with none: sorting them must never raise (the
+    actors page did, on a tie between an undated sender and a dated one)."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from ncii_shield.read.families import when_key
+
+    aware = datetime(2024, 8, 20, 12, tzinfo=UTC)
+    naive = datetime(2024, 8, 20, 11)  # read as UTC
+    seoul = datetime(2024, 8, 20, 20, 30, tzinfo=timezone(timedelta(hours=9)))  # 11:30 UTC
+    assert sorted([None, aware, naive, seoul], key=when_key) == [naive, seoul, aware, None]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
@@ -574,3 +575,157 @@ def test_a_whole_family_is_decided_at_once(browser: WebDriver, site: Site) -> No
     assert after[target.key].undecided == 0
     assert all(after[f.key].undecided == f.undecided for f in families if f.key != target.key)
     assert console_errors(d) == []
+
+
+# ------------------------------------------------------------------------------------------ the whole walk
+
+
+def _walk_export(folder: Path) -> Path:
+    """A zipped Telegram export as a case worker receives it: a new room where a member posts a mirrored,
+    recompressed copy of the enrolled photo and another forwards it from the demo's school room."""
+    import zipfile
+
+    from tests.conftest import ASSETS
+    from tests.exports import message, write_export
+
+    root = folder / "ChatExport_2024-09-02"
+    copy = io.BytesIO()
+    Image.open(ASSETS / "obama.jpg").convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(
+        copy, "JPEG", quality=81
+    )
+    write_export(
+        root,
+        [
+            message(1, photo="photos/a.jpg", text="누구인지 아는 사람?", sender="user7700001"),
+            message(2, photo="photos/a.jpg", sender="user7700002", forwarded_from="○○고 겹지인방 (demo)"),
+            message(3, text="nothing here", sender="user7700003"),
+        ],
+        chat_id=1807700001,
+        name="Walk room (test)",
+        files={"photos/a.jpg": copy.getvalue()},
+    )
+    out = folder / "ChatExport_2024-09-02.zip"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member in sorted(root.rglob("*")):
+            archive.write(member, f"{root.name}/{member.relative_to(root)}")
+    return out
+
+
+def test_the_whole_walk_upload_scan_review_a_family_spread_actors_notice(
+    browser: WebDriver, site: Site, tmp_path: Path
+) -> None:
+    """What a case worker does with a new export, start to end, in the browser: upload it (zip, chunks, bar),
+    scan it, review the family its copies joined (copy beside the enrolled photo, both revealed on purpose and
+    audited), confirm the family at once, see where the photo went (the new room and the forward into it), who
+    posted and forwarded it, and draft the notice that names those messages as images, with when they were
+    collected. Every page is a real picture and the console stays clean."""
+    from ncii_shield.read.families import case_families
+
+    d, case = browser, site.fresh
+    export = _walk_export(tmp_path)
+    shots: list[str] = []
+
+    def shot(name: str) -> None:
+        target = (SHOTS or tmp_path) / f"walk-{name}.png"
+        target.write_bytes(d.get_screenshot_as_png())
+        with Image.open(target) as im:
+            rgb = im.convert("RGB")
+        colours = rgb.getcolors(maxcolors=1 << 24) or []
+        assert len(colours) >= 50 and sum(ImageStat.Stat(rgb).stddev) / 3 > 10, name
+        shots.append(name)
+
+    # 1. Upload the zipped export from the scans page; the scan runs and the page shows the new hits.
+    sign_in(d, site, "worker")
+    open_page(d, site.url + f"/cases/{case}/scans")
+    d.find_element(By.ID, "upload-file").send_keys(str(export))
+    d.find_element(By.ID, "upload-button").click()
+    wait(d, lambda drv: drv.find_elements(By.ID, "new-hits"), timeout=240)
+    assert int(d.find_element(By.ID, "new-hits").get_attribute("data-n") or 0) >= 2
+    assert "ChatExport_2024-09-02" in d.find_element(By.ID, "scans").text
+    shot("scanned")
+    with site.store.session() as session:
+        families = case_families(session, case)
+    family = next(f for f in families if any(r.chat == "Walk room (test)" for r in f.copies))
+    new_items = {r.item_id for r in family.copies if r.chat == "Walk room (test)"}
+    assert family.label == "obama.jpg" and len(new_items) == 2 and family.undecided >= 2
+
+    # 2. From the spread page to that family's review queue.
+    open_page(d, site.url + f"/cases/{case}/spread")
+    navigate(d, d.find_element(By.CSS_SELECTOR, f'tr[data-family="{family.key}"] a[href*="review?family="]'))
+    shown = {r.get_attribute("data-item") for r in d.find_elements(By.CSS_SELECTOR, "table#queue tr.hit")}
+    assert {str(i) for i in new_items} <= shown
+    item = min(new_items)
+    hit_row = row(d, str(item))
+    copy = hit_row.find_element(By.CSS_SELECTOR, "figure.side.copy img.thumb")
+    reference = hit_row.find_element(By.CSS_SELECTOR, "figure.side.reference img.thumb")
+    wait(d, lambda drv: loaded(drv, copy) and loaded(drv, reference))
+    assert colourfulness(pixels(d, copy)) <= 2 and colourfulness(pixels(d, reference)) <= 2
+    assert hit_row.find_elements(By.CSS_SELECTOR, "svg.overlay"), "the route's evidence is drawn on the copy"
+
+    # 3. Reveal both, on purpose: in colour, each reveal in the audit chain.
+    for side, image in (("copy", copy), ("reference", reference)):
+        hit_row.find_element(By.CSS_SELECTOR, f"figure.side.{side} button.reveal").click()
+        wait(d, lambda drv, image=image: str(image.get_attribute("src")).startswith(("blob:", "data:image/")))
+        wait(d, lambda drv, image=image: loaded(drv, image) and colourfulness(pixels(drv, image)) > 30)
+    shot("review")
+    with site.store.session() as session:
+        reveals = [
+            (e.details["item"], e.details.get("what"))
+            for e in session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "media.revealed", AuditEvent.case_id == case)
+            )
+        ]
+    assert (item, "reference") in reveals and any(i == item and w != "reference" for i, w in reveals)
+
+    # 4. Confirm the whole family at once: the count says what was saved and that nothing is left.
+    d.find_element(By.ID, "select-all").click()
+    d.find_element(By.ID, "reason").send_keys("her photo, mirrored; the person confirmed it")
+    navigate(d, d.find_element(By.ID, "confirm-selected"))
+    assert d.find_element(By.CSS_SELECTOR, "p.flash").text == KO["saved_n"].format(
+        n=family.undecided, decision=KO["confirmed"], left=0
+    )
+    with site.store.session() as session:
+        after = {f.key: f for f in case_families(session, case)}
+    assert after[family.key].undecided == 0
+
+    # 5. Where it went: the new room, with both copies, and the forward from the school room into it.
+    open_page(d, site.url + f"/cases/{case}/spread")
+    table = d.find_element(By.CSS_SELECTOR, f'tr[data-family="{family.key}"]')
+    assert table.find_elements(By.TAG_NAME, "td")[-1].text == "0"  # nothing left to review
+    page = d.find_element(By.TAG_NAME, "main").text
+    assert "Walk room (test)" in page
+    paths = [p.text for p in d.find_elements(By.CSS_SELECTOR, "table.paths tbody tr")]
+    assert any("○○고 겹지인방 (demo)" in p and "Walk room (test)" in p for p in paths), paths
+    shot("spread")
+
+    # 6. Who: the poster and the forwarder of the new copies, by sender id, with their messages.
+    open_page(d, site.url + f"/cases/{case}/actors")
+    actors = {
+        r.get_attribute("data-actor"): r.text for r in d.find_elements(By.CSS_SELECTOR, "tr[data-actor]")
+    }
+    for sender in ("user7700001", "user7700002"):
+        entry = next(text for key, text in actors.items() if sender in key or sender in text)
+        assert "Walk room (test)" in entry
+    shot("actors")
+
+    # 7. The notice: the two new messages, each said to be an image, with when it was collected.
+    open_page(d, site.url + f"/cases/{case}/takedown")
+    navigate(d, d.find_element(By.ID, "draft-button"))
+    with site.store.session() as session:
+        notice_id = session.scalars(
+            select(NoticeItem.notice_id)
+            .where(NoticeItem.item_id == item)
+            .order_by(NoticeItem.notice_id.desc())
+        ).first()
+    assert notice_id is not None
+    open_page(d, site.url + f"/notices/{notice_id}")
+    text = d.find_element(By.ID, "notice-text").text
+    # Each of the two messages is one numbered block: where it is, what it is, when it was collected.
+    blocks = [b for b in re.split(r"\n(?=\d+\) )", text) if "Walk room (test)" in b]
+    assert len(blocks) == 2, text
+    for block in blocks:
+        assert ("종류: 이미지" in block) or ("What it is: image" in block), block
+        assert re.search(r"(수집 일시|Collected): \d{4}-\d{2}-\d{2}", block), block
+    shot("notice")
+    assert console_errors(d) == []
+    assert shots == ["scanned", "review", "spread", "actors", "notice"]

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ncii_shield.read.families import actor_key
+from ncii_shield.read.families import actor_key, when_key
 from ncii_shield.read.hits import HitRow, list_hits
 
 
@@ -79,5 +79,5 @@ def case_actors(session: Session, case_id: int, rows: list[HitRow] | None = None
                 items=tuple(sorted(r.item_id for r in posts)),
             )
         )
-    actors.sort(key=lambda a: (-(a.posted + a.forwarded + a.origin_of), a.first_at or datetime.max, a.key))
+    actors.sort(key=lambda a: (-(a.posted + a.forwarded + a.origin_of), when_key(a.first_at), a.key))
     return actors

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -147,7 +147,7 @@ def _photo_of_items(session: Session, case_id: int) -> dict[int, tuple[str, str]
 
 
 def _family(key: str, labels: dict[str, str], copies: list[HitRow], spread: bool = True) -> Family:
-    copies.sort(key=lambda r: (r.date is None, r.date or datetime.min, r.item_id))
+    copies.sort(key=lambda r: (when_key(r.date), r.item_id))
     dated = [r for r in copies if r.date is not None]
     label = TEXT_FAMILY if key == TEXT_FAMILY else labels.get(key, key.split(":", 1)[1][:12])
     return Family(
@@ -161,6 +161,14 @@ def _family(key: str, labels: dict[str, str], copies: list[HitRow], spread: bool
         paths=_paths(copies) if spread else (),
         undecided=sum(1 for r in copies if r.decision is None),
     )
+
+
+def when_key(moment: datetime | None) -> tuple[bool, float]:
+    """Earliest first, undated last, for naive and aware dates alike (exports give both; comparing a naive
+    with an aware datetime raises)."""
+    if moment is None:
+        return (True, 0.0)
+    return (False, (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
 
 
 def _room_name(row: HitRow) -> str:
@@ -185,7 +193,7 @@ def _rooms(copies: list[HitRow]) -> tuple[Room, ...]:
                 forwarded=sum(1 for r in rows if r.forwarded_from),
             )
         )
-    rooms.sort(key=lambda r: (-r.copies, r.first_at or datetime.max, r.chat))
+    rooms.sort(key=lambda r: (-r.copies, when_key(r.first_at), r.chat))
     return tuple(rooms)
 
 
@@ -213,7 +221,7 @@ def _actors(copies: list[HitRow]) -> tuple[Actor, ...]:
                 first_at=min(dates) if dates else None,
             )
         )
-    actors.sort(key=lambda a: (-a.copies, a.first_at or datetime.max, a.key))
+    actors.sort(key=lambda a: (-a.copies, when_key(a.first_at), a.key))
     return tuple(actors)
 
 
