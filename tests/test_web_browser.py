@@ -710,6 +710,12 @@ def test_the_whole_walk_upload_scan_review_a_family_spread_actors_notice(
 
     # 7. The notice: the two new messages, each said to be an image, with when it was collected.
     open_page(d, site.url + f"/cases/{case}/takedown")
+    for field, value in (
+        ("organisation", "Test Support Centre (fictional)"),
+        ("email", "desk@support-centre.example"),
+    ):
+        d.find_element(By.ID, field).clear()
+        d.find_element(By.ID, field).send_keys(value)
     navigate(d, d.find_element(By.ID, "draft-button"))
     with site.store.session() as session:
         notice_id = session.scalars(
@@ -721,7 +727,9 @@ def test_the_whole_walk_upload_scan_review_a_family_spread_actors_notice(
     open_page(d, site.url + f"/notices/{notice_id}")
     text = d.find_element(By.ID, "notice-text").text
     # Each of the two messages is one numbered block: where it is, what it is, when it was collected.
-    blocks = [b for b in re.split(r"\n(?=\d+\) )", text) if "Walk room (test)" in b]
+    blocks = [
+        b for b in re.split(r"\n(?=\d+\) )", text) if "t.me/c/1807700001/" in b or "Walk room (test)" in b
+    ]
     assert len(blocks) == 2, text
     for block in blocks:
         assert ("종류: 이미지" in block) or ("What it is: image" in block), block
