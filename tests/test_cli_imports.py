@@ -150,3 +150,32 @@ def test_plain_conversion_agrees_with_typers_pydantic_path(annotation: object, v
             except BadParameter as exc:
                 outcomes.append(("error", exc.format_message()))
         assert outcomes[0] == outcomes[1], (value, outcomes)
+
+
+def test_hash_of_many_files_starts_its_workers_before_typer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ncii_shield.cli import early
+    from ncii_shield.scan import hashing
+
+    started: list[int | None] = []
+    monkeypatch.setattr(hashing, "start_pool", lambda workers=None: started.append(workers))
+    many = [str(tmp_path / f"{i}.jpg") for i in range(hashing.POOL_FROM)]
+    for args in (
+        ["hash", "--help"],
+        ["hash", *many[:3]],
+        ["hash", "--workers", "1", *many],
+        ["hash", "--workers=2", *many],
+        ["case", "list", *many],
+        ["--data-dir", "x", "hash", *many],
+        [],
+    ):
+        early.start_early(args)
+        assert started == [], args
+    early.start_early(["hash", "--te", *many])
+    early.start_early(["hash", str(tmp_path)])
+    assert started == [None, None]
+    proc, loaded = _modules_after("hash", "--te", str(ASSETS))
+    assert proc.returncode == 0, proc.stderr
+    assert len([line for line in proc.stdout.splitlines() if line.startswith("pdq ")]) >= hashing.POOL_FROM
+    assert not loaded & {"numpy", "PIL", "pdqhash"}, "the parent still leaves the decoders to the workers"

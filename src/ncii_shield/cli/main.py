@@ -7,6 +7,13 @@ a quick listing never pays for dlib, onnxruntime, OpenCV, PyAV, Kiwi or the web 
 
 from __future__ import annotations
 
+# ruff: noqa: E402 (the imports below come after `hash` has started its workers)
+import sys
+
+from ncii_shield.cli.early import start_early
+
+start_early(sys.argv[1:])  # before Typer and Rich load: see cli/early.py
+
 from pathlib import Path
 from typing import Annotated
 
