@@ -50,12 +50,12 @@ def case_lines(store: LiteStore) -> list[CaseLine]:
     messages = dict(store.rows("SELECT case_id, COUNT(DISTINCT item_id) FROM hits GROUP BY case_id"))
     return [
         CaseLine(
-            id=int(case_id),  # type: ignore[call-overload]
-            status=str(status),
+            id=case_id,
+            status=status,
             pseudonym=store.text(pseudonym, "cases.pseudonym"),
-            created_at=utc(created_at),  # type: ignore[arg-type]
-            references=int(references.get(case_id, 0)),  # type: ignore[call-overload]
-            items=int(messages.get(case_id, 0)),  # type: ignore[call-overload]
+            created_at=utc(created_at),
+            references=references.get(case_id, 0),
+            items=messages.get(case_id, 0),
         )
         for case_id, status, pseudonym, created_at in store.rows(
             "SELECT id, status, pseudonym, created_at FROM cases ORDER BY id"

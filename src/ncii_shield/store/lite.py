@@ -14,6 +14,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from ncii_shield.config import KEY_BYTES, Settings, decode_key
@@ -31,23 +32,26 @@ class LiteStore:
         self.connection = connection
         self._data_key = data_key
 
-    def rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    def rows(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        """Plain sqlite3 values: int, str, bytes, None (no type conversion: see utc and text)."""
         return self.connection.execute(sql, params).fetchall()
 
     def text(self, sealed: object, purpose: str) -> str | None:
         """A ``SealedText`` column's value (``purpose`` is its "table.column", as in store/models.py)."""
         from ncii_shield.store.sealing import unseal
 
-        return None if sealed is None else unseal(self._data_key, bytes(sealed), purpose.encode()).decode()  # type: ignore[arg-type]
+        if sealed is None:
+            return None
+        if not isinstance(sealed, bytes):
+            raise ValueError(f"{purpose} is not a sealed value")
+        return unseal(self._data_key, sealed, purpose.encode()).decode("utf-8")
 
     def close(self) -> None:
         self.connection.close()
 
 
-def utc(value: object) -> datetime | None:
-    """A ``UTCDateTime`` column as SQLAlchemy stores it in SQLite ('YYYY-MM-DD HH:MM:SS.ffffff', UTC)."""
-    if value is None:
-        return None
+def utc(value: object) -> datetime:
+    """A non-null ``UTCDateTime`` column as SQLAlchemy stores it in SQLite ('YYYY-MM-DD HH:MM:SS.ffffff')."""
     if not isinstance(value, str):
         raise ValueError(f"not a stored datetime: {value!r}")
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
