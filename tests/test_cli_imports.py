@@ -1,8 +1,8 @@
 """Start-up stays fast: importing the CLI must not import the heavy libraries (an import-graph check, not a
 timing test). Commands import the core inside their bodies; a top-level import of a service module would
 pull these in for every call, `--help` included. Running a command imports only what it uses: `hash`
-neither the store nor (with a pool) the decoders in the parent; `case list` not the audit chain's signing
-code, the text patterns or Alembic; no command Pydantic (cli/coercion.py converts the values)."""
+neither the store nor (with a pool) the decoders in the parent; `case list` not SQLAlchemy (read/quick.py uses
+sqlite3), the audit chain's signing code, the text patterns or Alembic; no command Pydantic (cli/coercion.py converts the values)."""
 
 from __future__ import annotations
 
@@ -97,11 +97,14 @@ def test_case_list_imports_no_pydantic_chain_signing_or_text_patterns(tmp_path: 
     proc, loaded = _modules_after("--data-dir", str(data), "case", "list", "--json")
     assert proc.returncode == 0, proc.stderr
     assert [c["pseudonym"] for c in json.loads(proc.stdout)] == ["A"]
-    assert "sqlalchemy" in loaded, "the check itself works: listing cases opens the store"
+    assert "ncii_shield.store.lite" in loaded, "the check itself works: listing cases opens the store"
     unwanted = {
         "pydantic",
         "alembic",
         "numpy",
+        "sqlalchemy",  # a SQLite store at head with a key is read with sqlite3 (read/quick.py)
+        "ncii_shield.store.db",
+        "ncii_shield.store.models",
         "ncii_shield.store.chain",
         "ncii_shield.store.hashchain",
         "ncii_shield.store.witness",
@@ -147,3 +150,32 @@ def test_plain_conversion_agrees_with_typers_pydantic_path(annotation: object, v
             except BadParameter as exc:
                 outcomes.append(("error", exc.format_message()))
         assert outcomes[0] == outcomes[1], (value, outcomes)
+
+
+def test_hash_of_many_files_starts_its_workers_before_typer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from ncii_shield.cli import early
+    from ncii_shield.scan import hashing
+
+    started: list[int | None] = []
+    monkeypatch.setattr(hashing, "start_pool", lambda workers=None: started.append(workers))
+    many = [str(tmp_path / f"{i}.jpg") for i in range(hashing.POOL_FROM)]
+    for args in (
+        ["hash", "--help"],
+        ["hash", *many[:3]],
+        ["hash", "--workers", "1", *many],
+        ["hash", "--workers=2", *many],
+        ["case", "list", *many],
+        ["--data-dir", "x", "hash", *many],
+        [],
+    ):
+        early.start_early(args)
+        assert started == [], args
+    early.start_early(["hash", "--te", *many])
+    early.start_early(["hash", str(tmp_path)])
+    assert started == [None, None]
+    proc, loaded = _modules_after("hash", "--te", str(ASSETS))
+    assert proc.returncode == 0, proc.stderr
+    assert len([line for line in proc.stdout.splitlines() if line.startswith("pdq ")]) >= hashing.POOL_FROM
+    assert not loaded & {"numpy", "PIL", "pdqhash"}, "the parent still leaves the decoders to the workers"

@@ -16,6 +16,9 @@ from ncii_shield.cli.output import console, err_console, fail, print_json, print
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from ncii_shield.read.cases import CaseSummary
+    from ncii_shield.read.quick import CaseLine
+
 app = typer.Typer(no_args_is_help=True, help="Open, list and show cases.")
 
 
@@ -64,8 +67,14 @@ def case_open(
 @app.command("list")
 def case_list(as_json: JsonFlag = False) -> None:
     """List cases with their number of references and hits."""
-    with state.store.session() as session:
-        rows = _case_rows(session)
+    from ncii_shield.read.quick import quick_case_lines
+
+    lines = quick_case_lines(state.settings)  # sqlite3, no SQLAlchemy: ~4x sooner where it can
+    if lines is not None:
+        rows = [_case_row(c) for c in lines]
+    else:
+        with state.store.session() as session:
+            rows = _case_rows(session)
     if as_json:
         print_json(rows)
     else:
@@ -90,17 +99,18 @@ def _case_rows(session: Session) -> list[dict[str, Any]]:
     """Every case with its reference count and messages hit, as `case list --json` prints them."""
     from ncii_shield.read.cases import list_cases
 
-    return [
-        dict(
-            id=c.id,
-            pseudonym=c.pseudonym,
-            status=c.status,
-            opened=c.created_at,
-            references=c.references,
-            hits=c.hit_counts.messages,
-        )
-        for c in list_cases(session)
-    ]
+    return [_case_row(c) for c in list_cases(session)]
+
+
+def _case_row(c: CaseSummary | CaseLine) -> dict[str, Any]:
+    return dict(
+        id=c.id,
+        pseudonym=c.pseudonym,
+        status=c.status,
+        opened=c.created_at,
+        references=c.references,
+        hits=c.items,  # = hit_counts.messages
+    )
 
 
 @app.command("show")

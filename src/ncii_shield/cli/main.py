@@ -7,6 +7,13 @@ a quick listing never pays for dlib, onnxruntime, OpenCV, PyAV, Kiwi or the web 
 
 from __future__ import annotations
 
+# ruff: noqa: E402 (the imports below come after `hash` has started its workers)
+import sys
+
+from ncii_shield.cli.early import start_early
+
+start_early(sys.argv[1:])  # before Typer and Rich load: see cli/early.py
+
 from pathlib import Path
 from typing import Annotated
 
@@ -19,47 +26,36 @@ from ncii_shield.errors import NciiError
 
 coercion.install()  # plain str/int/Path values without importing Pydantic (cli/coercion.py)
 
-app = typer.Typer(
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    help="Find a consenting person's photos, face and details in collected chat exports.",
-)
-
 # Top-level commands, in the order `--help` lists them.
-for name, command in (
-    ("enrol", cases.enrol),
-    ("watch", text.watch),
-    ("scan", scan.scan),
-    ("match", scan.match),
-    ("hits", review.hits),
-    ("rooms", text.rooms),
-    ("room-alias", text.room_alias),
-    ("report", evidence.report),
-    ("sources", scan.sources),
-    ("skipped", scan.skipped),
-    ("demo", scan.demo),
-    ("hash", scan.hash_command),
-    ("init", keys.init),
-    ("serve", users.serve),
-):
-    app.command(name)(command)
-
-for name, group in (
-    ("case", cases.app),
-    ("keys", keys.app),
-    ("bank", banks.app),
-    ("audit", audit.app),
-    ("evidence", evidence.app),
-    ("takedown", takedown.app),
-    ("user", users.app),
-    ("review", review.app),
-    ("text", text.app),
-):
-    app.add_typer(group, name=name)
+COMMANDS = {
+    "enrol": cases.enrol,
+    "watch": text.watch,
+    "scan": scan.scan,
+    "match": scan.match,
+    "hits": review.hits,
+    "rooms": text.rooms,
+    "room-alias": text.room_alias,
+    "report": evidence.report,
+    "sources": scan.sources,
+    "skipped": scan.skipped,
+    "demo": scan.demo,
+    "hash": scan.hash_command,
+    "init": keys.init,
+    "serve": users.serve,
+}
+GROUPS = {
+    "case": cases.app,
+    "keys": keys.app,
+    "bank": banks.app,
+    "audit": audit.app,
+    "evidence": evidence.app,
+    "takedown": takedown.app,
+    "user": users.app,
+    "review": review.app,
+    "text": text.app,
+}
 
 
-@app.callback()
 def _global(
     data_dir: Annotated[
         Path | None,
@@ -72,10 +68,46 @@ def _global(
     state.data_dir = data_dir
 
 
+def build(only: str | None = None) -> typer.Typer:
+    """The CLI; with ``only``, just that command or group under the same root (see main)."""
+    root = typer.Typer(
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        help="Find a consenting person's photos, face and details in collected chat exports.",
+    )
+    for name, command in COMMANDS.items():
+        if only in (None, name):
+            root.command(name)(command)
+    for name, group in GROUPS.items():
+        if only in (None, name):
+            root.add_typer(group, name=name)
+    root.callback()(_global)
+    return root
+
+
+app = build()
+
+
+def _named(args: list[str]) -> str | None:
+    """The command or group the arguments name, after the global options; None if none is named plainly."""
+    rest = (
+        args[2:]
+        if args[:1] == ["--data-dir"]
+        else args[1:]
+        if args[:1] and args[0].startswith("--data-dir=")
+        else args
+    )
+    return rest[0] if rest and (rest[0] in COMMANDS or rest[0] in GROUPS) else None
+
+
 def main() -> None:
     """Run the command; an `NciiError` becomes one `error:` line, a `hint:` line and its kind's exit code."""
     try:
-        app()
+        # Typer builds every command's parameters from its signature on each call (~30 ms for all of
+        # them); the root holding only the named command parses, helps and fails the same way.
+        named = _named(sys.argv[1:])
+        (build(named) if named else app)()
     except NciiError as exc:
         fail(exc.message, exc.hint, code=exc.exit_code)
     finally:

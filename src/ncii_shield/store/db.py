@@ -9,13 +9,9 @@ A new data directory is owner-only whatever the umask: the directory and its blo
 
 from __future__ import annotations
 
-import ast
-import functools
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +30,8 @@ from ncii_shield.store.crypto import (
     activate_data_key,
     key_source,
 )
+from ncii_shield.store.revisions import head_revisions, migrations_dir
+from ncii_shield.store.revisions import revision_ids as _revision_ids  # noqa: F401 (tests/test_db_head.py)
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -64,56 +62,13 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def _migrations_dir() -> Path:
-    return Path(str(files("ncii_shield.store") / "migrations"))
-
-
 def _alembic_config(engine: Engine) -> Config:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(_migrations_dir()))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.attributes["engine"] = engine
     return cfg
-
-
-_ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+?)\s*$", re.M)
-
-
-def _revision_ids(source: str) -> dict[str, object]:
-    """``revision`` and ``down_revision`` of one migration file, from its one-line assignments (parsing the
-    whole file with ``ast`` costs more than the rest of opening a store); anything else is parsed fully."""
-    found: dict[str, object] = {}
-    try:
-        for name, value in _ASSIGNMENT.findall(source):
-            found.setdefault(name, ast.literal_eval(value))
-    except (ValueError, SyntaxError):
-        found = {}
-    if len(found) < 2:
-        for node in ast.parse(source).body:
-            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
-                        found[target.id] = ast.literal_eval(node.value)
-    return found
-
-
-@functools.cache
-def head_revisions() -> frozenset[str]:
-    """The newest revision ids, read from the migration files without importing Alembic (~100 ms).
-
-    A revision is a head when no other revision names it as its ``down_revision``; read at run time, so a
-    new migration needs no constant updated (tests/test_db_head.py checks this against Alembic's own head).
-    """
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (_migrations_dir() / "versions").glob("*.py"):
-        ids = _revision_ids(path.read_text(encoding="utf-8"))
-        revisions.add(str(ids["revision"]))
-        down = ids.get("down_revision")
-        parents.update([down] if isinstance(down, str) else list(down or ()))  # type: ignore[call-overload]
-    return frozenset(revisions - parents)
 
 
 def current_revisions(engine: Engine) -> set[str]:
