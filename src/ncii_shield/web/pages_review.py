@@ -200,7 +200,12 @@ def thumb(request: Request, case_id: int, item_id: int) -> Response:
         who = signed_in(request, session)
         load_case(session, who, "hits.review", case_id)
         key = thumb_key(session, case_id, item_id)
-    blurred = Image.open(io.BytesIO(blur_thumbnail(store.blobs.get(key))))
+    return _blurred_grey(store.blobs.get(key))
+
+
+def _blurred_grey(jpeg: bytes) -> Response:
+    """What every thumbnail is until someone chooses to look: blurred, grey, small."""
+    blurred = Image.open(io.BytesIO(blur_thumbnail(jpeg)))
     out = io.BytesIO()
     ImageOps.grayscale(blurred).save(out, format="JPEG", quality=70)
     return Response(out.getvalue(), media_type="image/jpeg")
@@ -240,10 +245,7 @@ def reference_thumb(request: Request, case_id: int, item_id: int) -> Response:
         who = signed_in(request, session)
         load_case(session, who, "hits.review", case_id)
         key, original = reference_image(session, case_id, item_id)
-    blurred = Image.open(io.BytesIO(blur_thumbnail(_reference_jpeg(store, key, original))))
-    out = io.BytesIO()
-    ImageOps.grayscale(blurred).save(out, format="JPEG", quality=70)
-    return Response(out.getvalue(), media_type="image/jpeg")
+    return _blurred_grey(_reference_jpeg(store, key, original))
 
 
 @router.post("/cases/{case_id}/items/{item_id}/reference/reveal")
