@@ -141,9 +141,11 @@ def list_hits(
         Item.date,
     )
     full = (Item.media_path, Item.sender_name, Item.forwarded_from, Item.reply_to)
-    rows_of = {
-        i.id: i._mapping
-        for i in session.execute(select(*plain, *(() if light else full)).where(Item.id.in_(in_case)))
+    columns = (*plain, *(() if light else full))
+    names = [c.key for c in columns]
+    rows_of = {  # plain dicts: a Row's _mapping costs ~16 us each, a tenth of a 5,000-hit page
+        row[0]: dict(zip(names, row, strict=True))
+        for row in session.execute(select(*columns).where(Item.id.in_(in_case)))
     }
     texts = (
         {}
