@@ -8,6 +8,7 @@ from hostile chats). Labels arrive translated from the caller, which owns its la
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from markupsafe import Markup
@@ -19,6 +20,7 @@ __all__ = ["paths_svg", "timeline_svg"]
 ROW = 34  # px between two boxes of the path graph
 LANE = 22  # px between two rooms of the timeline
 MAX_LANES = 12  # rooms drawn on the timeline (most copies first); the table lists them all
+DOT_PX = 6  # copies of one room within this many px of the timeline share one dot
 
 
 def _short(name: str, size: int = 26) -> str:
@@ -88,21 +90,37 @@ def timeline_svg(family: Family, label: str, first_label: str) -> Markup:
             ).format(l=left, r=right, y=y, tx=left - 6, ty=y + 4, name=_short(room, 24))
         )
     lane = {room: i for i, room in enumerate(rooms)}
-    first = family.first.item_id if family.first else None
+    first = family.first if family.first and family.first.date else None
+    # Copies close in time in one room share a dot (one per DOT_PX of the lane), sized by how many: a family
+    # of thousands stays a readable figure and a page of kilobytes, not one element per copy.
+    dots: dict[tuple[int, int], list[datetime]] = {}
     for row in dated:
         room = row.chat or row.chat_id or "?"
-        if room not in lane or row.date is None:
+        if room not in lane or row.date is None or (first is not None and row.item_id == first.item_id):
             continue
-        is_first = row.item_id == first
+        dots.setdefault((lane[room], int(x(row.date) // DOT_PX)), []).append(row.date)
+    for (i, _), times in sorted(dots.items()):
+        times.sort()
+        when = f"{times[0]:%Y-%m-%d %H:%M}" + (f" – {times[-1]:%Y-%m-%d %H:%M}" if len(times) > 1 else "")
         parts.append(
             Markup(
-                '<circle class="{cls}" cx="{cx:.1f}" cy="{cy}" r="{r}"><title>{what}</title></circle>'
+                '<circle class="copy" cx="{cx:.1f}" cy="{cy}" r="{r:.1f}"><title>{what}</title></circle>'
             ).format(
-                cls="first" if is_first else "copy",
-                cx=x(row.date),
+                cx=sum(x(t) for t in times) / len(times),
+                cy=top + i * LANE + LANE / 2,
+                r=min(4 * math.sqrt(len(times)), LANE / 2 - 1),
+                what=f"{when} · {rooms[i]}" + (f" · ×{len(times)}" if len(times) > 1 else ""),
+            )
+        )
+    if first is not None and (first.chat or first.chat_id or "?") in lane and first.date is not None:
+        room = first.chat or first.chat_id or "?"
+        parts.append(
+            Markup(
+                '<circle class="first" cx="{cx:.1f}" cy="{cy}" r="6"><title>{what}</title></circle>'
+            ).format(
+                cx=x(first.date),
                 cy=top + lane[room] * LANE + LANE / 2,
-                r=6 if is_first else 4,
-                what=f"{row.date:%Y-%m-%d %H:%M} · {room}" + (f" · {first_label}" if is_first else ""),
+                what=f"{first.date:%Y-%m-%d %H:%M} · {room} · {first_label}",
             )
         )
     bottom = top + LANE * max(len(rooms), 1) + 16

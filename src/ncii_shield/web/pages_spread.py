@@ -16,6 +16,8 @@ from ncii_shield.web.render import render, signed_in
 
 router = APIRouter(include_in_schema=False)
 
+TOP_SPREADERS = 25  # per family on the Spread tab; the Actors tab lists everyone, with their messages
+
 
 @router.get("/cases/{case_id}/actors")
 def actors(request: Request, case_id: int) -> Response:
@@ -43,5 +45,12 @@ def spread(request: Request, case_id: int) -> Response:
             for f in families
         }
         return render(
-            request, "spread.html.j2", who, case=case, tab="spread", families=families, figures=figures
+            request,
+            "spread.html.j2",
+            who,
+            case=case,
+            tab="spread",
+            families=families,
+            figures=figures,
+            top_spreaders=TOP_SPREADERS,
         )
