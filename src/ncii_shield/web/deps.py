@@ -19,11 +19,12 @@ same 403 whether it exists or not, and only those who may see every case (admins
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from fastapi import HTTPException, Request
 from sqlalchemy.orm import Session
 
-from ncii_shield.errors import Forbidden, NotFound
+from ncii_shield.errors import Forbidden, NciiError, NotFound
 from ncii_shield.read.cases import CaseRef, get_case_ref
 from ncii_shield.read.takedown import notice_case
 from ncii_shield.store.audit import act_as
@@ -105,3 +106,13 @@ def load_notice_case(session: Session, who: Principal, action: str, notice_id: i
             raise Forbidden(f"not allowed: {action}")
         raise NotFound(f"no notice {notice_id}")
     return load_case(session, who, action, case_id)
+
+
+def form_date(text: str, what: str) -> date | None:
+    """A filter form's YYYY-MM-DD (empty: no filter); a one-line 400 for anything else."""
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise NciiError(f"{what} must be a date as YYYY-MM-DD, not {text[:40]!r}") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -14,7 +14,7 @@ from ncii_shield.errors import NciiError
 from ncii_shield.evidence.bundle import export_bundle
 from ncii_shield.read.audit import AuditFilter, audit_page
 from ncii_shield.store.chain import verify_store
-from ncii_shield.web.deps import check, get_store, load_case
+from ncii_shield.web.deps import check, form_date, get_store, load_case
 from ncii_shield.web.render import check_csrf, render, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -101,10 +101,7 @@ def _number(text: str, what: str) -> int | None:
 
 def _day(text: str, what: str, *, next_day: bool = False) -> datetime | None:
     """A YYYY-MM-DD from the filter form as a UTC moment (the start of the next day for `until`)."""
-    if not text.strip():
+    day = form_date(text, what)
+    if day is None:
         return None
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise NciiError(f"{what} must be a date like 2026-12-05, not {text[:40]!r}") from exc
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1 if next_day else 0)

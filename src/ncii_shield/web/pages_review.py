@@ -22,7 +22,7 @@ from ncii_shield.read.hits import HitRow, hit_evidence, list_hits, reference_ima
 from ncii_shield.review.decisions import decide
 from ncii_shield.store import audit
 from ncii_shield.store.db import Store
-from ncii_shield.web.deps import get_store, load_case
+from ncii_shield.web.deps import form_date, get_store, load_case
 from ncii_shield.web.evidence_view import facts, overlay_svg
 from ncii_shield.web.i18n import translator
 from ncii_shield.web.render import check_csrf, redirect, render, signed_in
@@ -51,16 +51,6 @@ def _priority(row: HitRow, spread: int) -> float:
 
 
 FILTERS = ("family", "kind", "chat", "decision", "since", "until")
-
-
-def _day(value: str, name: str) -> date | None:
-    """A filter's YYYY-MM-DD date; a one-line 400 for anything else."""
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise NciiError(f"{name}: expected a date as YYYY-MM-DD, got {value[:20]!r}") from None
 
 
 def _keep(row: HitRow, want: dict[str, str], family_key: str, since: date | None, until: date | None) -> bool:
@@ -94,7 +84,7 @@ def review_queue(
     days posted, PAGE_SIZE rows a page (undecided and most telling first, so page 1 is where the work is).
     Each row shows the copy beside the enrolled photo it matched, with its route's evidence drawn on it."""
     want = dict(family=family, kind=kind, chat=chat, decision=decision, since=since, until=until)
-    first, last = _day(since, "since"), _day(until, "until")
+    first, last = form_date(since, "since"), form_date(until, "until")
     with get_store(request).session() as session:
         who = signed_in(request, session)
         case = load_case(session, who, "hits.review", case_id)
