@@ -3,45 +3,30 @@ a send being retried, in English and Korean, with a clean console. NCII_TEST_SHO
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Notice, NoticeItem
 from ncii_shield.takedown.clocks import db_now
 from ncii_shield.web.auth import assign, create_user
+from tests.browser import SHOTS, chrome, console_errors  # skips this module where there is no Chromium
 from tests.test_takedown_worker import _seed
 from tests.web_server import live_server
 
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMEDRIVER.is_file() or not CHROMIUM.is_file():
-    pytest.skip("needs Chromium and its driver at /usr/bin", allow_module_level=True)
-webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-SHOTS = Path(os.environ["NCII_TEST_SHOTS"]) if os.environ.get("NCII_TEST_SHOTS") else None
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    chrome = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    chrome.set_page_load_timeout(30)
-    yield chrome
-    chrome.quit()
+    browser = chrome()
+    yield browser
+    browser.quit()
 
 
 def _board_case(store: Store) -> tuple[int, list[int]]:
@@ -91,8 +76,7 @@ def _show(driver: WebDriver, base: str, case_id: int, user: str) -> dict[int, st
     if SHOTS is not None:
         SHOTS.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(SHOTS / f"takedown-clocks-{user}.png"))
-    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-    assert errors == []
+    assert console_errors(driver) == []
     return cards
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import io
 import json
-import os
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -18,29 +17,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageStat
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 
+from ncii_shield.store.db import Store
+from ncii_shield.web import uploads
+from ncii_shield.web.auth import assign, create_user
+from tests.browser import chrome, console_errors, picture  # skips this module where there is no Chromium
 from tests.conftest import ASSETS, new_store
 from tests.exports import message, write_export
 from tests.test_scan import _case
 from tests.web_server import live_server
 
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMEDRIVER.is_file() or not CHROMIUM.is_file():
-    pytest.skip("needs Chromium and chromedriver in /usr/bin", allow_module_level=True)
-webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
-
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-from ncii_shield.store.db import Store  # noqa: E402
-from ncii_shield.web import uploads  # noqa: E402
-from ncii_shield.web.auth import assign, create_user  # noqa: E402
-
-SHOTS = Path(os.environ["NCII_TEST_SHOTS"]) if os.environ.get("NCII_TEST_SHOTS") else None
 PASSWORD = "correct horse battery staple"
 
 # Kept across the page change the upload ends with: every value the bar showed, in order.
@@ -57,15 +46,9 @@ new MutationObserver(() => {
 
 @pytest.fixture
 def driver() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    chrome = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    chrome.set_page_load_timeout(30)
-    yield chrome
-    chrome.quit()
+    browser = chrome()
+    yield browser
+    browser.quit()
 
 
 def _export_zip(folder: Path) -> Path:
@@ -93,25 +76,6 @@ def _crafted_zip(folder: Path) -> Path:
         )
         archive.writestr("../../outside.txt", "x")
     return out
-
-
-def _shot(driver: WebDriver, name: str, tmp_path: Path) -> None:
-    """Keep the screenshot (NCII_TEST_SHOTS) and check it is a page, not a blank."""
-    path = (SHOTS or tmp_path) / f"{name}.png"
-    path.write_bytes(driver.get_screenshot_as_png())
-    with Image.open(path) as im:
-        rgb = im.convert("RGB")
-    colours = rgb.getcolors(maxcolors=1 << 24) or []
-    spread = sum(ImageStat.Stat(rgb).stddev) / 3
-    assert rgb.size[0] >= 1000 and len(colours) >= 50 and spread > 10, (name, len(colours), spread)
-
-
-def _console_errors(driver: WebDriver) -> list[str]:
-    return [
-        e["message"]
-        for e in driver.get_log("browser")
-        if e["level"] == "SEVERE" or "Content Security Policy" in e["message"]
-    ]
 
 
 @contextmanager
@@ -169,7 +133,7 @@ def test_a_case_worker_uploads_a_zipped_export_and_sees_the_new_hits(
         )
         assert driver.find_element(By.ID, "upload-button").is_enabled()
         assert not driver.find_element(By.ID, "upload-bar").is_displayed()
-        _shot(driver, "upload-refused", tmp_path)
+        picture(driver, "upload-refused", tmp_path)
         driver.get_log(
             "browser"
         )  # Chromium logs the refused request (400) itself: expected, not a page error
@@ -181,7 +145,7 @@ def test_a_case_worker_uploads_a_zipped_export_and_sees_the_new_hits(
         driver.find_element(By.ID, "upload-button").click()
         wait.until(lambda d: d.find_element(By.ID, "upload-text").text == "Received; checking the file…")
         assert driver.find_element(By.ID, "upload-bar").get_attribute("value") == "100"
-        _shot(driver, "upload-sent", tmp_path)
+        picture(driver, "upload-sent", tmp_path)
         checked.set()
 
         # The page hands over to the scan (?job=…), which reloads the scans page when it is done.
@@ -194,8 +158,8 @@ def test_a_case_worker_uploads_a_zipped_export_and_sees_the_new_hits(
         assert driver.find_element(By.ID, "upload-deleted").is_displayed()
         assert len(driver.find_elements(By.CSS_SELECTOR, "table#scans tbody tr")) == rows_before + 1
         assert "ChatExport_2024-08-24" in driver.find_element(By.ID, "scans").text
-        _shot(driver, "upload-scanned", tmp_path)
-        assert _console_errors(driver) == []
+        picture(driver, "upload-scanned", tmp_path)
+        assert console_errors(driver) == []
         assert not (store.settings.data_dir / "uploads" / str(case)).exists() or not any(
             (store.settings.data_dir / "uploads" / str(case)).iterdir()
         )
@@ -232,7 +196,7 @@ def test_an_upload_cut_off_resumes_after_a_reload_without_sending_again(
                 == "Interrupted (the server's disk is full); trying again…"
             )
         )
-        _shot(driver, "upload-retrying", tmp_path)
+        picture(driver, "upload-retrying", tmp_path)
         driver.refresh()
         driver.get_log(
             "browser"
@@ -241,7 +205,7 @@ def test_an_upload_cut_off_resumes_after_a_reload_without_sending_again(
         listed = driver.find_element(By.ID, "open-uploads").text
         resumed = 100 * 2 * chunk // export.stat().st_size
         assert listed == f"{export.name}: {resumed} % Delete", listed
-        _shot(driver, "upload-resumable", tmp_path)
+        picture(driver, "upload-resumable", tmp_path)
         failing.clear()
         driver.execute_script(RECORD_BAR)
         driver.find_element(By.ID, "upload-file").send_keys(str(export))
@@ -252,4 +216,4 @@ def test_an_upload_cut_off_resumes_after_a_reload_without_sending_again(
         assert stored == sorted(set(stored)), stored  # no chunk was stored twice
         assert stored == list(range(0, export.stat().st_size, chunk))
         assert int(driver.find_element(By.ID, "new-hits").get_attribute("data-n")) >= 2
-        assert _console_errors(driver) == []
+        assert console_errors(driver) == []

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, nullcontext
@@ -27,45 +26,38 @@ from typing import Any
 
 import pytest
 from PIL import Image, ImageChops, ImageFilter, ImageStat
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
 
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMEDRIVER.is_file() or not CHROMIUM.is_file():
-    pytest.skip(
-        "needs Chromium and its driver at /usr/bin/chromium and /usr/bin/chromedriver "
-        "(Debian: apt-get install chromium chromium-driver)",
-        allow_module_level=True,
-    )
-webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
-
-from selenium.common.exceptions import WebDriverException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-
-from ncii_shield.cases.service import enrol, open_case  # noqa: E402
-from ncii_shield.demo.build import DEMO_NAME, read_ground_truth  # noqa: E402
-from ncii_shield.demo.run import run_demo  # noqa: E402
-from ncii_shield.evidence.bundle import verify_bundle  # noqa: E402
-from ncii_shield.review.decisions import current  # noqa: E402
-from ncii_shield.review.hits import list_hits  # noqa: E402
-from ncii_shield.scan.match import match_case  # noqa: E402
-from ncii_shield.scan.pipeline import Progress  # noqa: E402
-from ncii_shield.store.db import Store  # noqa: E402
-from ncii_shield.store.models import AuditEvent, Notice, NoticeItem  # noqa: E402
-from ncii_shield.text.service import add_terms  # noqa: E402
-from ncii_shield.web.auth import LoginLimiter, assign, create_user  # noqa: E402
-from ncii_shield.web.i18n import STRINGS  # noqa: E402
-from tests.conftest import new_store  # noqa: E402
-from tests.web_server import live_server  # noqa: E402
+from ncii_shield.cases.service import enrol, open_case
+from ncii_shield.demo.build import DEMO_NAME, read_ground_truth
+from ncii_shield.demo.run import run_demo
+from ncii_shield.evidence.bundle import verify_bundle
+from ncii_shield.review.decisions import current
+from ncii_shield.review.hits import list_hits
+from ncii_shield.scan.match import match_case
+from ncii_shield.scan.pipeline import Progress
+from ncii_shield.store.db import Store
+from ncii_shield.store.models import AuditEvent, Notice, NoticeItem
+from ncii_shield.text.service import add_terms
+from ncii_shield.web.auth import LoginLimiter, assign, create_user
+from ncii_shield.web.i18n import STRINGS
+from tests.browser import (  # skips this module where there is no Chromium
+    SHOTS,
+    chrome,
+    console_errors,
+    picture,
+)
+from tests.conftest import new_store
+from tests.web_server import live_server
 
 KO, EN = STRINGS["ko"], STRINGS["en"]
-SHOTS = Path(os.environ["NCII_TEST_SHOTS"]) if os.environ.get("NCII_TEST_SHOTS") else None  # keep screenshots
 PASSWORD = "correct horse battery staple"
 WAIT = 20  # seconds: generous for a loaded CI machine; waits end as soon as the condition holds
 
@@ -123,20 +115,10 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def driver(downloads: Path) -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
     # A Korean browser, as at a Korean support centre: pages follow Accept-Language until a language is chosen.
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
+    browser = chrome(
         "--lang=ko-KR",
-    ):
-        options.add_argument(arg)
-    options.add_experimental_option(
-        "prefs",
-        {
+        prefs={
             "intl.accept_languages": "ko-KR,ko",
             "download.default_directory": str(downloads),
             "download.prompt_for_download": False,
@@ -145,12 +127,9 @@ def driver(downloads: Path) -> Iterator[WebDriver]:
             "profile.password_manager_leak_detection": False,
         },
     )
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    chrome = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    chrome.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
-    chrome.set_page_load_timeout(30)
-    yield chrome
-    chrome.quit()
+    browser.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    yield browser
+    browser.quit()
 
 
 @pytest.fixture
@@ -201,15 +180,6 @@ def sign_in(driver: WebDriver, site: Site, username: str, password: str = PASSWO
 
 def path(driver: WebDriver, site: Site) -> str:
     return str(driver.current_url).removeprefix(site.url)
-
-
-def console_errors(driver: WebDriver) -> list[str]:
-    """What the page logged as an error since the last call (CSP violations included)."""
-    return [
-        e["message"]
-        for e in driver.get_log("browser")
-        if e["level"] == "SEVERE" or "Content Security Policy" in e["message"]
-    ]
 
 
 def loaded(driver: WebDriver, image: WebElement) -> bool:
@@ -626,12 +596,7 @@ def test_the_whole_walk_upload_scan_review_a_family_spread_actors_notice(
     shots: list[str] = []
 
     def shot(name: str) -> None:
-        target = (SHOTS or tmp_path) / f"walk-{name}.png"
-        target.write_bytes(d.get_screenshot_as_png())
-        with Image.open(target) as im:
-            rgb = im.convert("RGB")
-        colours = rgb.getcolors(maxcolors=1 << 24) or []
-        assert len(colours) >= 50 and sum(ImageStat.Stat(rgb).stddev) / 3 > 10, name
+        picture(d, f"walk-{name}", tmp_path)
         shots.append(name)
 
     # 1. Upload the zipped export from the scans page; the scan runs and the page shows the new hits.
