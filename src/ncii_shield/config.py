@@ -35,6 +35,7 @@ DEFAULT_SCAN_CHUNK = 64  # items per scan transaction
 DEFAULT_UPLOAD_MAX_MB = (
     4096  # the largest export a browser may upload (MiB); bigger ones go in the import folder
 )
+DEFAULT_TELEGRAM_MAX_MEDIA_BYTES = 64 * 1024**2  # a larger file in a watched chat is recorded, not fetched
 KEY_BYTES = 32
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -293,6 +294,23 @@ class Settings:
     )
     smtp_ssl: bool = _setting(
         "NCII_SMTP_SSL", "1 for implicit TLS (port 465)", False, parse=_flag, hint="set {name} to 1 or 0"
+    )
+    telegram_api_id: int | None = _setting(
+        "NCII_TELEGRAM_API_ID",
+        "the monitor account's Telegram API id (my.telegram.org), for `watch-chats`",
+        parse=_count("a number (the api_id from my.telegram.org)"),
+    )
+    telegram_api_hash: str | None = _setting(
+        "NCII_TELEGRAM_API_HASH",
+        "its API hash, for `watch-chats`",
+        parse=_secret,
+        secret=True,
+    )
+    telegram_max_media_bytes: int = _setting(
+        "NCII_TELEGRAM_MAX_MEDIA_BYTES",
+        "the largest file `watch-chats run` downloads from a chat (default 64 MiB)",
+        DEFAULT_TELEGRAM_MAX_MEDIA_BYTES,
+        parse=_count("a number of bytes"),
     )
     recheck_allow: tuple[Network, ...] = _setting(
         "NCII_RECHECK_ALLOW",

@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from ncii_shield.cli import audit, banks, cases, coercion, evidence, keys, review, scan, takedown, text, users
+from ncii_shield.cli import watch as watch_chats
 from ncii_shield.cli.common import state
 from ncii_shield.cli.output import fail
 from ncii_shield.errors import NciiError
@@ -53,6 +54,7 @@ GROUPS = {
     "user": users.app,
     "review": review.app,
     "text": text.app,
+    "watch-chats": watch_chats.app,
 }
 
 

@@ -676,3 +676,46 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WatchedChat(Base):
+    """A Telegram chat the monitor's account follows (`watch-chats`): how it was added, how far it was read.
+
+    The chat's Telegram id, its title, the link or @name the operator gave and the reason of a failure are
+    sealed like other chat data; the watch list is short, so it is searched in Python, never in SQL.
+    """
+
+    __tablename__ = "watched_chats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    peer_kind: Mapped[str] = mapped_column(String(10))  # channel | chat | user: how Telegram addresses it
+    telegram_id: Mapped[str] = mapped_column(SealedText("watched_chats.telegram_id"))
+    # With the id, what addresses the chat after a restart (a StringSession keeps no entity cache).
+    access_hash: Mapped[str | None] = mapped_column(SealedText("watched_chats.access_hash"), nullable=True)
+    title: Mapped[str | None] = mapped_column(SealedText("watched_chats.title"), nullable=True)
+    chat_type: Mapped[str | None] = mapped_column(String(40), nullable=True)  # as the export names it
+    added_how: Mapped[str] = mapped_column(String(20))  # invite_link | username
+    joined: Mapped[bool] = mapped_column(Boolean, default=True)  # False: the account was already a member
+    target: Mapped[str] = mapped_column(SealedText("watched_chats.target"))
+    cases: Mapped[list[int]] = mapped_column(JSON, default=list)  # [] = every open case
+    last_message_id: Mapped[int] = mapped_column(Integer, default=0)
+    messages_seen: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="ok")  # ok | banned | left | error
+    reason: Mapped[str | None] = mapped_column(SealedText("watched_chats.reason"), nullable=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TelegramSession(Base):
+    """The monitor account's Telethon StringSession, sealed with the data key: never a .session file."""
+
+    __tablename__ = "telegram_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    session: Mapped[str] = mapped_column(SealedText("telegram_sessions.session"))
+    account: Mapped[str | None] = mapped_column(SealedText("telegram_sessions.account"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,1 @@
+"""Live Telegram monitoring (`watch-chats`): the watch list, the sealed session, and the polling runner."""
