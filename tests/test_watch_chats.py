@@ -492,3 +492,65 @@ def test_media_over_the_cap_are_recorded_not_fetched(store: Store) -> None:
 def test_live_items_map_as_the_export_for_a_chat_record() -> None:
     chat = LiveChat("channel", str(CHAT_ID), "Test room", "private_supergroup")
     assert chat_of(ROOM) == chat
+
+
+def test_the_cli_says_in_one_line_what_is_missing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import cli_env, new_store
+
+    new_store(tmp_path / "d").close()
+    env = cli_env(NCII_DATA_DIR=str(tmp_path / "d"))
+    run = subprocess.run(
+        [sys.executable, "-m", "ncii_shield.cli.main", "watch-chats", "run", "--once"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "NCII_TELEGRAM_API_ID and NCII_TELEGRAM_API_HASH" in run.stderr and "Traceback" not in run.stderr
+    env.update(NCII_TELEGRAM_API_ID="12345", NCII_TELEGRAM_API_HASH="0123456789abcdef")
+    run = subprocess.run(
+        [sys.executable, "-m", "ncii_shield.cli.main", "watch-chats", "add", "@testroom"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert run.returncode != 0 and "watch-chats login" in run.stderr and "Traceback" not in run.stderr
+    listed = subprocess.run(
+        [sys.executable, "-m", "ncii_shield.cli.main", "watch-chats", "list", "--json"],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    assert listed.stdout.strip() == "[]"
+
+
+def test_the_case_sources_page_shows_the_watched_chats_with_last_and_next_run(tmp_path: Path) -> None:
+    import re
+
+    import httpx
+
+    from ncii_shield.web.auth import assign, create_user
+    from tests.conftest import new_store
+    from tests.web_server import live_server
+
+    store = new_store(tmp_path / "data")
+    try:
+        case_id, other = _case(store, [ASSETS / "obama.jpg"]), _case(store)
+        with store.session() as s:
+            create_user(s, "worker", "a long test password", "case_worker", language="en")
+            assign(s, "worker", case_id)
+        client = FakeClient(*_history())
+        room = _watch(store, client)
+        news = add_chat(store, client, "@news", [other])  # another case's chat: not on this case's page
+        run_once(store, client, hooks=Clock().hooks(), every=60)
+        with live_server(store) as url, httpx.Client(base_url=url, timeout=60) as web:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/login").text).group(1)  # type: ignore[union-attr]
+            web.post(
+                "/login", data={"username": "worker", "password": "a long test password", "csrf_token": token}
+            )
+            page = web.get(f"/cases/{case_id}/scans").text
+        assert "Telegram chats watched live" in page and f'data-watched="{room}"' in page
+        assert f'data-watched="{news}"' not in page
+        row = re.search(rf'<tr data-watched="{room}">(.*?)</tr>', page).group(1)  # type: ignore[union-attr]
+        assert "Test room" in row and "Following" in row and '<td class="num">7</td>' in row
+        watched = list_chats(store)[0]
+        assert watched.next_run_at is not None and watched.next_run_at.strftime("%Y-%m-%d %H:%M") in row
+    finally:
+        store.close()

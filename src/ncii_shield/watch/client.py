@@ -27,11 +27,12 @@ def api_credentials(settings: Settings) -> tuple[int, str]:
 
 def connect(store: Store) -> Any:
     """A connected client on the stored session (Unavailable if `watch-chats login` was never run)."""
+    api_id, api_hash = api_credentials(store.settings)
+    session = load_session(store)
     from telethon.sessions import StringSession
     from telethon.sync import TelegramClient
 
-    api_id, api_hash = api_credentials(store.settings)
-    client = TelegramClient(StringSession(load_session(store)), api_id, api_hash)
+    client = TelegramClient(StringSession(session), api_id, api_hash)
     client.connect()
     if not client.is_user_authorized():
         client.disconnect()
@@ -51,10 +52,10 @@ def login(
     """Interactive login through Telethon's start() (phone, code, 2FA password); stores the session sealed.
 
     Returns the account's name for the operator to check. The session lives only in memory until sealed."""
+    api_id, api_hash = api_credentials(store.settings)
     from telethon.sessions import StringSession
     from telethon.sync import TelegramClient
 
-    api_id, api_hash = api_credentials(store.settings)
     client = TelegramClient(StringSession(), api_id, api_hash)
     try:
         client.start(phone=phone, code_callback=code, password=password)

@@ -168,6 +168,8 @@ def run_chat(store: Store, client: Any, watched: Watched, *, hooks: Hooks, batch
             return _stop(store, run, "banned", _why(exc), report=hooks.say)
         except errors.UserNotParticipantError as exc:
             return _stop(store, run, "left", _why(exc), report=hooks.say)
+        except errors.RPCError as exc:  # anything else Telegram refuses: reported, tried again next run
+            return _stop(store, run, "error", _why(exc), report=hooks.say)
         except (ConnectionError, OSError, TimeoutError) as exc:
             if run.last_message_id > progress_at:  # batches got through since the last failure
                 failures, progress_at = 0, run.last_message_id
@@ -188,6 +190,8 @@ def _stop(
 ) -> ChatRun:
     run.status, run.reason = status, reason
     update_chat(store, run.watched_id, status=status, reason=reason)
+    if report is not None and status == "error":
+        report(f"chat {run.watched_id}: {reason}")
     if status in ("banned", "left"):
         with store.session() as session:
             audit.record(session, f"watch_chats.{status}", watched_id=run.watched_id, reason=reason)

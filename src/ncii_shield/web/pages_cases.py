@@ -21,6 +21,7 @@ from ncii_shield.read.cases import case_summary, list_cases, photo_count
 from ncii_shield.read.hits import hit_dates
 from ncii_shield.read.rooms import room_graph
 from ncii_shield.read.sources import case_scans
+from ncii_shield.read.watch import case_watched_chats
 from ncii_shield.store import audit
 from ncii_shield.text.service import add_terms
 from ncii_shield.web.auth import allowed, assign_creator, visible_cases
@@ -184,6 +185,7 @@ def scans_page(request: Request, case_id: int) -> Response:
             names=importable(store),
             folder=str(import_dir(store)),
             job=job if job is not None and job.case_id == case_id else None,
+            watched=case_watched_chats(session, case_id),
             **upload_context(request, case_id),
         )
 
