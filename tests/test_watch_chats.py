@@ -202,8 +202,9 @@ class FakeClient:
 
     def iter_messages(self, peer: Any, *, min_id: int = 0, reverse: bool = False) -> Iterator[types.Message]:
         assert reverse, "history is read oldest first"
+        chat_id = getattr(peer, "channel_id", CHAT_ID)
         for message in sorted(self.messages, key=lambda m: m.id):
-            if message.id <= min_id:
+            if message.id <= min_id or message.peer_id.channel_id != chat_id:
                 continue
             fault = self.faults.pop(("iter", message.id), None)
             if fault is not None:
@@ -234,7 +235,8 @@ class FakeClient:
 
 def _live_items(client: FakeClient) -> list[SourceItem]:
     chat = chat_of(ROOM)
-    return [message_to_item(m, chat) for m in client.iter_messages(None, min_id=0, reverse=True)]
+    peer = types.InputPeerChannel(CHAT_ID, 4242)
+    return [message_to_item(m, chat) for m in client.iter_messages(peer, min_id=0, reverse=True)]
 
 
 PROVENANCE = (
@@ -389,7 +391,11 @@ def test_a_chat_that_bans_the_account_is_marked_and_the_others_go_on(store: Stor
     clock = Clock()
     runs = {r.watched_id: r for r in run_once(store, client, hooks=clock.hooks())}
     assert runs[room].status == "banned" and "ChannelPrivateError" in (runs[room].reason or "")
-    assert runs[news].status == "ok"
+    assert runs[news].status == "ok" and runs[news].messages == 1
+    assert runs[room].reason == (
+        "ChannelPrivateError: The channel specified is private and you lack permission to access it. "
+        "Another reason may be that you were banned from it"
+    )
     assert any("banned" in line for line in clock.said)
     statuses = {w.id: (w.status, w.reason) for w in list_chats(store)}
     assert statuses[room][0] == "banned" and "ChannelPrivateError" in (statuses[room][1] or "")

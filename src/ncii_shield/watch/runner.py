@@ -201,7 +201,9 @@ def _stop(
 
 
 def _why(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:200]
+    """The error's name and first sentence (Telethon appends "(caused by SomeRequest)")."""
+    text = str(exc).split(" (caused by ")[0].strip()
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
 
 def _ingest(
