@@ -560,3 +560,33 @@ def test_the_case_sources_page_shows_the_watched_chats_with_last_and_next_run(tm
         assert watched.next_run_at is not None and watched.next_run_at.strftime("%Y-%m-%d %H:%M") in row
     finally:
         store.close()
+
+
+def test_a_removed_image_posted_again_in_a_watched_chat_raises_the_re_upload_alert(store: Store) -> None:
+    from ncii_shield.store.models import Alert, Notice, NoticeItem, Reference
+
+    case_id = _case(store, [ASSETS / "obama.jpg"])
+    client = FakeClient(*_history())
+    _watch(store, client)
+    assert run_once(store, client, hooks=Clock().hooks())[0].alerts == 0
+    with store.session() as s:  # message 1 was reported and the platform took it down
+        item_id, family = s.execute(
+            select(Hit.item_id, Reference.photo_sha256)
+            .join(Reference, Hit.reference_id == Reference.id)
+            .where(Hit.case_id == case_id)
+        ).first()  # type: ignore[misc]
+        notice = Notice(
+            case_id=case_id, platform_id="telegram", language="en", channel="email", to="abuse@telegram.test",
+            subject="s", body="b", status="sent",
+        )  # fmt: skip
+        notice.items.append(
+            NoticeItem(item_id=item_id, family=family, status="removed", removed_at=datetime.now(UTC))
+        )
+        s.add(notice)
+    client.messages.append(_message(8, sender=BOB, media=_photo(8, PHOTO_A)))
+    client.media[8] = PHOTO_A
+    runs = run_once(store, client, hooks=Clock().hooks())
+    assert runs[0].alerts == 1
+    with store.session() as s:
+        alert = s.scalars(select(Alert)).one()
+        assert alert.case_id == case_id and s.get(Item, alert.item_id).message_id == 8  # type: ignore[union-attr]

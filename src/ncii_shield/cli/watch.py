@@ -130,6 +130,8 @@ def watch_run(
 def _print_runs(runs: list[ChatRun]) -> None:
     for r in runs:
         why = f" — {escape(r.reason)}" if r.reason else ""
+        if r.alerts:
+            why += f"; [bold red]{r.alerts} re-upload alert(s)[/]: a removed image was posted again"
         console.print(
             f"chat {r.watched_id} {escape(r.title or '')}: {r.status}, {r.messages} new messages, "
             f"{r.media} media, up to message {r.last_message_id}; new hits: {counts(r.new_hits)}{why}"
@@ -170,6 +172,7 @@ def _run_data(r: ChatRun) -> dict[str, object]:
         media=r.media,
         last_message_id=r.last_message_id,
         new_hits=dict(r.new_hits),
+        alerts=r.alerts,
         waited_seconds=r.waited,
         retries=r.retries,
     )

@@ -36,6 +36,7 @@ from ncii_shield.sources.telegram_live import (
 from ncii_shield.store import audit
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case
+from ncii_shield.takedown.events import detect_reappearance
 from ncii_shield.watch.service import Watched, access_hash_of, input_peer, list_chats, update_chat
 
 MAX_FLOOD_WAIT = 900  # seconds: a longer wait ends this chat's turn; the next run resumes it
@@ -57,6 +58,7 @@ class ChatRun:
     media: int = 0
     last_message_id: int = 0
     new_hits: Counter[str] = field(default_factory=Counter)
+    alerts: int = 0  # re-upload alerts raised: an image removed after a notice, seen again
     waited: float = 0.0
     retries: int = 0
 
@@ -110,6 +112,7 @@ def run_once(
             messages=sum(r.messages for r in runs),
             banned=[r.watched_id for r in runs if r.status == "banned"],
             new_hits=dict(sum((r.new_hits for r in runs), Counter())),
+            alerts=sum(r.alerts for r in runs),
         )
     return runs
 
@@ -241,8 +244,11 @@ def _ingest(
     run.new_hits.update(result.new_hits)
     with store.session() as session:
         for case_id, _ in cases:
+            new = result.new_hits if case_id == scan_case else match_case(store, session, case_id)
             if case_id != scan_case:
-                run.new_hits.update(match_case(store, session, case_id))
+                run.new_hits.update(new)
+            if sum(new.values()):  # a removed image posted again: the case's re-upload alert, raised now
+                run.alerts += len(detect_reappearance(session, case_id))
     run.messages += len(messages)
     run.last_message_id = max(run.last_message_id, *(m.id for m in messages))
     update_chat(
