@@ -590,3 +590,12 @@ def test_a_removed_image_posted_again_in_a_watched_chat_raises_the_re_upload_ale
     with store.session() as s:
         alert = s.scalars(select(Alert)).one()
         assert alert.case_id == case_id and s.get(Item, alert.item_id).message_id == 8  # type: ignore[union-attr]
+
+
+def test_service_messages_carry_the_export_action_name() -> None:
+    joined = types.MessageService(
+        id=9, peer_id=types.PeerChannel(CHAT_ID), date=_date(9), from_id=types.PeerUser(1002),
+        action=types.MessageActionChatJoinedByLink(inviter_id=1001),
+    )  # fmt: skip
+    item = message_to_item(joined, chat_of(ROOM))
+    assert (item.kind, item.sender_id, item.extra["action"]) == ("service", "user1002", "join_group_by_link")

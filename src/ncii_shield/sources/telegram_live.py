@@ -22,6 +22,21 @@ from ncii_shield.errors import SourceError
 from ncii_shield.sources.base import Item
 
 KIND = "telegram_live"
+# Service actions under the names Telegram Desktop's export gives them (others keep Telethon's class name).
+_ACTIONS = {
+    "MessageActionChatCreate": "create_group",
+    "MessageActionChannelCreate": "create_channel",
+    "MessageActionChatAddUser": "invite_members",
+    "MessageActionChatDeleteUser": "remove_members",
+    "MessageActionChatJoinedByLink": "join_group_by_link",
+    "MessageActionChatJoinedByRequest": "join_group_by_request",
+    "MessageActionChatEditTitle": "edit_group_title",
+    "MessageActionChatEditPhoto": "edit_group_photo",
+    "MessageActionChatDeletePhoto": "delete_group_photo",
+    "MessageActionPinMessage": "pin_message",
+    "MessageActionChatMigrateTo": "migrate_to_supergroup",
+    "MessageActionChannelMigrateFrom": "migrate_from_group",
+}
 
 
 @dataclass(frozen=True)
@@ -91,8 +106,9 @@ def media_of(message: Any) -> tuple[str | None, str | None, dict[str, object]]:
         if sizes:
             largest = max(sizes, key=lambda s: s.w * s.h)
             extra.update(width=largest.w, height=largest.h)
-            if isinstance(getattr(largest, "size", None), int):
-                extra["photo_file_size"] = largest.size
+            size = getattr(largest, "size", None) or max(getattr(largest, "sizes", None) or [0])
+            if size:  # a progressive JPEG lists the size of each of its scans: the whole file is the last
+                extra["photo_file_size"] = size
         return "photo", None, extra
     if not isinstance(media, types.MessageMediaDocument) or not isinstance(media.document, types.Document):
         return None, None, {}
@@ -186,7 +202,8 @@ def message_to_item(
     if getattr(message, "edit_date", None) and not getattr(message, "edit_hide", False):
         extra["edited"] = int(message.edit_date.timestamp())
     if service:
-        extra["action"] = type(message.action).__name__
+        name = type(message.action).__name__
+        extra["action"] = _ACTIONS.get(name, name)
     via = getattr(message, "via_bot", None)
     date = message.date.astimezone(UTC) if message.date is not None else None
     return Item(
