@@ -401,6 +401,18 @@ def test_a_chat_that_bans_the_account_is_marked_and_the_others_go_on(store: Stor
     assert statuses[room][0] == "banned" and "ChannelPrivateError" in (statuses[room][1] or "")
     runs_again = run_once(store, client, hooks=clock.hooks())
     assert [r.watched_id for r in runs_again] == [news], "a banned chat is not retried"
+    remove_chat(store, news)
+    from ncii_shield.store.models import AuditEvent
+
+    with store.session() as s:
+        events = [(e.action, e.details) for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    actions = [a for a, _ in events if a.startswith("watch_chats.")]
+    assert actions == [
+        "watch_chats.added", "watch_chats.added", "watch_chats.banned", "watch_chats.run", "watch_chats.run",
+        "watch_chats.removed",
+    ]  # fmt: skip
+    runs_logged = [d for a, d in events if a == "watch_chats.run"]
+    assert runs_logged[0]["banned"] == [room] and runs_logged[0]["messages"] == 1
 
 
 def test_add_joins_only_where_asked_and_records_the_chat_sealed(store: Store) -> None:
@@ -501,6 +513,7 @@ def test_live_items_map_as_the_export_for_a_chat_record() -> None:
 
 
 def test_the_cli_says_in_one_line_what_is_missing(tmp_path: Path) -> None:
+    import json
     import subprocess
     import sys
 
@@ -525,6 +538,24 @@ def test_the_cli_says_in_one_line_what_is_missing(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, check=True,
     )  # fmt: skip
     assert listed.stdout.strip() == "[]"
+    from tests.conftest import open_store
+
+    store = open_store(tmp_path / "d")
+    try:
+        add_chat(store, FakeClient(*_history()), "https://t.me/+AbCdEfGh12", [])
+    finally:
+        store.close()
+    cli = [sys.executable, "-m", "ncii_shield.cli.main", "watch-chats"]
+    table = subprocess.run([*cli, "list"], capture_output=True, text=True, env=env, check=True).stdout
+    assert "Test room" in table and "all open" in table
+    rows = json.loads(
+        subprocess.run([*cli, "list", "--json"], capture_output=True, text=True, env=env).stdout
+    )
+    assert [(r["id"], r["chat_id"], r["status"], r["joined"]) for r in rows] == [(1, "1500", "ok", False)]
+    gone = subprocess.run([*cli, "remove", "1"], capture_output=True, text=True, env=env)
+    assert gone.returncode == 0 and "no longer watched" in gone.stdout
+    again = subprocess.run([*cli, "remove", "1"], capture_output=True, text=True, env=env)
+    assert again.returncode != 0 and "no watched chat 1" in again.stderr
 
 
 def test_the_case_sources_page_shows_the_watched_chats_with_last_and_next_run(tmp_path: Path) -> None:
@@ -599,3 +630,71 @@ def test_service_messages_carry_the_export_action_name() -> None:
     )  # fmt: skip
     item = message_to_item(joined, chat_of(ROOM))
     assert (item.kind, item.sender_id, item.extra["action"]) == ("service", "user1002", "join_group_by_link")
+
+
+def test_the_real_client_has_every_call_the_adapter_makes() -> None:
+    from telethon.sessions import StringSession
+    from telethon.sync import TelegramClient
+
+    for name in ("iter_messages", "download_media", "get_entity", "__call__", "start", "get_me", "connect"):
+        assert callable(getattr(TelegramClient, name)), name
+    client = TelegramClient(StringSession(), 12345, "0123456789abcdef")  # not connected: no network
+    assert client.session.save() == "" and not list(Path.cwd().glob("*.session"))
+
+
+def test_login_seals_the_string_session_and_writes_no_session_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import telethon.sync
+
+    from ncii_shield.watch.client import login
+    from tests.conftest import new_store
+
+    asked: list[str] = []
+
+    class Fake:
+        def __init__(self, session: Any, api_id: int, api_hash: str) -> None:
+            assert (api_id, api_hash) == (12345, "0123456789abcdef")
+            self.session = session
+
+        def start(self, *, phone: Any, code_callback: Any, password: Any) -> None:
+            asked.extend([phone(), code_callback(), password()])
+            self.session.save = lambda: "1BQANOTREALSESSIONSTRING" + "z" * 200
+
+        def get_me(self) -> types.User:
+            return types.User(id=999, first_name="Monitor", username="desk_monitor")
+
+        def disconnect(self) -> None:
+            pass
+
+    monkeypatch.setattr(telethon.sync, "TelegramClient", Fake)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NCII_TELEGRAM_API_ID", "12345")
+    monkeypatch.setenv("NCII_TELEGRAM_API_HASH", "0123456789abcdef")
+    store = new_store(tmp_path / "data")
+    try:
+        account = login(store, phone=lambda: "+820000", code=lambda: "12345", password=lambda: "pw")
+        assert account == "Monitor (@desk_monitor)" and asked == ["+820000", "12345", "pw"]
+        assert load_session(store).startswith("1BQANOTREALSESSIONSTRING")
+        raw = (tmp_path / "data" / "ncii.db").read_bytes()
+        assert b"NOTREALSESSIONSTRING" not in raw
+        assert not list(tmp_path.rglob("*.session"))
+    finally:
+        store.close()
+
+
+def test_follow_polls_every_s_seconds(store: Store) -> None:
+    from ncii_shield.watch.runner import follow
+
+    client = FakeClient(*_history())
+    _watch(store, client)
+    clock, reports = Clock(), []
+    follow(store, client, every=45, hooks=clock.hooks(), turns=3, report=reports.append)
+    assert clock.slept == [45, 45] and [sum(r.messages for r in runs) for runs in reports] == [7, 0, 0]
+
+
+def test_add_refuses_a_case_that_is_not_open_before_joining(store: Store) -> None:
+    client = FakeClient(*_history())
+    with pytest.raises(NotFound, match="case 42"):
+        add_chat(store, client, "@testroom", [42])
+    assert client.requests == []
