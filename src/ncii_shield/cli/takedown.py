@@ -60,6 +60,7 @@ def takedown_draft(
             regulator=regulator,
             hosting_contact=hosting_contact,
             out_dir=out_dir,
+            trusted_flagger=state.settings.trusted_flagger,
         )
         rows = [(n.id, n.platform_id, n.language, n.channel, n.to, len(n.items)) for n in notices]
     if as_json:
