@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ncii_shield.errors import NciiError
+from ncii_shield.read.takedown import takedown_status
 from ncii_shield.review.decisions import decide
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case, Notice
@@ -215,6 +216,8 @@ def test_each_notice_of_a_split_case_runs_on_its_own_clock(store: Store, tmp_pat
         s.flush()
         matters = {n.id: n.matter for n in s.query(Notice).where(Notice.case_id == case_id)}
         clocks = {c.notice_id: c for c in notice_clocks(s, case_id)}
+        board = {row.notice_id: row.matter for row in takedown_status(s, case_id).notices}
+    assert board == matters  # the board and `takedown status --json` tell the two apart
     by_matter = {matters[i]: c for i, c in clocks.items()}
     assert by_matter["intimate_image"].clock_basis == "law"
     assert "TAKE IT DOWN" in by_matter["intimate_image"].clock_en
