@@ -4,7 +4,10 @@ kinds of hit is split into two notices per platform, each on its own laws' clock
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +22,7 @@ from ncii_shield.takedown.clocks import notice_clocks
 from ncii_shield.takedown.notices import NoticeItem, render_notice
 from ncii_shield.takedown.service import draft, mark
 from ncii_shield.text.service import add_terms
-from tests.conftest import ASSETS
+from tests.conftest import ASSETS, cli_env, new_store
 from tests.exports import message, write_export
 from tests.test_scan import _case, _scan
 from tests.test_takedown_notices import REGISTRY, _request
@@ -224,3 +227,36 @@ def test_each_notice_of_a_split_case_runs_on_its_own_clock(store: Store, tmp_pat
     assert by_matter["personal_information"].clock_basis == "default"
     assert "TAKE IT DOWN" not in by_matter["personal_information"].clock_en
     assert all(c.due_at is not None for c in clocks.values())
+
+
+def test_the_cli_drafts_both_notices_with_the_trusted_flagger_setting(tmp_path: Path) -> None:
+    """`takedown draft` passes NCII_TRUSTED_FLAGGER to the notices of EU platforms, and `status --json`
+    tells the two notices apart."""
+    data = tmp_path / "d"
+    store = new_store(data)
+    case_id = _mixed_case(store, tmp_path)
+    store.close()
+    env = cli_env(NCII_TRUSTED_FLAGGER="Coimisiún na Meán, 2025-03-01")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(data), *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env)
+
+    drafted = cli(
+        "takedown", "draft", str(case_id), "--org", "Desk", "--email", "desk@support.test", "--json"
+    )
+    assert drafted.returncode == 0, drafted.stderr
+    ids = [n["id"] for n in json.loads(drafted.stdout)]
+    assert len(ids) == 2
+    shown = {i: cli("takedown", "show", str(i)).stdout for i in ids}
+    assert all("trusted flagger under Article 22" in text for text in shown.values())
+    assert all("by Coimisiún na Meán on 2025-03-01" in text for text in shown.values())
+    status = json.loads(cli("takedown", "status", str(case_id), "--json").stdout)
+    assert sorted(n["matter"] for n in status["notices"]) == ["intimate_image", "personal_information"]
+    bad = subprocess.run(
+        [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(data), "takedown", "status", "1"],
+        capture_output=True,
+        text=True,
+        env=cli_env(NCII_TRUSTED_FLAGGER="yes"),
+    )
+    assert bad.returncode != 0 and "NCII_TRUSTED_FLAGGER" in bad.stderr
