@@ -260,3 +260,24 @@ def test_the_cli_drafts_both_notices_with_the_trusted_flagger_setting(tmp_path: 
         env=cli_env(NCII_TRUSTED_FLAGGER="yes"),
     )
     assert bad.returncode != 0 and "NCII_TRUSTED_FLAGGER" in bad.stderr
+
+
+def test_an_overdue_personal_information_notice_escalates_as_one(store: Store, tmp_path: Path) -> None:
+    from ncii_shield.takedown.drafting import draft_escalation
+
+    case_id = _mixed_case(store, tmp_path)
+    with store.session() as s:
+        notices = draft(s, case_id, reporter_organisation="Desk", reporter_email="desk@support.test")
+        personal = next(n for n in notices if n.matter == "personal_information")
+        mark(s, personal.id, "sent")
+        (escalated,) = draft_escalation(
+            s, personal, "kcsc", reporter_organisation="Desk", reporter_email="desk@support.test"
+        )
+        assert (escalated.platform_id, escalated.matter, escalated.language) == (
+            "kcsc",
+            "personal_information",
+            "ko",
+        )
+        assert (
+            "- 신고 유형: 개인정보(신상정보) 노출 정보" in escalated.body and "김하린" not in escalated.body
+        )

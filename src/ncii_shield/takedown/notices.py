@@ -1,7 +1,10 @@
 """Takedown notices: plain-text letters asking a platform to remove content, in Korean or English.
 
 A notice carries the content's locations, the laws that apply where the platform operates, what we
-ask for and who asks, and states that the person depicted consented. It never names that person:
+ask for and who asks, and states that the person depicted consented. Its matter picks the template and the
+laws: intimate images (notice.txt.j2) or messages exposing the person's details (personal_information.txt.j2,
+the message masked as the review page masks it); notices to EU platforms add the DSA Art. 16(2) elements
+(_dsa.txt.j2), notices to the KCSC the fields of its report form (_regulator_form.txt.j2). It never names that person:
 the request has no field for a name at all, only a pseudonymous case reference, so a name cannot
 leak into a letter that is sent to the very platforms where the content circulates.
 
