@@ -281,3 +281,32 @@ def test_an_overdue_personal_information_notice_escalates_as_one(store: Store, t
         assert (
             "- 신고 유형: 개인정보(신상정보) 노출 정보" in escalated.body and "김하린" not in escalated.body
         )
+
+
+def test_the_board_tells_a_personal_information_notice_apart(store: Store) -> None:
+    """In a real headless Chromium, in English and Korean, with a clean console (NCII_TEST_SHOTS keeps the
+    screenshots)."""
+    pytest.importorskip("selenium")
+    from ncii_shield.web.auth import assign, create_user
+    from tests.browser import chrome
+    from tests.test_takedown_board_browser import PASSWORD, _show
+    from tests.web_server import live_server
+
+    case_id = _mixed_case(store, store.settings.data_dir.parent)
+    with store.session() as s:
+        notices = draft(s, case_id, reporter_organisation="Desk", reporter_email="desk@support.test")
+        matters = {n.id: n.matter for n in notices}
+        for name, language in (("en-board", "en"), ("ko-board", "ko")):
+            create_user(s, name, PASSWORD, "case_worker", language=language)
+            assign(s, name, case_id)
+    driver = chrome()
+    try:
+        with live_server(store) as base:
+            english = _show(driver, base, case_id, "en-board")
+            korean = _show(driver, base, case_id, "ko-board")
+    finally:
+        driver.quit()
+    for notice_id, matter in matters.items():
+        personal = matter == "personal_information"
+        assert ("Personal details (doxxing)" in english[notice_id]) == personal
+        assert ("개인정보 노출" in korean[notice_id]) == personal
