@@ -199,7 +199,10 @@ def test_a_mixed_case_is_split_into_an_image_notice_and_a_personal_information_n
             assert value not in body and value not in personal.subject, value
         assert "07년생" not in body and "김하린" not in got["kcsc", "personal_information"].body
         assert "TAKE IT DOWN" in images.body and "TAKE IT DOWN" not in body
-        assert "[신고서 기재 사항]" in got["kcsc", "personal_information"].body
+        korean = got["kcsc", "personal_information"].body
+        assert "[신고서 기재 사항]" in korean and "1번 게시물은 이미지가 아니라" in korean
+        assert "메시지(식별 정보 가림): " in korean and "[name]" in korean and "[school]" in korean
+        assert not [w for w in IMAGE_WORDS_KO if w in korean]
         refs = {re.search(r"NCII-\d{4}-\d{4}-\d+", n.body).group(0) for n in notices}  # type: ignore[union-attr]
         assert len(refs) == 4  # one reference per notice, so replies match the right one
         again = draft(
