@@ -40,7 +40,8 @@ def takedown_draft(
     out_dir: Annotated[Path | None, typer.Option(help="Also write each notice as a text file here.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """One notice per platform for the case's confirmed hits that no notice covers yet."""
+    """Per platform, a notice for the confirmed images and another for the messages exposing personal details
+    that no notice covers yet."""
     from ncii_shield.takedown.service import draft
 
     org = org or state.settings.reporter_org
@@ -60,6 +61,7 @@ def takedown_draft(
             regulator=regulator,
             hosting_contact=hosting_contact,
             out_dir=out_dir,
+            trusted_flagger=state.settings.trusted_flagger,
         )
         rows = [(n.id, n.platform_id, n.language, n.channel, n.to, len(n.items)) for n in notices]
     if as_json:
