@@ -1,0 +1,219 @@
+"""Transparency statistics against a fixture computed by hand; the same numbers from the CLI, the API and the
+web pages; each notice's clocks in the API and its OpenAPI schema."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ncii_shield.cases.service import open_case
+from ncii_shield.read.transparency import (
+    PlatformTransparency,
+    SentItem,
+    SentNotice,
+    compute,
+    nearest_rank,
+    transparency,
+)
+from ncii_shield.store.db import Store
+from ncii_shield.store.models import Item, Notice, NoticeItem, Source
+from ncii_shield.web.auth import assign, create_token, create_user
+from tests.conftest import cli_env
+from tests.web_server import live_server
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+AS_OF = T0 + timedelta(hours=200)
+PASSWORD = "a long enough passphrase"
+
+
+def h(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A notice of the fixture: platform, first send (hours after T0, None: never sent), escalated,
+    and per item (hours of removal after T0 or None, status)."""
+
+    platform: str
+    sent: float | None
+    items: tuple[tuple[float | None, str], ...]
+    escalated: float | None = None
+
+
+# The fixture. Times are hours after T0; the statistics are taken at T0 + 200 h.
+FIXTURE = (
+    # telegram: six removals (an even count), one exactly at 48 h, one re-uploaded; one item never removed
+    # (sent 200 h ago: settled, not within 48 h); escalated once.
+    Spec(
+        "telegram",
+        0,
+        (
+            (10, "removed"),
+            (30, "removed"),
+            (50, "reappeared"),
+            (48, "removed"),
+            (20, "removed"),
+            (None, "still_up"),
+        ),
+        escalated=48,
+    ),
+    # …and a notice sent 20 h ago: one removal after 2 h, one item still up but not yet settled.
+    Spec("telegram", 180, ((182, "removed"), (None, "sent"))),
+    # A drafted notice is counted nowhere.
+    Spec("telegram", None, ((None, "drafted"),)),
+    # x: exactly one removal, 5.5 h after the send.
+    Spec("x", 100, ((105.5, "removed"),)),
+    # meta: no removal at all; both items sent 200 h ago, so settled (as not removed within 48 h).
+    Spec("meta", 0, ((None, "still_up"), (None, "acknowledged"))),
+    # hosting: a removal recorded an hour *before* the send (clock skew): clamped to 0 h and counted.
+    Spec("hosting", 10, ((9, "removed"),)),
+)
+
+# Worked out by hand from FIXTURE (p90: nearest rank, the value at rank ceil(0.9 n), 1-based).
+EXPECTED = {
+    # hours [2, 10, 20, 30, 48, 50]: median (20 + 30) / 2 = 25; p90 rank ceil(5.4) = 6 -> 50;
+    # within 48 h: 2, 10, 20, 30, 48 = 5 of settled 6 removed + 1 old still up = 7; still up 2 of 8;
+    # re-uploads 1 of 6 removed.
+    "telegram": PlatformTransparency("telegram", 2, 8, 6, 25.0, 50.0, 5, 7, 0.7143, 2, 0.25, 1, 0.1667, 1, 0),
+    "x": PlatformTransparency("x", 1, 1, 1, 5.5, 5.5, 1, 1, 1.0, 0, 0.0, 0, 0.0, 0, 0),
+    "meta": PlatformTransparency("meta", 1, 2, 0, None, None, 0, 2, 0.0, 2, 1.0, 0, None, 0, 0),
+    "hosting": PlatformTransparency("hosting", 1, 1, 1, 0.0, 0.0, 1, 1, 1.0, 0, 0.0, 0, 0.0, 0, 1),
+    # hours [0, 2, 5.5, 10, 20, 30, 48, 50]: median (10 + 20) / 2 = 15; p90 rank ceil(7.2) = 8 -> 50;
+    # within 7 of settled 8 + 1 + 2 = 11; still up 4 of 12; re-uploads 1 of 8.
+    "*": PlatformTransparency("*", 5, 12, 8, 15.0, 50.0, 7, 11, 0.6364, 4, 0.3333, 1, 0.125, 1, 1),
+}
+
+
+def _sent(spec: Spec) -> SentNotice:
+    assert spec.sent is not None
+    return SentNotice(
+        spec.platform,
+        h(spec.sent),
+        h(spec.escalated) if spec.escalated is not None else None,
+        tuple(SentItem(h(r) if r is not None else None, status) for r, status in spec.items),
+    )
+
+
+def seed(store: Store, specs: tuple[Spec, ...] = FIXTURE, pseudonym: str = "Case S") -> int:
+    """A case with the fixture's notices, items and times, written as the takedown code writes them."""
+    with store.session() as s:
+        case = open_case(s, pseudonym, consent_by="the person", consent_method="signed form")
+        source = Source(kind="folder", location="/crawl", name="crawl", fingerprint=f"{case.id:064d}")
+        s.add(source)
+        s.flush()
+        for n, spec in enumerate(specs):
+            notice = Notice(
+                case_id=case.id,
+                platform_id=spec.platform,
+                language="en",
+                channel="email",
+                to="abuse@host.test",
+                subject=f"Removal request {n}",
+                body="Please remove it.",
+                status="sent" if spec.sent is not None else "drafted",
+                created_at=h(spec.sent or 0) - timedelta(hours=1),
+                sent_at=h(spec.sent) if spec.sent is not None else None,
+                due_at=h(spec.sent + 48) if spec.sent is not None else None,
+                escalated_at=h(spec.escalated) if spec.escalated is not None else None,
+            )
+            s.add(notice)
+            s.flush()
+            for m, (removed, status) in enumerate(spec.items):
+                url = f"https://{spec.platform}.test/{n}/{m}"
+                item = Item(
+                    source_id=source.id, external_id=f"{case.id}-{n}-{m}", kind="media", extra={"url": url}
+                )
+                s.add(item)
+                s.flush()
+                s.add(
+                    NoticeItem(
+                        notice_id=notice.id,
+                        item_id=item.id,
+                        url=url,
+                        status=status,
+                        removed_at=h(removed) if removed is not None else None,
+                    )
+                )
+        return case.id
+
+
+def test_nearest_rank_and_the_median_of_an_even_count() -> None:
+    assert nearest_rank([7.0], 0.9) == 7.0
+    assert nearest_rank([float(v) for v in range(10, 0, -1)], 0.9) == 9.0  # rank 9 of 10, unsorted input
+    assert nearest_rank([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0], 0.9) == 10.0  # ceil(9.9)
+    with pytest.raises(ValueError):
+        nearest_rank([], 0.9)
+
+
+def test_the_statistics_match_the_hand_computed_fixture_without_a_database() -> None:
+    found = compute([_sent(s) for s in FIXTURE if s.sent is not None], AS_OF, cases=1)
+    assert {p.platform_id: p for p in found.platforms} == {k: v for k, v in EXPECTED.items() if k != "*"}
+    assert [p.platform_id for p in found.platforms] == ["hosting", "meta", "telegram", "x"]
+    assert found.overall == EXPECTED["*"]
+    assert found.within_hours == 48.0 and found.as_of == AS_OF
+
+
+def test_the_statistics_match_the_hand_computed_fixture_from_the_store(store: Store) -> None:
+    case_id = seed(store)
+    seed(store, (Spec("telegram", 0, ((1, "removed"),)),), pseudonym="Another case")  # not in scope
+    with store.session() as s:
+        found = transparency(s, [case_id], as_of=AS_OF)
+        everything = transparency(s, as_of=AS_OF)
+        nothing = transparency(s, [], as_of=AS_OF)
+    assert found.cases == 1 and {p.platform_id: p for p in found.platforms} == {
+        k: v for k, v in EXPECTED.items() if k != "*"
+    }
+    assert found.overall == EXPECTED["*"]
+    assert everything.cases == 2 and everything.overall is not None
+    assert everything.overall.notices_sent == 6 and everything.overall.removed == 9
+    assert nothing.platforms == [] and nothing.overall is None and nothing.cases == 0
+
+
+def test_an_item_still_up_counts_once_its_48_hours_have_passed() -> None:
+    """The same notice, still up, read 47 h and 49 h after its send: unsettled, then not within 48 h."""
+    notice = SentNotice("x", T0, None, (SentItem(None, "still_up"),))
+    early = compute([notice], T0 + timedelta(hours=47), 1).platforms[0]
+    late = compute([notice], T0 + timedelta(hours=49), 1).platforms[0]
+    assert (early.settled_48h, early.share_within_48h, early.share_still_up) == (0, None, 1.0)
+    assert (late.settled_48h, late.share_within_48h, late.share_still_up) == (1, 0.0, 1.0)
+
+
+def _cli(store: Store, *args: str) -> subprocess.CompletedProcess[str]:
+    data_dir = str(store.settings.data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", data_dir, "takedown", "stats", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=120,
+    )
+
+
+def test_the_cli_prints_the_same_statistics(store: Store) -> None:
+    case_id = seed(store)
+    seed(store, (Spec("x", 0, ((1, "removed"),)),), pseudonym="Another case")
+    one = _cli(store, "--case", str(case_id), "--json")
+    assert one.returncode == 0, one.stderr
+    body = json.loads(one.stdout)
+    platforms = {p["platform_id"]: p for p in body["platforms"]}
+    # Read now, 11 months after T0: every item is settled; the times to removal are as by hand.
+    assert platforms["telegram"]["median_hours"] == 25.0 and platforms["telegram"]["p90_hours"] == 50.0
+    assert platforms["telegram"]["within_48h"] == 5 and platforms["telegram"]["settled_48h"] == 8
+    assert platforms["hosting"]["clock_skew"] == 1 and body["cases"] == 1
+    assert body["overall"]["notices_sent"] == 5 and body["within_hours"] == 48.0
+    every = json.loads(_cli(store, "--json").stdout)
+    assert every["cases"] == 2 and every["overall"]["notices_sent"] == 6
+    table = _cli(store, "--case", str(case_id))
+    assert table.returncode == 0 and "telegram" in table.stdout and "25" in table.stdout
+    assert "counted as 0 h" in table.stdout
+    missing = _cli(store, "--case", "999")
+    assert missing.returncode != 0 and "no case 999" in missing.stderr
