@@ -9,7 +9,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -217,3 +216,91 @@ def test_the_cli_prints_the_same_statistics(store: Store) -> None:
     assert "counted as 0 h" in table.stdout
     missing = _cli(store, "--case", "999")
     assert missing.returncode != 0 and "no case 999" in missing.stderr
+
+
+def _login(base: str, user: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, follow_redirects=False, timeout=60)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+    done = client.post("/login", data={"username": user, "password": PASSWORD, "csrf_token": token})
+    assert done.status_code == 303
+    return client
+
+
+def _users(store: Store, case_id: int) -> str:
+    with store.session() as s:
+        for name, role, language in (
+            ("en-worker", "case_worker", "en"),
+            ("ko-worker", "case_worker", "ko"),
+            ("reviewer", "reviewer", "en"),
+        ):
+            create_user(s, name, PASSWORD, role, language=language)
+            assign(s, name, case_id)
+        return create_token(s, "en-worker", "stats", ["cases:read"])
+
+
+def test_the_api_sends_each_notices_clocks_and_the_statistics(store: Store) -> None:
+    case_id = seed(store)
+    other = seed(store, (Spec("x", 0, ((1, "removed"),)),), pseudonym="Not assigned")
+    token = _users(store, case_id)
+    with live_server(store) as base:
+        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        body = api.get(f"/api/v1/cases/{case_id}/takedown").json()
+        case_stats = api.get(f"/api/v1/cases/{case_id}/transparency").json()
+        org_stats = api.get("/api/v1/transparency").json()
+        assert api.get(f"/api/v1/cases/{other}/transparency").status_code == 403
+        spec = httpx.get(f"{base}/api/v1/openapi.json").json()
+    first, later, drafted = body["notices"][:3]
+    assert (first["platform_id"], first["status"], first["items"]) == ("telegram", "sent", {
+        "removed": 4, "reappeared": 1, "still_up": 1})  # fmt: skip
+    assert datetime.fromisoformat(first["due_at"]) == h(48) and first["overdue"] is True
+    assert datetime.fromisoformat(first["escalated_at"]) == h(48) and first["next_resend_at"] is None
+    assert first["seconds_left"] < 0 and first["done"] is False and first["clock_basis"] == "law"
+    assert datetime.fromisoformat(later["due_at"]) == h(228) and later["escalated_at"] is None
+    assert drafted["due_at"] is None and drafted["overdue"] is False and drafted["sent_at"] is None
+    done = next(n for n in body["notices"] if n["platform_id"] == "x")
+    assert done["done"] is True and done["overdue"] is False, "every item removed: nothing overdue"
+    # The case's statistics and the organisation's (this user's one case) are the fixture's.
+    assert case_stats["cases"] == 1 and case_stats == {**org_stats, "as_of": case_stats["as_of"]}
+    telegram = next(p for p in case_stats["platforms"] if p["platform_id"] == "telegram")
+    assert (telegram["median_hours"], telegram["p90_hours"], telegram["reupload_rate"]) == (
+        25.0,
+        50.0,
+        0.1667,
+    )
+    # The OpenAPI document describes every clock field and the statistics.
+    schemas = spec["components"]["schemas"]
+    notice = schemas["NoticeOut"]["properties"]
+    for field in ("due_at", "overdue", "next_resend_at", "escalated_at", "seconds_left", "clock_basis"):
+        assert field in notice and notice[field].get("description"), field
+    assert "first send" in notice["due_at"]["description"]
+    assert "nearest-rank" in schemas["PlatformTransparency"]["properties"]["p90_hours"]["description"]
+    takedown = spec["paths"]["/api/v1/cases/{case_id}/takedown"]["get"]
+    assert takedown["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/TakedownOut"
+    )
+    for path in ("/api/v1/transparency", "/api/v1/cases/{case_id}/transparency"):
+        ref = spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref.endswith("/TransparencyOut"), path
+
+
+def test_the_transparency_pages_in_english_and_korean(store: Store) -> None:
+    case_id = seed(store)
+    _users(store, case_id)
+    with live_server(store) as base:
+        english = _login(base, "en-worker")
+        page = english.get(f"/cases/{case_id}/transparency")
+        org = english.get("/transparency")
+        jump = english.get("/transparency", params={"case": case_id})
+        korean = _login(base, "ko-worker").get("/transparency").text
+        refused = _login(base, "reviewer").get("/transparency")
+    assert page.status_code == 200 and org.status_code == 200
+    row = re.search(r'data-platform="telegram".*?</tr>', page.text, re.S).group(0)  # type: ignore[union-attr]
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    assert cells == ["telegram", "2", "8", "6", "25", "50", "62% (5/8)", "25% (2)", "17% (1)", "1"]
+    assert 'data-platform="*"' in page.text and "All platforms" in page.text
+    assert re.search(r'id="skew">1 removal\(s\) were recorded before[^<]*count as 0 hours', page.text)
+    assert "nearest rank" in page.text and 'href="/transparency"' in page.text
+    assert re.search(r'data-platform="telegram".*?25.*?50', org.text, re.S)
+    assert jump.status_code == 303 and jump.headers["location"] == f"/cases/{case_id}/transparency"
+    assert "투명성 통계" in korean and "재유포율" in korean and "48시간 안에 삭제" in korean
+    assert refused.status_code == 403
