@@ -321,7 +321,7 @@ def takedown_stats(
             "still up",
             "re-uploads",
             "escalated",
-        ],  # fmt: skip
+        ],
         [
             (
                 "all" if p.platform_id == "*" else p.platform_id,
