@@ -6,6 +6,7 @@ From read/takedown_timeline.py's :class:`CaseTimeline` (the same data the bundle
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -81,7 +82,9 @@ def _pct(value: float | None) -> str:
 
 
 def _detail(detail: Mapping[str, object]) -> str:
-    return "; ".join(f"{k}: {v}" for k, v in sorted(detail.items()))
+    """The event's evidence, one "key: value" per field, values as in takedown-timeline.json."""
+    shown = {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for k, v in detail.items()}
+    return "; ".join(f"{k}: {v}" for k, v in sorted(shown.items()))
 
 
 def _notice(n: NoticeTimeline, L: Mapping[str, str]) -> NoticeView:
