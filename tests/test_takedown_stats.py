@@ -242,7 +242,11 @@ def test_the_api_sends_each_notices_clocks_and_the_statistics(store: Store) -> N
     case_id = seed(store)
     other = seed(store, (Spec("x", 0, ((1, "removed"),)),), pseudonym="Not assigned")
     token = _users(store, case_id)
+    with store.session() as s:
+        create_user(s, "boss", PASSWORD, "admin")
+        admin = create_token(s, "boss", "stats", ["cases:read"])
     with live_server(store) as base:
+        every = httpx.get(f"{base}/api/v1/transparency", headers={"Authorization": f"Bearer {admin}"}).json()
         api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60)
         body = api.get(f"/api/v1/cases/{case_id}/takedown").json()
         case_stats = api.get(f"/api/v1/cases/{case_id}/transparency").json()
@@ -261,6 +265,7 @@ def test_the_api_sends_each_notices_clocks_and_the_statistics(store: Store) -> N
     assert done["done"] is True and done["overdue"] is False, "every item removed: nothing overdue"
     # The case's statistics and the organisation's (this user's one case) are the fixture's.
     assert case_stats["cases"] == 1 and case_stats == {**org_stats, "as_of": case_stats["as_of"]}
+    assert every["cases"] == 2 and every["overall"]["notices_sent"] == 6, "an admin's: every case"
     telegram = next(p for p in case_stats["platforms"] if p["platform_id"] == "telegram")
     assert (telegram["median_hours"], telegram["p90_hours"], telegram["reupload_rate"]) == (
         25.0,

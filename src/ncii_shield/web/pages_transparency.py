@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ncii_shield.read.transparency import case_transparency, transparency
-from ncii_shield.web.auth import visible_cases
+from ncii_shield.web.auth import sees_every_case, visible_cases
 from ncii_shield.web.deps import check, get_store, load_case
 from ncii_shield.web.render import redirect, render, signed_in
 
@@ -23,7 +23,7 @@ def transparency_page(request: Request, case: int | None = None) -> Response:
         check(session, who, "takedown")
         if case is not None:
             return redirect(f"/cases/{case}/transparency")
-        found = transparency(session, visible_cases(session, who))
+        found = transparency(session, None if sees_every_case(who) else visible_cases(session, who))
         return render(request, "transparency.html.j2", who, stats=found, case=None)
 
 
