@@ -123,7 +123,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
         case_id = case.id
     out = tmp / "out" / "bundle.zip"
     with store.session() as s:
-        export_bundle(store, s, case_id, out, media="none", pdf=False)
+        export_bundle(store, s, case_id, out, media="none")
     store.close()
     return out, case_id
 
@@ -204,3 +204,13 @@ def test_an_edited_timeline_fails_verification(exported: tuple[Path, int], tmp_p
             if name != "takedown-timeline.json":
                 zf.writestr(name, body)
     assert "takedown-timeline.json is listed in the manifest but missing" in verify_bundle(removed).problems
+
+
+def test_the_pdf_reports_carry_the_timeline_too(exported: tuple[Path, int]) -> None:
+    from tests.test_report_i18n_pdf import characters_drawn
+
+    members = _members(exported[0])
+    korean = characters_drawn(members["report-ko.pdf"])
+    for text in ("기한 준수 여부", "기한 후 삭제", "재요청 발송", "플랫폼별 삭제 소요 시간", "미발송"):
+        assert set(text) <= korean, text
+    assert set("Deadline outcome; re-sent (reminder)") <= characters_drawn(members["report-en.pdf"])
