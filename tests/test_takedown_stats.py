@@ -14,18 +14,22 @@ import httpx
 import pytest
 
 from ncii_shield.cases.service import open_case
+from ncii_shield.read.takedown_timeline import case_timeline
 from ncii_shield.read.transparency import (
     PlatformTransparency,
     SentItem,
     SentNotice,
+    case_transparency,
     compute,
     nearest_rank,
     transparency,
 )
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Item, Notice, NoticeItem, Source
+from ncii_shield.takedown.smtp import SmtpSettings
 from ncii_shield.web.auth import assign, create_token, create_user
 from tests.conftest import cli_env
+from tests.test_takedown_worker import PAGES, Desk, _earlier, _seed, _worker, desk, web  # noqa: F401
 from tests.web_server import live_server
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -309,3 +313,37 @@ def test_the_transparency_pages_in_english_and_korean(store: Store) -> None:
     assert jump.status_code == 303 and jump.headers["location"] == f"/cases/{case_id}/transparency"
     assert "투명성 통계" in korean and "재유포율" in korean and "48시간 안에 삭제" in korean
     assert refused.status_code == 403
+
+
+def test_a_resent_notices_clock_runs_from_its_first_send(
+    store: Store,
+    desk: tuple[SmtpSettings, Desk],  # noqa: F811 (fixtures imported above)
+    web: str,  # noqa: F811
+) -> None:
+    """Through the worker against a local SMTP server and platform: sent, re-sent a day later, removed 30 h
+    after the first send; the statistics and the timeline count 30 h, not the 6 h since the reminder."""
+    smtp, inbox = desk
+    PAGES["/stats/a"] = 200
+    (notice_id,) = _seed(store, [[f"{web}/stats/a"]])
+    worker = _worker(store, smtp)
+    assert worker.run_once().sent == [notice_id]
+    _earlier(store, notice_id, timedelta(hours=24, seconds=1), "sent_at", "due_at", "resend_at", "check_at")
+    assert worker.run_once().resent == [notice_id]
+    PAGES["/stats/a"] = 404
+    _earlier(store, notice_id, timedelta(hours=6), "sent_at", "due_at", "resend_at", "check_at")
+    assert worker.run_once().removed == [notice_id]
+    assert len(inbox.received) == 2
+    with store.session() as s:
+        case_id = s.get(Notice, notice_id).case_id  # type: ignore[union-attr]
+        stats = case_transparency(s, case_id)
+        timeline = case_timeline(s, case_id)
+    (hosting,) = stats.platforms
+    assert hosting.median_hours is not None and 30.0 <= hosting.median_hours < 30.1
+    assert hosting.within_48h == 1 and hosting.removed == 1 and hosting.clock_skew == 0
+    (notice,) = timeline.notices
+    assert [s.step for s in notice.steps if s.step in ("sent", "resent", "removed")] == [
+        "sent",
+        "resent",
+        "removed",
+    ]
+    assert notice.items[0].hours_to_removal == hosting.median_hours and notice.verdict == "met"
