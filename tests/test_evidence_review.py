@@ -95,6 +95,10 @@ def test_each_route_shows_its_evidence_on_the_demo(site: Site) -> None:
     assert features and all(
         ev.inliers is not None and ev.inliers >= MIN_INLIERS == ev.min_inliers for ev in features
     )
+    for ev in features:  # the photo's outline on the copy; clipped to the copy, it is the region
+        assert ev.quad is not None and len(ev.quad) == 4 and ev.region is not None
+        xs, ys = [min(max(x, 0), 1) for x, _ in ev.quad], [min(max(y, 0), 1) for _, y in ev.quad]
+        assert (min(xs), min(ys), max(xs), max(ys)) == pytest.approx(ev.region, abs=1e-3)
     text = [ev for ev in routes if ev.kind == "text"]
     assert text and all(ev.cues for ev in text)
     # Each image copy is shown beside the enrolled photo it matched (demo photos are reposted as they are).
@@ -128,10 +132,38 @@ def test_the_queue_draws_the_evidence_beside_the_enrolled_photo(site: Site) -> N
     assert "/items/" in page.text and "/reference/reveal" in page.text
     partial = client.get("/cases/1/review?kind=partial").text
     assert 'class="ev-partial"' in partial and "matched points agree" in partial
+    assert '<polygon class="ev-partial" points="' in partial  # drawn as the photo lies, not as a box
     text = client.get("/cases/1/review?kind=text").text
     assert "cues:" in text and "ev-" not in text.split('<table id="queue">')[1].split("</table>")[0].replace(
         "evidence-cell", ""
     )
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        None,
+        "0,0,1,1",
+        [[0, 0], [1, 0], [1, 1]],
+        [[0, 0], [1, 0], [1, 1], ["a", 1]],
+        [[0, 0], [1, 0], [1, 1], [1e9, 1]],
+        [[0, 0], [1, 0], [1, 1], [float("nan"), 1]],
+        [[0, 0], [1, 0], [1, 1], [0, 1, 2]],
+    ],
+)
+def test_a_stored_quad_that_is_not_four_corners_is_not_drawn(stored: object) -> None:
+    row = SimpleNamespace(
+        kind="partial",
+        distance=None,
+        details={"route": "features", "inliers": 30, "region": [0.1, 0.1, 0.9, 0.9], "quad": stored},
+        signal_id=None,
+        photo_sha256="a" * 64,
+        photo_label="p.jpg",
+        width=640,
+        height=480,
+    )
+    ev = _evidence(row, {}, {})
+    assert ev.quad is None and ev.region == (0.1, 0.1, 0.9, 0.9) and ev.recorded
 
 
 def test_filters_by_chat_decision_and_date(site: Site) -> None:

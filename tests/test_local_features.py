@@ -111,6 +111,11 @@ def test_a_30_percent_crop_is_found_and_placed() -> None:
     assert found.region == pytest.approx((0, 0, 1, 1), abs=0.02)  # ... and fills the copy
     assert found.scale == pytest.approx(1.0, abs=0.1)
     assert abs(found.rotation) < 2
+    # the photo's own corners: its left edge lies off the copy, 0.3 / 0.7 of the copy's width to the left
+    expected = [(-0.3 / 0.7, 0), (1, 0), (1, 1), (-0.3 / 0.7, 1)]
+    assert [c for corner in found.quad for c in corner] == pytest.approx(
+        [c for corner in expected for c in corner], abs=0.03
+    )
 
 
 def test_a_collage_tile_is_found_in_its_cell() -> None:
@@ -144,6 +149,11 @@ def test_a_quarter_turn_is_found_with_its_angle() -> None:
     found = lf.verify(lf.extract(turned), _features("mate-Garden.jpg"))
     assert found is not None
     assert found.rotation == pytest.approx(-90, abs=2)
+    # turned left: the photo's top-left corner is now the copy's bottom-left, and so on round
+    expected = [(0, 1), (0, 0), (1, 0), (1, 1)]
+    assert [c for corner in found.quad for c in corner] == pytest.approx(
+        [c for corner in expected for c in corner], abs=0.03
+    )
 
 
 UNRELATED = [

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.cases.service import get_case
 from ncii_shield.errors import NciiError
+from ncii_shield.read.memo import forget
 from ncii_shield.store import audit
 from ncii_shield.store.blobs import delete_after_commit
 from ncii_shield.store.crypto import case_scope, source_scope
@@ -73,6 +74,7 @@ def purge_case(store: Store, session: Session, case_id: int) -> PurgeResult:
     ]
     result.references = session.execute(delete(Reference).where(Reference.case_id == case_id)).rowcount
     result.hits = session.execute(delete(Hit).where(Hit.case_id == case_id)).rowcount
+    forget(session, case_id)  # opened rows remembered for its pages (read/memo.py) go too
     # Review decisions and takedown records name the case's items: they go with the case.
     notices = select(Notice.id).where(Notice.case_id == case_id)
     session.execute(delete(TakedownEvent).where(TakedownEvent.notice_id.in_(notices)))

@@ -196,6 +196,9 @@ _EN: dict[str, str] = {
     "pdf_running_head": "ncii-shield · case {case_id} · confidential",
     "pdf_page": "page {page} of {pages}",
     "pdf_subject": "Evidence report for case {case_id}",
+    "pdf_more_rows": '… and {n} more: the HTML report and the bundle\'s manifest.json ("spread") list them all.',
+    "th_spreader": "Spreader",
+    "th_sender_id": "Sender id",
     "pdf_glyph_note": (
         "Characters the embedded font cannot display are written as [U+XXXX], their Unicode code point; "
         "the HTML report shows them as they are."
@@ -377,6 +380,9 @@ _KO: dict[str, str] = {
     "pdf_running_head": "ncii-shield · 사건 {case_id} · 대외비",
     "pdf_page": "{page} / {pages} 쪽",
     "pdf_subject": "사건 {case_id} 증거 보고서",
+    "pdf_more_rows": '… 외 {n}건: HTML 보고서와 증거 묶음의 manifest.json("spread")에 모두 있습니다.',
+    "th_spreader": "유포자",
+    "th_sender_id": "발신자 ID",
     "pdf_glyph_note": (
         "내장 글꼴로 표시할 수 없는 문자는 유니코드 코드 포인트인 [U+XXXX] 형식으로 표기하였습니다. "
         "HTML 보고서에는 원래 문자 그대로 표시됩니다."

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ncii_shield import __version__
 from ncii_shield.evidence.model import ReportData
+from ncii_shield.evidence.pdf_families import families_section
 from ncii_shield.evidence.pdf_layout import MUTED, THUMB_BOX, ReportPDF, open_pdf
 from ncii_shield.evidence.present import NONE, utc
 from ncii_shield.evidence.view import CopyView, ReportView, SightingView, build_view
@@ -281,6 +282,7 @@ def render_pdf(data: ReportData, *, language: str = "en") -> bytes:
         _images(pdf, view)
         _timeline(pdf, view)
         _spread(pdf, view)
+        families_section(pdf, L, data.families)
         _takedown(pdf, view)
         pdf.ln(2)
         if pdf.glyphs_replaced:

@@ -27,10 +27,12 @@ from fpdf.enums import (
 from fpdf.table import Table
 from PIL import Image
 
-__all__ = ["INK", "LINE", "MUTED", "THUMB_BOX", "ReportPDF", "open_pdf"]
+__all__ = ["FAMILY", "INK", "LINE", "MUTED", "THUMB_BOX", "ReportPDF", "open_pdf"]
 
 _FONT_FILE = "NanumGothicLight.ttf"
-_FAMILY = "nanumgothic"  # the only font: no bold file ships, so emphasis is colour, size and a stroke
+FAMILY = _FAMILY = (
+    "nanumgothic"  # the only font: no bold file ships, so emphasis is colour, size and a stroke
+)
 
 INK = (31, 35, 40)
 MUTED = (87, 96, 106)

@@ -145,6 +145,8 @@ class PartialMatch:
     # (left, top, right, bottom) of the copy, 0-1, that the reference covers
     region: tuple[float, float, float, float]
     coverage: float  # fraction of the reference's area visible in the copy (1.0 = whole photo, 0.6 = a crop)
+    # the reference's corners on the copy, 0-1, clockwise from its top-left; not clipped (a crop's lie outside)
+    quad: tuple[tuple[float, float], ...] = ()
 
     @property
     def inlier_ratio(self) -> float:
@@ -403,4 +405,5 @@ def verify(
         transform=to_unit @ m @ to_pixels,
         region=(float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])),
         coverage=_coverage(m, reference, query),
+        quad=tuple((float(x), float(y)) for x, y in placed),
     )

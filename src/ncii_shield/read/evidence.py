@@ -13,6 +13,7 @@ thumbnail of any size lines up. `recorded` is False when an older hit kept nothi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated
@@ -43,6 +44,12 @@ class Evidence:
     frame: Annotated[int | None, Doc("face: the video frame the face is in (0: a still image)")] = None
     route: Annotated[str | None, Doc("partial: 'features' (crop, sticker) or 'window' (collage tile)")] = None
     region: Annotated[Box | None, Doc("partial: where the enrolled photo lies on the copy, fractions")] = None
+    quad: Annotated[
+        tuple[tuple[float, float], ...] | None,
+        Doc(
+            "partial (features): the enrolled photo's four corners on the copy, fractions, clockwise from its top-left"
+        ),
+    ] = None
     inliers: Annotated[int | None, Doc("partial (features): geometrically consistent matched points")] = None
     min_inliers: Annotated[int | None, Doc("partial (features): the fewest inliers that count")] = None
     coverage: Annotated[float | None, Doc("partial (features): share of the enrolled photo visible")] = None
@@ -79,6 +86,20 @@ def _thresholds() -> dict[str, float]:
     from ncii_shield.signals.registry import BY_NAME  # the kinds' modules: only when evidence is asked for
 
     return {name: float(kind.threshold) for name, kind in BY_NAME.items()}
+
+
+def _quad(values: object) -> tuple[tuple[float, float], ...] | None:
+    """Four (x, y) fractions, or None: details are stored JSON, so anything else (an older hit, a hand-edited
+    row) is left out rather than drawn. Corners may lie off the copy (a crop), but not absurdly far."""
+    if not isinstance(values, list) or len(values) != 4:
+        return None
+    try:
+        quad = tuple((float(x), float(y)) for x, y in values)
+    except (TypeError, ValueError):
+        return None
+    if not all(math.isfinite(v) and -10.0 <= v <= 11.0 for corner in quad for v in corner):
+        return None
+    return quad
 
 
 def _box(values: object, width: int | None, height: int | None) -> Box | None:
@@ -173,6 +194,7 @@ def _evidence(r: object, thresholds: dict[str, float], signals: dict[int, tuple[
             recorded=region is not None and inliers is not None,
             route=route,
             region=region,
+            quad=_quad(d.get("quad")),
             inliers=int(inliers) if isinstance(inliers, int | float) else None,
             min_inliers=MIN_INLIERS,
             coverage=float(d["coverage"]) if isinstance(d.get("coverage"), int | float) else None,  # type: ignore[arg-type]

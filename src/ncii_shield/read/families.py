@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.read.hits import HitRow, list_hits
+from ncii_shield.read.memo import remembered
 from ncii_shield.store.models import Hit, Reference
 
 TEXT_FAMILY = "messages"  # the key of the group of messages found by their text alone
@@ -83,7 +84,7 @@ def case_families(
     With `spread=False` the rooms, actors and paths are left empty: the review queue needs only the grouping
     and the counts, and skips that work at every page load."""
     rows = list_hits(session, case_id) if rows is None else rows
-    photo_of = _photo_of_items(session, case_id)
+    photo_of = remembered(session, case_id, "photo of items", lambda: _photo_of_items(session, case_id))
     parent: dict[str, str] = {}
 
     def find(key: str) -> str:
@@ -117,6 +118,15 @@ def case_families(
     families = [_family(key, labels, copies, spread) for key, copies in groups.items()]
     families.sort(key=lambda f: (f.key == TEXT_FAMILY, -len(f.copies), f.label))
     return families
+
+
+def warm(session: Session, case_id: int) -> None:
+    """Read and remember what the review queue and the spread view read first (read/memo.py), so the first
+    page after a scan in the web app is as quick as the next ones. Costs ~0.5 s at 5,000 hits, off the
+    request path (web/scans.py calls it when a scan ends)."""
+    for light in (True, False):
+        list_hits(session, case_id, light=light)
+    remembered(session, case_id, "photo of items", lambda: _photo_of_items(session, case_id))
 
 
 def _photo_of_items(session: Session, case_id: int) -> dict[int, tuple[str, str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from ncii_shield.errors import NotFound
 from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.read.evidence import Evidence, HitEvidence, hit_evidence, reference_image
+from ncii_shield.read.memo import remembered
 from ncii_shield.read.shape import Doc
 from ncii_shield.store.models import Hit, Item, Media, Reference, Signal, Source
 
@@ -116,13 +117,34 @@ def list_hits(
     light: bool = False,
 ) -> list[HitRow]:
     """The case's hits as rows (only those ``kind`` found, if given; only these ``items``, if given): most
-    telling first.
+    telling first, each with its latest review decision.
 
-    Columns, not entities, and each message's sealed columns opened once (not once per route that found it);
-    a message's text only for text hits. ``light`` leaves out what only a shown row needs (sender, forward
-    source, file path, source name, excerpt: None), so a queue of 5,000 hits opens one sealed column per
-    message to filter, group and sort, then reads its page in full with ``items`` (bench/review_scale.py).
+    The rows of a whole case are remembered while its hits are unchanged (read/memo.py): a queue of 5,000
+    hits reads them once, not at every page load. Decisions change with every save, so they are read fresh
+    each time (one column query) and laid over the remembered rows.
     """
+    if items is None:
+        base = remembered(
+            session, case_id, ("hit rows", light), lambda: _read_rows(session, case_id, None, light)
+        )
+    else:
+        base = _read_rows(session, case_id, items, light)
+    from ncii_shield.review.decisions import latest  # with the audit chain: not for a case list
+
+    decided = latest(session, case_id)
+    return [
+        row if row.item_id not in decided else replace(row, decision=decided[row.item_id])  # type: ignore[arg-type]
+        for row in base
+        if not kind or kind in row.kinds
+    ]
+
+
+def _read_rows(session: Session, case_id: int, items: Collection[int] | None, light: bool) -> list[HitRow]:
+    """The rows without decisions, sorted. Columns, not entities, and each message's sealed columns opened
+    once (not once per route that found it); a message's text only for text hits. ``light`` leaves out what
+    only a shown row needs (sender, forward source, file path, source name, excerpt: None), so a queue of
+    5,000 hits opens one sealed column per message to filter, group and sort, then reads its page in full
+    with ``items`` (bench/review_scale.py)."""
     where = [Hit.case_id == case_id] + ([Hit.item_id.in_(list(items))] if items is not None else [])
     in_case = select(Hit.item_id).where(*where)
     hits = session.execute(
@@ -182,16 +204,11 @@ def list_hits(
             ).all()
         )
     )
-    from ncii_shield.review.decisions import current  # with the audit chain: not for a case list
-
-    decided = current(session, case_id)
     result: list[HitRow] = []
     for item_id, entries in grouped.items():
         entries.sort(key=lambda e: KIND_ORDER.index(e.kind))
         hit, item = entries[0], rows_of[item_id]
         kinds = tuple(e.kind for e in entries)
-        if kind and kind not in kinds:
-            continue
         text_details = next((e.details or {} for e in entries if e.kind == "text"), None)
         result.append(
             HitRow(
@@ -216,7 +233,6 @@ def list_hits(
                 excerpt=_excerpt(texts.get(item_id) or "", text_details)
                 if text_details and not light
                 else None,
-                decision=decided[item_id].decision if item_id in decided else None,  # type: ignore[arg-type]
             )
         )
     result.sort(key=_order)

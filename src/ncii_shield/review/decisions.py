@@ -36,6 +36,17 @@ def current(session: Session, case_id: int) -> dict[int, Current]:
     return out
 
 
+def latest(session: Session, case_id: int) -> dict[int, str]:
+    """The latest decision per item, and only that (no sealed reason to open): what a listing of hits shows."""
+    return dict(
+        session.execute(
+            select(Decision.item_id, Decision.decision)
+            .where(Decision.case_id == case_id)
+            .order_by(Decision.id)
+        ).all()
+    )
+
+
 def decide(
     session: Session,
     case_id: int,

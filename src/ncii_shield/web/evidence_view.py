@@ -28,6 +28,15 @@ def overlay_svg(evidence: HitEvidence | None, t: Callable[[str], str]) -> Markup
             continue
         left, top, right, bottom = box[0] * w, box[1] * h, box[2] * w, box[3] * h
         what = t("ev_face_box") if ev.kind == "face" else t("ev_region")
+        if ev.kind == "partial" and ev.quad:  # the photo's own outline: turned, tilted or cropped as it lies
+            points = " ".join(f"{x * w:.2f},{y * h:.2f}" for x, y in ev.quad)
+            shapes.append(
+                Markup(
+                    '<polygon class="ev-partial" points="{points}" vector-effect="non-scaling-stroke">'
+                    "<title>{what}</title></polygon>"
+                ).format(points=points, what=what)
+            )
+            continue
         shapes.append(
             Markup(
                 '<rect class="ev-{kind}" x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}" '

@@ -491,7 +491,7 @@ STRINGS["en"].update(
         "ev_face": "face distance {distance} (same person below {threshold}); the face is boxed.",
         "ev_window": "one tile of the image: PDQ distance {distance} (≤ {threshold}); the tile is boxed.",
         "ev_frame": "In video frame {frame}.",
-        "ev_partial": "{inliers} matched points agree (at least {minimum} needed); the region is boxed.",
+        "ev_partial": "{inliers} matched points agree (at least {minimum} needed); the enrolled photo is outlined where it lies on the copy.",
         "ev_coverage": "{percent} % of the enrolled photo shows.",
         "ev_mirrored": "Mirrored.",
         "ev_video": (
@@ -518,7 +518,7 @@ STRINGS["ko"].update(
         "ev_face": "얼굴 거리 {distance} ({threshold} 미만이면 같은 사람); 얼굴에 상자를 표시했습니다.",
         "ev_window": "이미지의 한 조각: PDQ 거리 {distance} ({threshold} 이하); 조각에 상자를 표시했습니다.",
         "ev_frame": "동영상 {frame}번째 프레임.",
-        "ev_partial": "일치하는 특징점 {inliers}개 (최소 {minimum}개 필요); 영역에 상자를 표시했습니다.",
+        "ev_partial": "일치하는 특징점 {inliers}개 (최소 {minimum}개 필요); 등록한 사진이 사본에 놓인 위치를 테두리로 표시했습니다.",
         "ev_coverage": "등록한 사진의 {percent}%가 보입니다.",
         "ev_mirrored": "좌우 반전.",
         "ev_video": (

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ncii_shield.errors import Conflict, NciiError
+from ncii_shield.read.families import warm
 from ncii_shield.scan.pipeline import Progress
 from ncii_shield.scan.service import scan_path
 from ncii_shield.store.db import Store
@@ -150,6 +151,8 @@ class Jobs:
                 "notes": done.notes,
             }
             job.error = "; ".join(r.error for r in done.results if r.error) or None
+            with store.session() as session:
+                warm(session, job.case_id)  # the first review page after the scan is then a quick one
         except NciiError as exc:
             job.error = exc.message
         except Exception as exc:  # reported on the page, never lost silently

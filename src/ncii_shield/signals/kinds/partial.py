@@ -215,6 +215,7 @@ def _feature_matches(
                 "inliers": result.inliers,
                 "coverage": round(result.coverage, 3),
                 "region": [round(v, 4) for v in result.region],
+                "quad": [[round(x, 4), round(y, 4)] for x, y in result.quad],  # a turned copy is no box
                 "scale": round(result.scale, 3),
                 "rotation": round(result.rotation, 1),
             }
