@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ncii_shield.cases.service import open_case
-from ncii_shield.read.takedown_timeline import case_timeline
+from ncii_shield.read.takedown_timeline import case_timeline, verdict
 from ncii_shield.read.transparency import (
     PlatformTransparency,
     SentItem,
@@ -347,3 +349,65 @@ def test_a_resent_notices_clock_runs_from_its_first_send(
         "removed",
     ]
     assert notice.items[0].hours_to_removal == hosting.median_hours and notice.verdict == "met"
+
+
+def test_how_each_notices_clock_ended() -> None:
+    due = h(48)
+    assert verdict(None, None, [None], h(100)) == "unsent"
+    assert verdict(h(0), due, [h(10), h(48)], h(100)) == "met", "removed at the deadline itself: met"
+    assert verdict(h(0), due, [h(10), h(49)], h(100)) == "late"
+    assert verdict(h(0), due, [h(10), None], h(49)) == "overdue"
+    assert verdict(h(0), due, [h(10), None], h(47)) == "running"
+    assert verdict(h(0), due, [], h(47)) == "running", "a notice without items is never met"
+
+
+_times = st.one_of(st.none(), st.floats(min_value=-30, max_value=400, allow_nan=False))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["telegram", "x", "meta"]),
+            st.floats(min_value=0, max_value=300, allow_nan=False),
+            st.booleans(),
+            st.lists(st.tuples(_times, st.sampled_from(["removed", "reappeared", "still_up"])), max_size=6),
+        ),
+        max_size=12,
+    )
+)
+def test_the_statistics_hold_together_for_any_notices(
+    specs: list[tuple[str, float, bool, list[tuple[float | None, str]]]],
+) -> None:
+    notices = [
+        SentNotice(
+            p,
+            h(sent),
+            h(sent) if escalated else None,
+            tuple(SentItem(h(sent + r) if r is not None else None, status) for r, status in items),
+        )
+        for p, sent, escalated, items in specs
+    ]
+    found = compute(notices, AS_OF, 1)
+    rows = [*found.platforms, *([found.overall] if found.overall else [])]
+    for p in rows:
+        assert p.removed + p.still_up == p.items_reported
+        assert p.within_48h <= p.removed <= p.settled_48h <= p.items_reported
+        assert p.reappeared <= p.removed and p.clock_skew <= p.removed and p.escalations <= p.notices_sent
+        for share in (p.share_within_48h, p.share_still_up, p.reupload_rate):
+            assert share is None or 0 <= share <= 1
+        if p.removed:
+            assert p.median_hours is not None and p.p90_hours is not None
+            assert 0 <= p.median_hours <= p.p90_hours + 0.01
+        else:
+            assert p.median_hours is None and p.p90_hours is None and p.reupload_rate is None
+    if found.overall is not None:
+        for field in (
+            "notices_sent",
+            "items_reported",
+            "removed",
+            "within_48h",
+            "settled_48h",
+            "escalations",
+        ):
+            assert getattr(found.overall, field) == sum(getattr(p, field) for p in found.platforms), field
