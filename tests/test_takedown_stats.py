@@ -267,6 +267,19 @@ def test_the_api_sends_each_notices_clocks_and_the_statistics(store: Store) -> N
     assert first["seconds_left"] < 0 and first["done"] is False and first["clock_basis"] == "law"
     assert datetime.fromisoformat(later["due_at"]) == h(228) and later["escalated_at"] is None
     assert drafted["due_at"] is None and drafted["overdue"] is False and drafted["sent_at"] is None
+    # The same fields and clocks as `takedown status --json`.
+    status = subprocess.run(
+        [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(store.settings.data_dir), "takedown",
+         "status", str(case_id), "--json"],
+        capture_output=True, text=True, env=cli_env(), timeout=120,
+    )  # fmt: skip
+    cli_first = json.loads(status.stdout)["notices"][0]
+    assert set(cli_first) == set(first)
+    times = ("due_at", "escalated_at", "sent_at", "created_at")  # the same instants, written two ways
+    for key in times:
+        assert datetime.fromisoformat(cli_first[key]) == datetime.fromisoformat(first[key]), key
+    rest = set(first) - {*times, "seconds_left"}  # seconds_left: read a moment apart
+    assert {k: cli_first[k] for k in rest} == {k: first[k] for k in rest}
     done = next(n for n in body["notices"] if n["platform_id"] == "x")
     assert done["done"] is True and done["overdue"] is False, "every item removed: nothing overdue"
     # The case's statistics and the organisation's (this user's one case) are the fixture's.
