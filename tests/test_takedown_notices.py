@@ -458,3 +458,209 @@ def test_a_collection_date_without_a_time_is_printed_as_a_date() -> None:
 def test_an_unknown_content_is_refused() -> None:
     with pytest.raises(NciiError, match="unknown item content"):
         NoticeItem(url="https://t.me/a/1", content="sticker", collected_at=NOW)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# DSA Art. 16 notices and the trusted-flagger status
+# --------------------------------------------------------------------------------------------
+
+FLAGGER = "Coimisiún na Meán, 2025-03-01"
+_PI_ITEM = NoticeItem(
+    url="https://t.me/example_room/9", match_kinds=("text",), content="personal_details", collected_at=NOW
+)
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+@pytest.mark.parametrize("platform_id", [p.id for p in REGISTRY.platforms])
+@pytest.mark.parametrize("personal", [False, True])
+def test_notices_to_eu_platforms_carry_the_dsa_elements(
+    platform_id: str, language: str, personal: bool
+) -> None:
+    items = (_PI_ITEM,) if personal else _items()
+    plain = render_notice(REGISTRY, _request(platform_id, language, items=items)).body
+    flagged = render_notice(
+        REGISTRY, _request(platform_id, language, items=items, trusted_flagger=FLAGGER)
+    ).body
+    article = "Article 16(2)" if language == "en" else "제16조"
+    if "EU" not in REGISTRY.platform(platform_id).jurisdictions:
+        assert "2022/2065" not in plain and plain == flagged  # no DSA, and no flagger status to print
+        return
+    block = plain[plain.index("Regulation (EU) 2022/2065)" if language == "en" else "디지털서비스법(규정") :]
+    # (a) why illegal, (b) the exact locations, (c) the notifier's name and e-mail, (d) good faith
+    if language == "en":
+        assert "This notice contains the elements of Article 16(2)" in block
+        assert "(a) why the content is illegal: sections 1 and 3" in block
+        assert "(b) the exact electronic location of each item: the URLs in section 2" in block
+        assert f"(c) the name and e-mail address of the notifier: {ORG}, {EMAIL}" in block
+        assert (
+            "bona fide belief that the information and allegations in this notice are accurate and complete"
+            in block
+        )
+    else:
+        assert (
+            "같은 조 제2항의 요소" in block and f"(c) 신고인의 이름과 전자우편 주소: {ORG}, {EMAIL}" in block
+        )
+        assert "정확하고 완전하다고 선의로 믿고 있음을 확인합니다" in block
+    assert "https://t.me/example_room/" in plain and article in plain
+    # the trusted-flagger status (Art. 22): only when the organisation has one
+    assert "Coimisiún na Meán" not in plain and "trusted flagger" not in plain and "신뢰 신고자" not in plain
+    if language == "en":
+        assert (
+            f"Trusted flagger: {ORG} has been awarded the status of trusted flagger under Article 22 of the "
+            "Digital Services Act by Coimisiún na Meán on 2025-03-01." in flagged
+        )
+        assert "given priority" in flagged
+    else:
+        assert "2025-03-01에 Coimisiún na Meán로부터 디지털서비스법 제22조에 따른 신뢰 신고자" in flagged
+
+
+@pytest.mark.parametrize(
+    "bad", ["Coimisiún na Meán", "2025-03-01", "CnaM, 2025-02-30", "CnaM, March 2025", ", 2025-03-01"]
+)
+def test_a_half_filled_trusted_flagger_status_is_refused(bad: str) -> None:
+    from ncii_shield.config import SettingError, load_settings
+
+    with pytest.raises(NciiError, match="trusted flagger"):
+        _request("telegram", trusted_flagger=bad)
+    with pytest.raises(SettingError) as err:
+        load_settings("/tmp/unused", environ={"NCII_TRUSTED_FLAGGER": bad})
+    assert "NCII_TRUSTED_FLAGGER" in err.value.message and "\n" not in err.value.message
+    assert "YYYY-MM-DD" in (err.value.hint or "")
+
+
+def test_the_trusted_flagger_setting() -> None:
+    from ncii_shield.config import load_settings
+
+    assert load_settings("/tmp/unused", environ={}).trusted_flagger is None
+    assert load_settings("/tmp/unused", environ={"NCII_TRUSTED_FLAGGER": "  "}).trusted_flagger is None
+    settings = load_settings(
+        "/tmp/unused", environ={"NCII_TRUSTED_FLAGGER": " Coimisiún na Meán ;2025-03-01 "}
+    )
+    assert settings.trusted_flagger == FLAGGER
+
+
+# --------------------------------------------------------------------------------------------
+# TAKE IT DOWN Act: what a valid removal request must hold (section 3(a)(1)(B))
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+@pytest.mark.parametrize("platform_id", [p.id for p in REGISTRY.platforms if "US" in p.jurisdictions])
+def test_take_it_down_requests_hold_the_acts_four_elements(platform_id: str, language: str) -> None:
+    body = render_notice(REGISTRY, _request(platform_id, language)).body
+    statement = REGISTRY.law("US").statement_en if language == "en" else REGISTRY.law("US").statement_ko
+    assert statement and statement in body
+    # (i) a physical or electronic signature of the individual or of someone authorised to act for them
+    assert re.search(rf"^(Electronic signature|전자서명): /s/ {re.escape(ORG)}", body, re.MULTILINE)
+    assert ("authorised to act on the individual's behalf" if language == "en" else "대리할 권한을") in body
+    # (ii) an identification of, and information reasonably sufficient to locate, each depiction
+    assert "https://t.me/example_room/4711" in body and "https://files.example.net/a/b.jpg?x=1" in body
+    assert "Export-only room" in body and "815" in body and "ab" * 32 in body
+    # (iii) a brief statement of the good-faith belief that the depiction is not consensual
+    if language == "en":
+        assert "good-faith belief" in body and "not consensual" in body
+    else:
+        assert "선의로 믿고" in body and "동의 없이" in body
+    # (iv) information sufficient to contact the individual or the person acting for them
+    assert re.search(rf"^(Contact|연락처): {re.escape(EMAIL)}$", body, re.MULTILINE)
+
+
+def test_a_personal_information_notice_makes_no_take_it_down_request() -> None:
+    for language in ("en", "ko"):
+        body = render_notice(REGISTRY, _request("telegram", language, items=(_PI_ITEM,))).body
+        assert "TAKE IT DOWN" not in body and REGISTRY.law("US").statement_en not in body
+
+
+# --------------------------------------------------------------------------------------------
+# Bad values in the new registry fields
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needles"),
+    [
+        (
+            'privacy_policy_url = "https://help.x.com/en/rules-and-policies/personal-information"',
+            'privacy_policy_url = "http://help.x.com/en/rules-and-policies/personal-information"',
+            ["platform 'x'", "'privacy_policy_url'", "https://"],
+        ),
+        (
+            'privacy_policy = "X private information and media policy"\n',
+            "",
+            ["platform 'x'", "'privacy_policy'", "privacy_policy_url is set"],
+        ),
+        (
+            'privacy_policy = "Telegram Terms of Service"',
+            "privacy_policy = 42",
+            ["platform 'telegram'", "'privacy_policy'", "string, not an integer"],
+        ),
+        (
+            'privacy_form_url = "https://support.google.com/websearch/answer/9673730"',
+            'privacy_form_url = "support.google.com/websearch/answer/9673730"',
+            ["platform 'google_search'", "'privacy_form_url'", "https://"],
+        ),
+        (
+            "contact_per_notice = true\n",
+            'contact_per_notice = true\nprivacy_form_url = "https://host.example/privacy"\n',
+            ["platform 'hosting'", "'privacy_form_url'", "contact_per_notice"],
+        ),
+        (
+            'privacy_form_url = "https://help.x.com/en/rules-and-policies/personal-information"',
+            'privacy_from_url = "https://help.x.com/en/rules-and-policies/personal-information"',
+            ["platform 'x'", "'privacy_from_url'"],
+        ),
+        (
+            '[laws.KR.personal_information]\ndeadline_en = "without delay (Network Act Article 44-2(2))"',
+            '[laws.KR.personal_information]\ndeadlin_en = "without delay (Network Act Article 44-2(2))"',
+            ["laws 'KR' personal_information", "'deadline_en'", "missing"],
+        ),
+        (
+            '[laws.EU.personal_information]\ndeadline_en = "in a timely manner (Digital Services Act, Article 16(6))"\n',
+            "[laws.EU.personal_information]\n",
+            ["laws 'EU' personal_information", "'deadline_en'", "missing"],
+        ),
+        (
+            "[[laws.global.personal_information.citations]]\n",
+            "[laws.global.personal_information.citation]\n",
+            [
+                "laws 'global' personal_information",
+                "'citations'",
+                "missing or empty",
+            ],
+        ),
+        (
+            'statement_ko = "저희는 이 신고에 담긴 정보와 주장이 정확하고 완전하다고 선의로 믿고 있음을 확인합니다 (디지털서비스법 제16조제2항(d))."\n\n[[laws.EU.personal_information.citations]]',
+            "\n[[laws.EU.personal_information.citations]]",
+            ["laws 'EU' personal_information", "'statement_en' and 'statement_ko'"],
+        ),
+    ],
+)
+def test_bad_personal_information_fields_name_platform_and_field(
+    tmp_path: Path, old: str, new: str, needles: list[str]
+) -> None:
+    err = _load_error(tmp_path, _edit(old, new))
+    for needle in needles:
+        assert needle in err.message, err.message
+
+
+def test_every_platform_needs_a_basis_for_personal_information_notices(tmp_path: Path) -> None:
+    text = PACKAGED_TEXT.replace(
+        'ko = "귀사의 이용약관 및 타인의 개인정보 무단 게시(신상 공개) 금지 정책"', 'ko = "x"'
+    )
+    start = text.index("[laws.global.personal_information]")
+    for table in ("[laws.KR.personal_information]", "[laws.EU.personal_information]"):
+        begin = text.index(table)
+        end = text.index("\n[laws.", begin + 1)
+        text = text[:begin] + text[end + 1 :]
+    start = text.index("[laws.global.personal_information]")
+    text = text[:start]
+    err = _load_error(tmp_path, text)
+    assert "platform 'telegram'" in err.message and "'jurisdictions'" in err.message
+    assert "personal_information" in err.message
+
+
+def test_a_personal_information_part_must_be_a_table(tmp_path: Path) -> None:
+    text = PACKAGED_TEXT[: PACKAGED_TEXT.index("[laws.global.personal_information]")]
+    text = text.replace("[laws.global]\n", '[laws.global]\npersonal_information = "yes"\n', 1)
+    err = _load_error(tmp_path, text)
+    assert "laws 'global'" in err.message and "'personal_information' must be a table" in err.message

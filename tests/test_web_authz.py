@@ -98,6 +98,8 @@ ROUTES = [
     ("GET", "/cases/{case}/actors", "case.actors", True),
     ("GET", "/cases/{case}/takedown", "takedown", True),
     ("POST", "/cases/{case}/takedown/draft", "takedown", True),
+    ("GET", "/cases/{case}/transparency", "takedown", True),  # one case's transparency statistics
+    ("GET", "/transparency", "takedown", False),  # over every case the user may see
     ("GET", "/cases/{case}/evidence", "evidence.export", True),
     ("POST", "/cases/{case}/evidence", "evidence.export", True),
     ("POST", "/notices/{notice}/mark", "takedown", True),
@@ -304,6 +306,8 @@ API_ROUTES = [
     ),
     ("GET", "/api/v1/cases/{case}/rooms", "case.view", True, None),
     ("GET", "/api/v1/cases/{case}/takedown", "case.view", True, None),
+    ("GET", "/api/v1/cases/{case}/transparency", "case.view", True, None),
+    ("GET", "/api/v1/transparency", "case.list", False, None),
     ("POST", "/api/v1/text/check", "case.view", False, {"messages": ["hello"]}),
     ("GET", "/api/v1/audit/verify", "audit.view", False, None),
 ]

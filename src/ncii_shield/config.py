@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -143,6 +144,29 @@ def _networks(raw: str) -> tuple[Network, ...]:
         return parse_networks(raw)
     except ValueError as exc:
         raise ValueError(f"is {raw.strip()!r}; {exc}") from None
+
+
+_TRUSTED_FLAGGER = re.compile(r"(?P<who>\S.*?)\s*[,;]\s*(?P<on>\d{4}-\d{2}-\d{2})")
+
+
+def trusted_flagger_parts(text: str) -> tuple[str, date]:
+    """(awarding Digital Services Coordinator, date awarded) from "Coimisiún na Meán, 2025-03-01";
+    ValueError says what is wrong. Notices print both, so a half-filled status is refused, not printed."""
+    found = _TRUSTED_FLAGGER.fullmatch(text.strip())
+    if not found or len(text) > 200:
+        raise _not(text, "'<Digital Services Coordinator>, <YYYY-MM-DD>'")
+    try:
+        awarded = date.fromisoformat(found["on"])
+    except ValueError:
+        raise _not(text, "a coordinator and a real date (YYYY-MM-DD)") from None
+    return found["who"], awarded
+
+
+def _trusted_flagger(raw: str) -> str | None:
+    if not raw.strip():
+        return None
+    who, awarded = trusted_flagger_parts(raw)
+    return f"{who}, {awarded.isoformat()}"
 
 
 def decode_key(text: str) -> bytes:
@@ -274,6 +298,13 @@ class Settings:
     )
     reporter_email: str | None = _setting(
         "NCII_REPORTER_EMAIL", "where platforms answer, in notices (`takedown draft --email`)"
+    )
+    trusted_flagger: str | None = _setting(
+        "NCII_TRUSTED_FLAGGER",
+        "the organisation's trusted-flagger status under DSA Art. 22: the awarding Digital Services "
+        "Coordinator and the date (e.g. 'Coimisiún na Meán, 2025-03-01'); printed in notices to EU platforms",
+        parse=_trusted_flagger,
+        hint="set {name} to '<Digital Services Coordinator>, <YYYY-MM-DD>', or leave it empty",
     )
     smtp_host: str | None = _setting("NCII_SMTP_HOST", "the SMTP server notices are sent through")
     smtp_port: int | None = _setting(

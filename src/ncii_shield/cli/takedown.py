@@ -40,7 +40,8 @@ def takedown_draft(
     out_dir: Annotated[Path | None, typer.Option(help="Also write each notice as a text file here.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """One notice per platform for the case's confirmed hits that no notice covers yet."""
+    """Per platform, a notice for the confirmed images and another for the messages exposing personal details
+    that no notice covers yet."""
     from ncii_shield.takedown.service import draft
 
     org = org or state.settings.reporter_org
@@ -60,6 +61,7 @@ def takedown_draft(
             regulator=regulator,
             hosting_contact=hosting_contact,
             out_dir=out_dir,
+            trusted_flagger=state.settings.trusted_flagger,
         )
         rows = [(n.id, n.platform_id, n.language, n.channel, n.to, len(n.items)) for n in notices]
     if as_json:
@@ -291,3 +293,61 @@ def _clock(clock: object) -> str:
     left = clock.seconds_left
     text = f"due in {span(left)}" if left >= 0 else f"overdue by {span(-left)}"
     return text + (" · escalated" if clock.escalated_at else "")
+
+
+@app.command("stats")
+def takedown_stats(
+    case_id: Annotated[int | None, typer.Option("--case", help="One case [default: every case].")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Transparency per platform: notices sent, median and 90th-percentile hours to removal, share removed
+    within 48 h, still up, re-upload rate, escalations (each defined in read/transparency.py)."""
+    from ncii_shield.read.transparency import case_transparency, transparency
+
+    with state.store.session() as session:
+        found = case_transparency(session, case_id) if case_id is not None else transparency(session)
+    if as_json:
+        print_json(found.as_json())
+        return
+    rows = [*found.platforms, *([found.overall] if found.overall and len(found.platforms) > 1 else [])]
+    print_table(
+        f"Time to removal per platform, {found.cases} case(s), as of {found.as_of:%Y-%m-%d %H:%M} UTC",
+        [
+            "platform",
+            "notices",
+            "items",
+            "removed",
+            "median h",
+            "p90 h",
+            "≤48 h",
+            "still up",
+            "re-uploads",
+            "escalated",
+        ],
+        [
+            (
+                "all" if p.platform_id == "*" else p.platform_id,
+                p.notices_sent,
+                p.items_reported,
+                p.removed,
+                _num(p.median_hours),
+                _num(p.p90_hours),
+                f"{_pct(p.share_within_48h)} ({p.within_48h}/{p.settled_48h})",
+                f"{_pct(p.share_still_up)} ({p.still_up})",
+                f"{_pct(p.reupload_rate)} ({p.reappeared})",
+                p.escalations,
+            )
+            for p in rows
+        ],
+    )
+    skewed = sum(p.clock_skew for p in found.platforms)
+    if skewed:
+        console.print(f"[yellow]{skewed} removal(s) recorded before their notice was sent: counted as 0 h[/]")
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"

@@ -13,6 +13,7 @@ from ncii_shield.evidence.model import Copy, ImageGroup, ReportData, Sighting
 from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.read.families import case_families
 from ncii_shield.read.hits import HitRow, list_hits
+from ncii_shield.read.takedown_timeline import case_timeline
 from ncii_shield.signals.registry import BY_NAME, report_groups
 from ncii_shield.store.blobs import BlobStore
 from ncii_shield.store.models import Item, Media, Reference, Source
@@ -140,4 +141,5 @@ def build_report_data(session: Session, blobs: BlobStore, case_id: int) -> Repor
         groups=image_groups,
         counts_by_kind=dict(counts),
         families=tuple(case_families(session, case_id, rows)),
+        takedown=case_timeline(session, case_id),
     )

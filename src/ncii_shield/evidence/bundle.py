@@ -65,6 +65,7 @@ __all__ = ["BundleCheck", "BundleResult", "decrypt_media", "export_bundle", "sig
 MEDIA_MODES = ("none", "blurred", "encrypted")
 LANGUAGES = ("ko", "en")
 _SCRYPT = {"n": 2**15, "r": 8, "p": 1}
+TIMELINE = "takedown-timeline.json"  # listed in the manifest's files, like the reports
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip entry times: the bundle's bytes depend on its content only
 
 
@@ -146,6 +147,11 @@ def export_bundle(  # type: ignore[no-untyped-def]
         files[f"report-{lang}.html"] = render_report(data, language=lang).encode()
         if pdf:
             files[f"report-{lang}.pdf"] = render_pdf(data, language=lang)
+
+    if data.takedown is not None:  # each notice's steps and clocks, and the case's transparency table
+        files[TIMELINE] = json.dumps(
+            data.takedown.as_json(), ensure_ascii=False, indent=1, sort_keys=True, default=str
+        ).encode()
 
     shas = sorted({r.media_sha256 for r in rows if r.media_sha256})
     medias = {m.sha256: m for m in session.scalars(select(Media).where(Media.sha256.in_(shas)))}

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from ncii_shield.evidence.i18n_takedown import TAKEDOWN_EN, TAKEDOWN_KO
+
 __all__ = ["LANGUAGES", "STRINGS", "strings"]
 
 _EN: dict[str, str] = {
@@ -386,6 +388,9 @@ _KO: dict[str, str] = {
         "HTML 보고서에는 원래 문자 그대로 표시됩니다."
     ),
 }
+
+_EN.update(TAKEDOWN_EN)  # the takedown section's strings (evidence/i18n_takedown.py)
+_KO.update(TAKEDOWN_KO)
 
 # Read-only views: a renderer that changed a shared string would change every later report.
 STRINGS: Mapping[str, Mapping[str, str]] = MappingProxyType(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ncii_shield.read.families import Family
+    from ncii_shield.read.takedown_timeline import CaseTimeline
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,6 @@ class ReportData:
     counts_by_kind: dict[str, int] = field(default_factory=dict)
     # Image families and how far each spread (read/families): the web app's Spread tab, in the report.
     families: tuple[Family, ...] = ()
+    # Each notice's steps and clock, and the case's transparency table (read/takedown_timeline.py); None
+    # for a report made from data alone.
+    takedown: CaseTimeline | None = None

@@ -199,6 +199,60 @@ def _spread(pdf: ReportPDF, view: ReportView) -> None:
     pdf.grid(headers, (40.0, 34.0, 17.0, 15.0, 16.0, 29.0, 29.0), rows)
 
 
+def _takedown(pdf: ReportPDF, view: ReportView) -> None:
+    """Each notice's steps and clock, then the platform table (evidence/takedown_view.py), as in the HTML."""
+    td, L = view.takedown, view.strings
+    if td is None:
+        return
+    pdf.heading(L["heading_takedown"], 2)
+    pdf.paragraph(f"{L['takedown_note']} {L['takedown_as_of'].format(at=td.as_of)}", size=8.5, color=MUTED)
+    if not td.notices:
+        pdf.paragraph(L["takedown_none"], color=MUTED)
+    for n in td.notices:
+        pdf.heading(L["heading_notice"].format(id=n.id, platform=n.platform), 3)
+        facts = [
+            (L["label_td_channel"], n.channel),
+            (L["label_td_status"], n.status),
+            (L["label_td_created"], n.created),
+            (L["label_td_sent"], n.sent),
+            (L["label_td_due"], n.due),
+            (L["label_td_verdict"], n.verdict_text),
+            (L["label_td_resends"], str(n.resends)),
+        ]
+        pdf.facts(facts + ([(L["label_td_escalated"], n.escalated)] if n.escalated else []))
+        pdf.grid(
+            [L[k] for k in ("th_td_item", "th_td_url", "th_td_status", "th_td_removed", "th_td_hours")],
+            (14.0, 70.0, 30.0, 36.0, 30.0),
+            [[i.item, i.url, i.status, i.removed_at, i.hours] for i in n.items],
+        )
+        pdf.grid(
+            [L[k] for k in ("th_td_at", "th_td_step", "th_td_item", "th_td_by", "th_td_detail")],
+            (32.0, 30.0, 14.0, 30.0, 74.0),
+            [[st.at, st.step, st.item, st.actor, st.detail] for st in n.steps],
+        )
+    pdf.heading(L["heading_transparency"], 3)
+    pdf.paragraph(L["transparency_note"], size=8.5, color=MUTED)
+    keys = (
+        "platform",
+        "notices",
+        "items",
+        "removed",
+        "median",
+        "p90",
+        "within",
+        "still_up",
+        "reupload",
+        "escalated",
+    )
+    pdf.grid(
+        [L[f"th_tr_{k}"] for k in keys],
+        (24.0, 15.0, 15.0, 15.0, 17.0, 19.0, 25.0, 19.0, 19.0, 12.0),
+        [[row.platform, *row.cells] for row in td.stats],
+    )
+    if td.skew:
+        pdf.paragraph(L["tr_skew"].format(n=td.skew), size=8.5)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------------------------------
@@ -229,6 +283,7 @@ def render_pdf(data: ReportData, *, language: str = "en") -> bytes:
         _timeline(pdf, view)
         _spread(pdf, view)
         families_section(pdf, L, data.families)
+        _takedown(pdf, view)
         pdf.ln(2)
         if pdf.glyphs_replaced:
             pdf.paragraph(L["pdf_glyph_note"], size=8, color=MUTED)

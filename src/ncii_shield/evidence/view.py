@@ -26,6 +26,7 @@ from ncii_shield.evidence.present import (
     or_none,
     utc,
 )
+from ncii_shield.evidence.takedown_view import TakedownView, build_takedown_view
 from ncii_shield.kinds import KIND_ORDER
 from ncii_shield.media.thumbs import blur_thumbnail
 
@@ -145,6 +146,7 @@ class ReportView:
     legend: tuple[tuple[str, str], ...]
     version: str
     several_sources: bool  # show the source on each row only when it tells rows apart
+    takedown: TakedownView | None = None  # each notice's steps and clock (evidence/takedown_view.py)
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,4 +330,5 @@ def build_view(data: ReportData, *, language: str = "en", reveal_thumbnails: boo
         legend=kind_legend(language),
         version=__version__,
         several_sources=len({s.source for s in sightings}) > 1,
+        takedown=build_takedown_view(data.takedown, L),
     )

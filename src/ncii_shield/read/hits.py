@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import case, null, select
 from sqlalchemy.orm import Session
 
 from ncii_shield.errors import NotFound
@@ -147,8 +147,10 @@ def _read_rows(session: Session, case_id: int, items: Collection[int] | None, li
     with ``items`` (bench/review_scale.py)."""
     where = [Hit.case_id == case_id] + ([Hit.item_id.in_(list(items))] if items is not None else [])
     in_case = select(Hit.item_id).where(*where)
+    # light: only text hits' details (their score orders the queue); the rest are read for the shown page
+    details = case((Hit.kind == "text", Hit.details), else_=null()).label("details") if light else Hit.details
     hits = session.execute(
-        select(Hit.item_id, Hit.kind, Hit.distance, Hit.details, Hit.media_id, Hit.reference_id).where(*where)
+        select(Hit.item_id, Hit.kind, Hit.distance, details, Hit.media_id, Hit.reference_id).where(*where)
     ).all()
     grouped: dict[int, list[Any]] = {}
     for h in hits:

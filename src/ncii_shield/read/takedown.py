@@ -36,6 +36,9 @@ class NoticeStatus:
     created_at: datetime
     sent_at: datetime | None
     items: Annotated[dict[str, int], Doc("reported items per status")]
+    matter: Annotated[
+        str, Doc("intimate_image | personal_information (messages exposing personal details)")
+    ] = "intimate_image"
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ def takedown_status(session: Session, case_id: int) -> TakedownStatus:
                 n.created_at,
                 n.sent_at,
                 dict(by_status),
+                matter=n.matter,
             )
         )
     platforms = [

@@ -547,6 +547,8 @@ class Notice(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     platform_id: Mapped[str] = mapped_column(String(40))
+    # What it is about: intimate_image | personal_information (takedown/registry.py Matter): its laws and clock.
+    matter: Mapped[str] = mapped_column(String(30), default="intimate_image", server_default="intimate_image")
     language: Mapped[str] = mapped_column(String(5))
     channel: Mapped[str] = mapped_column(String(20))  # email | web_form
     to: Mapped[str] = mapped_column(SealedText("notices.to"))

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ncii_shield.read.cases import get_case_ref
 from ncii_shield.read.shape import Doc
 from ncii_shield.store.models import Notice
-from ncii_shield.takedown.registry import Registry, load_registry
+from ncii_shield.takedown.registry import Matter, Registry, load_registry
 
 DONE_ITEMS = frozenset({"removed", "reappeared"})  # an item no longer up where it was reported
 
@@ -36,11 +36,17 @@ def hours(n: float) -> timedelta:
     return timedelta(hours=n)
 
 
+def matter_of(notice: Notice) -> Matter:
+    """What the notice is about, which picks the laws whose deadlines apply (a row from before the column
+    existed, or not yet flushed, is about intimate images)."""
+    return "personal_information" if notice.matter == "personal_information" else "intimate_image"
+
+
 def start_clocks(notice: Notice, now: datetime, registry: Registry) -> None:
     """A notice was sent (by SMTP or through a form, by hand): its deadline, re-send and recheck times."""
     platform = registry.platform(notice.platform_id)
     if notice.due_at is None:
-        notice.due_at = now + hours(registry.clock(platform).hours)
+        notice.due_at = now + hours(registry.clock(platform, matter_of(notice)).hours)
     notice.resend_at = now + hours(platform.resend_hours)
     notice.check_at = now + hours(platform.recheck_hours)
     if platform.escalate_to is not None and notice.escalated_at is None:
@@ -93,7 +99,7 @@ def notice_clocks(session: Session, case_id: int, registry: Registry | None = No
     now = db_now(session)
     out = []
     for notice in session.scalars(select(Notice).where(Notice.case_id == case_id).order_by(Notice.id)):
-        clock = registry.clock(registry.platform(notice.platform_id))
+        clock = registry.clock(registry.platform(notice.platform_id), matter_of(notice))
         done = is_done(notice)
         due = notice.due_at
         left = (due - now).total_seconds() if due is not None else None

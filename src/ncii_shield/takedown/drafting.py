@@ -1,8 +1,17 @@
-"""Drafting takedown notices from a case's confirmed hits: one per platform, and a regulator's on escalation.
+"""Drafting takedown notices from a case's confirmed hits: per platform, and a regulator's on escalation.
 
-Each confirmed hit goes to the platform its URL (or its Telegram chat) belongs to, in one notice per platform
-rendered from the registry (takedown/notices.py); an item already in a notice to that platform is never
-drafted again. A hit with nothing a platform could find (a file from a folder with no URL) is left out.
+Each confirmed hit goes to the platform its URL (or its Telegram chat) belongs to, rendered from the registry
+(takedown/notices.py); an item already in a notice to that platform is never drafted again. A hit with
+nothing a platform could find (a file from a folder with no URL) is left out.
+
+A platform gets up to two notices, never one that mixes them: one about the intimate images and videos, one
+about the messages exposing the person's personal details (found by their text alone). Two notices, not one
+with two sections, because that is how a trust & safety desk works: NCII and private-information reports go
+to different queues and forms (X's TAKE IT DOWN form takes only the first), are judged under different rules
+(the platform's NCII policy and the TAKE IT DOWN Act's 48-hour duty for one; its privacy policy, the Korean
+personal-information provisions and the GDPR for the other), and are closed separately. A reviewer who
+removes the images should not have to wait on, or re-read, a privacy decision, and each notice's clock
+(takedown/clocks.py) is its own law's.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from ncii_shield.store.models import Case, Hit, Item, Media, Notice, NoticeItem,
 from ncii_shield.takedown.events import record_event
 from ncii_shield.takedown.notices import Content, NoticeRequest, render_notice
 from ncii_shield.takedown.notices import NoticeItem as NoticeLine
-from ncii_shield.takedown.registry import Registry, load_registry, platform_for_url
+from ncii_shield.takedown.registry import Matter, Registry, load_registry, platform_for_url
 
 # Telegram chats whose messages have a t.me/c/<id>/<msg> link (members can open it).
 _LINKABLE_CHATS = {"private_supergroup", "public_supergroup", "private_channel", "public_channel"}
@@ -107,8 +116,11 @@ def draft(
     hosting_contact: str | None = None,
     out_dir: Path | None = None,
     registry: Registry | None = None,
+    trusted_flagger: str | None = None,
 ) -> list[Notice]:
-    """One notice per platform for the confirmed hits not yet in a notice (plus the regulator, if asked)."""
+    """Per platform, a notice for the confirmed images and one for the messages exposing personal details
+    not yet in a notice (plus the regulator, if asked). `trusted_flagger`: NCII_TRUSTED_FLAGGER, printed in
+    notices to EU platforms."""
     registry = registry or load_registry()
     case = get_case(session, case_id)
     if case.status != "open":
@@ -155,6 +167,7 @@ def draft(
         language=language,
         hosting_contact=hosting_contact,
         out_dir=out_dir,
+        trusted_flagger=trusted_flagger,
     )
     return created
 
@@ -212,8 +225,9 @@ def _create(
     language: str | None = None,
     hosting_contact: str | None = None,
     out_dir: Path | None = None,
+    trusted_flagger: str | None = None,
 ) -> list[Notice]:
-    """One drafted notice per platform of `groups`, rendered, stored, and recorded."""
+    """Per platform of `groups`, a drafted notice for each matter its rows hold, rendered, stored, recorded."""
     case_id = case.id
     formats, collected = _formats_and_collected(
         session, {r.item_id for rows in groups.values() for r, _ in rows}
@@ -223,7 +237,7 @@ def _create(
     skipped: list[str] = []
     sequence = session.scalar(select(func.count()).select_from(Notice).where(Notice.case_id == case_id)) or 0
     now = datetime.now(UTC)
-    for platform_id, rows in sorted(groups.items()):
+    for platform_id, matter, rows in _by_matter(groups, formats):
         platform = registry.platform(platform_id)
         if platform.contact_per_notice and not hosting_contact:
             skipped.append(platform_id)
@@ -240,6 +254,8 @@ def _create(
                 media_sha256=row.media_sha256,
                 match_kinds=row.kinds,
                 content=_content(row.kinds, formats.get(row.item_id)),
+                # the review page's masked view of the message (read/hits.py), never its clear text
+                excerpt=row.excerpt if matter == "personal_information" else None,
                 collected_at=collected[row.item_id],
             )
             for row, url in rows
@@ -256,11 +272,13 @@ def _create(
                 items=lines,
                 created_at=now,
                 abuse_contact=hosting_contact if platform.contact_per_notice else None,
+                trusted_flagger=trusted_flagger,
             ),
         )
         notice = Notice(
             case_id=case_id,
             platform_id=platform_id,
+            matter=rendered.matter,
             language=lang,
             channel=rendered.channel,
             to=rendered.to,
@@ -284,10 +302,11 @@ def _create(
             case_id=case_id,
             notice=notice.id,
             platform=platform_id,
+            matter=matter,
             items=len(rows),
         )
         if out_dir is not None:
-            atomic_write(out_dir / f"notice-{notice.id}-{platform_id}-{lang}.txt",
+            atomic_write(out_dir / f"notice-{notice.id}-{platform_id}-{lang}{_SUFFIX[matter]}.txt",
                          f"To: {notice.to}\nSubject: {notice.subject}\n\n{notice.body}".encode())  # fmt: skip
         created.append(notice)
     if skipped and not created:
@@ -296,3 +315,21 @@ def _create(
             hint="give it with --hosting-contact abuse@… (from the site's RDAP/WHOIS record)",
         )
     return created
+
+
+_SUFFIX: dict[Matter, str] = {"intimate_image": "", "personal_information": "-personal"}
+
+
+def _by_matter(
+    groups: dict[str, list[tuple[HitRow, str | None]]], formats: dict[int, str | None]
+) -> list[tuple[str, Matter, list[tuple[HitRow, str | None]]]]:
+    """Each platform's rows split into the intimate images and the messages exposing personal details, in
+    the order platform, then images before messages (see the module's docstring for why never mixed)."""
+    out: list[tuple[str, Matter, list[tuple[HitRow, str | None]]]] = []
+    for platform_id, rows in sorted(groups.items()):
+        is_personal = [_content(r.kinds, formats.get(r.item_id)) == "personal_details" for r, _ in rows]
+        personal = [row for row, p in zip(rows, is_personal, strict=True) if p]
+        images = [row for row, p in zip(rows, is_personal, strict=True) if not p]
+        out += [(platform_id, "intimate_image", images)] if images else []
+        out += [(platform_id, "personal_information", personal)] if personal else []
+    return out

@@ -1,7 +1,10 @@
 """Takedown notices: plain-text letters asking a platform to remove content, in Korean or English.
 
 A notice carries the content's locations, the laws that apply where the platform operates, what we
-ask for and who asks, and states that the person depicted consented. It never names that person:
+ask for and who asks, and states that the person depicted consented. Its matter picks the template and the
+laws: intimate images (notice.txt.j2) or messages exposing the person's details (personal_information.txt.j2,
+the message masked as the review page masks it); notices to EU platforms add the DSA Art. 16(2) elements
+(_dsa.txt.j2), notices to the KCSC the fields of its report form (_regulator_form.txt.j2). It never names that person:
 the request has no field for a name at all, only a pseudonymous case reference, so a name cannot
 leak into a letter that is sent to the very platforms where the content circulates.
 
@@ -24,9 +27,10 @@ from urllib.parse import urlsplit
 from jinja2 import PackageLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from ncii_shield.config import trusted_flagger_parts
 from ncii_shield.errors import NciiError
 from ncii_shield.kinds import KIND_ORDER
-from ncii_shield.takedown.registry import Platform, Registry
+from ncii_shield.takedown.registry import Matter, Platform, Registry
 
 __all__ = [
     "Content",
@@ -51,6 +55,11 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _MAX_URL = 4096
 _MAX_TEXT = 300
+_MAX_EXCERPT = 1000
+# The jurisdiction whose law (the DSA, Art. 16(2)) prescribes what a notice must contain, and the kinds of
+# service it binds: hosting services, which online platforms are; search engines fall outside Art. 16.
+_DSA = "EU"
+_DSA_KINDS = ("platform", "hosting_provider", "regulator")
 
 _ON_BEHALF: dict[Language, dict[str, str]] = {
     "ko": {"person_concerned": "피해 당사자"},
@@ -105,6 +114,10 @@ class NoticeItem:
     media_sha256: str | None = None
     match_kinds: tuple[str, ...] = ()
     content: Content = "image"
+    # A message exposing personal details: its text around what made it a hit, with the person's identifiers
+    # replaced by their kind ("[name]", "[school]"), as the review page shows it (read/hits.py). Never the
+    # clear text: the notice goes to the platform where the doxxing circulates.
+    excerpt: str | None = None
     # When the item was collected: the date of the chat export that held it if known, else when it was read.
     collected_at: datetime | date
 
@@ -129,6 +142,10 @@ class NoticeItem:
         for kind in self.match_kinds:
             if kind not in KIND_ORDER:
                 raise NciiError(f"unknown match kind {kind!r}", hint=f"known kinds: {', '.join(KIND_ORDER)}")
+        if self.excerpt is not None and (
+            not isinstance(self.excerpt, str) or len(self.excerpt) > _MAX_EXCERPT
+        ):
+            raise NciiError(f"item excerpt must be text of at most {_MAX_EXCERPT} characters")
         if self.content not in CONTENTS:
             raise NciiError(f"unknown item content {self.content!r}", hint=f"one of: {', '.join(CONTENTS)}")
         if self.posted_at is not None and not isinstance(self.posted_at, datetime):
@@ -146,7 +163,9 @@ class NoticeRequest:
     `case_reference` is a pseudonymous reference like "NCII-2026-0001": capitals, digits and
     hyphens with at least one digit, so a name typed into it by mistake is refused.
     `abuse_contact` is required where the registry says the contact differs per notice (hosting,
-    from RDAP/WHOIS); for other platforms it replaces the registry's address.
+    from RDAP/WHOIS); for other platforms it replaces the registry's address. `trusted_flagger` is the
+    organisation's status under DSA Art. 22 ("<Digital Services Coordinator>, <YYYY-MM-DD>",
+    NCII_TRUSTED_FLAGGER), printed in notices to EU platforms.
     """
 
     platform_id: str
@@ -158,6 +177,7 @@ class NoticeRequest:
     items: tuple[NoticeItem, ...]
     created_at: datetime
     abuse_contact: str | None = None
+    trusted_flagger: str | None = None
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
@@ -185,6 +205,21 @@ class NoticeRequest:
             raise NciiError("notice created_at must be a datetime")
         if self.abuse_contact is not None:
             _contact_channel(self.abuse_contact)  # validates
+        if self.trusted_flagger is not None:
+            try:
+                trusted_flagger_parts(str(self.trusted_flagger))
+            except ValueError as exc:
+                raise NciiError(
+                    f"trusted flagger {exc}", hint="as NCII_TRUSTED_FLAGGER: 'Coimisiún na Meán, 2025-03-01'"
+                ) from None
+
+    @property
+    def matter(self) -> Matter:
+        """A request of messages exposing personal details only is a personal-information notice; any image
+        makes it one about intimate images (drafting never mixes the two: takedown/drafting.py)."""
+        if all(item.content == "personal_details" for item in self.items):
+            return "personal_information"
+        return "intimate_image"
 
 
 @dataclass(frozen=True)
@@ -197,6 +232,7 @@ class Notice:
     to: str
     subject: str
     body: str = field(repr=False)
+    matter: Matter = "intimate_image"
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,12 +243,19 @@ class Notice:
 def render_notice(registry: Registry, request: NoticeRequest) -> Notice:
     """Render one request with its platform's registry entry and the laws of its jurisdictions."""
     platform = registry.platform(request.platform_id)
-    channel, to = _recipient(platform, request)
+    matter = request.matter
+    channel, to = _recipient(platform, request, matter)
     lang = request.language
+    flagger = trusted_flagger_parts(request.trusted_flagger) if request.trusted_flagger else None
     context = {
         "platform": platform,
         "kind": platform.kind,
-        "laws": registry.laws_for(platform),
+        "laws": registry.laws_for(platform, matter),
+        "dsa": _DSA in platform.jurisdictions and platform.kind in _DSA_KINDS,
+        "flagger": {"by": flagger[0], "on": flagger[1].isoformat()} if flagger else None,
+        "sites": _sites(request.items, lang),
+        "personal_only": matter == "personal_information",
+        "first_posted": min((_utc_text(i.posted_at) for i in request.items if i.posted_at), default=None),
         "items": [_item_view(item, n, lang) for n, item in enumerate(request.items, start=1)],
         "count": len(request.items),
         "any_without_url": any(item.url is None for item in request.items),
@@ -226,12 +269,35 @@ def render_notice(registry: Registry, request: NoticeRequest) -> Notice:
         "on_behalf": _ON_BEHALF[lang][request.on_behalf],
         "created": _utc_text(request.created_at),
     }
-    module = _environment().get_template(f"{lang}/notice.txt.j2").make_module(context)
+    template = f"{lang}/{_TEMPLATES[matter]}"
+    module = _environment().get_template(template).make_module(context)
     body = str(module).strip() + "\n"
     subject = _clean(str(getattr(module, "subject", "")))
     if not subject:
-        raise NciiError(f"template {lang}/notice.txt.j2 sets no subject", hint="reinstall ncii-shield")
-    return Notice(platform_id=platform.id, language=lang, channel=channel, to=to, subject=subject, body=body)
+        raise NciiError(f"template {template} sets no subject", hint="reinstall ncii-shield")
+    return Notice(
+        platform_id=platform.id,
+        language=lang,
+        channel=channel,
+        to=to,
+        subject=subject,
+        body=body,
+        matter=matter,
+    )
+
+
+_TEMPLATES: dict[Matter, str] = {
+    "intimate_image": "notice.txt.j2",
+    "personal_information": "personal_information.txt.j2",
+}
+
+
+def _sites(items: Iterable[NoticeItem], lang: Language) -> str:
+    """The sites the items are on, as a regulator's form asks ("사이트명"): hosts, and chats known by export."""
+    hosts = sorted({(urlsplit(i.url).hostname or "").removeprefix("www.") for i in items if i.url})
+    if any(i.url is None for i in items):
+        hosts.append("대화방 내보내기 기록" if lang == "ko" else "chat export")
+    return ", ".join(h for h in hosts if h)
 
 
 def render_all(registry: Registry, requests: Iterable[NoticeRequest]) -> tuple[Notice, ...]:
@@ -239,7 +305,9 @@ def render_all(registry: Registry, requests: Iterable[NoticeRequest]) -> tuple[N
     return tuple(render_notice(registry, request) for request in requests)
 
 
-def _recipient(platform: Platform, request: NoticeRequest) -> tuple[Literal["email", "web_form"], str]:
+def _recipient(
+    platform: Platform, request: NoticeRequest, matter: Matter
+) -> tuple[Literal["email", "web_form"], str]:
     if request.abuse_contact is not None:
         return _contact_channel(request.abuse_contact), request.abuse_contact
     if platform.contact_per_notice:
@@ -247,10 +315,9 @@ def _recipient(platform: Platform, request: NoticeRequest) -> tuple[Literal["ema
             f"a notice to {platform.id!r} needs its abuse contact",
             hint="set abuse_contact to the provider's abuse e-mail or form, from RDAP/WHOIS or the site",
         )
-    if platform.channel in ("email", "both") and platform.email:
-        return "email", platform.email
-    if platform.form_url:
-        return "web_form", platform.form_url
+    address = platform.address(matter)
+    if address is not None:
+        return address
     raise NciiError(f"platform {platform.id!r} has no address", hint="add email or form_url to the registry")
 
 
@@ -280,6 +347,7 @@ def _item_view(item: NoticeItem, n: int, lang: Language) -> dict[str, Any]:
         "sha256": item.media_sha256.lower() if item.media_sha256 else None,
         "kinds": ", ".join(_KIND_LABELS[lang][k] for k in kinds) or None,
         "content": _CONTENT_LABELS[lang][item.content],
+        "excerpt": item.excerpt if item.excerpt and item.excerpt.strip() else None,
         "collected": _utc_text(item.collected_at)
         if isinstance(item.collected_at, datetime)
         else item.collected_at.isoformat(),

@@ -18,6 +18,7 @@ from typing import Literal, cast
 from urllib.parse import urlsplit
 
 from ncii_shield.errors import NciiError, NotFound
+from ncii_shield.takedown.laws import HINT, JURISDICTION, Citation, Law, parse_laws
 from ncii_shield.takedown.toml_fields import Fields, only_keys
 
 __all__ = [
@@ -27,9 +28,11 @@ __all__ = [
     "DEFAULT_RESEND_HOURS",
     "FALLBACK_PLATFORM",
     "KINDS",
+    "MATTERS",
     "Citation",
     "Clock",
     "Law",
+    "Matter",
     "Platform",
     "Registry",
     "load_registry",
@@ -38,49 +41,25 @@ __all__ = [
 
 Channel = Literal["email", "web_form", "both"]
 Kind = Literal["platform", "search_engine", "regulator", "hosting_provider"]
+# What a notice is about: intimate images (the deepfakes) or a message exposing the person's personal details
+# (doxxing). Each has its own legal basis, template and, where the platform has one, its own reporting route.
+Matter = Literal["intimate_image", "personal_information"]
 
 CHANNELS: tuple[Channel, ...] = ("email", "web_form", "both")
 KINDS: tuple[Kind, ...] = ("platform", "search_engine", "regulator", "hosting_provider")
+MATTERS: tuple[Matter, ...] = ("intimate_image", "personal_information")
 FALLBACK_PLATFORM = "hosting"  # where a URL no entry claims goes: whoever hosts the site
 DEFAULT_DEADLINE_HOURS = 48.0  # the TAKE IT DOWN Act's, for a platform no law or entry gives a clock
 DEFAULT_RESEND_HOURS = 24.0  # as Project Arachnid re-sends: every day until the content is gone
 DEFAULT_RECHECK_HOURS = 6.0
 
 _PACKAGED = "platforms.toml"
-_HINT = "fix that field in the registry file; the packaged platforms.toml documents every field"
+_HINT = HINT
 
 _ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_JURISDICTION = re.compile(r"global|[A-Z]{2}")
+_JURISDICTION = JURISDICTION
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _HOST = re.compile(r"(?!www\.)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
-
-
-@dataclass(frozen=True)
-class Citation:
-    """One provision a notice cites, with a one-sentence summary in each notice language."""
-
-    ko: str
-    en: str
-    summary_ko: str
-    summary_en: str
-    url: str | None = None
-
-
-@dataclass(frozen=True)
-class Law:
-    """What one jurisdiction gives a notice: citations, the removal deadline, a required declaration."""
-
-    jurisdiction: str
-    name_en: str
-    name_ko: str
-    deadline_en: str
-    deadline_ko: str
-    citations: tuple[Citation, ...]
-    statement_en: str | None = None
-    statement_ko: str | None = None
-    deadline_hours: float | None = None  # a removal deadline the law sets in hours (TAKE IT DOWN: 48)
-    clock_en: str | None = None  # what the clock is called on the board ("TAKE IT DOWN Act, s. 3")
-    clock_ko: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +83,22 @@ class Platform:
     resend_hours: float = DEFAULT_RESEND_HOURS  # the worker re-sends this often until the content is gone
     recheck_hours: float = DEFAULT_RECHECK_HOURS  # and rechecks the reported URLs this often
     escalate_to: str | None = None  # the regulator or hotline to report to once the deadline passed
+    privacy_policy: str | None = None  # its own rule against publishing others' private information
+    privacy_policy_url: str | None = None
+    privacy_form_url: str | None = None  # where it takes privacy reports, if not where it takes NCII reports
+
+    def address(self, matter: Matter) -> tuple[Literal["email", "web_form"], str] | None:
+        """Where a notice about `matter` goes (None: given per notice): a privacy report goes to the privacy
+        form where the platform has one, since an NCII form's queue would bounce it."""
+        if self.contact_per_notice:
+            return None
+        if matter == "personal_information" and self.privacy_form_url:
+            return "web_form", self.privacy_form_url
+        if self.channel in ("email", "both") and self.email:
+            return "email", self.email
+        if self.form_url:
+            return "web_form", self.form_url
+        return None
 
 
 @dataclass(frozen=True)
@@ -139,16 +134,20 @@ class Registry:
                 return law
         raise NciiError(f"no [laws.{jurisdiction}] table in {self.source}", hint=_HINT)
 
-    def laws_for(self, platform: Platform) -> tuple[Law, ...]:
-        """The laws a notice to this platform cites, in the registry's order of its jurisdictions."""
-        return tuple(self.law(j) for j in platform.jurisdictions)
+    def laws_for(self, platform: Platform, matter: Matter = "intimate_image") -> tuple[Law, ...]:
+        """The laws a notice about `matter` to this platform cites, in the order of its jurisdictions
+        (for personal information: each jurisdiction's personal_information part, where it has one)."""
+        laws = tuple(self.law(j) for j in platform.jurisdictions)
+        if matter == "personal_information":
+            return tuple(law.personal_information for law in laws if law.personal_information is not None)
+        return laws
 
-    def clock(self, platform: Platform) -> Clock:
+    def clock(self, platform: Platform, matter: Matter = "intimate_image") -> Clock:
         """The shortest deadline a cited law sets in hours, or the platform's own follow-up time if
         shorter; a platform with neither runs on DEFAULT_DEADLINE_HOURS."""
         clocks = [
             Clock(law.deadline_hours, "law", law.clock_en or law.name_en, law.clock_ko or law.name_ko)
-            for law in self.laws_for(platform)
+            for law in self.laws_for(platform, matter)
             if law.deadline_hours is not None
         ]
         if platform.deadline_hours is not None:
@@ -193,10 +192,10 @@ def _parse(data: bytes, source: str) -> Registry:
         raise NciiError(f"{source}: not valid TOML: {_one_line(str(exc))}", hint=_HINT) from exc
 
     only_keys(doc, {"platforms", "laws"}, source, "the file")
-    laws = _laws(doc.get("laws"), source)
+    laws = parse_laws(doc.get("laws"), source)
     platforms = _platforms(doc.get("platforms"), source)
 
-    known = {law.jurisdiction for law in laws}
+    known = {law.jurisdiction: law for law in laws}
     owner: dict[str, str] = {}
     for platform in platforms:
         for jurisdiction in platform.jurisdictions:
@@ -206,6 +205,12 @@ def _parse(data: bytes, source: str) -> Registry:
                     f"which has no [laws.{jurisdiction}] table",
                     hint=_HINT,
                 )
+        if not any(known[j].personal_information for j in platform.jurisdictions):
+            raise NciiError(
+                f"{source}: platform {platform.id!r}: field 'jurisdictions' names no law with a "
+                "[laws.<jurisdiction>.personal_information] table",
+                hint="a notice about a message exposing personal details needs a legal basis; add one",
+            )
         for host in platform.hosts:
             if host in owner:
                 raise NciiError(
@@ -267,9 +272,18 @@ def _platforms(raw: object, source: str) -> tuple[Platform, ...]:
             resend_hours=f.hours("resend_hours", DEFAULT_RESEND_HOURS) or DEFAULT_RESEND_HOURS,
             recheck_hours=f.hours("recheck_hours", DEFAULT_RECHECK_HOURS) or DEFAULT_RECHECK_HOURS,
             escalate_to=f.optional("escalate_to", pattern=_ID, what="the id of a regulator entry"),
+            privacy_policy=f.optional("privacy_policy"),
+            privacy_policy_url=f.url("privacy_policy_url"),
+            privacy_form_url=f.url("privacy_form_url"),
         )
         f.no_other_keys()
         _check_contact(platform, source, where)
+        if platform.privacy_policy_url and not platform.privacy_policy:
+            raise f.fail("privacy_policy", "is missing but privacy_policy_url is set (name the policy)")
+        if platform.privacy_form_url and platform.contact_per_notice:
+            raise f.fail(
+                "privacy_form_url", "is set but the contact is given per notice (contact_per_notice)"
+            )
         platforms.append(platform)
     return tuple(platforms)
 
@@ -285,67 +299,6 @@ def _check_contact(platform: Platform, source: str, where: str) -> None:
         raise NciiError(
             f"{source}: {where}: field 'form_url' is missing but channel is {platform.channel!r}", hint=_HINT
         )
-
-
-def _laws(raw: object, source: str) -> tuple[Law, ...]:
-    if not isinstance(raw, dict) or not raw:
-        raise NciiError(f"{source}: no [laws.<jurisdiction>] tables", hint=_HINT)
-    laws = []
-    for jurisdiction, table in raw.items():
-        where = f"laws {jurisdiction!r}"
-        if not _JURISDICTION.fullmatch(jurisdiction):
-            raise NciiError(f"{source}: {where}: must be 'global' or a code like 'KR'", hint=_HINT)
-        if not isinstance(table, dict):
-            raise NciiError(f"{source}: {where}: is not a table", hint=_HINT)
-        f = Fields(table, source, where, _HINT)
-        citations_raw = table.get("citations")
-        if not isinstance(citations_raw, list) or not citations_raw:
-            raise NciiError(
-                f"{source}: {where}: field 'citations' is missing or empty",
-                hint=f"add at least one [[laws.{jurisdiction}.citations]] table",
-            )
-        law = Law(
-            jurisdiction=jurisdiction,
-            name_en=f.text("name_en"),
-            name_ko=f.text("name_ko"),
-            deadline_en=f.text("deadline_en"),
-            deadline_ko=f.text("deadline_ko"),
-            statement_en=f.optional("statement_en"),
-            statement_ko=f.optional("statement_ko"),
-            deadline_hours=f.hours("deadline_hours"),
-            clock_en=f.optional("clock_en"),
-            clock_ko=f.optional("clock_ko"),
-            citations=tuple(_citation(c, source, where, i) for i, c in enumerate(citations_raw, start=1)),
-        )
-        f.no_other_keys(extra={"citations"})
-        if (law.statement_en is None) != (law.statement_ko is None):
-            raise NciiError(
-                f"{source}: {where}: field 'statement_en' and 'statement_ko' must be given together",
-                hint="notices in both languages need the declaration",
-            )
-        if law.deadline_hours is not None and (law.clock_en is None or law.clock_ko is None):
-            raise NciiError(
-                f"{source}: {where}: field 'deadline_hours' needs 'clock_en' and 'clock_ko'",
-                hint="name the provision that sets the deadline, as the board shows it",
-            )
-        laws.append(law)
-    return tuple(laws)
-
-
-def _citation(raw: object, source: str, where: str, index: int) -> Citation:
-    where = f"{where} citation {index}"
-    if not isinstance(raw, dict):
-        raise NciiError(f"{source}: {where}: is not a table", hint=_HINT)
-    f = Fields(raw, source, where, _HINT)
-    citation = Citation(
-        ko=f.text("ko"),
-        en=f.text("en"),
-        summary_ko=f.text("summary_ko"),
-        summary_en=f.text("summary_en"),
-        url=f.url("url"),
-    )
-    f.no_other_keys()
-    return citation
 
 
 def _one_line(text: str) -> str:

@@ -15,11 +15,20 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from ncii_shield.read.cases import CaseDetail, CaseSummary, case_detail, list_cases
 from ncii_shield.read.hits import HitRow, list_hits
 from ncii_shield.read.rooms import RoomGraph, room_graph
-from ncii_shield.read.takedown import TakedownStatus, takedown_status
+from ncii_shield.read.takedown_clocks import TakedownWithClocks, takedown_with_clocks
+from ncii_shield.read.transparency import Transparency, case_transparency, transparency
 from ncii_shield.review.decisions import decide
 from ncii_shield.web.api_common import ERRORS, ErrorOut, Reader, Writer, api_router, attribute
-from ncii_shield.web.api_models import CaseDetailOut, CaseSummaryOut, HitKind, HitOut, RoomsOut, TakedownOut
-from ncii_shield.web.auth import visible_cases
+from ncii_shield.web.api_models import (
+    CaseDetailOut,
+    CaseSummaryOut,
+    HitKind,
+    HitOut,
+    RoomsOut,
+    TakedownOut,
+    TransparencyOut,
+)
+from ncii_shield.web.auth import sees_every_case, visible_cases
 from ncii_shield.web.deps import check, get_store, load_case
 
 router = api_router(tags=["cases"])
@@ -126,9 +135,35 @@ def case_rooms(case_id: int, request: Request, who: Reader) -> RoomGraph:
     "/cases/{case_id}/takedown",
     response_model=TakedownOut,
     responses=ERRORS,
-    summary="Notices and their items' status, time to removal per platform, re-upload alerts",
+    summary="Notices with their items' status and clocks (due_at, overdue, next_resend_at, escalated_at), "
+    "time to removal per platform, re-upload alerts",
 )
-def case_takedown(case_id: int, request: Request, who: Reader) -> TakedownStatus:
+def case_takedown(case_id: int, request: Request, who: Reader) -> TakedownWithClocks:
     with get_store(request).session() as s:
         load_case(s, who, "case.view", case_id)
-        return takedown_status(s, case_id)
+        return takedown_with_clocks(s, case_id)
+
+
+@router.get(
+    "/cases/{case_id}/transparency",
+    response_model=TransparencyOut,
+    responses=ERRORS,
+    summary="One case's transparency statistics per platform (definitions: read/transparency.py)",
+)
+def case_transparency_stats(case_id: int, request: Request, who: Reader) -> Transparency:
+    with get_store(request).session() as s:
+        load_case(s, who, "case.view", case_id)
+        return case_transparency(s, case_id)
+
+
+@router.get(
+    "/transparency",
+    response_model=TransparencyOut,
+    responses={403: {"model": ErrorOut}},
+    summary="Transparency statistics per platform over every case the caller may see: notices sent, "
+    "median and 90th-percentile hours to removal, share removed within 48 h, still up, re-upload rate",
+)
+def transparency_stats(request: Request, who: Reader) -> Transparency:
+    with get_store(request).session() as s:
+        check(s, who, "case.list")
+        return transparency(s, None if sees_every_case(who) else visible_cases(s, who))  # admins: every case

@@ -19,7 +19,9 @@ from ncii_shield.read.cases import CaseDetail, CaseSummary, DecisionCounts
 from ncii_shield.read.hits import HitCounts, HitRow
 from ncii_shield.read.rooms import Chat, Edge, RoomGraph
 from ncii_shield.read.shape import Doc
-from ncii_shield.read.takedown import AlertRow, NoticeStatus, PlatformStats, TakedownStatus
+from ncii_shield.read.takedown import AlertRow, PlatformStats
+from ncii_shield.read.takedown_clocks import NoticeWithClock, TakedownWithClocks
+from ncii_shield.read.transparency import PlatformTransparency, Transparency
 
 _DERIVED: dict[type, type[BaseModel]] = {}
 
@@ -82,10 +84,13 @@ HitOut = model_of(HitRow, "HitOut")
 ChatOut = model_of(Chat, "ChatOut")
 EdgeOut = model_of(Edge, "EdgeOut")
 RoomsOut = model_of(RoomGraph, "RoomsOut")
-NoticeOut = model_of(NoticeStatus, "NoticeOut")
+# Each notice with its clocks (due_at, overdue, next_resend_at, escalated_at…), as `takedown status --json`.
+NoticeOut = model_of(NoticeWithClock, "NoticeOut")
 PlatformOut = model_of(PlatformStats, "PlatformOut")
 AlertOut = model_of(AlertRow, "AlertOut")
-TakedownOut = model_of(TakedownStatus, "TakedownOut")
+TakedownOut = model_of(TakedownWithClocks, "TakedownOut")
+PlatformTransparencyOut = model_of(PlatformTransparency, "PlatformTransparency")
+TransparencyOut = model_of(Transparency, "TransparencyOut")
 
 __all__ = [
     "CaseDetailOut",
@@ -94,5 +99,6 @@ __all__ = [
     "HitOut",
     "RoomsOut",
     "TakedownOut",
+    "TransparencyOut",
     "model_of",
 ]

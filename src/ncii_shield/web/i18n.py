@@ -79,6 +79,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "mark_sent": "Mark sent",
         "platform": "Platform",
         "notice": "Notice",
+        "notice_personal_information": "Personal details (doxxing)",
         "alerts": "Re-upload alerts",
         "time_to_removal": "Median hours to removal",
         "export_bundle": "Export a signed evidence bundle",
@@ -320,6 +321,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "mark_sent": "발송 처리",
         "platform": "플랫폼",
         "notice": "요청서",
+        "notice_personal_information": "개인정보 노출",
         "alerts": "재유포 경보",
         "time_to_removal": "삭제까지 걸린 시간 (중앙값, 시간)",
         "export_bundle": "서명된 증거 묶음 내보내기",
@@ -548,5 +550,74 @@ STRINGS["ko"].update(
         "ev_text": "단서: {cues}; {label} {score}. 식별 정보는 가렸습니다.",
         "spread_timeline": "대화방별 사본 등장 시점",
         "spread_first": "최초",
+    }
+)
+# Transparency statistics (web/pages_transparency.py; definitions: read/transparency.py).
+STRINGS["en"].update(
+    {
+        "transparency": "Transparency",
+        "tr_heading_all": "Time to removal per platform, over every case you can see",
+        "tr_heading_case": "Time to removal per platform in this case",
+        "tr_as_of": "As of {at} UTC, over {n} case(s).",
+        "tr_notices": "Notices sent",
+        "tr_items": "Items reported",
+        "tr_removed": "Removed",
+        "tr_median": "Median hours to removal",
+        "tr_p90": "90th percentile, hours",
+        "tr_within": "Removed within 48 h",
+        "tr_still_up": "Still up",
+        "tr_reupload": "Re-upload rate",
+        "tr_escalated": "Escalated",
+        "tr_all": "All platforms",
+        "tr_none": "No notice has been sent yet.",
+        "tr_skew": (
+            "{n} removal(s) were recorded before their notice was sent (a clock set wrong): "
+            "they count as 0 hours."
+        ),
+        "tr_how": "How these are counted",
+        "tr_definitions": (
+            "Only sent notices count. Each item's clock runs from its notice's first send (re-sends do not "
+            "restart it) to the recheck that first found it gone. The median of an even count is the mean of "
+            "the two middle values; the 90th percentile is the nearest rank (the value at rank ⌈0.9 × n⌉). "
+            "Removed within 48 h is out of the items whose 48 hours are decided: every removed item, and "
+            "every item still up 48 hours after its notice was sent. Still up: no removal recorded. "
+            "Re-upload rate: removed items whose image was found again, out of the removed items. "
+            "Escalated: notices passed to the regulator after their deadline."
+        ),
+        "tr_case_number": "Case number",
+        "tr_show": "Show",
+        "tr_back_all": "Every case",
+    }
+)
+STRINGS["ko"].update(
+    {
+        "transparency": "투명성 통계",
+        "tr_heading_all": "플랫폼별 삭제 소요 시간 (볼 수 있는 모든 사건)",
+        "tr_heading_case": "이 사건의 플랫폼별 삭제 소요 시간",
+        "tr_as_of": "{at} UTC 기준, 사건 {n}건.",
+        "tr_notices": "보낸 요청",
+        "tr_items": "신고한 게시물",
+        "tr_removed": "삭제됨",
+        "tr_median": "삭제까지 걸린 시간 (중앙값, 시간)",
+        "tr_p90": "90백분위 (시간)",
+        "tr_within": "48시간 안에 삭제",
+        "tr_still_up": "아직 게시 중",
+        "tr_reupload": "재유포율",
+        "tr_escalated": "심의기관 신고",
+        "tr_all": "전체 플랫폼",
+        "tr_none": "아직 보낸 삭제 요청이 없습니다.",
+        "tr_skew": "요청을 보내기 전에 삭제가 기록된 게시물이 {n}건 있습니다 (시계 오류): 0시간으로 계산했습니다.",
+        "tr_how": "계산 방법",
+        "tr_definitions": (
+            "보낸 요청만 계산합니다. 게시물마다 요청을 처음 보낸 때부터(재요청은 시간을 새로 시작하지 않습니다) "
+            "다시 확인하여 처음 삭제를 확인한 때까지를 잽니다. 짝수 개의 중앙값은 가운데 두 값의 평균이고, "
+            "90백분위는 최근접 순위 방식(⌈0.9 × n⌉번째 값)입니다. 48시간 안에 삭제된 비율의 분모는 결과가 정해진 "
+            "게시물입니다: 삭제된 모든 게시물과, 요청 후 48시간이 지나도록 남아 있는 게시물. 아직 게시 중: 삭제가 "
+            "기록되지 않은 게시물. 재유포율: 삭제된 게시물 가운데 같은 이미지가 다시 발견된 비율. 심의기관 신고: "
+            "기한이 지나 심의기관에 알린 요청."
+        ),
+        "tr_case_number": "사건 번호",
+        "tr_show": "보기",
+        "tr_back_all": "모든 사건",
     }
 )

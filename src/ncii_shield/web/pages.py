@@ -20,6 +20,7 @@ from ncii_shield.web import (
     pages_review,
     pages_spread,
     pages_takedown,
+    pages_transparency,
     pages_upload,
 )
 from ncii_shield.web.render import error_page
@@ -34,6 +35,7 @@ for _area in (
     pages_admin,
     pages_spread,
     pages_upload,
+    pages_transparency,
 ):
     router.include_router(_area.router)
 

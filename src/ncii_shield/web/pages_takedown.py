@@ -65,7 +65,8 @@ def takedown_draft(
     regulator: str = Form(""),
     csrf_token: str = Form(""),
 ) -> Response:
-    with get_store(request).session() as session:
+    store = get_store(request)
+    with store.session() as session:
         who = signed_in(request, session)
         check_csrf(request, csrf_token)
         load_case(session, who, "takedown", case_id)
@@ -76,6 +77,7 @@ def takedown_draft(
             reporter_email=email,
             hosting_contact=hosting_contact.strip() or None,
             regulator=bool(regulator),
+            trusted_flagger=store.settings.trusted_flagger,
         )
     return redirect(f"/cases/{case_id}/takedown")
 
