@@ -698,3 +698,15 @@ def test_add_refuses_a_case_that_is_not_open_before_joining(store: Store) -> Non
     with pytest.raises(NotFound, match="case 42"):
         add_chat(store, client, "@testroom", [42])
     assert client.requests == []
+
+
+def test_a_revoked_session_stops_the_run_with_the_command_to_log_in_again(store: Store) -> None:
+    from ncii_shield.errors import Unavailable
+
+    client = FakeClient(*_history())
+    _watch(store, client)
+    client.entity_errors[CHAT_ID] = errors.AuthKeyUnregisteredError(request=None)
+    with pytest.raises(Unavailable, match="session no longer works") as raised:
+        run_once(store, client, hooks=Clock().hooks())
+    assert "watch-chats login" in (raised.value.hint or "")
+    assert list_chats(store)[0].status == "ok", "the chat is not blamed for the account's session"

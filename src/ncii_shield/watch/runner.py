@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ncii_shield.errors import Unavailable
 from ncii_shield.scan.match import match_case
 from ncii_shield.scan.pipeline import run_scan
 from ncii_shield.sources.telegram_live import (
@@ -83,6 +84,19 @@ def _ban_errors() -> tuple[type[BaseException], ...]:
         errors.UserKickedError,
         errors.ChatRestrictedError,
         errors.ChannelInvalidError,
+    )
+
+
+def _session_errors() -> tuple[type[BaseException], ...]:
+    from telethon import errors
+
+    return (
+        errors.AuthKeyUnregisteredError,
+        errors.AuthKeyDuplicatedError,
+        errors.SessionRevokedError,
+        errors.SessionExpiredError,
+        errors.UserDeactivatedError,
+        errors.UserDeactivatedBanError,
     )
 
 
@@ -171,6 +185,11 @@ def run_chat(store: Store, client: Any, watched: Watched, *, hooks: Hooks, batch
             return _stop(store, run, "banned", _why(exc), report=hooks.say)
         except errors.UserNotParticipantError as exc:
             return _stop(store, run, "left", _why(exc), report=hooks.say)
+        except _session_errors() as exc:  # the account, not the chat: no chat can be read, so stop here
+            raise Unavailable(
+                f"the monitor account's Telegram session no longer works ({type(exc).__name__})",
+                hint="run `ncii-shield watch-chats login` again",
+            ) from exc
         except errors.RPCError as exc:  # anything else Telegram refuses: reported, tried again next run
             return _stop(store, run, "error", _why(exc), report=hooks.say)
         except (ConnectionError, OSError, TimeoutError) as exc:
