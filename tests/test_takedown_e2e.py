@@ -196,3 +196,28 @@ def test_a_confirmed_case_from_draft_to_removed_then_its_re_upload_re_noticed(
     # notice timeline, export it here (evidence.bundle.export_bundle) and assert it lists, for notice_id:
     # sent (t0), resent (t25), escalated (t50), resent (t50), removed (t50 + recheck_hours + 1); then the re-notice's
     # reupload_of and sent.
+
+
+def test_the_demo_act_tells_the_three_outcomes(tmp_path: Path) -> None:
+    """`make demo`'s last act, on its own: removed within 48 h, overdue and escalated, a re-upload re-noticed."""
+    from ncii_shield.demo.takedown_act import takedown_act
+
+    store = new_store(tmp_path / "data")
+    try:
+        story = takedown_act(store, tmp_path)
+        assert story.ok and story.hours_to_removal is not None and story.hours_to_removal < 48
+        subjects = [str(m["Subject"]).replace("\r\n", "") for m in story.messages]
+        assert len(subjects) == 5 and subjects[-1].startswith("[Re-upload]")
+        assert sum(s.startswith("[Reminder") for s in subjects) == 2
+        with store.session() as s:
+            assert clocks.clock_offset(s) == timedelta(0), "the clock is real again"
+            notices = {n.id: n for n in s.scalars(select(Notice))}
+            assert {n.platform_id for n in notices.values()} == {"hosting", "kcsc"}, "nothing to Telegram"
+            assert notices[story.overdue].escalated_at is not None
+            offsets = [
+                e.evidence.get("test_clock_offset_hours")
+                for e in s.scalars(select(TakedownEvent).where(TakedownEvent.notice_id == story.removed))
+            ]
+            assert any(o is not None and o < 0 for o in offsets), "events under the moved clock say so"
+    finally:
+        store.close()

@@ -49,7 +49,7 @@ _OFFSETS: WeakKeyDictionary[object, timedelta] = WeakKeyDictionary()
 def set_clock_offset(store: object, offset: timedelta) -> None:
     """Demo and tests only: this store's takedown clock reads the database's time plus `offset` (zero: real)."""
     if offset:
-        log.warning("takedown clock of %r moved by %s (demo/test clock)", store, offset)
+        log.info("takedown clock of %r moved by %s (demo/test clock)", store, offset)
         _OFFSETS[store] = offset
     else:
         _OFFSETS.pop(store, None)
