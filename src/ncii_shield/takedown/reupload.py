@@ -234,13 +234,14 @@ def _alert(session: Session, case_id: int, alert_id: int) -> Alert:
 
 
 def approve(session: Session, case_id: int, alert_id: int, note: str = "") -> Alert:
-    """A case worker read the re-notice and approves it: an e-mail notice is queued for the worker."""
+    """A case worker read the re-notice and approves it: an e-mail notice is queued for the worker (one
+    already queued or sent from its board card is left as it is)."""
     alert = _alert(session, case_id, alert_id)
     if alert.status != "drafted" or alert.notice_id is None:
         raise Conflict(f"alert {alert_id} is {alert.status}", hint="only a drafted re-notice is approved")
     notice = session.get(Notice, alert.notice_id)
     assert notice is not None
-    if notice.channel == "email":
+    if notice.status == "drafted" and notice.channel == "email":
         queue(session, notice.id, note=note or f"re-upload alert {alert_id} approved")
     elif notice.status == "drafted":
         raise Conflict(
