@@ -3,7 +3,8 @@
 An alert (a removed image seen again) now carries the notice drafted for the new location (notice_id), where
 it stands (status: new, drafted, manual when it could not be drafted automatically, queued once a case
 worker approved the draft, dismissed), why (reason: the dismissal's reason or what stopped the draft,
-sealed like every free text), and who settled it when (resolved_by, resolved_at).
+sealed like every free text), and who settled it when (resolved_by, resolved_at). Alerts from before are
+left to the case worker (manual), not drafted all at once.
 
 Revision ID: 0013_reupload
 Revises: 0012
@@ -27,6 +28,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("resolved_by", sa.String(length=200), nullable=True))
         batch.add_column(sa.Column("resolved_at", sa.DateTime(), nullable=True))
         batch.create_foreign_key("fk_alerts_notice_id", "notices", ["notice_id"], ["id"], ondelete="SET NULL")
+    # Alerts raised before this revision were seen (or not) by people already: they are left to them
+    # ("manual", dismissable on the board), never drafted all at once by the first worker pass.
+    op.execute("UPDATE alerts SET status = 'manual'")
 
 
 def downgrade() -> None:
