@@ -268,7 +268,7 @@ def _platform() -> Iterator[tuple[str, dict[str, bytes]]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Pages)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)  # quick to stop
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", pages
