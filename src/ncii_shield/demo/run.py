@@ -164,7 +164,7 @@ def run_demo(
     console.rule("[bold]7. Review, takedown notices, signed evidence bundle[/]")
     bundle_ok = _act(store, case_id, out_dir)
 
-    console.rule("[bold]8. Takedown to removal: the worker, a simulated platform, two days in seconds[/]")
+    console.rule("[bold]8. Takedown to removal: the worker, a simulated platform, three days in seconds[/]")
     from ncii_shield.demo.takedown_act import print_story, takedown_act
 
     story = takedown_act(store, out_dir)
