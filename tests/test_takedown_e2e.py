@@ -8,6 +8,8 @@ re-upload, whose scan stamps its hits with the real time."""
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from ncii_shield.evidence.bundle import TIMELINE, export_bundle
+from ncii_shield.evidence.bundle_check import verify_bundle
 from ncii_shield.read.reuploads import reupload_alerts
 from ncii_shield.review.decisions import decide
 from ncii_shield.scan.service import scan_path
@@ -192,10 +196,25 @@ def test_a_confirmed_case_from_draft_to_removed_then_its_re_upload_re_noticed(
     assert f"{web}/post/c.jpg" in body
     renoticed = _notice(store, alert.notice_id)  # type: ignore[arg-type]
     assert renoticed.due_at == renoticed.sent_at + 48 * h  # type: ignore[operator]  # its own clock
-    # TODO(stats engineer, issue 16 "the bundle shows the timeline"): once the evidence bundle carries the
-    # notice timeline, export it here (evidence.bundle.export_bundle) and assert it lists, for notice_id:
-    # sent (t0), resent (t25), escalated (t50), resent (t50), removed (t50 + recheck_hours + 1); then the re-notice's
-    # reupload_of and sent.
+    # The evidence bundle shows it all, signed: each step with its time, the clock and how it ended.
+    bundle = tmp_path / "bundle.zip"
+    with store.session() as s:
+        exported = export_bundle(store, s, case_id, bundle, media="none")
+    assert verify_bundle(bundle, trusted=[exported.fingerprint]).ok
+    with zipfile.ZipFile(bundle) as z:
+        timeline = json.loads(z.read(TIMELINE))
+    notices = {n["notice_id"]: n for n in timeline["notices"]}
+    first, again = notices[notice_id], notices[alert.notice_id]  # type: ignore[index]
+    steps = [(x["step"], datetime.fromisoformat(x["at"])) for x in first["steps"]]
+    wanted = [("sent", t0), ("resent", t25), ("resent", t50), ("escalated", t50), ("removed", t_gone)]
+    found = iter(steps)  # in this order, each within seconds of when the worker did it
+    assert all(
+        any(s == step and abs(at - when) < timedelta(seconds=5) for s, at in found) for step, when in wanted
+    ), "\n".join(f"{s} {at:%d %H:%M:%S} (t0 {t0:%d %H:%M:%S})" for s, at in steps)
+    assert first["verdict"] == "late" and first["resends"] == 2 and first["escalated_at"] is not None
+    assert datetime.fromisoformat(first["due_at"]) == sent.due_at
+    assert [i["status"] for i in first["items"]] == ["reappeared"]
+    assert {"drafted", "sent"} <= {x["step"] for x in again["steps"]} and again["verdict"] == "running"
 
 
 def test_the_demo_act_tells_the_three_outcomes(tmp_path: Path) -> None:
