@@ -103,6 +103,9 @@ ROUTES = [
     ("GET", "/cases/{case}/evidence", "evidence.export", True),
     ("POST", "/cases/{case}/evidence", "evidence.export", True),
     ("POST", "/notices/{notice}/mark", "takedown", True),
+    # Re-upload alerts (takedown/reupload.py): allowed roles get 404 (no alert 0 in the case).
+    ("POST", "/cases/{case}/takedown/alerts/0/approve", "takedown", True),
+    ("POST", "/cases/{case}/takedown/alerts/0/dismiss", "takedown", True),
     ("GET", "/notices/{notice}", "takedown", True),
     ("GET", "/cases/{case}/scans", "case.scan", True),
     ("POST", "/cases/{case}/scans", "case.scan", True),

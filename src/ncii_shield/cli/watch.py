@@ -132,6 +132,10 @@ def _print_runs(runs: list[ChatRun]) -> None:
         why = f" — {escape(r.reason)}" if r.reason else ""
         if r.alerts:
             why += f"; [bold red]{r.alerts} re-upload alert(s)[/]: a removed image was posted again"
+        if r.drafted:
+            why += f" (notice {', '.join(map(str, r.drafted))} drafted for review)"
+        for problem in r.problems:
+            why += f"; {escape(problem)}"
         console.print(
             f"chat {r.watched_id} {escape(r.title or '')}: {r.status}, {r.messages} new messages, "
             f"{r.media} media, up to message {r.last_message_id}; new hits: {counts(r.new_hits)}{why}"
@@ -173,6 +177,8 @@ def _run_data(r: ChatRun) -> dict[str, object]:
         last_message_id=r.last_message_id,
         new_hits=dict(r.new_hits),
         alerts=r.alerts,
+        drafted=r.drafted,
+        problems=r.problems,
         waited_seconds=r.waited,
         retries=r.retries,
     )

@@ -1,4 +1,5 @@
-"""`make demo`: build the demo export, then do a case worker's whole job on it and score the result."""
+"""`make demo`: build the demo export, then do a case worker's whole job on it and score the result; then
+drive takedown notices to removal with the worker against a simulated platform (demo/takedown_act.py)."""
 
 from __future__ import annotations
 
@@ -162,7 +163,13 @@ def run_demo(
 
     console.rule("[bold]7. Review, takedown notices, signed evidence bundle[/]")
     bundle_ok = _act(store, case_id, out_dir)
-    return ok and formats_ok and bundle_ok
+
+    console.rule("[bold]8. Takedown to removal: the worker, a simulated platform, three days in seconds[/]")
+    from ncii_shield.demo.takedown_act import print_story, takedown_act
+
+    story = takedown_act(store, out_dir)
+    print_story(story)
+    return ok and formats_ok and bundle_ok and story.ok
 
 
 def _act(store: Store, case_id: int, out_dir: Path) -> bool:

@@ -36,9 +36,7 @@ class NoticeStatus:
     created_at: datetime
     sent_at: datetime | None
     items: Annotated[dict[str, int], Doc("reported items per status")]
-    matter: Annotated[
-        str, Doc("intimate_image | personal_information (messages exposing personal details)")
-    ] = "intimate_image"
+    matter: Annotated[str, Doc("intimate_image | personal_information (messages exposing personal details)")]
 
 
 @dataclass(frozen=True)

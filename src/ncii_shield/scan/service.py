@@ -68,4 +68,17 @@ def scan_path(
                     progress=progress(index, len(opened.sources), source.describe()) if progress else None,
                 )
             )
+    done.notes.extend(_renotice(store))
     return done
+
+
+def _renotice(store: Store) -> list[str]:
+    """New hits may be re-uploads of removed content: a notice is drafted for each (takedown/reupload.py)."""
+    from ncii_shield.takedown.reupload import renotice_cases
+
+    try:
+        found = renotice_cases(store, store.settings)
+    except NciiError as exc:  # the scan itself is done and kept; the next worker pass tries again
+        return [f"re-uploads not looked for: {exc}"]
+    notes = [f"re-upload of removed content: notice {n} drafted for review" for n in found.drafted]
+    return notes + found.problems

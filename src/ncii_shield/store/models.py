@@ -627,6 +627,15 @@ class Alert(Base):
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     seen: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What a case worker does with it (takedown/reupload.py, migration 0014_reupload): the notice drafted
+    # for the new location, and new | drafted | manual (not draftable automatically) | queued | dismissed.
+    status: Mapped[str] = mapped_column(String(20), default="new", server_default="new")
+    notice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notices.id", ondelete="SET NULL", name="fk_alerts_notice_id"), nullable=True
+    )
+    reason: Mapped[str | None] = mapped_column(SealedText("alerts.reason"), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class User(Base):

@@ -8,9 +8,11 @@ re-sends do not restart it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -20,16 +22,43 @@ from ncii_shield.read.shape import Doc
 from ncii_shield.store.models import Notice
 from ncii_shield.takedown.registry import Matter, Registry, load_registry
 
+log = logging.getLogger(__name__)
+ZERO = timedelta(0)
 DONE_ITEMS = frozenset({"removed", "reappeared"})  # an item no longer up where it was reported
 
 
 def db_now(session: Session) -> datetime:
-    """The database's clock, in UTC (SQLite: the machine holding the file; PostgreSQL: the server)."""
+    """The database's clock, in UTC (SQLite: the machine holding the file; PostgreSQL: the server), moved
+    by the store's test clock offset if the demo or a test set one (`set_clock_offset`; never in service)."""
     if session.get_bind().dialect.name == "sqlite":
         value = session.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    value = session.execute(text("SELECT CURRENT_TIMESTAMP")).scalar_one()
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        now = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    else:
+        value = session.execute(text("SELECT CURRENT_TIMESTAMP")).scalar_one()
+        now = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return now + clock_offset(session)
+
+
+# ---------------------------------------------------------------------------------- the test clock
+# The demo and the end-to-end test play two days of a takedown in seconds: they move the takedown clock of
+# one open Store (never a setting, never an environment variable, so nothing in a deployment can skew real
+# deadlines). Every event recorded while it is moved carries the offset in its evidence (events.py).
+_OFFSETS: WeakKeyDictionary[object, timedelta] = WeakKeyDictionary()
+
+
+def set_clock_offset(store: object, offset: timedelta) -> None:
+    """Demo and tests only: this store's takedown clock reads the database's time plus `offset` (zero: real)."""
+    if offset:
+        log.info("takedown clock of %r moved by %s (demo/test clock)", store, offset)
+        _OFFSETS[store] = offset
+    else:
+        _OFFSETS.pop(store, None)
+
+
+def clock_offset(session: Session) -> timedelta:
+    """The test clock offset of the store this session belongs to (zero unless the demo or a test set it)."""
+    store = session.info.get("store")
+    return _OFFSETS.get(store, ZERO) if store is not None else ZERO
 
 
 def hours(n: float) -> timedelta:

@@ -14,13 +14,17 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.store import audit
 from ncii_shield.store.models import Alert, Hit, Notice, NoticeItem, Reference, TakedownEvent
-from ncii_shield.takedown.clocks import db_now
+from ncii_shield.takedown.clocks import clock_offset, db_now
 
 
 def record_event(
     session: Session, notice: Notice, status: str, item: NoticeItem | None = None, **evidence: object
 ) -> None:
-    """Append one step of a notice's (or one of its items') history, with who did it."""
+    """Append one step of a notice's (or one of its items') history, with who did it (and, if the demo or a
+    test moved the takedown clock, by how much: such a record says so)."""
+    offset = clock_offset(session)
+    if offset:
+        evidence = {**evidence, "test_clock_offset_hours": offset.total_seconds() / 3600}
     session.add(
         TakedownEvent(
             notice_id=notice.id,
@@ -34,7 +38,8 @@ def record_event(
 
 
 def detect_reappearance(session: Session, case_id: int) -> list[Alert]:
-    """New hits, after a removal, in the family of a removed item: each is marked and raised once."""
+    """New hits, after a removal, in the family of a removed item: each is marked and raised once, also
+    when two workers or scans look at the same moment (the alert's unique key decides which one does)."""
     removed = session.scalars(
         select(NoticeItem)
         .join(Notice)
@@ -62,9 +67,10 @@ def detect_reappearance(session: Session, case_id: int) -> list[Alert]:
         earlier = [ni for ni in by_family[photo] if ni.removed_at is not None and ni.removed_at <= created]
         if not earlier:
             continue
-        alert = Alert(case_id=case_id, item_id=item_id, kind="reappeared", notice_item_id=earlier[0].id)
-        session.add(alert)
+        alert = _raise_once(session, case_id, item_id, earlier[0].id)
         alerted.add(item_id)
+        if alert is None:
+            continue  # another worker or scan raised it a moment ago: it marked the sources too
         for source in earlier:  # every notice that reported a removed copy of this image
             source.status = "reappeared"
             record_event(session, source.notice, "reappeared", source, new_item=item_id)
@@ -78,3 +84,21 @@ def detect_reappearance(session: Session, case_id: int) -> list[Alert]:
         alerts.append(alert)
     session.flush()
     return alerts
+
+
+def _raise_once(session: Session, case_id: int, item_id: int, notice_item_id: int) -> Alert | None:
+    """Insert the alert unless one exists (``ON CONFLICT DO NOTHING`` on its unique key: a concurrent
+    insert does not fail this transaction); the new alert, or None if it was there already."""
+    if session.get_bind().dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert
+    values = dict(case_id=case_id, item_id=item_id, kind="reappeared", notice_item_id=notice_item_id)
+    inserted = session.execute(
+        insert(Alert).values(**values).on_conflict_do_nothing(index_elements=["case_id", "item_id", "kind"])
+    )
+    if inserted.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.scalars(
+        select(Alert).where(Alert.case_id == case_id, Alert.item_id == item_id, Alert.kind == "reappeared")
+    ).one()

@@ -66,6 +66,7 @@ class PassReport:
     removed: list[int] = field(default_factory=list)
     escalated: list[int] = field(default_factory=list)
     busy: list[int] = field(default_factory=list)  # leased by another worker
+    renoticed: list[int] = field(default_factory=list)  # re-upload notices drafted (takedown/reupload.py)
     errors: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
@@ -122,6 +123,7 @@ class Worker:
     def run_once(self, case_id: int | None = None) -> PassReport:
         """One pass over every notice with work due now (by the database's clock)."""
         report = PassReport()
+        self._renotice(case_id, report)
         with self.store.session() as session:
             due = self._due(session, case_id)
         for notice_id in due:
@@ -135,6 +137,19 @@ class Worker:
             finally:
                 self._release(notice_id)
         return report
+
+    def _renotice(self, case_id: int | None, report: PassReport) -> None:
+        """Re-uploads of removed content: a notice drafted for each new location, for a case worker to
+        approve (takedown/reupload.py); it is sent by a later pass once queued."""
+        from ncii_shield.takedown.reupload import renotice_cases
+
+        try:
+            done = renotice_cases(self.store, self.settings, case_id=case_id, registry=self.registry)
+        except NciiError as exc:
+            report.errors.append(f"re-uploads: {exc}")
+            return
+        report.renoticed.extend(done.drafted)
+        report.errors.extend(done.problems)
 
     def _due(self, session: Session, case_id: int | None) -> list[int]:
         now = db_now(session)

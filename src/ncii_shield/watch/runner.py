@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ncii_shield.errors import Unavailable
+from ncii_shield.errors import NciiError, Unavailable
 from ncii_shield.scan.match import match_case
 from ncii_shield.scan.pipeline import run_scan
 from ncii_shield.sources.telegram_live import (
@@ -37,7 +37,6 @@ from ncii_shield.sources.telegram_live import (
 from ncii_shield.store import audit
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case
-from ncii_shield.takedown.events import detect_reappearance
 from ncii_shield.watch.service import Watched, access_hash_of, input_peer, list_chats, update_chat
 
 MAX_FLOOD_WAIT = 900  # seconds: a longer wait ends this chat's turn; the next run resumes it
@@ -60,6 +59,8 @@ class ChatRun:
     last_message_id: int = 0
     new_hits: Counter[str] = field(default_factory=Counter)
     alerts: int = 0  # re-upload alerts raised: an image removed after a notice, seen again
+    drafted: list[int] = field(default_factory=list)  # notices drafted for those re-uploads (for review)
+    problems: list[str] = field(default_factory=list)
     waited: float = 0.0
     retries: int = 0
 
@@ -261,13 +262,14 @@ def _ingest(
         store, LiveBatch(chat, items, tree), location=Path(chat_location(chat)), case_id=scan_case, workers=1
     )
     run.new_hits.update(result.new_hits)
+    matched = [scan_case] if scan_case is not None and sum(result.new_hits.values()) else []
     with store.session() as session:
         for case_id, _ in cases:
-            new = result.new_hits if case_id == scan_case else match_case(store, session, case_id)
-            if case_id != scan_case:
+            if case_id != scan_case and sum((new := match_case(store, session, case_id)).values()):
                 run.new_hits.update(new)
-            if sum(new.values()):  # a removed image posted again: the case's re-upload alert, raised now
-                run.alerts += len(detect_reappearance(session, case_id))
+                matched.append(case_id)
+    for case_id in matched:  # a removed image posted again: the same re-upload alert and draft as a scan's
+        _renotice(store, case_id, run)
     run.messages += len(messages)
     run.last_message_id = max(run.last_message_id, *(m.id for m in messages))
     update_chat(
@@ -278,6 +280,20 @@ def _ingest(
         source_id=result.source_id,
     )
     tree.close()
+
+
+def _renotice(store: Store, case_id: int, run: ChatRun) -> None:
+    """takedown/reupload.py, as `scan` calls it: the alert is raised once, a notice drafted for review."""
+    from ncii_shield.takedown.reupload import renotice_cases
+
+    try:
+        found = renotice_cases(store, store.settings, case_id=case_id)
+    except NciiError as exc:  # the batch is stored; the takedown worker's next pass looks again
+        run.problems.append(f"re-uploads not looked for: {exc}")
+        return
+    run.alerts += len(found.alerts)
+    run.drafted.extend(found.drafted)
+    run.problems.extend(found.problems)
 
 
 def _size(message: Any, extra: dict[str, object]) -> int | None:

@@ -246,6 +246,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "next_resend": "next re-send",
         "resent_n": "re-sent {n}×",
         "send_retrying": "sending failed {n}×, retrying",
+        # re-upload alerts on the takedown board (takedown/reupload.py)
+        "reupload_item": "Item {item} is a re-upload of content removed {removed} after notice {notice} (sent {sent}).",
+        "reupload_new": "No notice drafted yet: the takedown worker drafts it on its next pass.",
+        "reupload_drafted": "Notice {notice} drafted for the new location: review it, then approve it.",
+        "reupload_manual": "Not drafted automatically: {reason}",
+        "reupload_queued": "Approved: notice {notice} is queued for sending.",
+        "reupload_dismissed": "Dismissed by {who}: {reason}",
+        "review_draft": "Review the draft",
+        "approve_send": "Approve and queue",
+        "dismiss": "Dismiss",
+        "dismiss_reason": "Why (required)",
     },
     "ko": {
         "app": "ncii-shield",
@@ -488,6 +499,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "next_resend": "다음 재요청",
         "resent_n": "재요청 {n}회",
         "send_retrying": "발송 실패 {n}회, 재시도 중",
+        # 삭제 요청 목록의 재유포 경보 (takedown/reupload.py)
+        "reupload_item": "항목 {item}은(는) 삭제 요청 {notice}({sent} 발송) 후 {removed}에 삭제된 콘텐츠의 재유포입니다.",
+        "reupload_new": "아직 작성된 요청이 없습니다: 삭제 요청 작업기가 다음 실행 때 작성합니다.",
+        "reupload_drafted": "새 위치에 대한 삭제 요청 {notice}을(를) 작성했습니다: 검토한 뒤 승인하십시오.",
+        "reupload_manual": "자동으로 작성하지 못했습니다: {reason}",
+        "reupload_queued": "승인됨: 삭제 요청 {notice}이(가) 발송 대기 중입니다.",
+        "reupload_dismissed": "{who}이(가) 닫음: {reason}",
+        "review_draft": "초안 검토",
+        "approve_send": "승인하고 발송 대기열에 넣기",
+        "dismiss": "닫기",
+        "dismiss_reason": "사유 (필수)",
     },
 }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from ncii_shield.read.reuploads import reupload_alerts
 from ncii_shield.read.takedown import NoticeStatus, notice_text, takedown_status
 from ncii_shield.takedown.clocks import notice_clocks, split_span
 from ncii_shield.takedown.service import draft, mark
@@ -52,6 +53,7 @@ def takedown_board(request: Request, case_id: int) -> Response:
             clocks=clocks,
             split_span=split_span,
             can_act=True,
+            reuploads=reupload_alerts(session, case_id),  # the re-upload alerts' actions (block below)
         )
 
 
@@ -111,3 +113,34 @@ def notice_mark(
         case = load_notice_case(session, who, "takedown", notice_id)
         mark(session, notice_id, status, note=f"marked in the web app by {who.username}")
     return redirect(f"/cases/{case.id}/takedown")
+
+
+# ------------------------------------------------------------------------------------ re-upload alerts
+# A removed image seen again: its re-notice is reviewed (/notices/N), approved (queued for the worker) or
+# the alert dismissed with a reason (takedown/reupload.py), each audited.
+
+
+@router.post("/cases/{case_id}/takedown/alerts/{alert_id}/approve")
+def reupload_approve(request: Request, case_id: int, alert_id: int, csrf_token: str = Form("")) -> Response:
+    from ncii_shield.takedown.reupload import approve
+
+    with get_store(request).session() as session:
+        who = signed_in(request, session)
+        check_csrf(request, csrf_token)
+        load_case(session, who, "takedown", case_id)
+        approve(session, case_id, alert_id, note=f"approved in the web app by {who.username}")
+    return redirect(f"/cases/{case_id}/takedown")
+
+
+@router.post("/cases/{case_id}/takedown/alerts/{alert_id}/dismiss")
+def reupload_dismiss(
+    request: Request, case_id: int, alert_id: int, reason: str = Form(""), csrf_token: str = Form("")
+) -> Response:
+    from ncii_shield.takedown.reupload import dismiss
+
+    with get_store(request).session() as session:
+        who = signed_in(request, session)
+        check_csrf(request, csrf_token)
+        load_case(session, who, "takedown", case_id)
+        dismiss(session, case_id, alert_id, reason)
+    return redirect(f"/cases/{case_id}/takedown")

@@ -1,15 +1,15 @@
 """telethon: the Telegram chats a monitor account watches, and its sealed StringSession
 
-Revision ID: 0014_telethon
-Revises: 0013_pinotice
+Revision ID: 0015_telethon
+Revises: 0014_reupload
 Create Date: 2026-12-05 08:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_telethon"
-down_revision = "0013_pinotice"
+revision = "0015_telethon"
+down_revision = "0014_reupload"
 branch_labels = None
 depends_on = None
 
