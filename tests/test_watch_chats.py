@@ -593,9 +593,15 @@ def test_the_case_sources_page_shows_the_watched_chats_with_last_and_next_run(tm
         store.close()
 
 
-def test_a_removed_image_posted_again_in_a_watched_chat_raises_the_re_upload_alert(store: Store) -> None:
+def test_a_removed_image_posted_again_in_a_watched_chat_raises_the_re_upload_alert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ncii_shield.store.models import Alert, Notice, NoticeItem, Reference
+    from tests.conftest import new_store
 
+    monkeypatch.setenv("NCII_REPORTER_ORG", "Support Desk")
+    monkeypatch.setenv("NCII_REPORTER_EMAIL", "desk@support.test")
+    store = new_store(tmp_path / "data")
     case_id = _case(store, [ASSETS / "obama.jpg"])
     client = FakeClient(*_history())
     _watch(store, client)
@@ -617,10 +623,14 @@ def test_a_removed_image_posted_again_in_a_watched_chat_raises_the_re_upload_ale
     client.messages.append(_message(8, sender=BOB, media=_photo(8, PHOTO_A)))
     client.media[8] = PHOTO_A
     runs = run_once(store, client, hooks=Clock().hooks())
-    assert runs[0].alerts == 1
+    assert runs[0].alerts == 1 and len(runs[0].drafted) == 1 and not runs[0].problems
     with store.session() as s:
         alert = s.scalars(select(Alert)).one()
         assert alert.case_id == case_id and s.get(Item, alert.item_id).message_id == 8  # type: ignore[union-attr]
+        drafted = s.get(Notice, runs[0].drafted[0])
+        assert drafted is not None and drafted.status == "drafted", "a re-notice waits for a case worker"
+        assert [ni.url for ni in drafted.items] == ["https://t.me/c/1500/8"]
+    store.close()
 
 
 def test_service_messages_carry_the_export_action_name() -> None:
