@@ -720,3 +720,43 @@ def test_a_revoked_session_stops_the_run_with_the_command_to_log_in_again(store:
         run_once(store, client, hooks=Clock().hooks())
     assert "watch-chats login" in (raised.value.hint or "")
     assert list_chats(store)[0].status == "ok", "the chat is not blamed for the account's session"
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [(ConnectionError("network is unreachable"), "cannot reach Telegram"), (None, "no longer valid")],
+)
+def test_connecting_says_in_one_line_why_it_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException | None, message: str
+) -> None:
+    import telethon.sync
+
+    from ncii_shield.watch.client import connect
+    from tests.conftest import new_store
+
+    class Fake:
+        def __init__(self, session: Any, api_id: int, api_hash: str) -> None:
+            self.session = session
+
+        def connect(self) -> None:
+            if failure is not None:
+                raise failure
+
+        def is_user_authorized(self) -> bool:
+            return False
+
+        def disconnect(self) -> None:
+            pass
+
+    monkeypatch.setattr(telethon.sync, "TelegramClient", Fake)
+    monkeypatch.setenv("NCII_TELEGRAM_API_ID", "12345")
+    monkeypatch.setenv("NCII_TELEGRAM_API_HASH", "0123456789abcdef")
+    store = new_store(tmp_path / "data")
+    try:
+        with pytest.raises(NciiError, match="no Telegram account is logged in"):
+            connect(store)
+        save_session(store, "1BQANOTREAL", None)
+        with pytest.raises(NciiError, match=message):
+            connect(store)
+    finally:
+        store.close()

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ncii_shield.config import Settings
-from ncii_shield.errors import NciiError
+from ncii_shield.errors import NciiError, Unavailable
 from ncii_shield.store.db import Store
 from ncii_shield.watch.service import load_session, save_session
 
@@ -33,7 +33,13 @@ def connect(store: Store) -> Any:
     from telethon.sync import TelegramClient
 
     client = TelegramClient(StringSession(session), api_id, api_hash)
-    client.connect()
+    try:
+        client.connect()
+    except (ConnectionError, OSError, TimeoutError) as exc:
+        raise Unavailable(
+            f"cannot reach Telegram ({type(exc).__name__}: {exc})"[:200],
+            hint="check the network; `watch-chats run` under systemd restarts and resumes by itself",
+        ) from exc
     if not client.is_user_authorized():
         client.disconnect()
         raise NciiError(
