@@ -32,7 +32,13 @@ def connect(store: Store) -> Any:
     from telethon.sessions import StringSession
     from telethon.sync import TelegramClient
 
-    client = TelegramClient(StringSession(session), api_id, api_hash)
+    try:
+        stored = StringSession(session)
+    except ValueError as exc:  # binascii.Error included: the sealed value opened, but is no session
+        raise NciiError(
+            "the stored Telegram session cannot be read", hint="run `watch-chats login` again"
+        ) from exc
+    client = TelegramClient(stored, api_id, api_hash)
     try:
         client.connect()
     except (ConnectionError, OSError, TimeoutError) as exc:
