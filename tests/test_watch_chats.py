@@ -775,3 +775,12 @@ def _a_string_session() -> str:
     session.set_dc(2, "149.154.167.51", 443)
     session.auth_key = AuthKey(bytes(range(256)))
     return session.save()
+
+
+def test_watch_chats_help_imports_neither_telethon_nor_the_store() -> None:
+    from tests.test_cli_imports import _modules_after
+
+    for args in (["watch-chats", "--help"], ["watch-chats", "run", "--help"]):
+        proc, modules = _modules_after(*args)
+        assert proc.returncode == 0, proc.stderr
+        assert not modules & {"telethon", "sqlalchemy", "numpy"}, sorted(modules & {"telethon", "sqlalchemy"})
