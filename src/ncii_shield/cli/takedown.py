@@ -1,4 +1,4 @@
-"""`takedown draft|show|send|queue|mark|recheck|status|run`: notices to platforms, and whether the content
+"""`takedown draft|show|send|queue|mark|recheck|status|run|inbox`: notices to platforms, and whether the content
 went; `run` is the worker that sends queued notices and follows them up on their clocks."""
 
 from __future__ import annotations
@@ -164,7 +164,9 @@ def _report(report: PassReport, as_json: bool, *, quiet: bool = False) -> None:
             print_json(report.as_json())
         return
     for name, ids in found.items():
-        if name != "errors":
+        if name == "unmatched_replies":  # inbound messages, not notices
+            console.print(f"{name}: message {', '.join(map(str, ids))} (see: takedown inbox)")  # type: ignore[call-overload]
+        elif name != "errors":
             console.print(f"{name}: notice {', '.join(map(str, ids))}")  # type: ignore[call-overload]
     for line in report.errors:
         console.print(f"[red]{escape(line)}[/]")
@@ -291,3 +293,77 @@ def _clock(clock: object) -> str:
     left = clock.seconds_left
     text = f"due in {span(left)}" if left >= 0 else f"overdue by {span(-left)}"
     return text + (" · escalated" if clock.escalated_at else "")
+
+
+@app.command("inbox")
+def takedown_inbox(
+    maildir: Annotated[
+        Path | None, typer.Option(help="Read replies from this Maildir [default: NCII_INBOX_MAILDIR].")
+    ] = None,
+    imap: Annotated[
+        bool, typer.Option("--imap", help="Read replies from the IMAP folder (NCII_IMAP_HOST, …).")
+    ] = False,
+    attach: Annotated[
+        int | None, typer.Option(help="Attach this unmatched message to --notice (a human's match).")
+    ] = None,
+    notice: Annotated[int | None, typer.Option(help="The notice for --attach.")] = None,
+    dismiss: Annotated[
+        int | None, typer.Option(help="Dismiss this unmatched message (about no notice).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Read platforms' replies to notices: matched by reference, acknowledgements and bounces recorded,
+    claims of removal checked by the worker; the rest is listed, unmatched, for a human.
+
+    With no source given and none configured, only lists the unmatched messages.
+    """
+    from ncii_shield.takedown.inbox_read import unmatched_messages
+    from ncii_shield.takedown.inbox_record import attach as attach_message
+    from ncii_shield.takedown.inbox_record import dismiss as dismiss_message
+    from ncii_shield.takedown.inbox_sources import configured, read_inbox
+
+    if attach is not None or dismiss is not None:
+        if attach is not None and notice is None:
+            fail("--attach needs --notice", hint="e.g. ncii-shield takedown inbox --attach 3 --notice 12")
+        with state.store.session() as session:
+            if attach is not None:
+                attach_message(session, attach, notice, note="attached on the command line")  # type: ignore[arg-type]
+            if dismiss is not None:
+                dismiss_message(session, dismiss, note="dismissed on the command line")
+        console.print("done")
+        return
+    read = None
+    if maildir is not None or imap or configured(state.settings):
+        read = read_inbox(state.store, state.settings, maildir=maildir, imap=imap)
+    with state.store.session() as session:
+        waiting = unmatched_messages(session)
+    if as_json:
+        print_json({"read": read.as_json() if read else None, "unmatched": [m.as_json() for m in waiting]})
+        return
+    if read is not None:
+        new = len(read.matched) + len(read.unmatched) + len(read.duplicate)
+        console.print(
+            f"{new} new: {len(read.matched)} matched (notice {', '.join(map(str, read.notices)) or '-'}), "
+            f"{len(read.unmatched)} unmatched, {len(read.duplicate)} duplicate"
+            if new
+            else "nothing new"
+        )
+        for line in read.errors:
+            console.print(f"[red]{escape(line)}[/]")
+    print_table(
+        f"Unmatched replies ({len(waiting)})",
+        ["id", "date", "from", "subject", "why", "notice?"],
+        [
+            (
+                m.id,
+                f"{m.date:%Y-%m-%d %H:%M}" if m.date else "-",
+                m.sender,
+                m.subject,
+                m.reason,
+                m.suggested_notice_id,
+            )
+            for m in waiting
+        ],
+    )
+    if read is not None and read.errors:
+        raise typer.Exit(1)

@@ -66,6 +66,8 @@ class PassReport:
     removed: list[int] = field(default_factory=list)
     escalated: list[int] = field(default_factory=list)
     busy: list[int] = field(default_factory=list)  # leased by another worker
+    replies: list[int] = field(default_factory=list)  # notices a reply was read for (takedown/inbox.py)
+    unmatched_replies: list[int] = field(default_factory=list)  # inbound messages kept for a human
     errors: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
@@ -122,6 +124,7 @@ class Worker:
     def run_once(self, case_id: int | None = None) -> PassReport:
         """One pass over every notice with work due now (by the database's clock)."""
         report = PassReport()
+        self._poll_inbox(report)  # first: a bounce re-queues, a removal claim brings a recheck forward
         with self.store.session() as session:
             due = self._due(session, case_id)
         for notice_id in due:
@@ -159,6 +162,21 @@ class Worker:
         if case_id is not None:
             query = query.where(Notice.case_id == case_id)
         return list(session.scalars(query.order_by(Notice.id)))
+
+    def _poll_inbox(self, report: PassReport) -> None:
+        """Read new replies (NCII_INBOX_MAILDIR or NCII_IMAP_*) when configured; a failure is reported."""
+        from ncii_shield.takedown.inbox_sources import configured, read_inbox
+
+        if not configured(self.settings):
+            return
+        try:
+            read = read_inbox(self.store, self.settings)
+        except NciiError as exc:
+            report.errors.append(f"inbox: {exc}")
+            return
+        report.replies += read.notices
+        report.unmatched_replies += read.unmatched
+        report.errors += [f"inbox: {line}" for line in read.errors]
 
     # ------------------------------------------------------------------------------------ the lease
 
