@@ -215,11 +215,12 @@ def mark_removed(
     when = at or now
     if when > now + timedelta(minutes=5):
         raise NciiError("the removal time is in the future", hint="give when you saw it gone")
-    if when < notice.sent_at:
+    if when < notice.sent_at.replace(second=0, microsecond=0):
         raise NciiError(
             "the removal time is before the notice was sent",
             hint=f"it was sent {notice.sent_at:%Y-%m-%d %H:%M} UTC",
         )
+    when = max(when, notice.sent_at)  # a form gives minutes: the minute it was sent is not before it
     if item.status in ("removed", "reappeared"):
         raise Conflict(f"item {notice_item_id} of notice {notice_id} is already {item.status}")
     item.status, item.removed_at, item.checked_at = "removed", when, now
