@@ -93,6 +93,8 @@ def test_the_fixtures_are_classified_conservatively() -> None:
     assert "Recipient address rejected" not in bounce.text or "mail system" in bounce.text
     html = parse(fixture("meta_html_only.eml", MSGID="<a@b>"))
     assert html.html_only and html.text == "" and html.references == ("<a@b>",)
+    assert html.preview == "Thanks for your report. We removed the content you reported."  # shown, not read
+    assert classify(html) == ("reply", None)
     for junk in (b"", b"\x00\xff\xfe garbage", b"no headers at all\r\n", b"From: \r\n\r\n" * 3):
         assert parse(junk).malformed, junk
 

@@ -97,7 +97,7 @@ def test_a_case_worker_records_replies_from_the_web(store: Store, driver: WebDri
         driver.find_element(By.ID, "inbox-link").click()
         WebDriverWait(driver, 20).until(lambda d: "/takedown/inbox" in d.current_url)
         kept = driver.find_element(By.CSS_SELECTOR, f'.inbox-message[data-message="{html_only}"]')
-        assert "HTML only" in kept.text
+        assert "HTML only" in kept.text and "We removed the content you reported." in kept.text
         assert kept.find_element(By.NAME, "notice").get_attribute("value") == str(b)
         picture(driver, "takedown-inbox-unmatched", tmp_path)
         _submit(driver, kept.find_element(By.CSS_SELECTOR, "form.attach"), f"/notices/{b}")

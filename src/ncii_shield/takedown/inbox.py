@@ -25,6 +25,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser
 from email.utils import parseaddr, parsedate_to_datetime
+from html import unescape
 
 from ncii_shield.store.sealing import active_data_key
 
@@ -90,6 +91,7 @@ class Parsed:
     dsn: Dsn | None = None
     headers_only: bool = False
     defects: list[str] = field(default_factory=list)
+    preview: str = ""  # an HTML-only mail's words, tags stripped: shown to a human, never classified
 
 
 def _header(msg: Message, name: str) -> str:
@@ -164,7 +166,7 @@ def parse(raw: bytes, *, headers_only: bool = False) -> Parsed:
             _MSGID_RE.findall(_header(msg, "In-Reply-To")) + _MSGID_RE.findall(_header(msg, "References"))
         )
         malformed = not (from_addr or message_id) or not len(msg.keys())
-        texts, html = [], False
+        texts, html, preview = [], False, ""
         dsn = None
         if not headers_only:
             dsn = _dsn(msg)
@@ -176,6 +178,7 @@ def parse(raw: bytes, *, headers_only: bool = False) -> Parsed:
                     texts.append(_text_of(part))
                 elif ctype == "text/html":
                     html = True
+                    preview = preview or _words_of_html(_text_of(part)[:TEXT_CHARS])
         text = "\n".join(texts)[:TEXT_CHARS]
         return Parsed(
             message_id=message_id,
@@ -190,9 +193,16 @@ def parse(raw: bytes, *, headers_only: bool = False) -> Parsed:
             dsn=dsn,
             headers_only=headers_only,
             defects=[type(d).__name__ for d in msg.defects][:10],
+            preview=preview if html and not text.strip() else "",
         )
     except Exception as exc:  # whatever the bytes were, the run goes on
         return Parsed(None, (), "", "", None, "", False, True, False, defects=[type(exc).__name__])
+
+
+def _words_of_html(markup: str) -> str:
+    """Only the words: scripts and styles dropped, tags removed, entities decoded (for display, escaped)."""
+    markup = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", " ", markup)
+    return " ".join(unescape(re.sub(r"<[^>]*>", " ", markup)).split())
 
 
 def _inside_report(msg: Message, part: Message) -> bool:
@@ -303,7 +313,7 @@ def sha256(raw: bytes) -> str:
 
 def snippet(parsed: Parsed) -> str:
     """The start of the reply's text, as a human reading the unmatched list needs it."""
-    text = " ".join(parsed.text.split())
+    text = " ".join(parsed.text.split()) or parsed.preview
     return text[:SNIPPET_CHARS]
 
 
