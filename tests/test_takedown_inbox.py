@@ -21,8 +21,20 @@ from ncii_shield.store.models import AuditEvent, InboxMessage, Notice
 from ncii_shield.takedown.inbox import classify, parse, reference_token, tokens_in
 from ncii_shield.takedown.inbox_sources import read_inbox
 from ncii_shield.takedown.service import record_sent
+from ncii_shield.takedown.smtp import SmtpSettings
 from tests.conftest import DATA, cli_env
-from tests.test_takedown_worker import PAGES, _events, _notice, _seed, _settings, web  # noqa: F401
+from tests.test_takedown_worker import (  # noqa: F401 - desk and web are fixtures
+    FAST,
+    PAGES,
+    Desk,
+    _earlier,
+    _events,
+    _notice,
+    _seed,
+    _settings,
+    desk,
+    web,
+)
 
 FIXTURES = DATA / "inbox"
 
@@ -251,3 +263,57 @@ def test_imap_without_encryption_is_refused_off_loopback(store: Store) -> None:
     )
     with pytest.raises(NciiError, match="without encryption"):
         read_inbox(store, settings, imap=True)
+
+
+def test_a_bounced_notice_is_sent_again_by_the_worker_and_a_late_ack_changes_nothing(
+    store: Store,
+    tmp_path: Path,
+    desk: tuple[SmtpSettings, Desk],  # noqa: F811
+) -> None:
+    from ncii_shield.takedown.worker import Worker
+
+    smtp, received = desk
+    ((b, b_mid, b_subject, _),) = _sent(store, [["https://host.test/b"]])
+    box = _maildir(
+        tmp_path / "Maildir",
+        fixture("bounce_dsn.eml", SUBJECT=b_subject, MSGID=b_mid),
+        fixture("zendesk_ack.eml", SUBJECT=b_subject),  # an ack for a notice back in the queue
+    )
+    worker = Worker(store, _settings(store, NCII_INBOX_MAILDIR=str(box)), smtp=smtp, options=FAST)
+    report = worker.run_once()
+    assert report.replies == [b] and not report.sent and not report.errors, report
+    notice = _notice(store, b)
+    assert notice.status == "queued" and _events(store, b)[-2:] == ["bounced", "acknowledged"]
+    _earlier(store, b, timedelta(hours=1), "next_attempt_at")
+    again = worker.run_once()
+    assert again.sent == [b] and not again.replies, again
+    (message,) = received.received
+    assert message["Subject"] == b_subject and str(message["Message-ID"]) != b_mid
+    resent = _notice(store, b)
+    assert resent.status == "sent" and resent.due_at is not None and resent.message_id != b_mid
+
+
+def test_a_message_that_breaks_the_reader_is_kept_and_the_run_goes_on(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ncii_shield.takedown.inbox_record as record
+
+    ((a, a_mid, a_subject, _),) = _sent(store, [["https://host.test/a"]])
+    real = record.classify
+
+    def classify_or_fail(parsed: object) -> tuple[str, str | None]:
+        if "trust and safety" in getattr(parsed, "subject", ""):
+            raise ValueError("an unforeseen message")
+        return real(parsed)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(record, "classify", classify_or_fail)
+    box = _maildir(
+        tmp_path / "Maildir",
+        fixture("newsletter.eml"),
+        fixture("google_noreply.eml", SUBJECT=a_subject, MSGID=a_mid),
+    )
+    report = read_inbox(store, _settings(store), maildir=box)
+    assert len(report.matched) == 1 and len(report.unmatched) == 1 and len(report.errors) == 1
+    assert "an unforeseen message" in report.errors[0] and _notice(store, a).status == "acknowledged"
+    assert {r.reason for r in _rows(store).values() if r.status == "unmatched"} == {"error"}
+    assert read_inbox(store, _settings(store), maildir=box).skipped == 2, "not retried forever"

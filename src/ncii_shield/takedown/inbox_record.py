@@ -145,6 +145,28 @@ def record_message(
     return row
 
 
+def record_failure(session: Session, key: str, raw: bytes, size: int, error: str) -> InboxMessage:
+    """A message whose processing failed: kept, unmatched, for a human, so the run goes on and it is not
+    retried forever."""
+    row = InboxMessage(
+        source_key=key[:400],
+        message_id=None,
+        sha256=sha256(raw),
+        size=size,
+        received_at=db_now(session),
+        from_addr="",
+        subject="",
+        snippet=error[:500],
+        kind="reply",
+        status="unmatched",
+        reason="error",
+    )
+    session.add(row)
+    session.flush()
+    audit.record(session, "takedown.reply_unmatched", inbox=row.id, reason="error")
+    return row
+
+
 def _evidence(row: InboxMessage, notice: Notice) -> dict[str, object]:
     return dict(
         inbox=row.id,
@@ -162,10 +184,11 @@ def apply_reply(session: Session, notice: Notice, row: InboxMessage) -> None:
     evidence = _evidence(row, notice)
     now = db_now(session)
     kind = row.kind
-    if kind == "acknowledged":
+    if kind == "acknowledged" and notice.status in TRACKED:
         evidence.pop("ticket")
         acknowledge(session, notice, row.ticket, via="email", **evidence)
         return
+    # Anything else, or an acknowledgement of a notice not (or no longer) out: recorded, status unchanged.
     if kind == "removal_claimed" and notice.status in TRACKED and not is_done(notice):
         notice.check_at = now  # the worker's next pass looks: a removal counts once it is seen
     if kind == "bounce" and notice.channel == "email" and notice.status in ("sent", "acknowledged"):

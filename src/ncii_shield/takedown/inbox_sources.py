@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import imaplib
 import ipaddress
+import logging
 import mailbox
 import re
 import ssl
@@ -26,8 +27,9 @@ from ncii_shield.config import Settings
 from ncii_shield.errors import NciiError, Unavailable
 from ncii_shield.store.db import Store
 from ncii_shield.takedown.inbox import parse
-from ncii_shield.takedown.inbox_record import known, record_message, sent_ids
+from ncii_shield.takedown.inbox_record import known, record_failure, record_message, sent_ids
 
+log = logging.getLogger(__name__)
 _IMAP_HINT = "set NCII_IMAP_HOST, NCII_IMAP_USER and NCII_IMAP_PASSWORD (and NCII_IMAP_TLS, NCII_IMAP_PORT)"
 
 
@@ -80,6 +82,16 @@ def process(store: Store, source: Source, max_bytes: int) -> InboxReport:
                 row_id, status, notice_id = row.id, row.status, row.notice_id
         except IntegrityError:  # another run stored it first
             report.skipped += 1
+            continue
+        except Exception as exc:  # a bug or a message nobody foresaw: kept for a human, the run goes on
+            log.exception("inbox: processing %s failed", key)
+            report.errors.append(f"{key}: {type(exc).__name__}: {exc}")
+            try:
+                with store.session() as session:
+                    row_id = record_failure(session, key, raw, size, f"{type(exc).__name__}: {exc}").id
+            except IntegrityError:
+                continue
+            report.unmatched.append(row_id)
             continue
         getattr(report, status, report.unmatched).append(row_id)
         if notice_id is not None and notice_id not in report.notices:

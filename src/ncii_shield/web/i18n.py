@@ -567,6 +567,7 @@ STRINGS["en"].update(
         "reason_html_only": "HTML only: read it yourself",
         "reason_too_large": "too large: headers only",
         "reason_malformed": "unreadable",
+        "reason_error": "could not be processed (see the worker's log)",
         "attach_to_notice": "Attach",
         "dismiss": "Dismiss",
     }
@@ -606,6 +607,7 @@ STRINGS["ko"].update(
         "reason_html_only": "HTML 메일: 직접 읽어 주십시오",
         "reason_too_large": "너무 큼: 머리글만 읽음",
         "reason_malformed": "읽을 수 없음",
+        "reason_error": "처리 중 오류 (작업자 기록 참조)",
         "attach_to_notice": "연결",
         "dismiss": "무시",
     }
