@@ -178,9 +178,11 @@ def test_replies_in_a_maildir_are_matched_classified_and_read_once(store: Store,
     assert all(i.removed_at is None for i in notice.items)
     assert notice.check_at is not None and notice.check_at <= notice.sent_at + timedelta(minutes=5)  # type: ignore[operator]
     assert _events(store, a)[-2:] == ["acknowledged", "removal_claimed"]
-    # B bounced: back in the worker's queue, its deadline to run from a delivery; never "acknowledged".
+    # B bounced: sent again soon (the worker's re-send), its deadline and first send untouched; never acked.
     bounced = _notice(store, b)
-    assert bounced.status == "queued" and bounced.due_at is None and bounced.next_attempt_at is not None
+    assert bounced.status == "sent" and bounced.resend_at is not None and bounced.due_at is not None
+    assert bounced.resend_at - bounced.sent_at < timedelta(hours=1)  # type: ignore[operator]
+    assert bounced.due_at - bounced.sent_at == timedelta(hours=48)  # type: ignore[operator]
     assert _events(store, b)[-1] == "bounced" and "acknowledged" not in _events(store, b)
     # The forged claim about B changed nothing; the crossed one (A's thread, C's token) neither.
     assert _notice(store, c).status == "acknowledged"  # by the Korean auto-reply, not by the crossed claim
@@ -265,7 +267,7 @@ def test_imap_without_encryption_is_refused_off_loopback(store: Store) -> None:
         read_inbox(store, settings, imap=True)
 
 
-def test_a_bounced_notice_is_sent_again_by_the_worker_and_a_late_ack_changes_nothing(
+def test_a_bounced_notice_is_sent_again_by_the_worker_in_its_thread(
     store: Store,
     tmp_path: Path,
     desk: tuple[SmtpSettings, Desk],  # noqa: F811
@@ -274,23 +276,19 @@ def test_a_bounced_notice_is_sent_again_by_the_worker_and_a_late_ack_changes_not
 
     smtp, received = desk
     ((b, b_mid, b_subject, _),) = _sent(store, [["https://host.test/b"]])
-    box = _maildir(
-        tmp_path / "Maildir",
-        fixture("bounce_dsn.eml", SUBJECT=b_subject, MSGID=b_mid),
-        fixture("zendesk_ack.eml", SUBJECT=b_subject),  # an ack for a notice back in the queue
-    )
+    before = _notice(store, b)
+    box = _maildir(tmp_path / "Maildir", fixture("bounce_dsn.eml", SUBJECT=b_subject, MSGID=b_mid))
     worker = Worker(store, _settings(store, NCII_INBOX_MAILDIR=str(box)), smtp=smtp, options=FAST)
     report = worker.run_once()
-    assert report.replies == [b] and not report.sent and not report.errors, report
-    notice = _notice(store, b)
-    assert notice.status == "queued" and _events(store, b)[-2:] == ["bounced", "acknowledged"]
-    _earlier(store, b, timedelta(hours=1), "next_attempt_at")
+    assert report.replies == [b] and not report.resent and not report.errors, report
+    _earlier(store, b, timedelta(hours=1), "resend_at")
     again = worker.run_once()
-    assert again.sent == [b] and not again.replies, again
+    assert again.resent == [b] and not again.replies, again
     (message,) = received.received
-    assert message["Subject"] == b_subject and str(message["Message-ID"]) != b_mid
-    resent = _notice(store, b)
-    assert resent.status == "sent" and resent.due_at is not None and resent.message_id != b_mid
+    assert str(message["Subject"]) == f"[Reminder 1] {b_subject}" and message["In-Reply-To"] == b_mid
+    after = _notice(store, b)
+    assert (after.sent_at, after.due_at, after.message_id) == (before.sent_at, before.due_at, b_mid)
+    assert _events(store, b)[-3:] == ["bounced", "sending", "resent"]
 
 
 def test_a_message_that_breaks_the_reader_is_kept_and_the_run_goes_on(

@@ -4,8 +4,8 @@ Each message is stored once (``inbox_messages``, unique by its source key) in th
 effect, so a run killed midway, or two runs at once, never apply a reply twice. Effects are conservative
 (takedown/inbox.py says why): an acknowledgement moves a sent notice to ``acknowledged`` and keeps the ticket
 number; a removal claim is recorded and brings the worker's recheck forward, but no item is marked removed
-until the recheck sees it gone or a case worker marks it; a bounce puts the notice back in the worker's
-queue, with back-off, as a failed send is. Everything is a takedown event and an audit-chain entry.
+until the recheck sees it gone or a case worker marks it; a bounce has the worker send the notice again
+soon (a reminder in the same thread; its deadline and escalation stand). Everything is a takedown event and an audit-chain entry.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ncii_shield.takedown.events import record_event
 from ncii_shield.takedown.inbox import Parsed, classify, same_domain, sha256, snippet, tokens_in
 
 TRACKED = ("sent", "acknowledged")
-BOUNCE_RETRY = timedelta(minutes=30)  # a bounced notice is sent again after this (the worker backs off more)
+BOUNCE_RETRY = timedelta(minutes=30)  # a bounced notice is sent again this soon
 
 
 @dataclass(frozen=True)
@@ -191,16 +191,12 @@ def apply_reply(session: Session, notice: Notice, row: InboxMessage) -> None:
     # Anything else, or an acknowledgement of a notice not (or no longer) out: recorded, status unchanged.
     if kind == "removal_claimed" and notice.status in TRACKED and not is_done(notice):
         notice.check_at = now  # the worker's next pass looks: a removal counts once it is seen
-    if kind == "bounce" and notice.channel == "email" and notice.status in ("sent", "acknowledged"):
-        if notice.status == "sent" and notice.resends == 0:
-            # The notice never arrived: back to the worker's queue; its deadline runs from a delivery.
-            notice.status, notice.due_at = "queued", None
-            notice.next_attempt_at = now + BOUNCE_RETRY
-            notice.send_attempts += 1
-            stop_clocks(notice)
-        else:  # a reminder bounced: the reminder is sent again
-            notice.resend_at = now + BOUNCE_RETRY
-        evidence["retry_at"] = (now + BOUNCE_RETRY).isoformat()
+    if kind == "bounce" and notice.channel == "email" and notice.status in TRACKED and not is_done(notice):
+        # Not delivered: sent again soon, as a reminder in the same thread. The deadline, the first send's
+        # time and the escalation stand: a forged bounce must not restart a platform's clock.
+        retry = now + BOUNCE_RETRY
+        notice.resend_at = min(notice.resend_at, retry) if notice.resend_at else retry
+        evidence["resend_at"] = notice.resend_at.isoformat()
     status = {"bounce": "bounced", "delay": "delayed"}.get(kind, kind)
     record_event(session, notice, status, **evidence)
     audit.record(session, f"takedown.reply_{status}", case_id=notice.case_id, notice=notice.id, inbox=row.id)
