@@ -315,3 +315,24 @@ def test_a_message_that_breaks_the_reader_is_kept_and_the_run_goes_on(
     assert "an unforeseen message" in report.errors[0] and _notice(store, a).status == "acknowledged"
     assert {r.reason for r in _rows(store).values() if r.status == "unmatched"} == {"error"}
     assert read_inbox(store, _settings(store), maildir=box).skipped == 2, "not retried forever"
+
+
+def test_purging_a_case_blanks_its_replies_and_they_are_not_read_again(store: Store, tmp_path: Path) -> None:
+    from ncii_shield.cases.retention import purge_case
+
+    ((a, a_mid, a_subject, _),) = _sent(store, [["https://host.test/a"]])
+    box = _maildir(
+        tmp_path / "Maildir",
+        fixture("removal_claim.eml", SUBJECT=a_subject, MSGID=a_mid),
+        fixture("meta_html_only.eml", MSGID=a_mid),  # unmatched, the notice suggested
+        fixture("newsletter.eml"),  # about no case: untouched
+    )
+    settings = _settings(store)
+    read_inbox(store, settings, maildir=box)
+    with store.session() as s:
+        case_id = s.get(Notice, a).case_id  # type: ignore[union-attr]
+        purge_case(store, s, case_id)
+    rows = sorted(_rows(store).values(), key=lambda r: r.id)
+    assert [(r.status, r.from_addr, r.subject, r.snippet) for r in rows[:2]] == [("purged", "", "", "")] * 2
+    assert rows[2].status == "unmatched" and rows[2].subject == "This week in trust and safety"
+    assert read_inbox(store, settings, maildir=box).skipped == 3

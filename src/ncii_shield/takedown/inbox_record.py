@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from ncii_shield.errors import Conflict, NciiError, NotFound
@@ -256,6 +256,27 @@ def mark_removed(
     if is_done(notice):
         stop_clocks(notice)
     return item
+
+
+def forget_replies(session: Session, notice_ids: Select[tuple[int]]) -> int:
+    """A case is purged: its notices' replies lose their sender, subject, text and ticket. The row stays,
+    blank, so the reader still knows the message was read and does not store it again from the mailbox."""
+    about = or_(InboxMessage.notice_id.in_(notice_ids), InboxMessage.suggested_notice_id.in_(notice_ids))
+    return session.execute(
+        update(InboxMessage)
+        .where(about)
+        .values(
+            from_addr="",
+            subject="",
+            snippet="",
+            ticket=None,
+            message_id=None,
+            status="purged",
+            notice_id=None,
+            suggested_notice_id=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
 
 
 def _inbox_row(session: Session, inbox_id: int) -> InboxMessage:
