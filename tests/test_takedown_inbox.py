@@ -229,11 +229,14 @@ def test_takedown_inbox_on_the_command_line(store: Store, tmp_path: Path) -> Non
         fixture("newsletter.eml"),
     )
     data = str(store.settings.data_dir)
+    notice = _notice(store, a)
+    item_id, sent_at = notice.items[0].id, notice.sent_at
+    assert sent_at is not None
     store.close()
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    def cli(*args: str, command: str = "inbox") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", data, "takedown", "inbox", *args],
+            [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", data, "takedown", command, *args],
             capture_output=True,
             text=True,
             env=cli_env(),
@@ -253,6 +256,29 @@ def test_takedown_inbox_on_the_command_line(store: Store, tmp_path: Path) -> Non
     assert json.loads(cli("--json").stdout)["unmatched"] == []
     human = cli("--maildir", str(box))
     assert human.returncode == 0 and "nothing new" in human.stdout, human.stdout
+    early = cli(str(a), str(item_id), "--at", "2000-01-01T00:00", command="removed")
+    assert early.returncode != 0 and "before the notice was sent" in early.stderr + early.stdout
+    when = sent_at.strftime("%Y-%m-%dT%H:%M")  # the minute it was sent: not before it
+    done = cli(str(a), str(item_id), "--at", when, "--note", "looked: 404", command="removed")
+    assert done.returncode == 0, done.stderr
+    status = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ncii_shield.cli.main",
+            "--data-dir",
+            data,
+            "takedown",
+            "status",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=120,
+    )
+    assert '"removed": 1' in status.stdout, status.stdout
 
 
 def test_imap_without_encryption_is_refused_off_loopback(store: Store) -> None:

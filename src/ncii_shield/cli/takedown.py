@@ -1,5 +1,6 @@
-"""`takedown draft|show|send|queue|mark|recheck|status|run|inbox`: notices to platforms, and whether the content
-went; `run` is the worker that sends queued notices and follows them up on their clocks."""
+"""`takedown draft|show|send|queue|mark|recheck|status|run|inbox|removed`: notices to platforms, and whether
+the content went; `run` is the worker that sends queued notices and follows them up on their clocks, `inbox`
+reads the platforms' replies, `removed` records one item seen gone."""
 
 from __future__ import annotations
 
@@ -367,3 +368,29 @@ def takedown_inbox(
     )
     if read is not None and read.errors:
         raise typer.Exit(1)
+
+
+@app.command("removed")
+def takedown_removed(
+    notice_id: int,
+    item: Annotated[int, typer.Argument(help="The notice item (see the notice page, or `takedown inbox`).")],
+    at: Annotated[
+        str | None, typer.Option(help="When it was seen gone, ISO 8601 in UTC [default: now].")
+    ] = None,
+    note: Annotated[str, typer.Option(help="How you know, for the record.")] = "",
+) -> None:
+    """Record by hand that one reported item is gone (a platform's word alone is not enough: look first)."""
+    from datetime import UTC, datetime
+
+    from ncii_shield.takedown.inbox_record import mark_removed
+
+    when = None
+    if at:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            fail(f"--at {at!r} is not a date and time", hint="e.g. 2026-12-05T09:30")
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    with state.store.session() as session:
+        mark_removed(session, notice_id, item, when, note=note or "marked on the command line")
+    console.print(f"notice {notice_id}: item {item} removed")
