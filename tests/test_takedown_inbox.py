@@ -362,3 +362,28 @@ def test_purging_a_case_blanks_its_replies_and_they_are_not_read_again(store: St
     assert [(r.status, r.from_addr, r.subject, r.snippet) for r in rows[:2]] == [("purged", "", "", "")] * 2
     assert rows[2].status == "unmatched" and rows[2].subject == "This week in trust and safety"
     assert read_inbox(store, settings, maildir=box).skipped == 3
+
+
+def test_a_bounce_that_returns_the_whole_original_reads_only_its_own_text(
+    store: Store, tmp_path: Path
+) -> None:
+    """A bounce carrying our notice (message/rfc822, no report) is matched by the original's Message-ID,
+    and the original's words are not read as the bounce's."""
+    from email.message import EmailMessage
+
+    ((a, a_mid, a_subject, _),) = _sent(store, [["https://host.test/a"]])
+    original = EmailMessage()
+    original["Message-ID"] = a_mid
+    original["Subject"] = a_subject
+    original.set_content("The content has been removed? No: please remove it. We have removed nothing.")
+    bounce = EmailMessage()
+    bounce["From"] = "MAILER-DAEMON@mx.host.test"
+    bounce["Subject"] = "Undelivered Mail Returned to Sender"
+    bounce["Message-ID"] = "<b@mx.host.test>"
+    bounce.set_content("Your message could not be delivered.")
+    bounce.add_attachment(original)  # message/rfc822, as some MTAs return it without a report
+    parsed = parse(bytes(bounce))
+    assert "removed" not in parsed.text and "could not be delivered" in parsed.text
+    assert classify(parsed) == ("bounce", None) and parsed.dsn is None and parsed.returned_ids == (a_mid,)
+    report = read_inbox(store, _settings(store), maildir=_maildir(tmp_path / "Maildir", bytes(bounce)))
+    assert report.notices == [a] and _events(store, a)[-1] == "bounced"

@@ -33,6 +33,7 @@ TOKEN_RE = re.compile(r"\[NCII-(\d{1,12})-([0-9a-f]{10})\]", re.IGNORECASE)
 _MSGID_RE = re.compile(r"<[^<>\s]{1,250}>")
 SNIPPET_CHARS = 2000
 TEXT_CHARS = 200_000  # what classification reads of a long reply
+MAX_PARTS = 200  # a reply with more MIME parts is read as far as that
 
 
 def reference_token(notice_id: int) -> str:
@@ -92,6 +93,8 @@ class Parsed:
     headers_only: bool = False
     defects: list[str] = field(default_factory=list)
     preview: str = ""  # an HTML-only mail's words, tags stripped: shown to a human, never classified
+    returned_ids: tuple[str, ...] = ()  # what a bounce returns of our message (used for bounces only)
+    returned_subject: str = ""
 
 
 def _header(msg: Message, name: str) -> str:
@@ -119,29 +122,37 @@ def _text_of(part: Message) -> str:
     return content if isinstance(content, str) else ""
 
 
+def _returned(msg: Message) -> tuple[tuple[str, ...], str]:
+    """(Message-IDs, subject) of the original a bounce returns (message/rfc822 or text/rfc822-headers)."""
+    ids: list[str] = []
+    subject = ""
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        original: Message | None = None
+        if ctype == "message/rfc822":
+            inner = part.get_payload()
+            original = inner[0] if isinstance(inner, list) and inner else None
+        elif ctype == "text/rfc822-headers":
+            original = BytesHeaderParser(policy=policy.default).parsebytes(_text_of(part).encode())
+        if original is not None:
+            ids += _MSGID_RE.findall(_header(original, "Message-ID"))
+            subject = subject or _header(original, "Subject")
+    return tuple(ids), subject
+
+
 def _dsn(msg: Message) -> Dsn | None:
     """The report of a multipart/report; delivery-status, else None."""
     if msg.get_content_type() != "multipart/report":
         return None
-    action = status = recipient = subject = ""
-    ids: list[str] = []
+    action = status = recipient = ""
     for part in msg.walk():
-        ctype = part.get_content_type()
-        if ctype == "message/delivery-status":
+        if part.get_content_type() == "message/delivery-status":
             for block in part.get_payload() if isinstance(part.get_payload(), list) else []:
                 action = action or _header(block, "Action").lower()
                 status = status or _header(block, "Status")
                 recipient = recipient or _header(block, "Final-Recipient").rpartition(";")[2].strip()
-        elif ctype in ("message/rfc822", "text/rfc822-headers"):
-            if ctype == "message/rfc822":
-                inner = part.get_payload()
-                original = inner[0] if isinstance(inner, list) and inner else None
-            else:
-                original = BytesHeaderParser(policy=policy.default).parsebytes(_text_of(part).encode())
-            if original is not None:
-                ids += _MSGID_RE.findall(_header(original, "Message-ID"))
-                subject = subject or _header(original, "Subject")
-    return Dsn(action, status, recipient, tuple(ids), subject)
+    ids, subject = _returned(msg)
+    return Dsn(action, status, recipient, ids, subject)
 
 
 def _is_auto(msg: Message) -> bool:
@@ -168,13 +179,18 @@ def parse(raw: bytes, *, headers_only: bool = False) -> Parsed:
         malformed = not (from_addr or message_id) or not len(msg.keys())
         texts, html, preview = [], False, ""
         dsn = None
+        returned_ids, returned_subject = (), ""
         if not headers_only:
             dsn = _dsn(msg)
-            for part in msg.walk():
+            returned_ids, returned_subject = _returned(msg)
+            returned = _returned_parts(msg)
+            for count, part in enumerate(msg.walk()):
+                if count > MAX_PARTS:
+                    break
                 if part.is_multipart() or part.get_content_disposition() == "attachment":
                     continue
                 ctype = part.get_content_type()
-                if ctype == "text/plain" and not _inside_report(msg, part):
+                if ctype == "text/plain" and id(part) not in returned:
                     texts.append(_text_of(part))
                 elif ctype == "text/html":
                     html = True
@@ -194,6 +210,8 @@ def parse(raw: bytes, *, headers_only: bool = False) -> Parsed:
             headers_only=headers_only,
             defects=[type(d).__name__ for d in msg.defects][:10],
             preview=preview if html and not text.strip() else "",
+            returned_ids=returned_ids,
+            returned_subject=returned_subject[:500],
         )
     except Exception as exc:  # whatever the bytes were, the run goes on
         return Parsed(None, (), "", "", None, "", False, True, False, defects=[type(exc).__name__])
@@ -205,14 +223,15 @@ def _words_of_html(markup: str) -> str:
     return " ".join(unescape(re.sub(r"<[^>]*>", " ", markup)).split())
 
 
-def _inside_report(msg: Message, part: Message) -> bool:
-    """A text part of the original message a bounce returns is not the bounce's own text."""
+def _returned_parts(msg: Message) -> set[int]:
+    """The parts of an original message a bounce returns (message/rfc822): not the bounce's own text."""
+    inside: set[int] = set()
     for sub in msg.walk():
-        if sub.get_content_type() == "message/rfc822" and sub is not part:
+        if sub.get_content_type() == "message/rfc822" and id(sub) not in inside:
             inner = sub.get_payload()
-            if isinstance(inner, list) and any(p is part for m in inner for p in m.walk()):
-                return True
-    return False
+            for m in inner if isinstance(inner, list) else []:
+                inside.update(id(p) for p in m.walk())
+    return inside
 
 
 # ----------------------------------------------------------------------------------- what it says

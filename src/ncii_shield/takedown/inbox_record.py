@@ -10,6 +10,7 @@ soon (a reminder in the same thread; its deadline and escalation stand). Everyth
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,9 +22,10 @@ from ncii_shield.store import audit
 from ncii_shield.store.models import InboxMessage, Notice, NoticeItem, TakedownEvent
 from ncii_shield.takedown.clocks import db_now, is_done, stop_clocks
 from ncii_shield.takedown.events import record_event
-from ncii_shield.takedown.inbox import Parsed, classify, same_domain, sha256, snippet, tokens_in
+from ncii_shield.takedown.inbox import Parsed, classify, is_bounce, same_domain, sha256, snippet, tokens_in
 
 TRACKED = ("sent", "acknowledged")
+_MSGID_IN_TEXT = re.compile(r"Message-ID:\s*(<[^<>\s]{1,250}>)", re.IGNORECASE)
 BOUNCE_RETRY = timedelta(minutes=30)  # a bounced notice is sent again this soon
 
 
@@ -61,12 +63,14 @@ def match(session: Session, parsed: Parsed, ids: dict[str, int]) -> Match:
     refs = list(parsed.references)
     subjects = parsed.subject
     by_dsn = False
-    if parsed.dsn is not None:
-        refs += list(parsed.dsn.original_ids)
-        subjects += " " + parsed.dsn.original_subject
-        by_dsn = bool(parsed.dsn.original_ids or parsed.dsn.original_subject)
-    elif parsed.from_addr.lower().startswith(("mailer-daemon@", "postmaster@")):
-        subjects += " " + parsed.text[:20000]  # a bounce without a report quotes the original in its text
+    if is_bounce(parsed):  # the original it returns says which message did not arrive
+        refs += list(parsed.returned_ids)
+        subjects += " " + parsed.returned_subject
+        by_dsn = bool(parsed.returned_ids or parsed.returned_subject)
+        if parsed.dsn is None and not by_dsn:  # a bounce without a report quotes the original in its text
+            refs += _MSGID_IN_TEXT.findall(parsed.text[:20000])
+            subjects += " " + parsed.text[:20000]
+            by_dsn = True
     by_id = {ids[r] for r in refs if r in ids}
     by_token, forged = tokens_in(subjects)
     found = by_id | by_token
