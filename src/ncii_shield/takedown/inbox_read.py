@@ -85,6 +85,14 @@ def unmatched_messages(session: Session, limit: int = 500) -> list[InboxRow]:
     return [_row(m) for m in session.scalars(query.limit(limit))]
 
 
+def inbox_message(session: Session, inbox_id: int) -> InboxRow:
+    """One inbound message (NotFound: none)."""
+    found = session.get(InboxMessage, inbox_id)
+    if found is None:
+        raise NotFound(f"no inbound message {inbox_id}")
+    return _row(found)
+
+
 def notice_detail(session: Session, notice_id: int) -> NoticeDetail:
     """The notice's items, its ticket number (the latest acknowledgement's), and its replies."""
     notice = session.get(Notice, notice_id)

@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from ncii_shield.errors import NciiError
-from ncii_shield.read.takedown import NoticeStatus, notice_text, takedown_status
+from ncii_shield.errors import Forbidden, NciiError
+from ncii_shield.read.takedown import NoticeStatus, notice_case, notice_text, takedown_status
 from ncii_shield.takedown.clocks import notice_clocks, split_span
-from ncii_shield.takedown.inbox_read import notice_detail, unmatched_messages
+from ncii_shield.takedown.inbox_read import InboxRow, inbox_message, notice_detail, unmatched_messages
 from ncii_shield.takedown.inbox_record import acknowledge, attach, dismiss, mark_removed
 from ncii_shield.takedown.service import draft, mark, notices_of
+from ncii_shield.web.auth import Principal, allowed
 from ncii_shield.web.deps import check, get_store, load_case, load_notice_case
 from ncii_shield.web.render import check_csrf, redirect, render, signed_in
 
@@ -149,13 +151,22 @@ def notice_mark(
     return redirect(f"/notices/{notice_id}" if back == "notice" else f"/cases/{case.id}/takedown")
 
 
+def _may_see(session: Session, who: Principal, message: InboxRow) -> bool:
+    """A reply whose headers name a notice is shown only to those who may act on that notice's case."""
+    if message.suggested_notice_id is None:
+        return True
+    case_id = notice_case(session, message.suggested_notice_id)
+    return case_id is None or allowed(session, who, "takedown", case_id)
+
+
 @router.get("/takedown/inbox")
 def inbox_page(request: Request) -> Response:
     """Replies no notice could be matched to (no reference, a forged one, HTML-only, too large…)."""
     with get_store(request).session() as session:
         who = signed_in(request, session)
         check(session, who, "takedown")
-        return render(request, "takedown_inbox.html.j2", who, messages=unmatched_messages(session))
+        messages = [m for m in unmatched_messages(session) if _may_see(session, who, m)]
+        return render(request, "takedown_inbox.html.j2", who, messages=messages)
 
 
 @router.post("/takedown/inbox/{message_id}/attach")
@@ -170,6 +181,8 @@ def inbox_attach(
         if not notice.strip().isdigit():
             raise NciiError("give the notice this reply is about", hint="its number, e.g. 12")
         load_notice_case(session, who, "takedown", int(notice))
+        if not _may_see(session, who, inbox_message(session, message_id)):
+            raise Forbidden("not allowed: takedown")
         attach(session, message_id, int(notice), note=f"attached in the web app by {who.username}")
     return redirect(f"/notices/{int(notice)}")
 
@@ -180,5 +193,7 @@ def inbox_dismiss(request: Request, message_id: int, csrf_token: str = Form(""))
         who = signed_in(request, session)
         check_csrf(request, csrf_token)
         check(session, who, "takedown")
+        if not _may_see(session, who, inbox_message(session, message_id)):
+            raise Forbidden("not allowed: takedown")
         dismiss(session, message_id, note=f"dismissed in the web app by {who.username}")
     return redirect("/takedown/inbox")
