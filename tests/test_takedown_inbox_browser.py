@@ -72,6 +72,7 @@ def test_a_case_worker_records_replies_from_the_web(store: Store, driver: WebDri
         driver.get(f"{base}/cases/{case_id}/takedown")
         card = driver.find_element(By.CSS_SELECTOR, f'#board .notice[data-notice="{a}"]')
         card.find_element(By.NAME, "ticket").send_keys("48213")
+        picture(driver, "takedown-board-ack", tmp_path)
         _submit(driver, card.find_element(By.CSS_SELECTOR, "form.ack"), "/takedown")
         assert console_errors(driver) == []
         # The notice page: the ticket shown, one of two items marked removed, with when.

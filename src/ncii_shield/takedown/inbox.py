@@ -187,10 +187,14 @@ def parse(raw: bytes, *, headers_only: bool = False) -> Parsed:
             for count, part in enumerate(msg.walk()):
                 if count > MAX_PARTS:
                     break
-                if part.is_multipart() or part.get_content_disposition() == "attachment":
+                if (
+                    part.is_multipart()
+                    or part.get_content_disposition() == "attachment"
+                    or id(part) in returned
+                ):
                     continue
                 ctype = part.get_content_type()
-                if ctype == "text/plain" and id(part) not in returned:
+                if ctype == "text/plain":
                     texts.append(_text_of(part))
                 elif ctype == "text/html":
                     html = True
