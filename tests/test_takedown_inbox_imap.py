@@ -4,11 +4,13 @@ only read (EXAMINE, BODY.PEEK): nothing is marked seen, and each message is proc
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -143,6 +145,52 @@ def test_imap_with_starttls_and_a_wrong_password(
     )
     with pytest.raises(NciiError, match="refused the login"):
         read_inbox(store, wrong, imap=True, context=trusting)
+
+
+def _tls_front(port: int, cert: tuple[Path, Path]) -> int:
+    """Implicit TLS (IMAPS) in front of the plain server: what a provider's port 993 is."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*cert)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (src, dst):
+                with contextlib.suppress(OSError):
+                    end.close()
+
+    def serve() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+                client = context.wrap_socket(raw, server_side=True)
+            except OSError:
+                continue
+            backend = socket.create_connection(("127.0.0.1", port))
+            threading.Thread(target=pipe, args=(client, backend), daemon=True).start()
+            threading.Thread(target=pipe, args=(backend, client), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return int(listener.getsockname()[1])
+
+
+def test_imaps_with_implicit_tls(
+    store: Store,
+    imap_server: Callable[..., int],
+    certificate: tuple[Path, Path],  # noqa: F811
+) -> None:
+    port = imap_server()
+    ((a, _, a_subject, _),) = _sent(store, [["https://host.test/a"]])
+    _append(port, fixture("zendesk_ack.eml", SUBJECT=a_subject))
+    settings = _imap_settings(store, _tls_front(port, certificate), tls="tls")
+    trusting = ssl.create_default_context(cafile=str(certificate[0]))
+    read = read_inbox(store, settings, imap=True, context=trusting)
+    assert read.notices == [a] and _notice(store, a).status == "acknowledged"
 
 
 def test_an_imap_server_that_is_not_there(store: Store) -> None:
