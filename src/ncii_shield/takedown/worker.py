@@ -9,7 +9,9 @@ leaves a notice whose lease runs out and whose next worker re-sends it under the
 the platform receives is one message, delivered once or (if the kill fell after the server's 250) twice
 with the same ID, by which the receiving side can tell it is one message. A send the server refuses or drops stays
 due and is retried with back-off (the send itself: takedown/outbox.py). Every step is a takedown event and
-an audit-chain entry.
+an audit-chain entry. When an inbox is configured (NCII_INBOX_MAILDIR or NCII_IMAP_*), each pass first reads
+the platforms' new replies (takedown/inbox_sources.py), so a claim of removal is rechecked in
+the same pass.
 """
 
 from __future__ import annotations
