@@ -325,6 +325,34 @@ class Settings:
     smtp_ssl: bool = _setting(
         "NCII_SMTP_SSL", "1 for implicit TLS (port 465)", False, parse=_flag, hint="set {name} to 1 or 0"
     )
+    imap_host: str | None = _setting("NCII_IMAP_HOST", "the IMAP server replies to notices are read from")
+    imap_port: int | None = _setting(
+        "NCII_IMAP_PORT",
+        "its port (default 993 with TLS, 143 with STARTTLS or none)",
+        parse=_port,
+        hint="e.g. 993 or 143",
+    )
+    imap_user: str | None = _setting("NCII_IMAP_USER", "the IMAP login")
+    imap_password: str | None = _setting("NCII_IMAP_PASSWORD", "its password", parse=_secret, secret=True)
+    imap_folder: str = _setting(
+        "NCII_IMAP_FOLDER", "the IMAP folder replies arrive in (default INBOX)", "INBOX"
+    )
+    imap_tls: str = _setting(
+        "NCII_IMAP_TLS",
+        "tls (implicit, port 993; the default), starttls (port 143) or none (only to a loopback server)",
+        "tls",
+        parse=_choice("tls", "starttls", "none"),
+        hint="set {name} to tls, starttls or none",
+    )
+    inbox_maildir: Path | None = _setting(  # noqa: RUF009 (a field; paths are immutable)
+        "NCII_INBOX_MAILDIR", "a Maildir replies to notices are read from (instead of IMAP)", parse=_path
+    )
+    inbox_max_bytes: int = _setting(
+        "NCII_INBOX_MAX_BYTES",
+        "the largest reply read whole (default 5 MiB); bigger ones are kept, by their headers, for a human",
+        5 * 1024**2,
+        parse=_count("a number of bytes"),
+    )
     recheck_allow: tuple[Network, ...] = _setting(
         "NCII_RECHECK_ALLOW",
         "address ranges rechecks may reach besides the public internet (e.g. 10.1.0.0/16)",

@@ -638,6 +638,38 @@ class Alert(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class InboxMessage(Base):
+    """One inbound e-mail read by `takedown inbox` (takedown/inbox.py): remembered so it is processed once,
+    matched to its notice by reference (or kept as unmatched for a human), with what it was taken to say."""
+
+    __tablename__ = "inbox_messages"
+    __table_args__ = (Index("ix_inbox_message_id", "message_id"), Index("ix_inbox_status", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(400), unique=True)  # imap:host/user/folder/validity/uid
+    message_id: Mapped[str | None] = mapped_column(String(300), nullable=True)  # the reply's own Message-ID
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # when it was read
+    sent_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # its Date header
+    from_addr: Mapped[str] = mapped_column(SealedText("inbox_messages.from_addr"))
+    subject: Mapped[str] = mapped_column(SealedText("inbox_messages.subject"))
+    snippet: Mapped[str] = mapped_column(SealedText("inbox_messages.snippet"))  # the start of its text
+    status: Mapped[str] = mapped_column(String(20))  # matched | unmatched | attached | dismissed
+    kind: Mapped[str] = mapped_column(
+        String(20)
+    )  # acknowledged | removal_claimed | declined | bounce | reply
+    reason: Mapped[str | None] = mapped_column(String(40), nullable=True)  # why unmatched
+    matched_by: Mapped[str | None] = mapped_column(String(20), nullable=True)  # message_id | token | dsn
+    ticket: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    notice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notices.id", ondelete="SET NULL"), nullable=True
+    )
+    suggested_notice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notices.id", ondelete="SET NULL"), nullable=True
+    )  # an HTML-only or too-large reply whose headers name a notice: one click for a human to attach
+
+
 class User(Base):
     """A person who uses the web app or the API. Passwords are argon2id hashes; roles bound what they do."""
 
