@@ -5,6 +5,7 @@ a huge file, links to private addresses, a robots.txt that disallows a path, and
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ def _page(body: str) -> bytes:
 
 class Site(BaseHTTPRequestHandler):
     hits: ClassVar[Counter[str]] = Counter()
+    times: ClassVar[list[float]] = []  # when each request to 127.0.0.1 arrived (time.monotonic)
     internal: ClassVar[str] = ""  # http://127.0.0.2:PORT
 
     def log_message(self, format: str, *args: object) -> None:
@@ -31,6 +33,7 @@ class Site(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         host = self.server.server_address[0]
         type(self).hits[f"{host}{self.path}"] += 1
+        type(self).times.append(time.monotonic())
         if host != "127.0.0.1":
             return self._send(200, "text/html", b"<p>internal service</p>")
         path = self.path.split("?")[0]
@@ -49,6 +52,12 @@ class Site(BaseHTTPRequestHandler):
             return self._redirect(f"{self.internal}/latest/meta-data")
         if path == "/huge.jpg":
             return self._huge()
+        if path == "/slow":
+            time.sleep(3)
+            try:
+                return self._send(200, "text/html", b"<p>late</p>")
+            except (BrokenPipeError, ConnectionResetError):  # the crawler gave up long ago
+                return None
         photos = {
             "/img/obama.jpg": "obama.jpg",
             "/img/biden.jpg": "biden.jpg",
@@ -59,7 +68,8 @@ class Site(BaseHTTPRequestHandler):
             "/img/garden.jpg": "mate-Garden.jpg",
         }
         if path in photos:
-            return self._send(200, "image/jpeg", (ASSETS / photos[path]).read_bytes(), chunked=path.endswith("2.jpg"))
+            data = (ASSETS / photos[path]).read_bytes()
+            return self._send(200, "image/jpeg", data, chunked=path.endswith("2.jpg"))
         self._send(404, "text/plain", b"not here")
 
     def _index(self) -> bytes:
@@ -122,6 +132,7 @@ class Running:
 @contextmanager
 def site() -> Iterator[Running]:
     Site.hits = Counter()
+    Site.times = []
     servers = [ThreadingHTTPServer((host, 0), Site) for host in ("127.0.0.1", "127.0.0.2")]
     for server in servers:
         server.daemon_threads = True
