@@ -42,7 +42,9 @@ class Site(BaseHTTPRequestHandler):
         if path == "/":
             return self._send(200, "text/html; charset=utf-8", self._index())
         if path == "/page2.html":
-            body = _page('<title>2</title></head><body><img src="img/elephants.jpg"><a href="/page3.html">3</a>')
+            body = _page(
+                '<title>2</title></head><body><img src="img/elephants.jpg"><a href="/page3.html">3</a>'
+            )
             return self._send(200, "text/html", body)
         if path in ("/page3.html", "/private/secret.html"):
             return self._send(200, "text/html", _page("<body><img src=/img/garden.jpg>"))

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
-from ncii_shield.crawl.crawler import CrawlSummary, Crawler, Limits
+from ncii_shield.crawl.crawler import Crawler, CrawlSummary, Limits
 from ncii_shield.crawl.links import extract_links
 from ncii_shield.crawl.service import run_crawl
 from ncii_shield.crawl.warc_out import WarcOut
@@ -78,7 +78,14 @@ def test_the_warc_validates_with_warcio(crawled: tuple[Store, int, CrawlSummary]
     assert path.name.endswith(".warc.gz") and path.parent.name.startswith("case-")
     assert path.stat().st_mode & 0o077 == 0  # 0600: what was fetched is the case's
     check = subprocess.run(
-        [sys.executable, "-c", "import sys; from warcio.cli import main; main(sys.argv[1:])", "check", "-v", str(path)],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from warcio.cli import main; main(sys.argv[1:])",
+            "check",
+            "-v",
+            str(path),
+        ],
         capture_output=True,
         text=True,
     )
@@ -101,13 +108,21 @@ def test_the_warc_validates_with_warcio(crawled: tuple[Store, int, CrawlSummary]
         assert request["headers"]["WARC-Target-URI"] == headers["WARC-Target-URI"]  # type: ignore[index]
     # every page's links are in a metadata record tied to its response
     metadata = [r for r in records if r["type"] == "metadata"]
-    index = next(m for m in metadata if m["headers"]["WARC-Target-URI"].endswith(":" + summary.seeds[0].rsplit(":", 1)[1]))  # type: ignore[index,union-attr]
+    index = next(
+        m
+        for m in metadata
+        if m["headers"]["WARC-Target-URI"].endswith(":" + summary.seeds[0].rsplit(":", 1)[1])
+    )  # type: ignore[index,union-attr]
     assert b"outlink: " + summary.seeds[0].encode() + b"img/obama.jpg E img/@src" in index["payload"]  # type: ignore[operator]
 
 
 def test_what_was_fetched_and_what_was_not(crawled: tuple[Store, int, CrawlSummary], web: Running) -> None:
     _, _, summary = crawled
-    fetched = {str(r["headers"]["WARC-Target-URI"]).split("/", 3)[3] for r in _records(Path(summary.warc)) if r["type"] == "response"}  # type: ignore[index]
+    fetched = {
+        str(r["headers"]["WARC-Target-URI"]).split("/", 3)[3]
+        for r in _records(Path(summary.warc))
+        if r["type"] == "response"
+    }  # type: ignore[index]
     for path in ("", "robots.txt", "img/obama.jpg", "img/biden.jpg", "img/biden2.jpg", "img/og.jpg"):
         assert path in fetched  # <img src>, srcset candidates, og:image
     assert {"r1", "r2", "img/astronaut.jpg"} <= fetched  # the redirect chain, each hop recorded
@@ -119,7 +134,9 @@ def test_what_was_fetched_and_what_was_not(crawled: tuple[Store, int, CrawlSumma
     assert summary.off_site == 2  # 192.168.1.1 and elsewhere.example are other sites: not followed
 
 
-def test_internal_addresses_are_refused_also_behind_a_redirect(crawled: tuple[Store, int, CrawlSummary], web: Running) -> None:
+def test_internal_addresses_are_refused_also_behind_a_redirect(
+    crawled: tuple[Store, int, CrawlSummary], web: Running
+) -> None:
     _, _, summary = crawled
     assert sum(n for key, n in web.hits.items() if key.startswith("127.0.0.2")) == 0
     refused = {r["url"]: r["reason"] for r in summary.refused}
@@ -130,7 +147,11 @@ def test_internal_addresses_are_refused_also_behind_a_redirect(crawled: tuple[St
 
 def test_a_huge_file_is_capped_and_marked_truncated(crawled: tuple[Store, int, CrawlSummary]) -> None:
     _, _, summary = crawled
-    huge = next(r for r in _records(Path(summary.warc)) if str(r["headers"].get("WARC-Target-URI")).endswith("/huge.jpg"))  # type: ignore[union-attr]
+    huge = next(
+        r
+        for r in _records(Path(summary.warc))
+        if str(r["headers"].get("WARC-Target-URI")).endswith("/huge.jpg")
+    )  # type: ignore[union-attr]
     assert huge["headers"]["WARC-Truncated"] == "length"  # type: ignore[index]
     assert len(huge["payload"]) == 1 << 20  # type: ignore[arg-type]
     assert [t["why"] for t in summary.truncated] == ["length"]
@@ -157,7 +178,9 @@ def test_robots_can_be_overridden_for_a_case_with_a_reason(tmp_path: Path, web: 
     summary = run_crawl(store, [f"{web.url}/"], case_id=case_id, limits=FAST, robots_override=reason)
     assert web.requested("/private/secret.html") == before + 1 and not summary.robots_blocked
     with store.session() as s:
-        actions = {e.action: e.details for e in s.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id))}
+        actions = {
+            e.action: e.details for e in s.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id))
+        }
     assert actions["crawl.robots_ignored"]["reason"] == reason  # type: ignore[index]
     with Path(summary.warc).open("rb") as handle:
         assert b"robots: ignore" in next(iter(ArchiveIterator(handle))).content_stream().read()
@@ -205,7 +228,9 @@ def test_a_slow_server_times_out_and_the_crawl_goes_on(tmp_path: Path, web: Runn
         limits = dataclasses.replace(FAST, timeout=0.5, obey_robots=False, depth=0)
         summary = Crawler(out, client, limits).run([f"{web.url}/slow", f"{web.url}/img/obama.jpg"])
     out.close()
-    assert [e["url"] for e in summary.errors] == [f"{web.url}/slow"] and "timed out" in summary.errors[0]["error"]
+    assert [e["url"] for e in summary.errors] == [f"{web.url}/slow"] and "timed out" in summary.errors[0][
+        "error"
+    ]
     assert summary.responses == 1  # the image after it
 
 
@@ -244,13 +269,44 @@ def test_the_crawl_command(tmp_path: Path, web: Running) -> None:
     new_store(data).close()
     env = cli_env(NCII_CRAWL_ALLOW="127.0.0.1/32")
     base = [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(data)]
-    run = subprocess.run([*base, "case", "open", "--pseudonym", "Web case", "--consent-by", "the person", "--consent-method", "form"], env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            *base,
+            "case",
+            "open",
+            "--pseudonym",
+            "Web case",
+            "--consent-by",
+            "the person",
+            "--consent-method",
+            "form",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     seeds = tmp_path / "seeds.txt"
     seeds.write_text(f"# start here\n{web.url}/page2.html\n", encoding="utf-8")
     out = tmp_path / "out" / "site.warc.gz"
     run = subprocess.run(
-        [*base, "crawl", "--case", "1", "--from-file", str(seeds), "--out", str(out), "--depth", "0", "--rate", "50", "--max-bytes", "2M", "--json"],
+        [
+            *base,
+            "crawl",
+            "--case",
+            "1",
+            "--from-file",
+            str(seeds),
+            "--out",
+            str(out),
+            "--depth",
+            "0",
+            "--rate",
+            "50",
+            "--max-bytes",
+            "2M",
+            "--json",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -260,5 +316,10 @@ def test_the_crawl_command(tmp_path: Path, web: Running) -> None:
     assert summary["warc"] == str(out) and summary["pages"] == 1 and summary["images"] == 1
     with gzip.open(out, "rb") as handle:
         assert handle.read(8) == b"WARC/1.1"
-    run = subprocess.run([*base, "crawl", "--case", "1", web.url, "--max-bytes", "lots"], env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [*base, "crawl", "--case", "1", web.url, "--max-bytes", "lots"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode != 0 and "not a size" in run.stderr

@@ -56,7 +56,9 @@ def crawl(
     any_site: Annotated[
         bool, typer.Option("--any-site", help="Follow page links to other sites too (images always are).")
     ] = False,
-    rate: Annotated[float, typer.Option(help="Requests per second to one host (Crawl-delay if longer).")] = 1.0,
+    rate: Annotated[
+        float, typer.Option(help="Requests per second to one host (Crawl-delay if longer).")
+    ] = 1.0,
     max_bytes: Annotated[str, typer.Option(help="Most kept of one response (20M, 1G…).")] = "20M",
     max_total_bytes: Annotated[str, typer.Option(help="Most fetched in the whole crawl.")] = "1G",
     max_pages: Annotated[int, typer.Option(help="Most pages fetched.")] = 500,
@@ -128,7 +130,9 @@ def crawl(
     )
     for what, rows in (("refused", summary.refused), ("failed", summary.errors)):
         for row in rows[:20]:
-            console.print(f"  {what}: {escape(row['url'])}: {escape(row.get('reason') or row.get('error') or '')}")
+            console.print(
+                f"  {what}: {escape(row['url'])}: {escape(row.get('reason') or row.get('error') or '')}"
+            )
     if summary.robots_blocked:
         console.print(f"  {len(summary.robots_blocked)} URLs disallowed by robots.txt were not fetched")
     if summary.truncated:
@@ -138,4 +142,6 @@ def crawl(
     if summary.stopped:
         console.print(f"[yellow]stopped early:[/] {escape(summary.stopped)}")
     for scan in data.get("scan", []):  # type: ignore[union-attr]
-        console.print(f"scan {scan['scan_id']} {scan['status']}: new hits by route: {counts(scan['new_hits'])}")
+        console.print(
+            f"scan {scan['scan_id']} {scan['status']}: new hits by route: {counts(scan['new_hits'])}"
+        )

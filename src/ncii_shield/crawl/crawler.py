@@ -24,7 +24,7 @@ from ncii_shield import __version__
 from ncii_shield.crawl.links import absolute, extract_links
 from ncii_shield.crawl.robots import AGENT, MAX_ROBOTS_BYTES, RobotsCache
 from ncii_shield.crawl.warc_out import WarcOut, warc_date
-from ncii_shield.takedown.safe_fetch import Fetched, HostPolicy, fetch_once
+from ncii_shield.takedown.safe_fetch import NO_POLICY, Fetched, HostPolicy, fetch_once
 
 USER_AGENT = f"{AGENT}/{__version__} (collects evidence of non-consensual imagery for a support centre)"
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".avif", ".heic", ".tif", ".tiff")
@@ -45,6 +45,9 @@ class Limits:
     max_seconds: float | None = None  # the whole crawl
     max_redirects: int = 5
     obey_robots: bool = True
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass
@@ -98,7 +101,7 @@ class Crawler:
         out: WarcOut,
         client: httpx.Client,
         limits: Limits,
-        policy: HostPolicy = HostPolicy(),
+        policy: HostPolicy = NO_POLICY,
         *,
         progress: Progress | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -185,7 +188,9 @@ class Crawler:
         if target is None:
             self.summary.errors.append({"url": task.url, "error": "redirect to a non-http(s) URL"})
         elif task.hops >= self.limits.max_redirects:
-            self.summary.errors.append({"url": task.url, "error": f"more than {self.limits.max_redirects} redirects"})
+            self.summary.errors.append(
+                {"url": task.url, "error": f"more than {self.limits.max_redirects} redirects"}
+            )
         else:  # followed at once, as the next fetch: the chain stays together in the WARC
             self._push(_Task(target, task.depth, task.kind, task.referer, task.hops + 1), first=True)
 
@@ -262,7 +267,9 @@ class Crawler:
 
 def _is_html(fetched: Fetched) -> bool:
     kind = (fetched.header("content-type") or "").split(";")[0].strip().lower()
-    return kind in ("text/html", "application/xhtml+xml") or (not kind and fetched.body[:512].lstrip()[:1] == b"<")
+    return kind in ("text/html", "application/xhtml+xml") or (
+        not kind and fetched.body[:512].lstrip()[:1] == b"<"
+    )
 
 
 def _charset(fetched: Fetched) -> str | None:

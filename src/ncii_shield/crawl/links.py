@@ -13,7 +13,9 @@ from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 MAX_LINKS = 2000  # per page and kind: a hostile page cannot make the frontier grow without bound
-_IMAGE_META = frozenset({"og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"})
+_IMAGE_META = frozenset(
+    {"og:image", "og:image:url", "og:image:secure_url", "twitter:image", "twitter:image:src"}
+)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ncii_shield import __version__
 from ncii_shield.cases.service import get_case
-from ncii_shield.crawl.crawler import USER_AGENT, CrawlSummary, Crawler, Limits, Progress
+from ncii_shield.crawl.crawler import DEFAULT_LIMITS, USER_AGENT, Crawler, CrawlSummary, Limits, Progress
 from ncii_shield.errors import Conflict, NciiError
 from ncii_shield.store import audit
 from ncii_shield.store.db import Store
@@ -35,7 +35,7 @@ def run_crawl(
     *,
     case_id: int,
     out: Path | None = None,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     robots_override: str | None = None,
     progress: Progress | None = None,
 ) -> CrawlSummary:

@@ -82,7 +82,8 @@ class WarcOut:
     def outlinks(self, page_url: str, response_id: str, date: str, links: Links) -> None:
         """The page's links and images, as a metadata record concurrent to its response."""
         lines = [
-            f"outlink: {url} {_HOP_CODE.get(how, 'E')} {how}\r\n" for url in (*links.pages, *links.images)
+            f"outlink: {url} {_HOP_CODE.get(how, 'E')} {how}\r\n"
+            for url in (*links.pages, *links.images)
             for how in (links.how.get(url, ""),)
         ]
         if not lines:

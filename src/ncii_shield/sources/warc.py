@@ -322,7 +322,9 @@ def _drain(record: Any) -> None:
 
 def _short(record: Any) -> str | None:
     """A record whose body ends before its Content-Length: the file was cut here."""
-    return "length (the WARC file ends inside this record)" if getattr(record.raw_stream, "limit", 0) else None
+    return (
+        "length (the WARC file ends inside this record)" if getattr(record.raw_stream, "limit", 0) else None
+    )
 
 
 def _read_capped(stream: IO[bytes], cap: int) -> bytes:

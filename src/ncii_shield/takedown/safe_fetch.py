@@ -262,6 +262,9 @@ class HostPolicy:
         return None
 
 
+NO_POLICY = HostPolicy()  # nothing denied by name, every host allowed
+
+
 def _host_name(host: str) -> str:
     return host.strip().lower().rstrip(".").removeprefix("*.").lstrip(".")
 
@@ -271,7 +274,7 @@ def _covers(pattern: str, host: str) -> bool:
 
 
 def crawl_client(
-    allowed: tuple[Network, ...], policy: HostPolicy = HostPolicy(), *, verify: bool = True
+    allowed: tuple[Network, ...], policy: HostPolicy = NO_POLICY, *, verify: bool = True
 ) -> httpx.Client:
     """The guarded client of crawls: internal addresses refused unless ``allowed`` (NCII_CRAWL_ALLOW),
     the policy's denied ranges refused always. Redirects are not followed: the crawler records each hop."""
@@ -311,7 +314,7 @@ def fetch_once(
     headers: dict[str, str],
     max_bytes: int,
     timeout: float,
-    policy: HostPolicy = HostPolicy(),
+    policy: HostPolicy = NO_POLICY,
 ) -> Fetched:
     """GET ``url`` once (no redirect followed), reading at most ``max_bytes`` of the body as served
     (compressed if the server compressed it) for about ``timeout`` seconds; never raises for what the
