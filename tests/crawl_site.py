@@ -89,6 +89,7 @@ class Site(BaseHTTPRequestHandler):
 
     def _send(self, code: int, kind: str, body: bytes, *, chunked: bool = False) -> None:
         self.send_response(code)
+        self.send_header("Set-Cookie", "session=tracked; Path=/")  # a crawler never sends it back
         self.send_header("Content-Type", kind)
         if chunked:
             self.send_header("Transfer-Encoding", "chunked")

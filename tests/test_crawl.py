@@ -106,6 +106,8 @@ def test_the_warc_validates_with_warcio(crawled: tuple[Store, int, CrawlSummary]
         assert response["digest"] is True
         request = requests[headers["WARC-Record-ID"]]
         assert request["headers"]["WARC-Target-URI"] == headers["WARC-Target-URI"]  # type: ignore[index]
+        assert request["http"].get_header("Cookie") is None  # type: ignore[union-attr]
+        assert request["http"].protocol == "GET"  # type: ignore[union-attr]
     # every page's links are in a metadata record tied to its response
     metadata = [r for r in records if r["type"] == "metadata"]
     index = next(

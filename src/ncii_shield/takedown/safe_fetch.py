@@ -278,10 +278,13 @@ def crawl_client(
 ) -> httpx.Client:
     """The guarded client of crawls: internal addresses refused unless ``allowed`` (NCII_CRAWL_ALLOW),
     the policy's denied ranges refused always. Redirects are not followed: the crawler records each hop."""
+    from http.cookiejar import CookieJar, DefaultCookiePolicy
+
     transport = GuardedTransport(
         allowed, verify=verify, denied=policy.deny_networks, allow_variable="NCII_CRAWL_ALLOW"
     )
-    return httpx.Client(transport=transport, follow_redirects=False, trust_env=False)
+    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))  # a crawl is never "logged in"
+    return httpx.Client(transport=transport, follow_redirects=False, trust_env=False, cookies=no_cookies)
 
 
 @dataclass
