@@ -116,6 +116,10 @@ def test_the_warc_validates_with_warcio(crawled: tuple[Store, int, CrawlSummary]
         if m["headers"]["WARC-Target-URI"].endswith(":" + summary.seeds[0].rsplit(":", 1)[1])
     )  # type: ignore[index,union-attr]
     assert b"outlink: " + summary.seeds[0].encode() + b"img/obama.jpg E img/@src" in index["payload"]  # type: ignore[operator]
+    # the crawl's own account closes the file: what was refused and disallowed is evidence too
+    assert records[-1]["headers"]["WARC-Target-URI"] == "metadata://ncii-shield/crawl-summary.json"  # type: ignore[index]
+    logged = json.loads(records[-1]["payload"])  # type: ignore[arg-type]
+    assert logged["refused"] == summary.refused and logged["records"] == len(records) == summary.records
 
 
 def test_what_was_fetched_and_what_was_not(crawled: tuple[Store, int, CrawlSummary], web: Running) -> None:
@@ -307,6 +311,7 @@ def test_the_crawl_command(tmp_path: Path, web: Running) -> None:
             "50",
             "--max-bytes",
             "2M",
+            "--scan",
             "--json",
         ],
         env=env,
@@ -316,6 +321,7 @@ def test_the_crawl_command(tmp_path: Path, web: Running) -> None:
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
     assert summary["warc"] == str(out) and summary["pages"] == 1 and summary["images"] == 1
+    assert summary["scan"][0]["status"] == "done" and summary["scan"][0]["items_new"] == 1  # elephants.jpg
     with gzip.open(out, "rb") as handle:
         assert handle.read(8) == b"WARC/1.1"
     run = subprocess.run(

@@ -135,7 +135,8 @@ class Crawler:
                 break
             self._visit(self._queue.popleft())
         self.summary.finished = _now()
-        self.summary.records = self.out.records
+        self.summary.records = self.out.records + 1  # with the summary itself
+        self.out.log(self.summary.to_json())
         return self.summary
 
     # ------------------------------------------------------------------------------------------ steps

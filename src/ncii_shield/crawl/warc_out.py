@@ -100,6 +100,22 @@ class WarcOut:
         self._writer.write_record(record)
         self.records += 1
 
+    def log(self, summary: dict[str, object]) -> None:
+        """The crawl's own account (what was refused, disallowed, cut short and why), as the last record:
+        what was not fetched is part of the evidence too."""
+        import json
+
+        body = json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8")
+        record = self._writer.create_warc_record(
+            "metadata://ncii-shield/crawl-summary.json",
+            "metadata",
+            payload=io.BytesIO(body),
+            length=len(body),
+            warc_content_type="application/json",
+        )
+        self._writer.write_record(record)
+        self.records += 1
+
     def size(self) -> int:
         self._handle.flush()
         return self._handle.tell()
