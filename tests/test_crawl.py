@@ -24,7 +24,7 @@ from ncii_shield.crawl.warc_out import WarcOut
 from ncii_shield.errors import Conflict, NciiError
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import AuditEvent
-from ncii_shield.takedown.safe_fetch import HostPolicy, crawl_client
+from ncii_shield.takedown.safe_fetch import HostPolicy, crawl_client, fetch_once
 from tests.conftest import cli_env, new_store
 from tests.crawl_site import Running, Site, site
 from tests.test_scan import _case
@@ -331,3 +331,21 @@ def test_the_crawl_command(tmp_path: Path, web: Running) -> None:
         text=True,
     )
     assert run.returncode != 0 and "not a size" in run.stderr
+
+
+def test_a_denied_range_is_refused_after_dns(tmp_path: Path, web: Running) -> None:
+    """A name (localhost) that resolves into a denied range is refused when connecting, even though the
+    allow list names the address: deny beats allow, and the check is on the resolved address."""
+    policy = HostPolicy.of((), ("127.0.0.0/24",))
+    port = web.url.rsplit(":", 1)[1]
+    before = sum(web.hits.values())
+    with crawl_client(LOOPBACK, policy) as client:
+        fetched = fetch_once(client, f"http://localhost:{port}/", headers={}, max_bytes=1000, timeout=5)
+    assert fetched.refused and fetched.status is None and "denied range" in str(fetched.error)
+    assert sum(web.hits.values()) == before
+    with crawl_client(LOOPBACK) as client:
+        assert "not an http(s) URL" in str(
+            fetch_once(client, "ftp://x/", headers={}, max_bytes=1, timeout=1).error
+        )
+        ok = fetch_once(client, f"{web.url}/img/obama.jpg", headers={}, max_bytes=100, timeout=5)
+    assert ok.status == 200 and ok.truncated == "length" and len(ok.body) == 100 and ok.ip == "127.0.0.1"

@@ -343,3 +343,13 @@ def test_a_wget_warc_scans(tmp_path: Path, web: Running, enrolled: tuple[Store, 
     ]
     result = scan_path(store, path, case_id=case_id).results[0]
     assert result.status == "done"  # the image bytes are ones our crawl stored: same URL and content
+
+
+def test_garbage_and_empty_files_named_warc(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.warc"
+    garbage.write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(Exception, match=r"^garbage\.warc: damaged at byte 0: .*what came before was read$"):
+        list(open_source(garbage).iter_items())
+    empty = tmp_path / "empty.warc.gz"
+    empty.write_bytes(b"")
+    assert list(WarcSource(empty).iter_items()) == []
