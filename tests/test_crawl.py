@@ -321,7 +321,7 @@ def test_the_crawl_command(tmp_path: Path, web: Running) -> None:
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
     assert summary["warc"] == str(out) and summary["pages"] == 1 and summary["images"] == 1
-    assert summary["scan"][0]["status"] == "done" and summary["scan"][0]["items_new"] == 1  # elephants.jpg
+    assert summary["scans"][0]["status"] == "done" and summary["scans"][0]["items_new"] == 1  # elephants.jpg
     with gzip.open(out, "rb") as handle:
         assert handle.read(8) == b"WARC/1.1"
     run = subprocess.run(

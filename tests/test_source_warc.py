@@ -353,3 +353,22 @@ def test_garbage_and_empty_files_named_warc(tmp_path: Path) -> None:
     empty = tmp_path / "empty.warc.gz"
     empty.write_bytes(b"")
     assert list(WarcSource(empty).iter_items()) == []
+
+
+def test_a_hash_only_case_keeps_no_warc(tmp_path: Path, web: Running) -> None:
+    from ncii_shield.cases.service import open_case
+    from ncii_shield.errors import NciiError
+    from ncii_shield.store.models import AuditEvent
+
+    store = new_store(tmp_path / "data")
+    store.settings = dataclasses.replace(store.settings, crawl_allow=(ipaddress.ip_network("127.0.0.1/32"),))
+    with store.session() as s:
+        case_id = open_case(s, "minor", consent_by="guardian", consent_method="form", minor=True).id
+    with pytest.raises(NciiError, match="keeps hashes only"):
+        run_crawl(store, [f"{web.url}/page2.html"], case_id=case_id, limits=FAST)
+    summary = run_crawl(store, [f"{web.url}/page2.html"], case_id=case_id, limits=FAST, scan=True)
+    assert summary.warc_deleted and not Path(summary.warc).exists()
+    assert summary.scans[0]["status"] == "done" and summary.scans[0]["items_new"] == 2  # page2's, page3's
+    with store.session() as s:
+        actions = [e.action for e in s.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id))]
+    assert "crawl.warc_deleted" in actions

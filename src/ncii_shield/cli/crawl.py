@@ -78,7 +78,7 @@ def crawl(
 ) -> None:
     """Fetch pages and the images they show into a WARC: same site and one link deep by default, robots.txt
     obeyed, one request a second per host, responses capped; internal addresses are never reached."""
-    from ncii_shield.cli.progress import progress_bar
+    from ncii_shield.cli.progress import RichProgress, progress_bar
     from ncii_shield.crawl.crawler import Limits
     from ncii_shield.crawl.service import run_crawl
     from ncii_shield.errors import NciiError
@@ -111,16 +111,10 @@ def crawl(
             limits=limits,
             robots_override=ignore_robots,
             progress=progress,
+            scan=then_scan,
+            scan_progress=lambda i, n, name: RichProgress(bar, "scan"),
         )
     data: dict[str, object] = summary.to_json()
-    if then_scan:
-        from ncii_shield.scan.service import scan_path
-
-        done = scan_path(state.store, Path(summary.warc), case_id=case_id)
-        data["scan"] = [
-            {"scan_id": r.scan_id, "status": r.status, "items_new": r.items_new, "new_hits": dict(r.new_hits)}
-            for r in done.results
-        ]
     if as_json:
         print_json(data)
         return

@@ -79,6 +79,8 @@ class CrawlSummary:
     truncated: list[dict[str, str]] = field(default_factory=list)
     off_site: int = 0  # page links not followed because they leave the seeds' sites
     stopped: str | None = None  # the limit that ended the crawl early, if one did
+    scans: list[dict[str, object]] = field(default_factory=list)  # with --scan: each scan of the WARC
+    warc_deleted: bool = False  # a hash-only case's WARC, deleted once scanned
 
     def to_json(self) -> dict[str, object]:
         return dict(self.__dict__)

@@ -8,10 +8,11 @@ decision for one case, with a reason, and is recorded as such before anything is
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ncii_shield import __version__
 from ncii_shield.cases.service import get_case
@@ -19,6 +20,9 @@ from ncii_shield.crawl.crawler import DEFAULT_LIMITS, USER_AGENT, Crawler, Crawl
 from ncii_shield.errors import Conflict, NciiError
 from ncii_shield.store import audit
 from ncii_shield.store.db import Store
+
+if TYPE_CHECKING:
+    from ncii_shield.scan.results import Progress as ScanProgress
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
 
@@ -38,9 +42,14 @@ def run_crawl(
     limits: Limits = DEFAULT_LIMITS,
     robots_override: str | None = None,
     progress: Progress | None = None,
+    scan: bool = False,
+    scan_progress: Callable[[int, int, str], ScanProgress] | None = None,
 ) -> CrawlSummary:
-    """Crawl `seeds` for an open case into a new WARC. `robots_override` is the operator's reason for
-    ignoring robots.txt in this crawl (None: robots.txt is obeyed)."""
+    """Crawl `seeds` for an open case into a new WARC, and scan it for the case if `scan`.
+    `robots_override` is the operator's reason for ignoring robots.txt in this crawl (None: obeyed).
+
+    A hash-only case keeps no image in clear, so its crawl must be scanned at once, and the WARC is
+    deleted after the scan (its SHA-256 stays in the audit log)."""
     from ncii_shield.crawl.warc_out import WarcOut
     from ncii_shield.takedown.safe_fetch import HostPolicy, crawl_client
 
@@ -48,7 +57,7 @@ def run_crawl(
     if not seeds:
         raise NciiError("nothing to crawl", hint="give one or more URLs, or --from-file with one URL a line")
     if robots_override is not None and not robots_override.strip():
-        raise NciiError("ignoring robots.txt needs a reason", hint="say why in --ignore-robots-reason")
+        raise NciiError("ignoring robots.txt needs a reason", hint='give it: --ignore-robots "REASON"')
     path = Path(out) if out is not None else default_output(store, case_id)
     if not path.name.endswith(WARC_SUFFIXES):
         raise NciiError(f"{path.name} is not a WARC file name", hint="end it in .warc.gz (or .warc)")
@@ -59,6 +68,12 @@ def run_crawl(
         case = get_case(session, case_id)
         if case.status != "open":
             raise NciiError(f"case {case_id} is not open", hint="crawl for an open case")
+        hash_only = bool(case.hash_only)
+        if hash_only and not scan:
+            raise NciiError(
+                f"case {case_id} keeps hashes only, and a WARC keeps what it fetched in clear",
+                hint="crawl it with --scan: the WARC is scanned, then deleted",
+            )
         audit.record(
             session,
             "crawl.started",
@@ -100,7 +115,39 @@ def run_crawl(
             robots_blocked=len(summary.robots_blocked),
             stopped=summary.stopped,
         )
+    if scan:
+        _scan(store, summary, case_id, hash_only, scan_progress)
     return summary
+
+
+def _scan(
+    store: Store,
+    summary: CrawlSummary,
+    case_id: int,
+    hash_only: bool,
+    progress: Callable[[int, int, str], ScanProgress] | None,
+) -> None:
+    from ncii_shield.scan.service import scan_path
+
+    path = Path(summary.warc)
+    done = scan_path(store, path, case_id=case_id, progress=progress)
+    summary.scans = [
+        {
+            "scan_id": r.scan_id,
+            "status": r.status,
+            "items_new": r.items_new,
+            "new_hits": dict(r.new_hits),
+            "error": r.error,
+        }
+        for r in done.results
+    ]
+    if hash_only:
+        path.unlink()
+        summary.warc_deleted = True
+        with store.session() as session:
+            audit.record(
+                session, "crawl.warc_deleted", case_id=case_id, warc=path.name, reason="hash-only case"
+            )
 
 
 def _sha256(path: Path) -> str:
