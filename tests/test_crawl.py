@@ -349,3 +349,25 @@ def test_a_denied_range_is_refused_after_dns(tmp_path: Path, web: Running) -> No
         )
         ok = fetch_once(client, f"{web.url}/img/obama.jpg", headers={}, max_bytes=100, timeout=5)
     assert ok.status == 200 and ok.truncated == "length" and len(ok.body) == 100 and ok.ip == "127.0.0.1"
+
+
+def test_a_page_compressed_anyway_is_read_for_links_within_a_cap() -> None:
+    import zlib
+    from datetime import UTC, datetime
+
+    from ncii_shield.crawl.crawler import MAX_PAGE_TEXT, _decoded
+    from ncii_shield.takedown.safe_fetch import Fetched
+
+    page = b'<a href="/next">n</a>'
+    for coding, body in (
+        ("gzip", gzip.compress(page)),
+        ("deflate", zlib.compress(page)),
+        ("deflate", zlib.compress(page)[2:-4]),  # raw deflate, as some servers send it
+    ):
+        fetched = Fetched(
+            "http://a.example/", datetime.now(UTC), headers=[("Content-Encoding", coding)], body=body
+        )
+        assert _decoded(fetched) == page
+    bomb = Fetched("http://a.example/", datetime.now(UTC), headers=[("Content-Encoding", "gzip")])
+    bomb.body = gzip.compress(b"\0" * (64 << 20))
+    assert len(_decoded(bomb)) == MAX_PAGE_TEXT

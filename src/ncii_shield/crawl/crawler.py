@@ -198,7 +198,7 @@ class Crawler:
             self._push(_Task(target, task.depth, task.kind, task.referer, task.hops + 1), first=True)
 
     def _follow(self, task: _Task, fetched: Fetched, response_id: str) -> None:
-        links = extract_links(fetched.body, fetched.url, _charset(fetched))
+        links = extract_links(_decoded(fetched), fetched.url, _charset(fetched))
         self.out.outlinks(fetched.url, response_id, warc_date(fetched), links)
         for image in links.images:
             self._push(_Task(image, task.depth, "image", fetched.url))
@@ -273,6 +273,25 @@ def _is_html(fetched: Fetched) -> bool:
     return kind in ("text/html", "application/xhtml+xml") or (
         not kind and fetched.body[:512].lstrip()[:1] == b"<"
     )
+
+
+MAX_PAGE_TEXT = 8 * 1024 * 1024
+
+
+def _decoded(fetched: Fetched) -> bytes:
+    """The page as text bytes: a server that compresses although asked not to is inflated, up to 8 MiB
+    (a bomb stops there); the WARC keeps the body as served."""
+    coding = (fetched.header("content-encoding") or "").strip().lower()
+    if coding not in ("gzip", "x-gzip", "deflate"):
+        return fetched.body
+    import zlib
+
+    for bits in (47,) if "gzip" in coding else (15, -15):  # deflate: zlib-wrapped, or raw as some send it
+        try:
+            return zlib.decompressobj(bits).decompress(fetched.body, MAX_PAGE_TEXT)
+        except zlib.error:
+            continue
+    return b""
 
 
 def _charset(fetched: Fetched) -> str | None:
