@@ -72,6 +72,7 @@ class _Entry:
     truncated: str | None
     digest: str | None  # "ok", "failed", or None when the record carries no digest
     concurrent: tuple[str, ...]
+    problem: str | None = None  # why the payload cannot be used, found while reading it
 
 
 class WarcTree:
@@ -228,14 +229,22 @@ class _Index:
             if status is None or not 200 <= status < 300:
                 return
         mime = (mime or "").split(";")[0].strip().lower() or None
-        stream = record.content_stream()
-        head = stream.read(16)
-        if not (mime or "").startswith(("image/", "video/")) and not _is_media(head):
-            return
-        digest, size = hashlib.sha256(head), len(head)
-        while size <= MAX_PAYLOAD and (chunk := stream.read(1 << 20)):
-            digest.update(chunk)
-            size += len(chunk)
+        problem = None
+        try:
+            stream = record.content_stream()
+            head = stream.read(16)
+            if not (mime or "").startswith(("image/", "video/")) and not _is_media(head):
+                return
+            digest, size = hashlib.sha256(head), len(head)
+            while size <= MAX_PAYLOAD and (chunk := stream.read(1 << 20)):
+                digest.update(chunk)
+                size += len(chunk)
+        except Exception as exc:  # the HTTP body cannot be decoded (a bad Content-Encoding): this record's
+            _drain(record)  # problem, unless the file itself is damaged (then this raises, and reading stops)
+            if not (mime or "").startswith(("image/", "video/")):
+                return
+            problem = f"the payload could not be decoded: {_one_line(exc)}"
+            digest, size = hashlib.sha256(), 0
         _drain(record)
         checker = getattr(record, "digest_checker", None)
         passed = getattr(checker, "passed", None)
@@ -254,6 +263,7 @@ class _Index:
             truncated=headers.get_header("WARC-Truncated") or _short(record),
             digest=None if passed is None else ("ok" if passed else "failed"),
             concurrent=(headers.get_header("WARC-Record-ID") or "", *_concurrent(headers)),
+            problem=problem,
         )
 
     def linked_from(self, entry: _Entry) -> tuple[str | None, list[str]]:
@@ -291,11 +301,7 @@ def _item(key: str, relative: str, entry: _Entry, index: _Index) -> Item:
         extra["redirected_from"] = via
     if entry.digest is not None:
         extra["warc_digest"] = entry.digest
-    note = None
-    if entry.truncated:
-        note = f"the capture was cut short (WARC-Truncated: {entry.truncated}): not a whole file"
-    elif entry.digest == "failed":
-        note = "the payload does not match the digest the WARC records: altered or damaged"
+    note = entry.problem or _note(entry)
     return Item(
         external_id=key,
         kind="file",
@@ -309,6 +315,15 @@ def _item(key: str, relative: str, entry: _Entry, index: _Index) -> Item:
         media_note=note,
         extra=extra,
     )
+
+
+def _note(entry: _Entry) -> str | None:
+    """Why a payload is kept as an item but not scanned as a whole, trustworthy file."""
+    if entry.truncated:
+        return f"the capture was cut short (WARC-Truncated: {entry.truncated}): not a whole file"
+    if entry.digest == "failed":
+        return "the payload does not match the digest the WARC records: altered or damaged"
+    return None
 
 
 def _concurrent(headers: Any) -> list[str]:
