@@ -126,24 +126,6 @@ def _zone(raw: str) -> str:
     return name
 
 
-def parse_networks(text: str | None) -> tuple[Network, ...]:
-    """The networks named in ``text`` (comma- or space-separated); ValueError names a bad one."""
-    networks = []
-    for part in (text or "").replace(",", " ").split():
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ValueError(f"{part!r} is not a network") from None
-    return tuple(networks)
-
-
-def _networks(raw: str) -> tuple[Network, ...]:
-    try:
-        return parse_networks(raw)
-    except ValueError as exc:
-        raise ValueError(f"is {raw.strip()!r}; {exc}") from None
-
-
 _HOST_NAME = re.compile(r"^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$")
 
 
@@ -166,6 +148,24 @@ def _hosts(networks_too: bool) -> Callable[[str], tuple[str, ...]]:
         return tuple(entries)
 
     return parse
+
+
+def parse_networks(text: str | None) -> tuple[Network, ...]:
+    """The networks named in ``text`` (comma- or space-separated); ValueError names a bad one."""
+    networks = []
+    for part in (text or "").replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ValueError(f"{part!r} is not a network") from None
+    return tuple(networks)
+
+
+def _networks(raw: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(raw)
+    except ValueError as exc:
+        raise ValueError(f"is {raw.strip()!r}; {exc}") from None
 
 
 def decode_key(text: str) -> bytes:
