@@ -127,6 +127,30 @@ def _zone(raw: str) -> str:
     return name
 
 
+_HOST_NAME = re.compile(r"^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$")
+
+
+def _hosts(networks_too: bool) -> Callable[[str], tuple[str, ...]]:
+    """Host names (``example.org`` or ``*.example.org``; IDNs as their xn-- form) and, if allowed, networks."""
+
+    def parse(raw: str) -> tuple[str, ...]:
+        entries = []
+        for part in raw.replace(",", " ").split():
+            entry = part.strip().lower()
+            if networks_too:
+                try:
+                    entries.append(str(ipaddress.ip_network(entry, strict=False)))
+                    continue
+                except ValueError:
+                    pass
+            if not _HOST_NAME.match(entry):
+                raise ValueError(f"is {raw.strip()!r}; {part!r} is not a host name")
+            entries.append(entry)
+        return tuple(entries)
+
+    return parse
+
+
 def parse_networks(text: str | None) -> tuple[Network, ...]:
     """The networks named in ``text`` (comma- or space-separated); ValueError names a bad one."""
     networks = []
@@ -359,6 +383,28 @@ class Settings:
         (),
         parse=_networks,
         hint="comma-separated networks, e.g. 127.0.0.0/8",
+    )
+    crawl_allow: tuple[Network, ...] = _setting(
+        "NCII_CRAWL_ALLOW",
+        "address ranges `crawl` may reach besides the public internet (e.g. 127.0.0.1/32 for a local test"
+        " site); loopback, private, link-local and reserved addresses are refused otherwise",
+        (),
+        parse=_networks,
+        hint="comma-separated networks, e.g. 127.0.0.1/32",
+    )
+    crawl_hosts: tuple[str, ...] = _setting(
+        "NCII_CRAWL_HOSTS",
+        "if set, the only hosts `crawl` fetches from (comma-separated; example.org covers its subdomains)",
+        (),
+        parse=_hosts(networks_too=False),
+        hint="comma-separated host names, e.g. example.org,cdn.example.net",
+    )
+    crawl_deny: tuple[str, ...] = _setting(
+        "NCII_CRAWL_DENY",
+        "hosts and address ranges `crawl` never fetches from (comma-separated; a host covers its subdomains)",
+        (),
+        parse=_hosts(networks_too=True),
+        hint="comma-separated host names or networks, e.g. ads.example.org,203.0.113.0/24",
     )
 
     @property

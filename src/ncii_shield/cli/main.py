@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from ncii_shield.cli import audit, banks, cases, coercion, evidence, keys, review, scan, takedown, text, users
+from ncii_shield.cli import crawl as crawl_cli
 from ncii_shield.cli.common import state
 from ncii_shield.cli.output import fail
 from ncii_shield.errors import NciiError
@@ -31,6 +32,7 @@ COMMANDS = {
     "enrol": cases.enrol,
     "watch": text.watch,
     "scan": scan.scan,
+    "crawl": crawl_cli.crawl,
     "match": scan.match,
     "hits": review.hits,
     "rooms": text.rooms,
