@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -448,6 +449,14 @@ class BankSignal(Base):
     value: Mapped[bytes] = mapped_column(LargeBinary)
     label: Mapped[str | None] = mapped_column(SealedText("bank_signals.label"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # What HMA keeps per banked content (web/hma_content.py): a moderator's note and the platform's own
+    # metadata (its content id and URI, free JSON) can name or point at a person, so both are sealed; the
+    # time matching is paused until is HMA's disable_until_ts (1 enabled, 0 disabled, else a unix time).
+    note: Mapped[str | None] = mapped_column(SealedText("bank_signals.note"), nullable=True)
+    hma_metadata: Mapped[dict[str, object] | None] = mapped_column(
+        SealedJSON("bank_signals.hma_metadata"), nullable=True
+    )
+    disable_until_ts: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
 
 
 class BankHit(Base):
