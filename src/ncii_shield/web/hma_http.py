@@ -52,6 +52,8 @@ def readiness(indexes: BankIndexes) -> str | None:
     else:
         try:
             indexes.ensure_fresh()
+            if indexes.readiness(STALE_AFTER) is not None:  # a last try before saying so
+                indexes.refresh(wait=False)
         except Exception:  # e.g. the database is unreachable: the index ages into INDEX-STALE
             log.warning("the bank index cannot look at the store", exc_info=True)
     return indexes.readiness(STALE_AFTER)

@@ -5,7 +5,7 @@ Kept apart from the routes so a client, a test or the OpenAPI description can re
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class HmaError(BaseModel):
@@ -70,6 +70,11 @@ class BankContentOut(BaseModel):
 
 
 class BankContentUpdateIn(BaseModel):
+    """HMA reads disable_until_ts (and note) and ignores other keys; here another key is a 400, so a
+    misspelt field is not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
     disable_until_ts: int | str | None = Field(None, description="1, 0, or a unix time <= 5 years ahead")
     note: str | None = Field(None, description="at most 255 characters; null or empty clears it")
 
