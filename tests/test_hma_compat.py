@@ -17,6 +17,7 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,12 +29,14 @@ from sqlalchemy import select
 from threatexchange.signal_type.pdq.signal import PdqSignal
 
 from ncii_shield.banks.index import bank_index
+from ncii_shield.config import load_settings
 from ncii_shield.signals.pdq import pdq_from_bytes
+from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import AuditEvent, BankSignal
 from ncii_shield.web import hma_http
 from ncii_shield.web.auth import create_token, create_user
-from tests.conftest import ASSETS, DATA, new_store, open_store
+from tests.conftest import ASSETS, DATA, TEST_KEY, new_store
 from tests.test_web_hardening import _stored
 from tests.web_server import live_server
 
@@ -97,12 +100,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return data, token
 
 
-@pytest.fixture
-def client(template: tuple[Path, str], tmp_path: Path) -> Iterator[Client]:
-    """A fresh data directory (a copy of the template) and a server of its own, for each test."""
+@contextmanager
+def _serving(template: tuple[Path, str], folder: Path, environ: dict[str, str]) -> Iterator[Client]:
+    """A fresh data directory (a copy of the template) and a server of its own."""
     data, token = template
-    shutil.copytree(data, tmp_path / "data")
-    store = open_store(tmp_path / "data")
+    shutil.copytree(data, folder / "data")
+    store = Store(load_settings(folder / "data", environ=environ), key=KeySource(key=TEST_KEY))
     try:
         with (
             live_server(store) as base,
@@ -111,6 +114,21 @@ def client(template: tuple[Path, str], tmp_path: Path) -> Iterator[Client]:
             yield Client(http, store, base + "/")
     finally:
         store.close()
+
+
+@pytest.fixture
+def client(template: tuple[Path, str], tmp_path: Path) -> Iterator[Client]:
+    """This server as it runs by default, for each test."""
+    with _serving(template, tmp_path, {}) as served:
+        yield served
+
+
+@pytest.fixture
+def exact(template: tuple[Path, str], tmp_path: Path) -> Iterator[Client]:
+    """This server with NCII_HMA_EXACT=1: HMA's answers where it is stricter by default."""
+    with _serving(template, tmp_path, {"NCII_HMA_EXACT": "1"}) as served:
+        assert served.store.settings.hma_exact
+        yield served
 
 
 def _message(response: httpx.Response, status: int) -> str:
@@ -163,6 +181,43 @@ def test_banks_update(client: Client) -> None:
         _message(client.put("/c/bank/MY_TEST_BANK", {"enabled": True}), 404)
         == "bank 'MY_TEST_BANK' not found"
     )
+
+
+def test_banks_update_exactly_as_hma(exact: Client) -> None:
+    """With NCII_HMA_EXACT=1, HMA's test_banks_update passes as written: a partial ratio is kept."""
+    exact.create_bank("MY_TEST_BANK")
+    assert exact.put("/c/bank/MY_TEST_BANK", {"name": "1_invalid_name"}).status_code == 400
+    renamed = exact.put("/c/bank/MY_TEST_BANK", {"name": "MY_TEST_BANK_RENAMED"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "MY_TEST_BANK_RENAMED"
+    disabled = exact.put("/c/bank/MY_TEST_BANK_RENAMED", {"enabled": False})
+    assert disabled.status_code == 200 and disabled.json()["matching_enabled_ratio"] == 0
+    half = exact.put("/c/bank/MY_TEST_BANK_RENAMED", {"enabled_ratio": 0.5})
+    assert half.status_code == 200 and half.json()["matching_enabled_ratio"] == 0.5
+    assert exact.get("/c/banks").json() == [{"name": "MY_TEST_BANK_RENAMED", "matching_enabled_ratio": 0.5}]
+    assert "between 0.0 and 1.0" in _message(
+        exact.put("/c/bank/MY_TEST_BANK_RENAMED", {"enabled_ratio": 2}), 400
+    )
+    created = exact.post("/c/banks", {"name": "QUARTER", "enabled_ratio": 0.25})
+    assert created.status_code == 201 and created.json()["matching_enabled_ratio"] == 0.25
+    back = exact.put("/c/bank/QUARTER", {"enabled": True})
+    assert back.json()["matching_enabled_ratio"] == 1.0, "enabled sets the ratio to 1, as HMA"
+
+
+def test_partial_ratios_are_a_coin_flip_per_lookup(exact: Client) -> None:
+    """HMA's /m/lookup: a bank whose ratio is below the lookup's coin flip is skipped; the same seed
+    flips the same way; bypass_coinflip always matches; raw_lookup ignores ratios."""
+    pdq = PdqSignal.get_examples()[0]
+    exact.post("/c/banks", {"name": "HALF", "enabled_ratio": 0.5})
+    exact.post("/c/bank/HALF/signal", {"pdq": pdq})
+    query = {"signal": pdq, "signal_type": "pdq"}
+    seen = {seed: "HALF" in exact.get("/m/lookup", **query, seed=str(seed)).json() for seed in range(40)}
+    assert 5 < sum(seen.values()) < 35, seen
+    assert all(
+        ("HALF" in exact.get("/m/lookup", **query, seed=str(seed)).json()) == hit
+        for seed, hit in seen.items()
+    )
+    assert all("HALF" in exact.get("/m/lookup", **query, bypass_coinflip="true").json() for _ in range(5))
+    assert len(exact.get("/m/raw_lookup", **query).json()["matches"]) == 1
 
 
 def test_banks_delete(client: Client) -> None:
@@ -418,6 +473,21 @@ def test_raw_lookup_with_bank_filter(multi_bank: Client) -> None:
     # mistyped or deleted bank name is never read as "this photo is in none of our banks".
     unknown = multi_bank.get("/m/raw_lookup", **query, banks="NON_EXISTENT_BANK")
     assert _message(unknown, 404) == "bank 'NON_EXISTENT_BANK' not found"
+
+
+def test_bank_filters_exactly_as_hma(exact: Client) -> None:
+    """With NCII_HMA_EXACT=1, a bank that is not there is ignored in ?banks=, as HMA's tests expect."""
+    pdq = PdqSignal.get_examples()[0]
+    for bank in ("BANK_A", "BANK_B", "BANK_C"):
+        exact.create_bank(bank)
+        exact.post(f"/c/bank/{bank}/signal", {"pdq": pdq})
+    query = {"signal": pdq, "signal_type": "pdq"}
+    unknown = exact.get("/m/raw_lookup", **query, banks="NON_EXISTENT_BANK")
+    assert unknown.status_code == 200 and unknown.json() == {"matches": []}
+    assert exact.get("/m/lookup", **query, banks="NON_EXISTENT_BANK").json() == {}
+    assert len(exact.get("/m/raw_lookup", **query, banks="BANK_A,NOPE").json()["matches"]) == 1
+    assert set(exact.get("/m/lookup", **query, banks="BANK_A,BANK_C").json()) == {"BANK_A", "BANK_C"}
+    assert set(exact.get("/m/lookup", **query).json()) == {"BANK_A", "BANK_B", "BANK_C"}
 
 
 def test_raw_lookup_with_distance_and_bank_filter(multi_bank: Client) -> None:

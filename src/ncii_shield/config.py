@@ -301,6 +301,14 @@ class Settings:
         parse=_networks,
         hint="comma-separated networks, e.g. 127.0.0.0/8",
     )
+    hma_exact: bool = _setting(
+        "NCII_HMA_EXACT",
+        "1: the HMA API answers exactly as HMA where it is stricter by default (partial matching ratios, "
+        "unknown banks in ?banks=)",
+        False,
+        parse=_flag,
+        hint="set {name} to 1 or 0",
+    )
 
     @property
     def blob_dir(self) -> Path:

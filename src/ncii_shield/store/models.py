@@ -419,6 +419,9 @@ class Bank(Base):
     # creation: values never reused, so a bank index knows which banks it still holds exactly.
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     removed_at: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # HMA's matching_enabled_ratio when it is neither 1 nor 0 (only with NCII_HMA_EXACT): /m/lookup
+    # matches the bank on a coin flip below it. NULL: the ratio is 1 or 0, as `enabled` says.
+    matching_ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class BankCounter(Base):

@@ -25,6 +25,7 @@ hma_params.py, the error shape, token check and index access in hma_http.py.
 
 from __future__ import annotations
 
+import random
 from typing import Annotated, Any
 
 from fastapi import Body, Query, Request, Response
@@ -147,6 +148,12 @@ async def hash_upload(
 # ------------------------------------------------------------------------------------------ /m matching
 
 
+def coinflip(bypass: bool, seed: str | None) -> float:
+    """HMA's coin flip for a lookup: banks whose matching ratio is below it are skipped (0 with
+    bypass_coinflip; the same seed, the same flip). Only partial ratios (NCII_HMA_EXACT) feel it."""
+    return 0.0 if bypass else random.Random(seed).random()
+
+
 @router.get(
     "/m/raw_lookup",
     response_model=RawLookupOut,
@@ -180,7 +187,7 @@ async def lookup_signal(
     banks: Annotated[str | None, Query(description="comma-separated bank names")] = None,
     bypass_coinflip: Annotated[str | None, Query(description="true: disabled banks too")] = None,
     url: Annotated[str | None, Query(description="refused: upload with POST instead")] = None,
-    seed: Annotated[str | None, Query(description="accepted; unused, ratios are 0 or 1")] = None,
+    seed: Annotated[str | None, Query(description="the coin flip's seed (for partial ratios)")] = None,
 ) -> Any:
     if url:
         raise HTTPException(400, URL_REFUSED)
@@ -189,8 +196,8 @@ async def lookup_signal(
     kind, value = signal_param(signal_type, signal)
     bypass = flag(bypass_coinflip, "bypass_coinflip")
     found = await search_async(request, kind, value, bank_names(banks), enabled_only=not bypass)
-    if found:  # content paused with disable_until_ts is skipped, as in HMA (one read, only on a match)
-        found = await run_in_threadpool(drop_paused, get_store(request), found)
+    if found:  # paused content and coin flips, as in HMA (one read, only on a match)
+        found = await run_in_threadpool(drop_paused, get_store(request), found, coinflip(bypass, seed))
     return by_bank(found)
 
 
@@ -205,7 +212,7 @@ async def lookup_upload(
     banks: Annotated[str | None, Query(description="comma-separated bank names")] = None,
     bypass_coinflip: Annotated[str | None, Query(description="true: disabled banks too")] = None,
     types: Annotated[str | None, Query(description="e.g. pdq,sha256 (default pdq)")] = None,
-    seed: Annotated[str | None, Query(description="accepted; unused")] = None,
+    seed: Annotated[str | None, Query(description="the coin flip's seed (for partial ratios)")] = None,
 ) -> Any:
     wanted = types_param(types)
     bypass = flag(bypass_coinflip, "bypass_coinflip")
@@ -214,8 +221,13 @@ async def lookup_upload(
     def work() -> dict[str, Any]:
         hashes, _ = hash_content(data, wanted, need_quality=True)
         indexes, names, store = bank_indexes(request), bank_names(banks), get_store(request)
+        exact, flip = store.settings.hma_exact, coinflip(bypass, seed)
         return {
-            kind: by_bank(drop_paused(store, search(indexes, *parse_signal(kind, value), names, not bypass)))
+            kind: by_bank(
+                drop_paused(
+                    store, search(indexes, *parse_signal(kind, value), names, not bypass, exact), flip
+                )
+            )
             for kind, value in hashes.items()
         }
 
@@ -282,11 +294,12 @@ def banks_index(request: Request) -> Any:
     summary="Create a bank",
 )
 def bank_create(body: BankCreateIn, request: Request, who: Hma) -> Any:
-    enabled = enabled_param(body.enabled_ratio, body.enabled)
+    store = get_store(request)
+    enabled, ratio = enabled_param(body.enabled_ratio, body.enabled, store.settings.hma_exact)
     check_bank_name(body.name)
-    with get_store(request).session() as s:
+    with store.session() as s:
         try:
-            bank = create_bank(s, body.name, enabled=True if enabled is None else enabled)
+            bank = create_bank(s, body.name, enabled=True if enabled is None else enabled, ratio=ratio)
         except Conflict:
             raise HTTPException(403, "Bank already exists") from None  # HMA's status and words
         attribute(s, who, "hma.bank_create", bank=bank.name)
@@ -311,13 +324,14 @@ def bank_show(bank_name: str, request: Request) -> Any:
     summary="Rename, enable or disable a bank",
 )
 def bank_update(bank_name: str, body: BankUpdateIn, request: Request, who: Hma) -> Any:
-    enabled = enabled_param(body.enabled_ratio, body.enabled)
+    store = get_store(request)
+    enabled, ratio = enabled_param(body.enabled_ratio, body.enabled, store.settings.hma_exact)
     if body.name is not None and body.name != bank_name:
         check_bank_name(body.name)
-    with get_store(request).session() as s:
+    with store.session() as s:
         bank = bank_named(s, bank_name)
         try:
-            update_bank(s, bank, name=body.name, enabled=enabled)
+            update_bank(s, bank, name=body.name, enabled=enabled, ratio=ratio)
         except Conflict:
             raise HTTPException(403, "Bank name already exists") from None  # HMA's status and words
         attribute(s, who, "hma.bank_update", bank=bank.name)

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ncii_shield.banks.content import annotate, check_metadata, check_note, describe, paused, update_content
-from ncii_shield.banks.service import add_signal, bank_content, parse_signal, remove_signal
+from ncii_shield.banks.service import add_signal, bank_content, parse_signal, partial_ratios, remove_signal
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Bank, BankSignal
 from ncii_shield.web.api import attribute
@@ -202,14 +202,20 @@ def bank_delete_content(bank_name: str, content_id: int, request: Request, who: 
     return {"deleted": count}
 
 
-def drop_paused(store: Store, found: dict[str, list[tuple[int, int]]]) -> dict[str, list[tuple[int, int]]]:
-    """/m/lookup's answer without content whose disable_until_ts pauses it now (as HMA's lookup)."""
+def drop_paused(
+    store: Store, found: dict[str, list[tuple[int, int]]], coinflip: float = 0.0
+) -> dict[str, list[tuple[int, int]]]:
+    """/m/lookup's answer as HMA gives it: without content whose disable_until_ts pauses it now, and
+    without banks whose partial matching ratio (NCII_HMA_EXACT) is below this lookup's coin flip."""
     ids = [i for hits in found.values() for i, _ in hits]
     if not ids:
         return found
     with store.session() as s:
         off = paused(s, ids)
-    if not off:
-        return found
-    kept = {bank: [(i, d) for i, d in hits if i not in off] for bank, hits in found.items()}
+        ratios = partial_ratios(s, list(found))
+    kept = {
+        bank: [(i, d) for i, d in hits if i not in off]
+        for bank, hits in found.items()
+        if ratios.get(bank, 1.0) >= coinflip
+    }
     return {bank: hits for bank, hits in kept.items() if hits}

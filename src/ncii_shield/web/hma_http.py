@@ -137,12 +137,26 @@ router = APIRouter(
 liveness = APIRouter(tags=["hma"])
 
 
+def _within(
+    found: dict[str, list[tuple[int, int]]], names: set[str] | None
+) -> dict[str, list[tuple[int, int]]]:
+    return found if names is None else {bank: hits for bank, hits in found.items() if bank in names}
+
+
 def search(
-    indexes: BankIndexes, kind: str, value: bytes, names: set[str] | None, enabled_only: bool
+    indexes: BankIndexes,
+    kind: str,
+    value: bytes,
+    names: set[str] | None,
+    enabled_only: bool,
+    exact: bool = False,
 ) -> dict[str, list[tuple[int, int]]]:
     """A lookup from a worker thread (it may wait for the index and read the store). An unknown bank
-    is a 404 (UnknownBank is NotFound), not an empty answer: a typo in ?banks= must not read as "no match"."""
+    is a 404 (UnknownBank is NotFound), not an empty answer: a typo in ?banks= must not read as "no
+    match". With NCII_HMA_EXACT (`exact`) it is ignored, as HMA does."""
     indexes.ensure_fresh()
+    if exact:
+        return _within(indexes.lookup(kind, value, enabled_only=enabled_only), names)
     try:
         return indexes.lookup(kind, value, banks=names, enabled_only=enabled_only)
     except UnknownBank:
@@ -155,10 +169,11 @@ async def search_async(
 ) -> dict[str, list[tuple[int, int]]]:
     """The lookup on the event loop when it can be answered at once, else from a worker thread."""
     indexes = bank_indexes(request)
+    exact = get_store(request).settings.hma_exact
     try:
-        found = indexes.lookup_nowait(kind, value, banks=names, enabled_only=enabled_only)
+        found = indexes.lookup_nowait(kind, value, banks=None if exact else names, enabled_only=enabled_only)
     except UnknownBank:
         found = None
     if found is None:
-        found = await run_in_threadpool(search, indexes, kind, value, names, enabled_only)
-    return found
+        found = await run_in_threadpool(search, indexes, kind, value, names, enabled_only, exact)
+    return _within(found, names) if exact else found

@@ -171,18 +171,26 @@ def bank_named(session: Session, name: str) -> Bank:
 
 
 def config(bank: Bank) -> dict[str, object]:
-    return {"name": bank.name, "matching_enabled_ratio": 1.0 if bank.enabled else 0.0}
+    ratio = bank.matching_ratio if bank.matching_ratio is not None else 1.0 if bank.enabled else 0.0
+    return {"name": bank.name, "matching_enabled_ratio": ratio}
 
 
-def enabled_param(enabled_ratio: float | None, enabled: bool | None) -> bool | None:
+def enabled_param(
+    enabled_ratio: float | None, enabled: bool | None, exact: bool = False
+) -> tuple[bool | None, float | None]:
+    """(enabled, ratio) from HMA's enabled_ratio / enabled. A ratio between 0 and 1 only with
+    NCII_HMA_EXACT (`exact`): by default a bank is matched or not, never on a coin flip."""
     if enabled_ratio is not None:
-        if enabled_ratio not in (0.0, 1.0):
+        if not 0.0 <= enabled_ratio <= 1.0:
+            raise HTTPException(400, f"enabled_ratio {enabled_ratio} must be between 0.0 and 1.0")
+        if enabled_ratio not in (0.0, 1.0) and not exact:
             raise HTTPException(
                 400,
-                f"enabled_ratio {enabled_ratio} is not supported: a bank here is matched (1.0) or not (0.0)",
+                f"enabled_ratio {enabled_ratio} is not supported: a bank here is matched (1.0) or not (0.0) "
+                "(NCII_HMA_EXACT=1 allows HMA's partial ratios)",
             )
-        return enabled_ratio == 1.0
-    return enabled
+        return enabled_ratio > 0.0, enabled_ratio
+    return enabled, None
 
 
 def by_bank(found: dict[str, list[tuple[int, int]]]) -> dict[str, list[dict[str, object]]]:
