@@ -155,7 +155,7 @@ class BankIndexes:
         return None
 
     def load_in_background(self) -> threading.Thread:
-        """The thread loading the index (started if none is): /status waits for it a while, not forever."""
+        """The thread loading the index (started if none is): /status waits for it, but not forever."""
         with self._loader_lock:
             if self._loader is None or not self._loader.is_alive():
                 self._loader = threading.Thread(target=self._load, name="bank-index-load", daemon=True)
@@ -164,8 +164,7 @@ class BankIndexes:
 
     def _load(self) -> None:
         try:
-            if not self._loaded:
-                self.refresh(wait=True)
+            self.ensure_fresh()
         except Exception:
             log.exception("loading the bank index failed")
 
