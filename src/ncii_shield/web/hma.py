@@ -5,11 +5,14 @@ matching, ``/c`` curation, and ``/status``). Where this server differs, it is on
 
 - every route needs a bearer token with scope ``hma`` (HMA has no authentication of its own), except
   the liveness checks ``/status`` and ``/status/live``, which load balancers call without one and which
-  answer nothing but I-AM-ALIVE; every audited change names the token (``token:<name>``);
+  answer nothing but I-AM-ALIVE (or, from /status, HMA's 503 INDEX-NOT-LOADED / INDEX-STALE); every
+  audited change names the token (``token:<name>``);
 - content is only uploaded. HMA's ``url=`` makes the server fetch a URL the caller chose, which can be
   aimed at the internal network (server-side request forgery), so it is refused with a 400 that says so;
-- a bank is enabled or disabled (``matching_enabled_ratio`` 1.0 or 0.0); partial ratios are refused;
-- banked content is one signal: ``bank_content_id`` is the id of that hash in its bank;
+- a bank is enabled or disabled (``matching_enabled_ratio`` 1.0 or 0.0); partial ratios are refused, and
+  a bank named in ``?banks=`` that is not there is a 404, unless NCII_HMA_EXACT asks for HMA's answers;
+- banked content is one signal: ``bank_content_id`` is the id of that hash in its bank (its note,
+  metadata and disable_until_ts: web/hma_content.py);
 - the match index follows every change at once and incrementally (banks/index.py, shared with scans
   and persisted under the data directory): HMA rebuilds its whole index on a timer, so a hash added to a
   bank is not matched for a minute or more;
@@ -19,8 +22,9 @@ Routes that take uploads are ``async``: they read the body as it arrives (capped
 and store work in one worker-thread call, so a session still lives within one thread (see deps.py).
 Lookups are answered on the event loop when the index can answer at once (BankIndexes.lookup_nowait).
 
-This module holds only the routes: JSON shapes are in hma_models.py, parameter parsing and hashing in
-hma_params.py, the error shape, token check and index access in hma_http.py.
+This module holds the routes of banks, hashing and matching (banked content's are in hma_content.py):
+JSON shapes are in hma_models.py, parameter parsing and hashing in hma_params.py, the error shape, token
+check, readiness and index access in hma_http.py. docs/hma-compatibility.md lists every difference.
 """
 
 from __future__ import annotations
