@@ -147,8 +147,9 @@ def update_content(session: Session, bank: Bank, row: BankSignal, changes: dict[
     if "note" in changes:
         row.note = check_note(changes["note"])
         done["note"] = row.note is not None
-    audit.record(session, "bank.content_updated", bank=bank.name, signal_id=row.id, **done)
-    session.flush()
+    if done:
+        audit.record(session, "bank.content_updated", bank=bank.name, signal_id=row.id, **done)
+        session.flush()
     return row
 
 
