@@ -406,6 +406,14 @@ class Settings:
         parse=_hosts(networks_too=True),
         hint="comma-separated host names or networks, e.g. ads.example.org,203.0.113.0/24",
     )
+    hma_exact: bool = _setting(
+        "NCII_HMA_EXACT",
+        "1: the HMA API answers exactly as HMA where it is stricter by default (partial matching ratios, "
+        "unknown banks in ?banks=)",
+        False,
+        parse=_flag,
+        hint="set {name} to 1 or 0",
+    )
 
     @property
     def blob_dir(self) -> Path:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -418,6 +419,9 @@ class Bank(Base):
     # creation: values never reused, so a bank index knows which banks it still holds exactly.
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     removed_at: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # HMA's matching_enabled_ratio when it is neither 1 nor 0 (only with NCII_HMA_EXACT): /m/lookup
+    # matches the bank on a coin flip below it. NULL: the ratio is 1 or 0, as `enabled` says.
+    matching_ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class BankCounter(Base):
@@ -448,6 +452,14 @@ class BankSignal(Base):
     value: Mapped[bytes] = mapped_column(LargeBinary)
     label: Mapped[str | None] = mapped_column(SealedText("bank_signals.label"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # What HMA keeps per banked content (web/hma_content.py): a moderator's note and the platform's own
+    # metadata (its content id and URI, free JSON) can name or point at a person, so both are sealed; the
+    # time matching is paused until is HMA's disable_until_ts (1 enabled, 0 disabled, else a unix time).
+    note: Mapped[str | None] = mapped_column(SealedText("bank_signals.note"), nullable=True)
+    hma_metadata: Mapped[dict[str, object] | None] = mapped_column(
+        SealedJSON("bank_signals.hma_metadata"), nullable=True
+    )
+    disable_until_ts: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
 
 
 class BankHit(Base):
