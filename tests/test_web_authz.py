@@ -107,6 +107,10 @@ ROUTES = [
     ("POST", "/cases/{case}/takedown/alerts/0/approve", "takedown", True),
     ("POST", "/cases/{case}/takedown/alerts/0/dismiss", "takedown", True),
     ("GET", "/notices/{notice}", "takedown", True),
+    # Unmatched replies (takedown/inbox*.py): the desk's, not a case's; attaching needs the notice's case too.
+    ("GET", "/takedown/inbox", "takedown", False),
+    ("POST", "/takedown/inbox/999999/attach", "takedown", False),  # allowed: 400, no notice given
+    ("POST", "/takedown/inbox/999999/dismiss", "takedown", False),  # allowed: 404, no such message
     ("GET", "/cases/{case}/scans", "case.scan", True),
     ("POST", "/cases/{case}/scans", "case.scan", True),
     ("GET", "/cases/{case}/scans/" + "0" * 32 + "/progress", "case.scan", True),  # allowed: 404, no such job

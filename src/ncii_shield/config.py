@@ -128,6 +128,30 @@ def _zone(raw: str) -> str:
     return name
 
 
+_HOST_NAME = re.compile(r"^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$")
+
+
+def _hosts(networks_too: bool) -> Callable[[str], tuple[str, ...]]:
+    """Host names (``example.org`` or ``*.example.org``; IDNs as their xn-- form) and, if allowed, networks."""
+
+    def parse(raw: str) -> tuple[str, ...]:
+        entries = []
+        for part in raw.replace(",", " ").split():
+            entry = part.strip().lower()
+            if networks_too:
+                try:
+                    entries.append(str(ipaddress.ip_network(entry, strict=False)))
+                    continue
+                except ValueError:
+                    pass
+            if not _HOST_NAME.match(entry):
+                raise ValueError(f"is {raw.strip()!r}; {part!r} is not a host name")
+            entries.append(entry)
+        return tuple(entries)
+
+    return parse
+
+
 def parse_networks(text: str | None) -> tuple[Network, ...]:
     """The networks named in ``text`` (comma- or space-separated); ValueError names a bad one."""
     networks = []
@@ -326,6 +350,34 @@ class Settings:
     smtp_ssl: bool = _setting(
         "NCII_SMTP_SSL", "1 for implicit TLS (port 465)", False, parse=_flag, hint="set {name} to 1 or 0"
     )
+    imap_host: str | None = _setting("NCII_IMAP_HOST", "the IMAP server replies to notices are read from")
+    imap_port: int | None = _setting(
+        "NCII_IMAP_PORT",
+        "its port (default 993 with TLS, 143 with STARTTLS or none)",
+        parse=_port,
+        hint="e.g. 993 or 143",
+    )
+    imap_user: str | None = _setting("NCII_IMAP_USER", "the IMAP login")
+    imap_password: str | None = _setting("NCII_IMAP_PASSWORD", "its password", parse=_secret, secret=True)
+    imap_folder: str = _setting(
+        "NCII_IMAP_FOLDER", "the IMAP folder replies arrive in (default INBOX)", "INBOX"
+    )
+    imap_tls: str = _setting(
+        "NCII_IMAP_TLS",
+        "tls (implicit, port 993; the default), starttls (port 143) or none (only to a loopback server)",
+        "tls",
+        parse=_choice("tls", "starttls", "none"),
+        hint="set {name} to tls, starttls or none",
+    )
+    inbox_maildir: Path | None = _setting(  # noqa: RUF009 (a field; paths are immutable)
+        "NCII_INBOX_MAILDIR", "a Maildir replies to notices are read from (instead of IMAP)", parse=_path
+    )
+    inbox_max_bytes: int = _setting(
+        "NCII_INBOX_MAX_BYTES",
+        "the largest reply read whole (default 5 MiB); bigger ones are kept, by their headers, for a human",
+        5 * 1024**2,
+        parse=_count("a number of bytes"),
+    )
     telegram_api_id: int | None = _setting(
         "NCII_TELEGRAM_API_ID",
         "the monitor account's Telegram API id (my.telegram.org), for `watch-chats`",
@@ -349,6 +401,36 @@ class Settings:
         (),
         parse=_networks,
         hint="comma-separated networks, e.g. 127.0.0.0/8",
+    )
+    crawl_allow: tuple[Network, ...] = _setting(
+        "NCII_CRAWL_ALLOW",
+        "address ranges `crawl` may reach besides the public internet (e.g. 127.0.0.1/32 for a local test"
+        " site); loopback, private, link-local and reserved addresses are refused otherwise",
+        (),
+        parse=_networks,
+        hint="comma-separated networks, e.g. 127.0.0.1/32",
+    )
+    crawl_hosts: tuple[str, ...] = _setting(
+        "NCII_CRAWL_HOSTS",
+        "if set, the only hosts `crawl` fetches from (comma-separated; example.org covers its subdomains)",
+        (),
+        parse=_hosts(networks_too=False),
+        hint="comma-separated host names, e.g. example.org,cdn.example.net",
+    )
+    crawl_deny: tuple[str, ...] = _setting(
+        "NCII_CRAWL_DENY",
+        "hosts and address ranges `crawl` never fetches from (comma-separated; a host covers its subdomains)",
+        (),
+        parse=_hosts(networks_too=True),
+        hint="comma-separated host names or networks, e.g. ads.example.org,203.0.113.0/24",
+    )
+    hma_exact: bool = _setting(
+        "NCII_HMA_EXACT",
+        "1: the HMA API answers exactly as HMA where it is stricter by default (partial matching ratios, "
+        "unknown banks in ?banks=)",
+        False,
+        parse=_flag,
+        hint="set {name} to 1 or 0",
     )
 
     @property

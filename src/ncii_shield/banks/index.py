@@ -118,6 +118,8 @@ class BankIndexes:
         self.rebuilt = 0  # banks read in full from the store (tests and benchmarks read these)
         self.extended = 0  # banks brought up to date by reading only the hashes added
         self.adopted = 0  # banks taken as read whole by the transaction that changed them
+        self._loader: threading.Thread | None = None  # a first load started by load_in_background
+        self._loader_lock = threading.Lock()
 
     @property
     def store(self) -> Store:
@@ -134,6 +136,37 @@ class BankIndexes:
         return self._files
 
     # -------------------------------------------------------------------------------- reading
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def checked_age(self) -> float | None:
+        """Seconds since the index last looked at the store (None before it is loaded)."""
+        return time.monotonic() - self._checked if self._loaded else None
+
+    def readiness(self, stale_after: float) -> str | None:
+        """None if lookups can be answered; else HMA's word: INDEX-NOT-LOADED before the first load,
+        INDEX-STALE when the index has not managed to look at the store for stale_after seconds."""
+        if not self._loaded:
+            return "INDEX-NOT-LOADED"
+        if stale_after > 0 and time.monotonic() - self._checked > stale_after:
+            return "INDEX-STALE"
+        return None
+
+    def load_in_background(self) -> threading.Thread:
+        """The thread loading the index (started if none is): /status waits for it, but not forever."""
+        with self._loader_lock:
+            if self._loader is None or not self._loader.is_alive():
+                self._loader = threading.Thread(target=self._load, name="bank-index-load", daemon=True)
+                self._loader.start()
+            return self._loader
+
+    def _load(self) -> None:
+        try:
+            self.ensure_fresh()
+        except Exception:
+            log.exception("loading the bank index failed")
 
     def ensure_fresh(self) -> None:
         """Load on first use (callers wait); later, look for outside changes at most every check_every

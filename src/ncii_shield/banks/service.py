@@ -86,6 +86,14 @@ def all_banks(session: Session) -> list[Bank]:
     return list(session.scalars(select(Bank).order_by(Bank.name)))
 
 
+def partial_ratios(session: Session, names: list[str]) -> dict[str, float]:
+    """The banks among `names` matched on a coin flip, with their ratio (HMA's /m/lookup)."""
+    query = select(Bank.name, Bank.matching_ratio).where(
+        Bank.name.in_(names), Bank.matching_ratio.is_not(None)
+    )
+    return {str(n): float(r) for n, r in session.execute(query)}
+
+
 def bank_content(session: Session, bank: Bank, content_id: int) -> BankSignal:
     """One banked signal of this bank, or NotFound (a signal of another bank is not found either)."""
     row = session.get(BankSignal, content_id)
@@ -184,26 +192,49 @@ def parse_signal(signal_type: str, text: str) -> tuple[str, bytes]:
     return kind, bytes.fromhex(value)
 
 
-def create_bank(session: Session, name: str, *, enabled: bool = True) -> Bank:
-    """A new, empty bank. Conflict if the name is taken, NciiError if it is not a valid bank name."""
+def create_bank(session: Session, name: str, *, enabled: bool = True, ratio: float | None = None) -> Bank:
+    """A new, empty bank. Conflict if the name is taken, NciiError if it is not a valid bank name.
+    `ratio` is HMA's partial matching ratio (0 < ratio < 1), which makes the bank enabled."""
     if find_bank(session, name) is not None:
         raise Conflict(f"bank {name!r} already exists")
+    enabled = enabled if ratio is None else ratio > 0
     bank = get_bank(session, name, create=True, enabled=enabled)
-    audit.record(session, "bank.created", bank=name, enabled=enabled)
+    bank.matching_ratio = _partial(ratio)
+    audit.record(session, "bank.created", bank=name, enabled=enabled, **_ratio_detail(bank))
     session.flush()
     return bank
 
 
+def _partial(ratio: float | None) -> float | None:
+    return ratio if ratio is not None and 0.0 < ratio < 1.0 else None
+
+
+def _ratio_detail(bank: Bank) -> dict[str, object]:
+    return {} if bank.matching_ratio is None else {"matching_ratio": bank.matching_ratio}
+
+
 def update_bank(
-    session: Session, bank: Bank, *, name: str | None = None, enabled: bool | None = None
+    session: Session,
+    bank: Bank,
+    *,
+    name: str | None = None,
+    enabled: bool | None = None,
+    ratio: float | None = None,
 ) -> Bank:
-    """Rename and/or enable or disable a bank (a disabled bank is kept but not matched)."""
+    """Rename and/or enable or disable a bank (a disabled bank is kept but not matched), or give it
+    HMA's matching ratio (0 disables, 1 enables, between: matched on a coin flip, web/hma_content.py)."""
     done: dict[str, object] = {}
     if name is not None and name != bank.name:
         if find_bank(session, name) is not None:
             raise Conflict(f"bank {name!r} already exists")
         _check_name(name)
         done["renamed_from"], bank.name = bank.name, name
+    if ratio is not None:
+        enabled = ratio > 0
+        if _partial(ratio) != bank.matching_ratio:
+            done["matching_ratio"] = bank.matching_ratio = _partial(ratio)
+    elif enabled is not None and bank.matching_ratio is not None:
+        done["matching_ratio"] = bank.matching_ratio = None
     if enabled is not None and enabled != bank.enabled:
         done["enabled"] = bank.enabled = enabled
     if done:

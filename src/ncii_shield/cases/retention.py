@@ -41,6 +41,7 @@ from ncii_shield.store.models import (
     SourceChat,
     TakedownEvent,
 )
+from ncii_shield.takedown.inbox_record import forget_replies
 
 
 def close_case(session: Session, case_id: int) -> None:
@@ -78,6 +79,7 @@ def purge_case(store: Store, session: Session, case_id: int) -> PurgeResult:
     # Review decisions and takedown records name the case's items: they go with the case.
     notices = select(Notice.id).where(Notice.case_id == case_id)
     session.execute(delete(TakedownEvent).where(TakedownEvent.notice_id.in_(notices)))
+    forget_replies(session, notices)  # replies read for its notices (takedown/inbox_record.py)
     session.execute(delete(Alert).where(Alert.case_id == case_id))
     session.execute(delete(NoticeItem).where(NoticeItem.notice_id.in_(notices)))
     session.execute(delete(Notice).where(Notice.case_id == case_id))

@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 
 from ncii_shield.cli import audit, banks, cases, coercion, evidence, keys, review, scan, takedown, text, users
+from ncii_shield.cli import crawl as crawl_cli
 from ncii_shield.cli import watch as watch_chats
 from ncii_shield.cli.common import state
 from ncii_shield.cli.output import fail
@@ -32,6 +33,7 @@ COMMANDS = {
     "enrol": cases.enrol,
     "watch": text.watch,
     "scan": scan.scan,
+    "crawl": crawl_cli.crawl,
     "match": scan.match,
     "hits": review.hits,
     "rooms": text.rooms,

@@ -21,13 +21,14 @@ from ncii_shield.sources.html_layout import page_number
 from ncii_shield.sources.telegram import EXPORT_FILE_NAME, TelegramExport
 from ncii_shield.sources.telegram_html import TelegramHtmlExport
 from ncii_shield.sources.tree import DirTree, Tree, ZipLimits, ZipTree, is_zip
+from ncii_shield.sources.warc import WarcSource, is_warc
 
 _HTML_MARKERS = ("messages.html", "export_results.html", "lists/chats.html")
 # Magic numbers of the media a scan can read, for files whose name says nothing.
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF", b"BM", b"II*\x00", b"MM\x00*", b"\x1aE\xdf\xa3")
 _REFUSED = (
     "point at the folder Telegram Desktop wrote (ChatExport_…), its zip, "
-    "or a folder of collected images and videos"
+    "or a folder of collected images and videos (or a WARC file of web captures)"
 )
 
 
@@ -174,7 +175,15 @@ def open_all(
     if not path.is_dir():
         raise SourceError(f"{path} not found", hint=_REFUSED)
     tree = DirTree(path)
-    found, notes = detect(tree)
+    warcs = _warcs_in(path)
+    try:
+        found, notes = detect(tree)
+    except SourceError:
+        if not warcs:
+            raise
+        return Opened([WarcSource(w) for w in warcs], [f"{len(warcs)} WARC files: each is scanned"]), None
+    if warcs:
+        notes.append(f"{len(warcs)} WARC files beside the export were not scanned; scan them on their own")
     if found == [Found("media", "")]:
         return Opened([FolderSource(path)], notes), None  # keeps the crawl's URL index, if any
     return Opened([_open(tree, f, assumed_timezone) for f in found], notes), None
@@ -192,8 +201,22 @@ def _open(tree: Tree, found: Found, assumed_timezone: tzinfo | None) -> Source:
     return FolderSource(tree=inner)
 
 
+def _warcs_in(folder: Path) -> list[Path]:
+    """The WARC files directly in a folder (a crawl's output folder), by name, sorted."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(WARC_NAMES))
+    except OSError:
+        return []
+
+
+WARC_NAMES = (".warc", ".warc.gz", ".warc.gzip")
+
+
 def _single_file(path: Path, assumed_timezone: tzinfo | None) -> Source:
-    """result.json or messages.html stand for their export; any other file must be an image or video."""
+    """result.json or messages.html stand for their export; a WARC for its captures; any other file must
+    be an image or video."""
+    if is_warc(path):
+        return WarcSource(path)
     if path.name == EXPORT_FILE_NAME or (
         path.suffix.lower() == ".json" and _looks_like_export(DirTree(path.parent), path.name)
     ):

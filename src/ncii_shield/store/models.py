@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -418,6 +419,9 @@ class Bank(Base):
     # creation: values never reused, so a bank index knows which banks it still holds exactly.
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     removed_at: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # HMA's matching_enabled_ratio when it is neither 1 nor 0 (only with NCII_HMA_EXACT): /m/lookup
+    # matches the bank on a coin flip below it. NULL: the ratio is 1 or 0, as `enabled` says.
+    matching_ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class BankCounter(Base):
@@ -448,6 +452,14 @@ class BankSignal(Base):
     value: Mapped[bytes] = mapped_column(LargeBinary)
     label: Mapped[str | None] = mapped_column(SealedText("bank_signals.label"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # What HMA keeps per banked content (web/hma_content.py): a moderator's note and the platform's own
+    # metadata (its content id and URI, free JSON) can name or point at a person, so both are sealed; the
+    # time matching is paused until is HMA's disable_until_ts (1 enabled, 0 disabled, else a unix time).
+    note: Mapped[str | None] = mapped_column(SealedText("bank_signals.note"), nullable=True)
+    hma_metadata: Mapped[dict[str, object] | None] = mapped_column(
+        SealedJSON("bank_signals.hma_metadata"), nullable=True
+    )
+    disable_until_ts: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
 
 
 class BankHit(Base):
@@ -636,6 +648,38 @@ class Alert(Base):
     reason: Mapped[str | None] = mapped_column(SealedText("alerts.reason"), nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class InboxMessage(Base):
+    """One inbound e-mail read by `takedown inbox` (takedown/inbox.py): remembered so it is processed once,
+    matched to its notice by reference (or kept as unmatched for a human), with what it was taken to say."""
+
+    __tablename__ = "inbox_messages"
+    __table_args__ = (Index("ix_inbox_message_id", "message_id"), Index("ix_inbox_status", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(400), unique=True)  # imap:host/user/folder/validity/uid
+    message_id: Mapped[str | None] = mapped_column(String(300), nullable=True)  # the reply's own Message-ID
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # when it was read
+    sent_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # its Date header
+    from_addr: Mapped[str] = mapped_column(SealedText("inbox_messages.from_addr"))
+    subject: Mapped[str] = mapped_column(SealedText("inbox_messages.subject"))
+    snippet: Mapped[str] = mapped_column(SealedText("inbox_messages.snippet"))  # the start of its text
+    status: Mapped[str] = mapped_column(String(20))  # matched | unmatched | attached | dismissed
+    kind: Mapped[str] = mapped_column(
+        String(20)
+    )  # acknowledged | removal_claimed | declined | bounce | reply
+    reason: Mapped[str | None] = mapped_column(String(40), nullable=True)  # why unmatched
+    matched_by: Mapped[str | None] = mapped_column(String(20), nullable=True)  # message_id | token | dsn
+    ticket: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    notice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notices.id", ondelete="SET NULL"), nullable=True
+    )
+    suggested_notice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notices.id", ondelete="SET NULL"), nullable=True
+    )  # an HTML-only or too-large reply whose headers name a notice: one click for a human to attach
 
 
 class User(Base):

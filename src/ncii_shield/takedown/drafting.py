@@ -31,6 +31,7 @@ from ncii_shield.store import audit
 from ncii_shield.store.files import atomic_write
 from ncii_shield.store.models import Case, Hit, Item, Media, Notice, NoticeItem, Reference, Scan, Source
 from ncii_shield.takedown.events import record_event
+from ncii_shield.takedown.inbox import with_reference
 from ncii_shield.takedown.notices import Content, NoticeRequest, render_notice
 from ncii_shield.takedown.notices import NoticeItem as NoticeLine
 from ncii_shield.takedown.registry import Matter, Registry, load_registry, platform_for_url
@@ -288,6 +289,7 @@ def _create(
         )
         session.add(notice)
         session.flush()
+        notice.subject = with_reference(notice.subject, notice.id)  # what replies are matched by (inbox.py)
         for row, url in rows:
             session.add(
                 NoticeItem(

@@ -9,7 +9,9 @@ leaves a notice whose lease runs out and whose next worker re-sends it under the
 the platform receives is one message, delivered once or (if the kill fell after the server's 250) twice
 with the same ID, by which the receiving side can tell it is one message. A send the server refuses or drops stays
 due and is retried with back-off (the send itself: takedown/outbox.py). Every step is a takedown event and
-an audit-chain entry.
+an audit-chain entry. When an inbox is configured (NCII_INBOX_MAILDIR or NCII_IMAP_*), each pass first reads
+the platforms' new replies (takedown/inbox_sources.py), so a claim of removal is rechecked in
+the same pass.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ class PassReport:
     escalated: list[int] = field(default_factory=list)
     busy: list[int] = field(default_factory=list)  # leased by another worker
     renoticed: list[int] = field(default_factory=list)  # re-upload notices drafted (takedown/reupload.py)
+    replies: list[int] = field(default_factory=list)  # notices a reply was read for (takedown/inbox.py)
+    unmatched_replies: list[int] = field(default_factory=list)  # inbound messages kept for a human
     errors: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
@@ -123,6 +127,7 @@ class Worker:
     def run_once(self, case_id: int | None = None) -> PassReport:
         """One pass over every notice with work due now (by the database's clock)."""
         report = PassReport()
+        self._poll_inbox(report)  # first: a bounce re-queues, a removal claim brings a recheck forward
         self._renotice(case_id, report)
         with self.store.session() as session:
             due = self._due(session, case_id)
@@ -174,6 +179,21 @@ class Worker:
         if case_id is not None:
             query = query.where(Notice.case_id == case_id)
         return list(session.scalars(query.order_by(Notice.id)))
+
+    def _poll_inbox(self, report: PassReport) -> None:
+        """Read new replies (NCII_INBOX_MAILDIR or NCII_IMAP_*) when configured; a failure is reported."""
+        from ncii_shield.takedown.inbox_sources import configured, read_inbox
+
+        if not configured(self.settings):
+            return
+        try:
+            read = read_inbox(self.store, self.settings)
+        except NciiError as exc:
+            report.errors.append(f"inbox: {exc}")
+            return
+        report.replies += read.notices
+        report.unmatched_replies += read.unmatched
+        report.errors += [f"inbox: {line}" for line in read.errors]
 
     # ------------------------------------------------------------------------------------ the lease
 

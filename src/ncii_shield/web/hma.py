@@ -5,11 +5,14 @@ matching, ``/c`` curation, and ``/status``). Where this server differs, it is on
 
 - every route needs a bearer token with scope ``hma`` (HMA has no authentication of its own), except
   the liveness checks ``/status`` and ``/status/live``, which load balancers call without one and which
-  answer nothing but I-AM-ALIVE; every audited change names the token (``token:<name>``);
+  answer nothing but I-AM-ALIVE (or, from /status, HMA's 503 INDEX-NOT-LOADED / INDEX-STALE); every
+  audited change names the token (``token:<name>``);
 - content is only uploaded. HMA's ``url=`` makes the server fetch a URL the caller chose, which can be
   aimed at the internal network (server-side request forgery), so it is refused with a 400 that says so;
-- a bank is enabled or disabled (``matching_enabled_ratio`` 1.0 or 0.0); partial ratios are refused;
-- banked content is one signal: ``bank_content_id`` is the id of that hash in its bank;
+- a bank is enabled or disabled (``matching_enabled_ratio`` 1.0 or 0.0); partial ratios are refused, and
+  a bank named in ``?banks=`` that is not there is a 404, unless NCII_HMA_EXACT asks for HMA's answers;
+- banked content is one signal: ``bank_content_id`` is the id of that hash in its bank (its note,
+  metadata and disable_until_ts: web/hma_content.py);
 - the match index follows every change at once and incrementally (banks/index.py, shared with scans
   and persisted under the data directory): HMA rebuilds its whole index on a timer, so a hash added to a
   bank is not matched for a minute or more;
@@ -19,12 +22,14 @@ Routes that take uploads are ``async``: they read the body as it arrives (capped
 and store work in one worker-thread call, so a session still lives within one thread (see deps.py).
 Lookups are answered on the event loop when the index can answer at once (BankIndexes.lookup_nowait).
 
-This module holds only the routes: JSON shapes are in hma_models.py, parameter parsing and hashing in
-hma_params.py, the error shape, token check and index access in hma_http.py.
+This module holds the routes of banks, hashing and matching (banked content's are in hma_content.py):
+JSON shapes are in hma_models.py, parameter parsing and hashing in hma_params.py, the error shape, token
+check, readiness and index access in hma_http.py. docs/hma-compatibility.md lists every difference.
 """
 
 from __future__ import annotations
 
+import random
 from typing import Annotated, Any
 
 from fastapi import Body, Query, Request, Response
@@ -33,29 +38,35 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException
 
 from ncii_shield.banks.service import (
-    add_signal,
     all_banks,
-    bank_content,
     create_bank,
     delete_bank,
+    find_bank,
     parse_signal,
-    remove_signal,
     update_bank,
 )
 from ncii_shield.errors import Conflict, NciiError
 from ncii_shield.signals.registry import by_exchange_type
 from ncii_shield.web.api import attribute
-from ncii_shield.web.auth import Principal
 from ncii_shield.web.deps import get_store
+from ncii_shield.web.hma_content import drop_paused  # and its routes join the router
+from ncii_shield.web.hma_http import (
+    LOAD_WAIT,
+    STALE_AFTER,
+    Hma,
+    bank_indexes,
+    liveness,
+    readiness,
+    readiness_headers,
+    router,
+    search,
+    search_async,
+)
 from ncii_shield.web.hma_http import TOKEN_TTL as TOKEN_TTL  # tests and clients read it here
-from ncii_shield.web.hma_http import Hma, bank_indexes, liveness, router, search, search_async
 from ncii_shield.web.hma_models import (
     BankConfigOut,
-    BankContentOut,
     BankCreateIn,
     BankUpdateIn,
-    ContentAddedOut,
-    DeletedOut,
     HmaError,
     IndexStatusOut,
     MatchWithDistance,
@@ -68,6 +79,7 @@ from ncii_shield.web.hma_params import (
     bank_named,
     bank_names,
     by_bank,
+    check_bank_name,
     config,
     enabled_param,
     flag,
@@ -83,11 +95,20 @@ from ncii_shield.web.hma_params import (
 @liveness.get(
     "/status",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {"example": "I-AM-ALIVE"}}}},
-    summary="Readiness, without a token: I-AM-ALIVE once the match index is loaded",
+    responses={
+        200: {"content": {"text/plain": {"example": "I-AM-ALIVE"}}},
+        503: {"content": {"text/plain": {"example": "INDEX-NOT-LOADED"}}},
+    },
+    summary="Readiness, without a token: I-AM-ALIVE, or 503 INDEX-NOT-LOADED / INDEX-STALE",
+    description="As HMA's matcher: 503 INDEX-NOT-LOADED while the match index is still loading (a small "
+    f"index loads within this call, up to {LOAD_WAIT:g} s), 503 INDEX-STALE when it has not been able to "
+    f"look at the store for {STALE_AFTER:g} s (so it may miss banks changed elsewhere). A load balancer "
+    "sends lookups elsewhere on a 503.",
 )
 def status(request: Request) -> PlainTextResponse:
-    bank_indexes(request).ensure_fresh()  # looks at the store at most every check_every seconds
+    word = readiness(bank_indexes(request))
+    if word is not None:
+        return PlainTextResponse(word, status_code=503)
     return PlainTextResponse("I-AM-ALIVE")
 
 
@@ -131,6 +152,12 @@ async def hash_upload(
 # ------------------------------------------------------------------------------------------ /m matching
 
 
+def coinflip(bypass: bool, seed: str | None) -> float:
+    """HMA's coin flip for a lookup: banks whose matching ratio is below it are skipped (0 with
+    bypass_coinflip; the same seed, the same flip). Only partial ratios (NCII_HMA_EXACT) feel it."""
+    return 0.0 if bypass else random.Random(seed).random()
+
+
 @router.get(
     "/m/raw_lookup",
     response_model=RawLookupOut,
@@ -164,7 +191,7 @@ async def lookup_signal(
     banks: Annotated[str | None, Query(description="comma-separated bank names")] = None,
     bypass_coinflip: Annotated[str | None, Query(description="true: disabled banks too")] = None,
     url: Annotated[str | None, Query(description="refused: upload with POST instead")] = None,
-    seed: Annotated[str | None, Query(description="accepted; unused, ratios are 0 or 1")] = None,
+    seed: Annotated[str | None, Query(description="the coin flip's seed (for partial ratios)")] = None,
 ) -> Any:
     if url:
         raise HTTPException(400, URL_REFUSED)
@@ -172,7 +199,10 @@ async def lookup_signal(
         raise HTTPException(400, "both signal and signal_type are required (url is not accepted here)")
     kind, value = signal_param(signal_type, signal)
     bypass = flag(bypass_coinflip, "bypass_coinflip")
-    return by_bank(await search_async(request, kind, value, bank_names(banks), enabled_only=not bypass))
+    found = await search_async(request, kind, value, bank_names(banks), enabled_only=not bypass)
+    if found:  # paused content and coin flips, as in HMA (one read, only on a match)
+        found = await run_in_threadpool(drop_paused, get_store(request), found, coinflip(bypass, seed))
+    return by_bank(found)
 
 
 @router.post(
@@ -186,7 +216,7 @@ async def lookup_upload(
     banks: Annotated[str | None, Query(description="comma-separated bank names")] = None,
     bypass_coinflip: Annotated[str | None, Query(description="true: disabled banks too")] = None,
     types: Annotated[str | None, Query(description="e.g. pdq,sha256 (default pdq)")] = None,
-    seed: Annotated[str | None, Query(description="accepted; unused")] = None,
+    seed: Annotated[str | None, Query(description="the coin flip's seed (for partial ratios)")] = None,
 ) -> Any:
     wanted = types_param(types)
     bypass = flag(bypass_coinflip, "bypass_coinflip")
@@ -194,9 +224,14 @@ async def lookup_upload(
 
     def work() -> dict[str, Any]:
         hashes, _ = hash_content(data, wanted, need_quality=True)
-        indexes, names = bank_indexes(request), bank_names(banks)
+        indexes, names, store = bank_indexes(request), bank_names(banks), get_store(request)
+        exact, flip = store.settings.hma_exact, coinflip(bypass, seed)
         return {
-            kind: by_bank(search(indexes, *parse_signal(kind, value), names, not bypass))
+            kind: by_bank(
+                drop_paused(
+                    store, search(indexes, *parse_signal(kind, value), names, not bypass, exact), flip
+                )
+            )
             for kind, value in hashes.items()
         }
 
@@ -207,16 +242,19 @@ async def lookup_upload(
     "/m/index/status",
     response_model=dict[str, IndexStatusOut],
     summary="The match index per signal type: present, built_to, size",
+    description="As HMA, and with headers a load balancer can act on: X-Index-Status (READY, "
+    "INDEX-NOT-LOADED or INDEX-STALE, as /status answers) and X-Index-Checked-Age (seconds since the "
+    "index last looked at the store; -1 before it is loaded).",
 )
 def index_status(request: Request, signal_type: str | None = None) -> Any:
     indexes = bank_indexes(request)
-    indexes.ensure_fresh()
+    word = readiness(indexes)
     found = indexes.status()
     if signal_type is not None:
         if signal_type not in found:
             raise HTTPException(400, f"No such signal type '{signal_type}'")
-        return {signal_type: found[signal_type]}
-    return found
+        found = {signal_type: found[signal_type]}
+    return JSONResponse(found, headers=readiness_headers(indexes, word))
 
 
 @router.post(
@@ -260,10 +298,12 @@ def banks_index(request: Request) -> Any:
     summary="Create a bank",
 )
 def bank_create(body: BankCreateIn, request: Request, who: Hma) -> Any:
-    enabled = enabled_param(body.enabled_ratio, body.enabled)
-    with get_store(request).session() as s:
+    store = get_store(request)
+    enabled, ratio = enabled_param(body.enabled_ratio, body.enabled, store.settings.hma_exact)
+    check_bank_name(body.name)
+    with store.session() as s:
         try:
-            bank = create_bank(s, body.name, enabled=True if enabled is None else enabled)
+            bank = create_bank(s, body.name, enabled=True if enabled is None else enabled, ratio=ratio)
         except Conflict:
             raise HTTPException(403, "Bank already exists") from None  # HMA's status and words
         attribute(s, who, "hma.bank_create", bank=bank.name)
@@ -288,11 +328,14 @@ def bank_show(bank_name: str, request: Request) -> Any:
     summary="Rename, enable or disable a bank",
 )
 def bank_update(bank_name: str, body: BankUpdateIn, request: Request, who: Hma) -> Any:
-    enabled = enabled_param(body.enabled_ratio, body.enabled)
-    with get_store(request).session() as s:
+    store = get_store(request)
+    enabled, ratio = enabled_param(body.enabled_ratio, body.enabled, store.settings.hma_exact)
+    if body.name is not None and body.name != bank_name:
+        check_bank_name(body.name)
+    with store.session() as s:
         bank = bank_named(s, bank_name)
         try:
-            update_bank(s, bank, name=body.name, enabled=enabled)
+            update_bank(s, bank, name=body.name, enabled=enabled, ratio=ratio)
         except Conflict:
             raise HTTPException(403, "Bank name already exists") from None  # HMA's status and words
         attribute(s, who, "hma.bank_update", bank=bank.name)
@@ -303,107 +346,12 @@ def bank_update(bank_name: str, body: BankUpdateIn, request: Request, who: Hma) 
     "/c/bank/{bank_name}",
     response_model=MessageOut,
     responses={404: {"model": HmaError}},
-    summary="Delete a bank, its hashes and the hits they made",
+    summary="Delete a bank, its hashes and the hits they made (a bank not there: Done too, as HMA)",
 )
 def bank_delete(bank_name: str, request: Request, who: Hma) -> Any:
     with get_store(request).session() as s:
-        bank = bank_named(s, bank_name)
-        attribute(s, who, "hma.bank_delete", bank=bank_name)
-        delete_bank(s, bank)
+        bank = find_bank(s, bank_name)
+        if bank is not None:  # deleting is idempotent in HMA: a retried delete is not an error
+            attribute(s, who, "hma.bank_delete", bank=bank_name)
+            delete_bank(s, bank)
     return {"message": "Done"}
-
-
-def _add(
-    request: Request, who: Principal, bank_name: str, hashes: dict[str, str], via: str
-) -> dict[str, Any]:
-    """Bank each signal; the response's id is the first one's (the PDQ, for an upload). The bank index
-    takes them in place as the transaction commits (banks/changes.py), so they match on return."""
-    if not hashes:
-        raise HTTPException(400, "No signals given")
-    parsed = [parse_signal(kind, value) for kind, value in hashes.items()]
-    with get_store(request).session() as s:
-        bank = bank_named(s, bank_name)
-        rows = [(add_signal(s, bank, kind, value)[0].id, kind, value) for kind, value in parsed]
-        attribute(s, who, via, bank=bank.name, signal_ids=[r[0] for r in rows])
-    return {"id": rows[0][0], "signals": {kind: value.hex() for _, kind, value in rows}}
-
-
-@router.post(
-    "/c/bank/{bank_name}/content",
-    response_model=ContentAddedOut,
-    responses={404: {"model": HmaError}},
-    openapi_extra={"x-max-body-bytes": UPLOAD_MAX_BYTES},
-    summary="Hash an uploaded photo and add it to the bank (matchable as soon as this returns)",
-)
-async def bank_add_content(
-    bank_name: str,
-    request: Request,
-    who: Hma,
-    types: Annotated[str | None, Query(description="e.g. pdq,sha256 (default pdq)")] = None,
-) -> Any:
-    wanted = types_param(types)
-
-    def exists() -> None:
-        with get_store(request).session() as s:
-            bank_named(s, bank_name)
-
-    await run_in_threadpool(exists)  # before reading a large upload for a bank that is not there
-    data = await read_upload(request)
-
-    def work() -> dict[str, Any]:
-        hashes, _ = hash_content(data, wanted, need_quality=True)
-        return _add(request, who, bank_name, hashes, "hma.bank_add_content")
-
-    return await run_in_threadpool(work)
-
-
-@router.post(
-    "/c/bank/{bank_name}/signal",
-    response_model=ContentAddedOut,
-    responses={404: {"model": HmaError}},
-    summary="Add signals to the bank directly: {signal_type: hash}",
-)
-def bank_add_signal(
-    bank_name: str,
-    body: Annotated[dict[str, str], Body(examples=[{"pdq": "f8f8…"}])],
-    request: Request,
-    who: Hma,
-) -> Any:
-    return _add(request, who, bank_name, body, "hma.bank_add_signal")
-
-
-@router.get(
-    "/c/bank/{bank_name}/content/{content_id}",
-    response_model=BankContentOut,
-    response_model_exclude_unset=True,
-    responses={404: {"model": HmaError}},
-    summary="One banked content (one signal)",
-)
-def bank_get_content(
-    bank_name: str,
-    content_id: int,
-    request: Request,
-    include_signals: str | None = None,
-) -> Any:
-    with get_store(request).session() as s:
-        bank = bank_named(s, bank_name)
-        row = bank_content(s, bank, content_id)
-        out: dict[str, Any] = dict(id=row.id, disable_until_ts=1, original_media_uri=None, bank=config(bank))
-        if flag(include_signals, "include_signals"):  # as HMA: "signals" only when asked for
-            out["signals"] = {row.signal_type: row.value.hex()}
-        return BankContentOut(**out)
-
-
-@router.delete(
-    "/c/bank/{bank_name}/content/{content_id}",
-    response_model=DeletedOut,
-    responses={404: {"model": HmaError}},
-    summary="Remove one banked content (it stops matching at once)",
-)
-def bank_delete_content(bank_name: str, content_id: int, request: Request, who: Hma) -> Any:
-    with get_store(request).session() as s:
-        bank = bank_named(s, bank_name)
-        count = remove_signal(s, bank, content_id)
-        if count:
-            attribute(s, who, "hma.bank_delete_content", bank=bank.name, signal_id=content_id)
-    return {"deleted": count}

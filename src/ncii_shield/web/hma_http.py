@@ -7,6 +7,7 @@ HMA sends them, error kinds to statuses through ncii_shield.errors) and who may 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -26,7 +27,11 @@ from ncii_shield.web.auth import Principal
 from ncii_shield.web.deps import bearer, get_store, token_principal
 from ncii_shield.web.hma_models import HmaError
 
+log = logging.getLogger(__name__)
+
 SAVE_EVERY = 10.0  # seconds: banks changed through the API are written to disk at most this often
+LOAD_WAIT = 5.0  # seconds /status waits for a first load before answering INDEX-NOT-LOADED
+STALE_AFTER = 30.0  # seconds without a successful look at the store before /status says INDEX-STALE
 
 
 def bank_indexes(request: Request) -> BankIndexes:
@@ -36,6 +41,27 @@ def bank_indexes(request: Request) -> BankIndexes:
     if found is None:
         found = request.app.state.hma_indexes = bank_index(get_store(request), save_every=SAVE_EVERY)
     return found
+
+
+def readiness(indexes: BankIndexes) -> str | None:
+    """None when the index can answer lookups, else HMA's word for why not (INDEX-NOT-LOADED,
+    INDEX-STALE). Starts the first load if needed and waits LOAD_WAIT for it; later, looks at the store
+    (no one waits for it while another request is looking). Called from a worker thread."""
+    if not indexes.loaded:
+        indexes.load_in_background().join(LOAD_WAIT)
+    else:
+        try:
+            indexes.ensure_fresh()
+            if indexes.readiness(STALE_AFTER) is not None:  # a last try before saying so
+                indexes.refresh(wait=False)
+        except Exception:  # e.g. the database is unreachable: the index ages into INDEX-STALE
+            log.warning("the bank index cannot look at the store", exc_info=True)
+    return indexes.readiness(STALE_AFTER)
+
+
+def readiness_headers(indexes: BankIndexes, word: str | None) -> dict[str, str]:
+    age = indexes.checked_age()
+    return {"X-Index-Status": word or "READY", "X-Index-Checked-Age": "-1" if age is None else f"{age:.1f}"}
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -111,12 +137,26 @@ router = APIRouter(
 liveness = APIRouter(tags=["hma"])
 
 
+def _within(
+    found: dict[str, list[tuple[int, int]]], names: set[str] | None
+) -> dict[str, list[tuple[int, int]]]:
+    return found if names is None else {bank: hits for bank, hits in found.items() if bank in names}
+
+
 def search(
-    indexes: BankIndexes, kind: str, value: bytes, names: set[str] | None, enabled_only: bool
+    indexes: BankIndexes,
+    kind: str,
+    value: bytes,
+    names: set[str] | None,
+    enabled_only: bool,
+    exact: bool = False,
 ) -> dict[str, list[tuple[int, int]]]:
     """A lookup from a worker thread (it may wait for the index and read the store). An unknown bank
-    is a 404 (UnknownBank is NotFound), not an empty answer: a typo in ?banks= must not read as "no match"."""
+    is a 404 (UnknownBank is NotFound), not an empty answer: a typo in ?banks= must not read as "no
+    match". With NCII_HMA_EXACT (`exact`) it is ignored, as HMA does."""
     indexes.ensure_fresh()
+    if exact:
+        return _within(indexes.lookup(kind, value, enabled_only=enabled_only), names)
     try:
         return indexes.lookup(kind, value, banks=names, enabled_only=enabled_only)
     except UnknownBank:
@@ -129,10 +169,11 @@ async def search_async(
 ) -> dict[str, list[tuple[int, int]]]:
     """The lookup on the event loop when it can be answered at once, else from a worker thread."""
     indexes = bank_indexes(request)
+    exact = get_store(request).settings.hma_exact
     try:
-        found = indexes.lookup_nowait(kind, value, banks=names, enabled_only=enabled_only)
+        found = indexes.lookup_nowait(kind, value, banks=None if exact else names, enabled_only=enabled_only)
     except UnknownBank:
         found = None
     if found is None:
-        found = await run_in_threadpool(search, indexes, kind, value, names, enabled_only)
-    return found
+        found = await run_in_threadpool(search, indexes, kind, value, names, enabled_only, exact)
+    return _within(found, names) if exact else found

@@ -5,7 +5,7 @@ Kept apart from the routes so a client, a test or the OpenAPI description can re
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class HmaError(BaseModel):
@@ -50,12 +50,33 @@ class ContentAddedOut(BaseModel):
     signals: dict[str, str]
 
 
+class ContentMetadata(BaseModel):
+    """HMA's banked content metadata (only these keys; any other is a 400)."""
+
+    content_id: str | None = Field(None, description="the platform's own id for the content")
+    content_uri: str | None = Field(None, description="where the platform keeps it (never fetched here)")
+    json_: dict[str, object] | None = Field(None, alias="json", description="anything else, as JSON")
+    collab: dict[str, list[str]] | None = Field(None, description="exchange name -> fetch keys")
+
+
 class BankContentOut(BaseModel):
     id: int
-    disable_until_ts: int = Field(description="1: enabled (per-content disabling is not supported)")
+    disable_until_ts: int = Field(description="1 enabled, 0 disabled, else a unix time until which it is")
     original_media_uri: str | None = None
     bank: BankConfigOut
-    signals: dict[str, str] | None = None
+    signals: dict[str, str] | None = Field(None, description="with include_signals=true or signal_type=")
+    metadata: ContentMetadata | None = Field(None, description="when there is some (include_metadata=false)")
+    note: str | None = Field(None, description="when there is one (at most 255 characters)")
+
+
+class BankContentUpdateIn(BaseModel):
+    """HMA reads disable_until_ts (and note) and ignores other keys; here another key is a 400, so a
+    misspelt field is not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    disable_until_ts: int | str | None = Field(None, description="1, 0, or a unix time <= 5 years ahead")
+    note: str | None = Field(None, description="at most 255 characters; null or empty clears it")
 
 
 class MessageOut(BaseModel):

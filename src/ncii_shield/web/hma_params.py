@@ -8,6 +8,8 @@ with a 400 that says what was wrong, so web/hma.py holds only the routes.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 
 from fastapi import Request
 from sqlalchemy.orm import Session
@@ -93,14 +95,22 @@ def hash_content(
 
 
 async def read_upload(request: Request) -> bytes:
+    """The one uploaded file (see read_upload_fields)."""
+    return (await read_upload_fields(request))[0]
+
+
+async def read_upload_fields(request: Request) -> tuple[bytes, dict[str, str]]:
     """The one uploaded file: a multipart field named after its content type (HMA's 'photo'), or the
-    raw body. The size is capped as it arrives (HMARoute / BodyLimitRoute)."""
+    raw body; and the form's text fields (e.g. metadata and note), or the query's for a raw body. The
+    size is capped as it arrives (HMARoute / BodyLimitRoute)."""
     if request.query_params.get("url"):
         raise HTTPException(400, URL_REFUSED)
+    fields: dict[str, str] = {}
     if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         form = await request.form(max_files=2, max_fields=20)
         try:
             files = [(name, value) for name, value in form.multi_items() if isinstance(value, UploadFile)]
+            fields = {name: value for name, value in form.multi_items() if isinstance(value, str)}
             if not files:
                 raise HTTPException(400, "Missing multipart/form-data file upload")
             if len(files) > 1:
@@ -114,10 +124,42 @@ async def read_upload(request: Request) -> bytes:
         finally:
             await form.close()
     else:
+        if request.headers.get("content-type", "").lower().startswith("application/json"):
+            raise HTTPException(
+                400,
+                "a JSON body carries no content: upload the file (multipart/form-data with the field "
+                "'photo', its metadata and note as form fields), as this server never fetches a url",
+            )
         data = await request.body()
+        fields = {k: v for k, v in request.query_params.items() if k in ("metadata", "note")}
     if not data:
         raise HTTPException(400, "Missing multipart/form-data file upload (or a raw image body)")
-    return data
+    return data, fields
+
+
+def json_field(fields: dict[str, str], name: str) -> object:
+    """A form field holding JSON (HMA sends metadata as a JSON object); None if absent."""
+    text = fields.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise HTTPException(400, f"{name} should be a json object") from None
+
+
+BANK_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def check_bank_name(name: str) -> str:
+    """HMA's bank name rule: upper case letters, digits and _, not starting with a digit (400 else)."""
+    if not BANK_NAME.match(name) or len(name) > 100:
+        raise HTTPException(
+            400,
+            f"invalid bank name {name!r}: a bank name must match {BANK_NAME.pattern} (upper case letters, "
+            "digits and _, not starting with a digit) and be at most 100 characters",
+        )
+    return name
 
 
 def bank_named(session: Session, name: str) -> Bank:
@@ -129,18 +171,26 @@ def bank_named(session: Session, name: str) -> Bank:
 
 
 def config(bank: Bank) -> dict[str, object]:
-    return {"name": bank.name, "matching_enabled_ratio": 1.0 if bank.enabled else 0.0}
+    ratio = bank.matching_ratio if bank.matching_ratio is not None else 1.0 if bank.enabled else 0.0
+    return {"name": bank.name, "matching_enabled_ratio": ratio}
 
 
-def enabled_param(enabled_ratio: float | None, enabled: bool | None) -> bool | None:
+def enabled_param(
+    enabled_ratio: float | None, enabled: bool | None, exact: bool = False
+) -> tuple[bool | None, float | None]:
+    """(enabled, ratio) from HMA's enabled_ratio / enabled. A ratio between 0 and 1 only with
+    NCII_HMA_EXACT (`exact`): by default a bank is matched or not, never on a coin flip."""
     if enabled_ratio is not None:
-        if enabled_ratio not in (0.0, 1.0):
+        if not 0.0 <= enabled_ratio <= 1.0:
+            raise HTTPException(400, f"enabled_ratio {enabled_ratio} must be between 0.0 and 1.0")
+        if enabled_ratio not in (0.0, 1.0) and not exact:
             raise HTTPException(
                 400,
-                f"enabled_ratio {enabled_ratio} is not supported: a bank here is matched (1.0) or not (0.0)",
+                f"enabled_ratio {enabled_ratio} is not supported: a bank here is matched (1.0) or not (0.0) "
+                "(NCII_HMA_EXACT=1 allows HMA's partial ratios)",
             )
-        return enabled_ratio == 1.0
-    return enabled
+        return enabled_ratio > 0.0, enabled_ratio
+    return enabled, None
 
 
 def by_bank(found: dict[str, list[tuple[int, int]]]) -> dict[str, list[dict[str, object]]]:

@@ -107,6 +107,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "not_found": "Not found.",
         "back": "Back to the cases",
         "scans": "Sources and scans",
+        "web_crawls": "Web crawls",
+        "warc_file": "WARC file",
+        "crawl_responses": "Responses",
+        "crawl_refused": "Refused",
+        "crawl_robots": "Disallowed by robots.txt",
+        "crawl_notes": "Notes",
+        "crawl_robots_ignored": "robots.txt overridden for this case.",
+        "crawl_stopped": "Stopped early",
+        "crawl_warc_deleted": "WARC deleted after its scan (hash-only case).",
+        "web_crawls_note": "Crawls run with ncii-shield crawl (by hand or on a timer); scan a WARC like an export. Refused: internal addresses and hosts the deployment denies, never fetched.",
         "start_scan": "Scan for this case",
         "import_folder": "Export in the import folder",
         "nothing_to_import": "No new export is waiting in the import folder. To scan one, put it (a folder or result.json) in",
@@ -360,6 +370,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "not_found": "찾을 수 없습니다.",
         "back": "사건 목록으로",
         "scans": "수집 자료와 검색",
+        "web_crawls": "웹 수집",
+        "warc_file": "WARC 파일",
+        "crawl_responses": "응답",
+        "crawl_refused": "거부",
+        "crawl_robots": "robots.txt로 제외",
+        "crawl_notes": "비고",
+        "crawl_robots_ignored": "이 사건에 한해 robots.txt를 무시함.",
+        "crawl_stopped": "조기 종료",
+        "crawl_warc_deleted": "검색 후 WARC 삭제 (해시 전용 사건).",
+        "web_crawls_note": "웹 수집은 ncii-shield crawl 명령으로 실행합니다 (직접 또는 타이머). WARC 파일은 내보내기처럼 검색합니다. 거부: 내부 주소와 배포 설정이 금지한 호스트는 가져오지 않습니다.",
         "start_scan": "이 사건으로 검색",
         "import_folder": "가져오기 폴더의 자료",
         "nothing_to_import": "가져오기 폴더에 검색할 새 자료가 없습니다. 검색하려면 내보낸 자료(폴더 또는 result.json)를 다음 위치에 두십시오:",
@@ -641,5 +661,87 @@ STRINGS["ko"].update(
         "tr_case_number": "사건 번호",
         "tr_show": "보기",
         "tr_back_all": "모든 사건",
+    }
+)
+
+# Replies to notices and what a case worker records by hand (issue 16: takedown/inbox*.py, the notice page).
+STRINGS["en"].update(
+    {
+        "notice_state": "Where it stands",
+        "ticket_number": "Platform's ticket number",
+        "mark_acknowledged": "Mark acknowledged",
+        "item": "Item",
+        "removed_at": "Removed at",
+        "removed_when": "when (UTC; empty: now)",
+        "mark_removed": "Mark removed",
+        "removed_by_hand_note": (
+            "Mark an item removed when you have seen it gone. A platform's e-mail saying it removed "
+            "something is recorded as its claim only: the worker's recheck confirms it."
+        ),
+        "replies": "Replies",
+        "subject": "Subject",
+        "reply_kind": "Taken as",
+        "kind_acknowledged": "acknowledgement",
+        "kind_removal_claimed": "says removed (to be checked)",
+        "kind_declined": "refusal",
+        "kind_bounce": "bounce (not delivered)",
+        "kind_delay": "delivery delayed",
+        "kind_reply": "reply",
+        "unmatched_replies": "Unmatched replies",
+        "unmatched_note": (
+            "E-mails the inbox reader could not tie to a notice by its reference. Attach each to the notice "
+            "it is about, or dismiss it. Nothing here has changed any notice."
+        ),
+        "unmatched_none": "No reply is waiting.",
+        "reason_no_reference": "no reference",
+        "reason_bad_reference": "forged or damaged reference",
+        "reason_conflicting_references": "names two notices",
+        "reason_unknown_notice": "notice no longer exists",
+        "reason_html_only": "HTML only: read it yourself",
+        "reason_too_large": "too large: headers only",
+        "reason_malformed": "unreadable",
+        "reason_error": "could not be processed (see the worker's log)",
+        "attach_to_notice": "Attach",
+        "dismiss": "Dismiss",
+    }
+)
+STRINGS["ko"].update(
+    {
+        "notice_state": "진행 상태",
+        "ticket_number": "플랫폼 접수번호",
+        "mark_acknowledged": "접수됨으로 표시",
+        "item": "항목",
+        "removed_at": "삭제 시각",
+        "removed_when": "시각 (UTC, 비우면 지금)",
+        "mark_removed": "삭제됨으로 표시",
+        "removed_by_hand_note": (
+            "게시물이 삭제된 것을 직접 확인했을 때 삭제됨으로 표시하십시오. 플랫폼이 삭제했다고 알려 온 "
+            "메일은 플랫폼의 주장으로만 기록되며, 작업자의 재확인으로 확정됩니다."
+        ),
+        "replies": "회신",
+        "subject": "제목",
+        "reply_kind": "분류",
+        "kind_acknowledged": "접수 확인",
+        "kind_removal_claimed": "삭제했다고 함 (확인 필요)",
+        "kind_declined": "삭제 거절",
+        "kind_bounce": "반송 (전달 실패)",
+        "kind_delay": "전달 지연",
+        "kind_reply": "회신",
+        "unmatched_replies": "연결되지 않은 회신",
+        "unmatched_note": (
+            "받은 메일 중 참조 번호로 삭제 요청에 연결하지 못한 메일입니다. 해당하는 삭제 요청에 연결하거나 "
+            "무시하십시오. 이 목록의 메일은 어떤 요청의 상태도 바꾸지 않았습니다."
+        ),
+        "unmatched_none": "기다리는 회신이 없습니다.",
+        "reason_no_reference": "참조 번호 없음",
+        "reason_bad_reference": "위조되거나 손상된 참조 번호",
+        "reason_conflicting_references": "두 요청을 가리킴",
+        "reason_unknown_notice": "요청이 더 이상 없음",
+        "reason_html_only": "HTML 메일: 직접 읽어 주십시오",
+        "reason_too_large": "너무 큼: 머리글만 읽음",
+        "reason_malformed": "읽을 수 없음",
+        "reason_error": "처리 중 오류 (작업자 기록 참조)",
+        "attach_to_notice": "연결",
+        "dismiss": "무시",
     }
 )

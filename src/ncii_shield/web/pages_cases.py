@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from ncii_shield.cases.service import enrol, get_case, open_case
 from ncii_shield.errors import NciiError, NotFound
 from ncii_shield.read.cases import case_summary, list_cases, photo_count
+from ncii_shield.read.crawls import case_crawls
 from ncii_shield.read.hits import hit_dates
 from ncii_shield.read.rooms import room_graph
 from ncii_shield.read.sources import case_scans
@@ -182,6 +183,7 @@ def scans_page(request: Request, case_id: int) -> Response:
             case=case,
             tab="scans",
             scans=scans,
+            crawls=case_crawls(session, case_id),
             names=importable(store),
             folder=str(import_dir(store)),
             job=job if job is not None and job.case_id == case_id else None,

@@ -1,15 +1,15 @@
 """telethon: the Telegram chats a monitor account watches, and its sealed StringSession
 
-Revision ID: 0015_telethon
-Revises: 0014_reupload
+Revision ID: 0017_telethon
+Revises: 0016_hma
 Create Date: 2026-12-05 08:00:00
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_telethon"
-down_revision = "0014_reupload"
+revision = "0017_telethon"
+down_revision = "0016_hma"
 branch_labels = None
 depends_on = None
 
