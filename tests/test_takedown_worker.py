@@ -692,3 +692,63 @@ def test_the_loop_a_server_can_host_runs_until_stopped(store: Store, desk: tuple
     loop.join(10)
     assert not loop.is_alive() and len(passes) >= 3
     assert [r.sent for r in passes][:2] == [[notice_id], []] and len(inbox.received) == 1
+
+
+def test_the_web_server_hosts_the_worker_when_asked(store: Store, desk: tuple[SmtpSettings, Desk]) -> None:
+    """`serve --takedown-worker S`: a real server sends a queued notice by itself, once, and stops cleanly."""
+    smtp, inbox = desk
+    (notice_id,) = _seed(store, [["https://host.test/a"]])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ncii_shield.cli.main",
+            "--data-dir",
+            str(store.settings.data_dir),
+            "serve",
+            "--port",
+            str(port),
+            "--takedown-worker",
+            "0.3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_cli_env(store, smtp),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not inbox.received and time.monotonic() < deadline and server.poll() is None:
+            time.sleep(0.1)
+        time.sleep(1.0)  # a few more passes: nothing is due again
+        assert len(inbox.received) == 1 and inbox.received[0]["Subject"] == "Removal request 0"
+        assert _notice(store, notice_id).status == "sent"
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=30)
+    assert "the takedown worker runs in it: a pass every 0.3 s" in err
+    assert "Traceback" not in err
+
+
+def test_serve_refuses_a_negative_worker_interval(store: Store) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ncii_shield.cli.main",
+            "--data-dir",
+            str(store.settings.data_dir),
+            "serve",
+            "--takedown-worker",
+            "-1",
+        ],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=60,
+    )
+    assert done.returncode != 0 and "--takedown-worker takes seconds between passes" in done.stderr
+    assert "Traceback" not in done.stderr

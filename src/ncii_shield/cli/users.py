@@ -174,6 +174,15 @@ def serve(
             "X-Forwarded-Proto are believed (the login limiter counts per client address). Default: none.",
         ),
     ] = None,
+    takedown_worker: Annotated[
+        float,
+        typer.Option(
+            "--takedown-worker",
+            metavar="SECONDS",
+            help="Also run the takedown worker (`takedown run`) in the server, a pass every SECONDS "
+            "(0: off; run it from cron or systemd instead).",
+        ),
+    ] = 0,
 ) -> None:
     """Run the web app and the API (behind a TLS proxy in production)."""
     import uvicorn
@@ -191,8 +200,16 @@ def serve(
         with state.store.session() as session:
             password = reset_demo_user(session)
         err_console.print(f"log in as [bold]demo[/] with password [bold]{password}[/] (a new one each start)")
-    application = create_app(state.store, secure_cookies=not insecure_cookies)
+    if takedown_worker < 0:
+        fail(
+            "--takedown-worker takes seconds between passes", hint="e.g. --takedown-worker 300, or 0 for off"
+        )
+    application = create_app(
+        state.store, secure_cookies=not insecure_cookies, takedown_every=takedown_worker or None
+    )
     err_console.print(f"ncii-shield web app on http://{host}:{port}/ (Ctrl-C to stop)")
+    if takedown_worker:
+        err_console.print(f"the takedown worker runs in it: a pass every {takedown_worker:g} s")
     # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: only from named proxies here.
     proxies = ",".join(p.strip() for p in (forwarded_allow_ips or "").split(",") if p.strip())
     uvicorn.run(

@@ -36,13 +36,45 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith(JSON_PATHS) or "application/json" in request.headers.get("accept", "")
 
 
-def create_app(store: Store, *, secure_cookies: bool = True) -> FastAPI:
-    """The whole app. ``secure_cookies=False`` only for plain-HTTP loopback (tests, a laptop demo)."""
+def _hosting_the_worker(store: Store, every: float):  # type: ignore[no-untyped-def]
+    """A lifespan that runs the takedown worker's loop in a daemon thread between start-up and shutdown."""
+    import threading
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        from ncii_shield.takedown.worker import worker_loop
+
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=worker_loop(store, store.settings, every),
+            args=(stop,),
+            daemon=True,
+            name="takedown-worker",
+        )
+        thread.start()
+        app.state.takedown_worker = thread
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+
+    return lifespan
+
+
+def create_app(store: Store, *, secure_cookies: bool = True, takedown_every: float | None = None) -> FastAPI:
+    """The whole app. ``secure_cookies=False`` only for plain-HTTP loopback (tests, a laptop demo).
+
+    With ``takedown_every`` (seconds) the server also hosts the takedown worker (`takedown run`'s loop) in a
+    thread while it runs, so a small deployment needs no cron job or second service; it stops with the server.
+    A lease per notice keeps it safe beside other workers."""
     from importlib.resources import files
 
     from ncii_shield.web import api, hma, pages
 
     app = FastAPI(
+        lifespan=_hosting_the_worker(store, takedown_every) if takedown_every else None,
         title="ncii-shield",
         version="1",
         description="Find a consenting person's images and details; prove it; get it removed.",
