@@ -598,6 +598,7 @@ STRINGS["ko"].update(
 STRINGS["en"].update(
     {
         "transparency": "Transparency",
+        "tr_full": "Median, 90th percentile, within 48 h, re-uploads: the transparency page →",
         "tr_heading_all": "Time to removal per platform, over every case you can see",
         "tr_heading_case": "Time to removal per platform in this case",
         "tr_as_of": "As of {at} UTC, over {n} case(s).",
@@ -634,6 +635,7 @@ STRINGS["en"].update(
 STRINGS["ko"].update(
     {
         "transparency": "투명성 통계",
+        "tr_full": "중앙값, 90번째 백분위수, 48시간 내 삭제율, 재유포율: 투명성 통계 →",
         "tr_heading_all": "플랫폼별 삭제 소요 시간 (볼 수 있는 모든 사건)",
         "tr_heading_case": "이 사건의 플랫폼별 삭제 소요 시간",
         "tr_as_of": "{at} UTC 기준, 사건 {n}건.",
