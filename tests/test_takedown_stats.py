@@ -319,7 +319,8 @@ def test_the_transparency_pages_in_english_and_korean(store: Store) -> None:
         refused = _login(base, "reviewer").get("/transparency")
         board = english.get(f"/cases/{case_id}/takedown").text
     assert page.status_code == 200 and org.status_code == 200
-    assert f'<a href="/cases/{case_id}/transparency" id="transparency-link">' in board  # reached from the board
+    link = f'<a href="/cases/{case_id}/transparency" id="transparency-link">'
+    assert link in board  # reached from the board
     row = re.search(r'data-platform="telegram".*?</tr>', page.text, re.S).group(0)  # type: ignore[union-attr]
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
     assert cells == ["telegram", "2", "8", "6", "25", "50", "62% (5/8)", "25% (2)", "17% (1)", "1"]
