@@ -4,7 +4,10 @@ dismisses it from the board. Real scans of crawled folders, a real loopback HTTP
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +28,7 @@ from ncii_shield.takedown.smtp import SmtpSettings
 from ncii_shield.takedown.worker import Worker
 from ncii_shield.web.auth import assign, create_user
 from tests import test_takedown_flow as flow
-from tests.conftest import ASSETS, new_store
+from tests.conftest import ASSETS, cli_env, new_store
 from tests.test_scan import _case
 from tests.test_takedown_flow import PAGES, _crawl, _Inbox, _jpeg
 from tests.test_takedown_worker import FAST, _settings
@@ -262,3 +265,50 @@ def test_the_board_shows_the_alert_and_acts_on_it(store: Store, tmp_path: Path, 
         assert f'data-alert="{alert.id}" data-status="queued"' in board.text
         assert "is queued for sending" in board.text
         assert client.post(f"{base}/approve", data={"csrf_token": csrf}).status_code == 409
+
+
+def _cli(store: Store, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ncii_shield.cli.main",
+            "--data-dir",
+            str(store.settings.data_dir),
+            "takedown",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=120,
+    )
+
+
+def test_the_cli_lists_approves_and_dismisses_as_the_board_does(
+    store: Store, tmp_path: Path, web: str
+) -> None:
+    case_id, original_id = _removed(store, tmp_path, web)
+    _reupload(store, tmp_path, web, case_id)
+    _reupload(store, tmp_path, web, case_id, name="d.jpg")
+    listed = json.loads(_cli(store, "reuploads", str(case_id), "--json").stdout)["alerts"]
+    assert [a["status"] for a in listed] == ["drafted", "drafted"]
+    assert {a["original_notice_id"] for a in listed} == {original_id}
+    first, second = (a["id"] for a in listed)
+    done = _cli(store, "reuploads", str(case_id), "--approve", str(first))
+    assert done.returncode == 0 and f"alert {first}: approved" in done.stdout
+    refused = _cli(store, "reuploads", str(case_id), "--dismiss", str(second))  # no reason
+    assert refused.returncode != 0 and "say why the alert is dismissed" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    _cli(store, "reuploads", str(case_id), "--dismiss", str(second), "--reason", "her own repost, by her")
+    again = _cli(store, "reuploads", str(case_id), "--approve", str(first))
+    assert (
+        again.returncode != 0
+        and f"alert {first} is queued" in again.stderr
+        and "Traceback" not in again.stderr
+    )
+    with store.session() as s:
+        alerts = {a.id: a for a in reupload_alerts(s, case_id)}
+        assert alerts[first].status == "queued" and alerts[first].notice_status == "queued"
+        assert alerts[second].status == "dismissed" and alerts[second].reason == "her own repost, by her"
+        assert s.get(Notice, alerts[second].notice_id).status == "closed"  # type: ignore[union-attr]

@@ -19,7 +19,20 @@ from typing import Annotated
 
 import typer
 
-from ncii_shield.cli import audit, banks, cases, coercion, evidence, keys, review, scan, takedown, text, users
+from ncii_shield.cli import (
+    audit,
+    banks,
+    cases,
+    coercion,
+    evidence,
+    keys,
+    review,
+    scan,
+    takedown,
+    takedown_follow,  # noqa: F401  (adds inbox, removed, reuploads to takedown.app)
+    text,
+    users,
+)
 from ncii_shield.cli import crawl as crawl_cli
 from ncii_shield.cli import watch as watch_chats
 from ncii_shield.cli.common import state
