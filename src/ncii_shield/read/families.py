@@ -12,7 +12,10 @@ name), and the forward paths between rooms. Read-only; the pages, the CLI and th
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -127,6 +130,32 @@ def warm(session: Session, case_id: int) -> None:
     for light in (True, False):
         list_hits(session, case_id, light=light)
     remembered(session, case_id, "photo of items", lambda: _photo_of_items(session, case_id))
+
+
+_warming: set[tuple[int, int]] = set()
+_warming_lock = threading.Lock()
+
+
+def warm_in_background(open_session: Callable[[], AbstractContextManager[Session]], case_id: int) -> None:
+    """`warm` in a daemon thread, at most one per store and case at a time: a page that read the case cold
+    calls it, so the other pages (the queue after the spread view, or the reverse) find the rows read."""
+    key = (id(getattr(open_session, "__self__", open_session)), case_id)  # the store, not its bound method
+    with _warming_lock:
+        if key in _warming:
+            return
+        _warming.add(key)
+
+    def run() -> None:
+        try:
+            with open_session() as session:
+                warm(session, case_id)
+        except Exception:  # a purge or a closed store meanwhile: the next page reads the rows itself
+            pass
+        finally:
+            with _warming_lock:
+                _warming.discard(key)
+
+    threading.Thread(target=run, daemon=True, name=f"warm-case-{case_id}").start()
 
 
 def _photo_of_items(session: Session, case_id: int) -> dict[int, tuple[str, str]]:

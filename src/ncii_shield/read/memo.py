@@ -78,6 +78,15 @@ def remembered(session: Session, case_id: int, what: Hashable, compute: Callable
     return value
 
 
+def has(session: Session, case_id: int, what: Hashable) -> bool:
+    """Is ``what`` remembered for the case at its current version (so reading it costs nothing)?"""
+    version = case_version(session, case_id)
+    with _lock:
+        entries = _by_engine.get(session.get_bind())  # type: ignore[call-overload]
+        hit = entries.get((case_id, what)) if entries is not None else None
+    return hit is not None and hit[1] == version and time.monotonic() - hit[0] < TTL
+
+
 def forget(session: Session, case_id: int) -> None:
     """Drop everything remembered for a case (a purge calls this: its opened rows must not outlive it)."""
     with _lock:

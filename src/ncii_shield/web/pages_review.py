@@ -17,8 +17,9 @@ from PIL import Image, ImageOps
 
 from ncii_shield.errors import NciiError
 from ncii_shield.media.thumbs import blur_thumbnail
-from ncii_shield.read.families import case_families
+from ncii_shield.read.families import case_families, warm_in_background
 from ncii_shield.read.hits import HitRow, hit_evidence, list_hits, reference_image, thumb_key
+from ncii_shield.read.memo import has
 from ncii_shield.review.decisions import decide
 from ncii_shield.store import audit
 from ncii_shield.store.db import Store
@@ -93,6 +94,8 @@ def review_queue(
             session, case_id, light=True
         )  # what filters, groups and sorts; the page in full below
         families = case_families(session, case_id, rows, spread=False)
+        if not has(session, case_id, ("hit rows", False)):  # the spread view's rows, read off the request
+            warm_in_background(get_store(request).session, case_id)
         family_of = {r.item_id: f for f in families for r in f.copies}
         spread = Counter(r.media_sha256 for r in rows if r.media_sha256)
         chats = sorted({r.chat or r.chat_id or "" for r in rows} - {""})

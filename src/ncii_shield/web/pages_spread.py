@@ -9,7 +9,8 @@ from fastapi.responses import Response
 
 from ncii_shield.evidence.spread_svg import paths_svg, timeline_svg
 from ncii_shield.read.actors import case_actors
-from ncii_shield.read.families import case_families
+from ncii_shield.read.families import case_families, warm_in_background
+from ncii_shield.read.memo import has
 from ncii_shield.web.deps import get_store, load_case
 from ncii_shield.web.i18n import translator
 from ncii_shield.web.render import render, signed_in
@@ -37,6 +38,8 @@ def spread(request: Request, case_id: int) -> Response:
         case = load_case(session, who, "case.view", case_id)
         t = translator(who.language)
         families = case_families(session, case_id)
+        if not has(session, case_id, ("hit rows", True)):  # the review queue's rows, read off the request
+            warm_in_background(get_store(request).session, case_id)
         figures = {
             f.key: {
                 "paths": paths_svg(f, t("forward_paths")),
