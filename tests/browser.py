@@ -63,3 +63,18 @@ def picture(driver: WebDriver, name: str, folder: Path) -> Path:
     spread = sum(ImageStat.Stat(rgb).stddev) / 3
     assert rgb.size[0] >= 1000 and len(colours) >= 50 and spread > 10, (name, len(colours), spread)
     return path
+
+
+def sign_in(driver: WebDriver, base: str, user: str, password: str) -> None:
+    """Sign in as `user` on the server at `base` (signed out first: the driver is shared across a module), and
+    wait until the login page is left."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(base + "/login")
+    driver.delete_all_cookies()
+    driver.get(base + "/login")
+    driver.find_element(By.ID, "username").send_keys(user)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "login-button").click()
+    WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)

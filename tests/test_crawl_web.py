@@ -9,14 +9,13 @@ import ipaddress
 from pathlib import Path
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from ncii_shield.crawl.crawler import Limits
 from ncii_shield.crawl.service import run_crawl
 from ncii_shield.read.crawls import case_crawls
 from ncii_shield.web.auth import assign, create_user
 from ncii_shield.web.i18n import STRINGS
-from tests.browser import chrome, console_errors, picture  # skips this module without Chromium
+from tests.browser import chrome, console_errors, picture, sign_in  # skips this module without Chromium
 from tests.conftest import new_store
 from tests.crawl_site import site
 from tests.test_scan import _case
@@ -52,12 +51,7 @@ def test_the_scans_tab_lists_the_case_crawls(tmp_path: Path) -> None:
     try:
         with live_server(store) as url:
             for language in ("en", "ko"):
-                driver.delete_all_cookies()
-                driver.get(url + "/login")
-                driver.find_element(By.ID, "username").send_keys(f"worker-{language}")
-                driver.find_element(By.ID, "password").send_keys(PASSWORD)
-                driver.find_element(By.ID, "login-button").click()
-                WebDriverWait(driver, 20).until(lambda d: "/login" not in d.current_url)
+                sign_in(driver, url, f"worker-{language}", PASSWORD)
                 driver.get(f"{url}/cases/{case_id}/scans")
                 assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == language
                 table = driver.find_element(By.ID, "crawls")

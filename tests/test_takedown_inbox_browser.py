@@ -21,7 +21,12 @@ from ncii_shield.store.db import Store
 from ncii_shield.store.models import AuditEvent, InboxMessage, Notice
 from ncii_shield.takedown.inbox_sources import read_inbox
 from ncii_shield.web.auth import assign, create_user
-from tests.browser import chrome, console_errors, picture  # skips this module where there is no Chromium
+from tests.browser import (  # skips this module where there is no Chromium
+    chrome,
+    console_errors,
+    picture,
+    sign_in,
+)
 from tests.test_takedown_inbox import _events, _notice, _sent, _settings, fixture
 from tests.web_server import live_server
 
@@ -36,13 +41,7 @@ def driver() -> Iterator[WebDriver]:
 
 
 def _login(driver: WebDriver, base: str, user: str) -> None:
-    driver.get(base + "/login")
-    driver.delete_all_cookies()
-    driver.get(base + "/login")
-    driver.find_element(By.ID, "username").send_keys(user)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login-button").click()
-    WebDriverWait(driver, 20).until(lambda d: "/login" not in d.current_url)
+    sign_in(driver, base, user, PASSWORD)
 
 
 def _submit(driver: WebDriver, form: WebElement, wait_for: str) -> None:

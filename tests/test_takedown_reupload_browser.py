@@ -15,7 +15,12 @@ from ncii_shield.read.reuploads import reupload_alerts
 from ncii_shield.store.db import Store
 from ncii_shield.web.auth import assign, create_user
 from tests import test_takedown_reupload as reupload
-from tests.browser import SHOTS, chrome, console_errors  # skips this module where there is no Chromium
+from tests.browser import (  # skips this module where there is no Chromium
+    SHOTS,
+    chrome,
+    console_errors,
+    sign_in,
+)
 from tests.web_server import live_server
 
 store, web = reupload.store, reupload.web  # a store that names the sender; the loopback platform (fixtures)
@@ -30,13 +35,7 @@ def driver() -> Iterator[WebDriver]:
 
 
 def _board(driver: WebDriver, base: str, case_id: int, user: str, shot: str) -> str:
-    driver.get(base + "/login")
-    driver.delete_all_cookies()
-    driver.get(base + "/login")
-    driver.find_element(By.ID, "username").send_keys(user)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login-button").click()
-    WebDriverWait(driver, 20).until(lambda d: "/login" not in d.current_url)
+    sign_in(driver, base, user, PASSWORD)
     driver.get(f"{base}/cases/{case_id}/takedown")
     WebDriverWait(driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#alerts .reupload"))
     if SHOTS is not None:

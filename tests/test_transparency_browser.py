@@ -14,7 +14,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from ncii_shield.store.db import Store
 from ncii_shield.web.auth import assign, create_user
-from tests.browser import chrome, console_errors, picture  # skips this module where there is no Chromium
+from tests.browser import (  # skips this module where there is no Chromium
+    chrome,
+    console_errors,
+    picture,
+    sign_in,
+)
 from tests.test_bundle_timeline import exported  # noqa: F401 (the fixture)
 from tests.test_takedown_stats import PASSWORD, seed
 from tests.web_server import live_server
@@ -28,13 +33,7 @@ def driver() -> Iterator[WebDriver]:
 
 
 def _sign_in(driver: WebDriver, base: str, user: str) -> None:
-    driver.get(base + "/login")
-    driver.delete_all_cookies()
-    driver.get(base + "/login")
-    driver.find_element(By.ID, "username").send_keys(user)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login-button").click()
-    WebDriverWait(driver, 20).until(lambda d: "/login" not in d.current_url)
+    sign_in(driver, base, user, PASSWORD)
 
 
 def test_the_transparency_page_in_a_browser(store: Store, driver: WebDriver, tmp_path: Path) -> None:

@@ -24,7 +24,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 from ncii_shield.store.db import Store
 from ncii_shield.web import uploads
 from ncii_shield.web.auth import assign, create_user
-from tests.browser import chrome, console_errors, picture  # skips this module where there is no Chromium
+from tests.browser import (  # skips this module where there is no Chromium
+    chrome,
+    console_errors,
+    picture,
+    sign_in,
+)
 from tests.conftest import ASSETS, new_store
 from tests.exports import message, write_export
 from tests.test_scan import _case
@@ -88,11 +93,7 @@ def _site(tmp_path: Path, driver: WebDriver) -> Iterator[tuple[str, int, Store]]
         assign(s, "worker", case)
     try:
         with live_server(store) as url:
-            driver.get(url + "/login")
-            driver.find_element(By.ID, "username").send_keys("worker")
-            driver.find_element(By.ID, "password").send_keys(PASSWORD)
-            driver.find_element(By.ID, "login-button").click()
-            WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/cases"))
+            sign_in(driver, url, "worker", PASSWORD)
             driver.get(f"{url}/cases/{case}/scans")
             yield url, case, store
     finally:

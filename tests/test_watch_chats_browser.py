@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import chrome, console_errors, picture  # skips this module where there is no Chromium
+from tests.browser import (  # skips this module where there is no Chromium
+    chrome,
+    console_errors,
+    picture,
+    sign_in,
+)
 
 pytest.importorskip("telethon")
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 from telethon import errors
 
 from ncii_shield.watch.runner import run_once
@@ -43,11 +47,7 @@ def test_the_sources_page_shows_each_watched_chat_and_its_runs(tmp_path: Path, l
         client.entity_errors.pop(CHAT_ID, None)
         run_once(store, client, hooks=Clock().hooks(), every=120)
         with live_server(store) as url:
-            driver.get(url + "/login")
-            driver.find_element(By.ID, "username").send_keys("worker")
-            driver.find_element(By.ID, "password").send_keys(PASSWORD)
-            driver.find_element(By.ID, "login-button").click()
-            WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/cases"))
+            sign_in(driver, url, "worker", PASSWORD)
             driver.get(f"{url}/cases/{case}/scans")
             card = driver.find_element(By.ID, "watched-chats")
             words = STRINGS[language]
