@@ -31,6 +31,36 @@ def sqlite_only(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(ON_POSTGRES, reason=f"SQLite-specific: {reason}")
 
 
+def copy_data_dir(source: Path, target: Path) -> None:
+    """Copy a test data directory, its database included (on PostgreSQL a database of its own)."""
+    import shutil
+
+    shutil.copytree(source, target)
+    if ON_POSTGRES:
+        from tests.pgsite import ncii_test_pg
+
+        ncii_test_pg.clone(os.environ[ncii_test_pg.SERVER], source, target)
+
+
+def database_bytes(data_dir: Path) -> bytes:
+    """Everything the database of a data directory stores, as raw bytes: the SQLite file, or on PostgreSQL
+    every table's rows in COPY's binary format (bytea as its bytes, text as UTF-8), for "nothing in clear"
+    checks that hold on both."""
+    settings = ncii_config.load_settings(data_dir)
+    if settings.database_url.startswith("sqlite:"):
+        return (Path(data_dir) / "ncii.db").read_bytes()
+    from tests.pg import RawDb
+
+    with RawDb(settings.database_url) as db:
+        tables = [r[0] for r in db.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")]  # type: ignore[attr-defined]
+        out = bytearray()
+        for table in tables:
+            with db.copy(f'COPY "{table}" TO STDOUT (FORMAT binary)') as copy:
+                for chunk in copy:
+                    out += chunk
+    return bytes(out)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if not ON_POSTGRES:
         return

@@ -101,6 +101,9 @@ class RawDb:
     def execute(self, sql: str, params: tuple[object, ...] = ()) -> object:
         return self._connection.execute(self.translate(sql), params)  # type: ignore[arg-type]
 
+    def copy(self, statement: str) -> object:
+        return self._connection.cursor().copy(statement)  # type: ignore[arg-type]
+
     def executescript(self, script: str) -> None:
         for statement in filter(str.strip, script.split(";")):
             self.execute(statement)

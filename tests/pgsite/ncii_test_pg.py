@@ -13,9 +13,11 @@ imports only the standard library and ncii_shield.config at install time, since 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,11 +59,30 @@ def ensure_database(url: str) -> None:
         return
     import psycopg
 
-    try:
+    with contextlib.suppress(psycopg.errors.DuplicateDatabase):
         admin(url, f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
-    except psycopg.errors.DuplicateDatabase:
-        pass
     _created.add(name)
+
+
+def clone(server_url: str, source: Path, target: Path) -> None:
+    """Make the database of data directory ``target`` a copy of ``source``'s (replacing any it had):
+    what copying the directory copies on SQLite. Cloning needs the source idle; else pg_dump | psql."""
+    import psycopg
+
+    from tests.pg import pg_bin
+
+    src, dst = database_name(source), database_name(target)
+    admin(server_url, f'DROP DATABASE IF EXISTS "{dst}" WITH (FORCE)')
+    _created.discard(dst)
+    try:
+        admin(server_url, f'CREATE DATABASE "{dst}" TEMPLATE "{src}"')
+    except psycopg.errors.ObjectInUse:
+        admin(server_url, f'CREATE DATABASE "{dst}"')
+        bindir, info = pg_bin(), _conninfo(server_url, src)
+        dump = subprocess.run([f"{bindir}/pg_dump", "--no-owner", info], check=True, capture_output=True)
+        load = [f"{bindir}/psql", "-q", "-v", "ON_ERROR_STOP=1", _conninfo(server_url, dst)]
+        subprocess.run(load, input=dump.stdout, check=True, capture_output=True)
+    _created.add(dst)
 
 
 def prepare_template(server_url: str) -> None:
@@ -84,40 +105,87 @@ def _ours(server_url: str, url: str) -> bool:
     return a.netloc == b.netloc and a.query == b.query and b.path.startswith("/t_")
 
 
-_installed = False
+_installed: set[str] = set()
 
 
-def install(server_url: str) -> None:
-    """Route every default (SQLite) data directory of this process to its PostgreSQL database."""
-    global _installed
-    if _installed:
-        return
-    from ncii_shield import config
-    from ncii_shield.store import db
+def _patch_config(module: Any, server_url: str) -> None:
+    original = module.load_settings
 
-    original_load = config.load_settings
-    original_engine = db.make_engine
-
-    def load_settings(data_dir: Any = None, environ: Any = None) -> config.Settings:
-        settings = original_load(data_dir, environ)
-        if settings.database_url == f"sqlite:///{settings.data_dir / 'ncii.db'}":
+    def load_settings(data_dir: Any = None, environ: Any = None) -> Any:
+        settings = original(data_dir, environ)
+        if environ is None and settings.database_url == f"sqlite:///{settings.data_dir / 'ncii.db'}":
             url = url_for(server_url, database_name(settings.data_dir))
             settings = dataclasses.replace(settings, database_url=url)
         return settings
 
+    load_settings.__doc__ = original.__doc__
+    module.load_settings = load_settings
+
+
+def _patch_db(module: Any, server_url: str) -> None:
+    original = module.make_engine
+
     def make_engine(url: str) -> Any:
         if _ours(server_url, url):
             ensure_database(url)
-        return original_engine(url)
+        return original(url)
 
-    load_settings.__doc__ = original_load.__doc__
-    for module in list(sys.modules.values()):  # also where the originals were imported by name already
-        if getattr(module, "__name__", "").startswith("ncii_shield"):
-            if getattr(module, "load_settings", None) is original_load:
-                module.load_settings = load_settings  # type: ignore[attr-defined]
-            if getattr(module, "make_engine", None) is original_engine:
-                module.make_engine = make_engine  # type: ignore[attr-defined]
-    _installed = True
+    module.make_engine = make_engine
+
+
+_PATCHES = {"ncii_shield.config": _patch_config, "ncii_shield.store.db": _patch_db}
+
+
+def _patch(name: str, module: Any, server_url: str) -> None:
+    if name in _installed:
+        return
+    _installed.add(name)
+    _PATCHES[name](module, server_url)
+
+
+class _Finder:
+    """Patches ncii_shield.config and ncii_shield.store.db right after they are first imported, so that
+    a subprocess imports nothing more than it would (tests/test_cli_imports.py counts its imports)."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name not in _PATCHES or name in _installed:
+            return None
+        import importlib.machinery
+
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        loader, server_url = spec.loader, self.server_url
+        exec_module = loader.exec_module
+
+        def patched_exec(module: Any) -> None:
+            exec_module(module)
+            _patch(name, module, server_url)
+
+        loader.exec_module = patched_exec  # type: ignore[method-assign]
+        return spec
+
+
+def install(server_url: str) -> None:
+    """Route every default (SQLite) data directory of this process to its PostgreSQL database: now for
+    the modules already imported (and where their functions were imported by name), else on import."""
+    for name in _PATCHES:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        before = {
+            attr: getattr(module, attr) for attr in ("load_settings", "make_engine") if hasattr(module, attr)
+        }
+        _patch(name, module, server_url)
+        for other in list(sys.modules.values()):  # where the original was imported by name already
+            if getattr(other, "__name__", "").startswith("ncii_shield") and other is not module:
+                for attr, original in before.items():
+                    if getattr(other, attr, None) is original:
+                        setattr(other, attr, getattr(module, attr))
+    sys.meta_path.insert(0, _Finder(server_url))
 
 
 def install_from_environment() -> None:
