@@ -113,7 +113,7 @@ def _patch_config(module: Any, server_url: str) -> None:
 
     def load_settings(data_dir: Any = None, environ: Any = None) -> Any:
         settings = original(data_dir, environ)
-        if environ is None and settings.database_url == f"sqlite:///{settings.data_dir / 'ncii.db'}":
+        if settings.database_url == f"sqlite:///{settings.data_dir / 'ncii.db'}":
             url = url_for(server_url, database_name(settings.data_dir))
             settings = dataclasses.replace(settings, database_url=url)
         return settings
