@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := demo-data
 
-.PHONY: install demo web test lint format lock clean
+.PHONY: install demo demo-pg web test test-pg lint format lock clean
 
 $(STAMP): pyproject.toml requirements.lock src/ncii_shield/index/_pdq_mih.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ web: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The same suite on PostgreSQL: one throwaway server (initdb in a temporary folder, unix socket) and a
+# database per test data directory (tests/pgsite/ncii_test_pg.py). Needs Debian's postgresql package.
+test-pg: $(STAMP)
+	NCII_TEST_DATABASE=postgresql $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
