@@ -25,6 +25,11 @@ demo: $(STAMP)
 	$(BIN)/ncii-shield --data-dir $(DEMO)/ncii-data init --generate-key-file $(DEMO)/demo.key
 	NCII_KEY_FILE=$(DEMO)/demo.key $(BIN)/ncii-shield --data-dir $(DEMO)/ncii-data demo --out-dir $(DEMO)
 
+# The same demo with its database on PostgreSQL: a server started in $(DEMO)/pg (initdb, unix socket
+# only) for the run and stopped after (scripts/demo-pg.sh). Same summary and hit counts as `make demo`.
+demo-pg: $(STAMP)
+	BIN=$(BIN) DEMO=$(DEMO) scripts/demo-pg.sh
+
 # The web app on the demo data (after `make demo`): http://127.0.0.1:8000/, user "demo", password printed.
 web: $(STAMP)
 	test -f $(DEMO)/demo.key || $(MAKE) demo
