@@ -42,3 +42,16 @@ def test_scan_on_postgres_matches_sqlite(pg_url: str, store: Store, tmp_path: Pa
         assert results["postgres"][0], "the postgres run found the hits"
     finally:
         pg.close()
+
+
+def test_the_demos_scratch_stores_never_share_the_configured_database(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make demo-pg` sets NCII_DATABASE_URL for the demo; the format check's throw-away stores must not open
+    (and try to initialise a second time) that same database."""
+    from ncii_shield.demo.formats import scratch_settings
+
+    monkeypatch.setenv("NCII_DATABASE_URL", pg_url)
+    settings = scratch_settings(tmp_path / "scratch")
+    assert settings.database_url == f"sqlite:///{(tmp_path / 'scratch').resolve() / 'ncii.db'}"
+    assert settings.data_dir == (tmp_path / "scratch").resolve()
