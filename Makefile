@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO   := demo-data
 
-.PHONY: install demo web test lint format lock clean
+.PHONY: install demo demo-pg web test test-pg lint format lock clean
 
 $(STAMP): pyproject.toml requirements.lock src/ncii_shield/index/_pdq_mih.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ demo: $(STAMP)
 	$(BIN)/ncii-shield --data-dir $(DEMO)/ncii-data init --generate-key-file $(DEMO)/demo.key
 	NCII_KEY_FILE=$(DEMO)/demo.key $(BIN)/ncii-shield --data-dir $(DEMO)/ncii-data demo --out-dir $(DEMO)
 
+# The same demo with its database on PostgreSQL: a server started in $(DEMO)/pg (initdb, unix socket
+# only) for the run and stopped after (scripts/demo-pg.sh). Same summary and hit counts as `make demo`.
+demo-pg: $(STAMP)
+	BIN=$(BIN) DEMO=$(DEMO) scripts/demo-pg.sh
+
 # The web app on the demo data (after `make demo`): http://127.0.0.1:8000/, user "demo", password printed.
 web: $(STAMP)
 	test -f $(DEMO)/demo.key || $(MAKE) demo
@@ -32,6 +37,11 @@ web: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The same suite on PostgreSQL: one throwaway server (initdb in a temporary folder, unix socket) and a
+# database per test data directory (tests/pgsite/ncii_test_pg.py). Needs Debian's postgresql package.
+test-pg: $(STAMP)
+	NCII_TEST_DATABASE=postgresql $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -25,8 +25,10 @@ def pg_bin() -> Path | None:
 
 
 @contextmanager
-def temporary_postgres() -> Iterator[str]:
-    """Yield an SQLAlchemy URL of a fresh, empty database; stop and delete the server afterwards."""
+def temporary_postgres(options: str = "") -> Iterator[str]:
+    """Yield an SQLAlchemy URL of a fresh, empty database; stop and delete the server afterwards.
+
+    ``options`` are more ``-c name=value`` server settings (the suite's switch raises max_connections)."""
     bindir = pg_bin()
     if bindir is None:
         raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
@@ -55,7 +57,7 @@ def temporary_postgres() -> Iterator[str]:
                 "-l",
                 str(base / "log"),
                 "-o",
-                f"-k {sock} -c listen_addresses='' -c fsync=off",
+                f"-k {sock} -c listen_addresses='' -c fsync=off {options}".strip(),
                 "start",
             ],
             check=True,
@@ -72,3 +74,46 @@ def temporary_postgres() -> Iterator[str]:
             [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+class RawDb:
+    """A DB-API connection to a PostgreSQL store that takes the SQLite dialect the tamper tests write
+    (``?`` parameters, ``zeroblob``, ``x'..'`` blobs, ``executescript``): the same edits, made behind the
+    application's back, on either database. Commits when its ``with`` block ends without an error."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        u = make_url(url)
+        self._connection = psycopg.connect(
+            host=u.query.get("host"), user=u.username, dbname=u.database, autocommit=False
+        )
+
+    @staticmethod
+    def translate(sql: str) -> str:
+        import re
+
+        sql = re.sub(r"zeroblob\((\d+)\)", r"decode(repeat('00', \1), 'hex')", sql)
+        sql = re.sub(r"\bx'([0-9a-fA-F]*)'", r"decode('\1', 'hex')", sql)
+        return sql.replace("?", "%s")
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> object:
+        return self._connection.execute(self.translate(sql), params)  # type: ignore[arg-type]
+
+    def copy(self, statement: str) -> object:
+        return self._connection.cursor().copy(statement)  # type: ignore[arg-type]
+
+    def executescript(self, script: str) -> None:
+        for statement in filter(str.strip, script.split(";")):
+            self.execute(statement)
+
+    def __enter__(self) -> RawDb:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is None:
+            self._connection.commit()
+        else:
+            self._connection.rollback()
+        self._connection.close()

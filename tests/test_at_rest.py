@@ -18,7 +18,7 @@ from ncii_shield.signals.faces import detect_faces
 from ncii_shield.store.crypto import KeyringError, KeySource
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case, Hit, Media
-from tests.conftest import ASSETS, TEST_KEY
+from tests.conftest import ASSETS, TEST_KEY, sqlite_only
 from tests.exports import message, write_export
 from tests.test_scan import _scan
 
@@ -92,6 +92,7 @@ def _scenario(store: Store, tmp_path: Path) -> dict[str, list[bytes]]:
     }
 
 
+@sqlite_only("reads ncii.db under the data directory (tests/test_postgres.py checks a PostgreSQL database)")
 def test_nothing_readable_under_the_data_directory(store: Store, tmp_path: Path) -> None:
     needles = _scenario(store, tmp_path)
     with store.session() as s:  # the data really is there, and readable with the key

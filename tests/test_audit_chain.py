@@ -25,6 +25,7 @@ from ncii_shield.store.chain import (
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import AuditCheckpoint, AuditEvent
 from tests.conftest import cli_env, new_store, open_store
+from tests.pg import RawDb
 from tests.test_scan import _case
 
 
@@ -36,6 +37,8 @@ def _log(store: Store, n: int = 6) -> None:
 
 
 def _db(store: Store) -> sqlite3.Connection:
+    if store.engine.dialect.name == "postgresql":  # the same edits on a PostgreSQL store (tests/pg.py)
+        return RawDb(store.settings.database_url)  # type: ignore[return-value]
     path = store.settings.data_dir / "ncii.db"
     assert path.exists(), list(store.settings.data_dir.iterdir())
     return sqlite3.connect(path)

@@ -5,6 +5,7 @@ on its word (a stale, corrupt or forged file is rebuilt; hits are checked agains
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -171,7 +172,9 @@ def test_another_process_changing_banks_is_reconciled(store: Store, tmp_path: Pa
         [sys.executable, "-m", "ncii_shield.cli.main", "bank", "import", "A", "-"],
         input=f"pdq {_hashes(1)[0].hex()}\n",
         env=cli_env(
-            PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"),
+            PYTHONPATH=os.pathsep.join(  # src, and tests/pgsite when the suite runs on PostgreSQL
+                [str(Path(__file__).resolve().parents[1] / "src"), os.environ.get("PYTHONPATH", "")]
+            ).rstrip(os.pathsep),
             NCII_DATA_DIR=str(store.settings.data_dir),
         ),
         capture_output=True,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
+from tests.conftest import copy_data_dir
 from tests.test_kill_resume import _cli, _env
 
 
@@ -17,7 +17,7 @@ def _hits(data: Path, columns: int) -> subprocess.CompletedProcess[str]:
 
 def test_hits_table_at_80_and_200_columns(scanned: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    shutil.copytree(scanned, data)  # the shared fixture stays as it is
+    copy_data_dir(scanned, data)  # the shared fixture stays as it is
     rows = json.loads(
         subprocess.run(
             _cli(data, "hits", "1", "--json"), env=_env(), capture_output=True, text=True, check=True

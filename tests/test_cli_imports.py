@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ASSETS, cli_env
+from tests.conftest import ASSETS, cli_env, sqlite_only
 
 HEAVY = ("dlib", "onnxruntime", "cv2", "av", "kiwipiepy", "alembic", "fastapi", "lxml")
 # Not needed to parse arguments or print help either: only the commands that use them import them.
@@ -84,6 +84,7 @@ def test_hash_in_a_pool_leaves_the_store_and_the_decoders_to_the_workers(tmp_pat
     assert not [m for m in loaded if m.startswith("ncii_shield.store")], "hashing opens no store"
 
 
+@sqlite_only("`case list` skips the Store only through the sqlite3 fast path (read/quick.py)")
 def test_case_list_imports_no_pydantic_chain_signing_or_text_patterns(tmp_path: Path) -> None:
     data = tmp_path / "d"
     base = [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(data)]

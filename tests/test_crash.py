@@ -18,8 +18,10 @@ from pathlib import Path
 from PIL import Image
 from sqlalchemy import select
 
+from ncii_shield.config import load_settings
 from ncii_shield.store.models import Reference
-from tests.conftest import ASSETS, cli_env, open_store
+from tests.conftest import ASSETS, ON_POSTGRES, cli_env, open_store
+from tests.pg import RawDb
 
 
 def _cli(data_dir: Path, *args: str) -> list[str]:
@@ -102,10 +104,17 @@ def test_kill_during_enrolment_then_again(tmp_path: Path) -> None:
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
 
-    db = sqlite3.connect(killed / "ncii.db")
-    assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
-    assert db.execute('select count(*) from "references"').fetchone()[0] == 0, "enrolment is all or nothing"
-    db.close()
+    if ON_POSTGRES:  # the same check on the directory's PostgreSQL database (no integrity_check there)
+        with RawDb(load_settings(killed).database_url) as pg:
+            count = pg.execute('select count(*) from "references"').fetchone()[0]  # type: ignore[attr-defined]
+        assert count == 0, "enrolment is all or nothing"
+    else:
+        db = sqlite3.connect(killed / "ncii.db")
+        assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+        assert db.execute('select count(*) from "references"').fetchone()[0] == 0, (
+            "enrolment is all or nothing"
+        )
+        db.close()
 
     again = subprocess.run(
         _cli(killed, "enrol", "1", *photos, "--keep-originals"), env=cli_env(), capture_output=True, text=True

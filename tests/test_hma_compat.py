@@ -14,7 +14,6 @@ Where this server differs on purpose (docs/hma-compatibility.md), the test asser
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,7 +35,7 @@ from ncii_shield.store.db import Store
 from ncii_shield.store.models import AuditEvent, BankSignal
 from ncii_shield.web import hma_http
 from ncii_shield.web.auth import create_token, create_user
-from tests.conftest import ASSETS, DATA, TEST_KEY, new_store
+from tests.conftest import ASSETS, DATA, TEST_KEY, copy_data_dir, new_store
 from tests.test_web_hardening import _stored
 from tests.web_server import live_server
 
@@ -104,7 +103,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 def _serving(template: tuple[Path, str], folder: Path, environ: dict[str, str]) -> Iterator[Client]:
     """A fresh data directory (a copy of the template) and a server of its own."""
     data, token = template
-    shutil.copytree(data, folder / "data")
+    copy_data_dir(data, folder / "data")
     store = Store(load_settings(folder / "data", environ=environ), key=KeySource(key=TEST_KEY))
     try:
         with (

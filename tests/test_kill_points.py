@@ -22,7 +22,7 @@ from ncii_shield.store.chain import verify_store
 from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Media, Reference
-from tests.conftest import TEST_KEY, cli_env, open_store
+from tests.conftest import TEST_KEY, cli_env, copy_data_dir, open_store
 from tests.test_kill_purge import _consistent
 from tests.test_kill_resume import _cli, _env, _export, _prepare, _snapshot
 
@@ -60,7 +60,7 @@ def test_keys_rotate_killed_anywhere(scanned: Path, tmp_path: Path) -> None:
     seen = set()
     for attempt in range(KILLS):
         data, new_key = tmp_path / f"d{attempt}", tmp_path / f"new{attempt}.key"
-        shutil.copytree(scanned, data)
+        copy_data_dir(scanned, data)
         _kill_after(
             _cli(data, "keys", "rotate", "--generate-key-file", str(new_key)), rng.uniform(0.8, 2.6), _env()
         )
@@ -83,7 +83,7 @@ def test_keys_rotate_killed_anywhere(scanned: Path, tmp_path: Path) -> None:
 def test_evidence_export_killed_anywhere(scanned: Path, tmp_path: Path) -> None:
     rng = random.Random(7)
     data = tmp_path / "data"
-    shutil.copytree(scanned, data)
+    copy_data_dir(scanned, data)
     for attempt in range(KILLS):
         bundle = tmp_path / f"bundle{attempt}.zip"
         _kill_after(

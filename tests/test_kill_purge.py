@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from ncii_shield.store.chain import verify_store
 from ncii_shield.store.models import Case, Media, Reference
-from tests.conftest import open_store
+from tests.conftest import copy_data_dir, open_store
 from tests.test_kill_resume import _cli, _env
 
 KILLS = 10
@@ -49,7 +49,7 @@ def test_purge_killed_anywhere_is_consistent_and_a_rerun_finishes(scanned: Path,
     outcomes: list[str] = []
     for attempt in range(KILLS):
         data = tmp_path / f"copy{attempt}"
-        shutil.copytree(scanned, data)
+        copy_data_dir(scanned, data)
         process = subprocess.Popen(
             _cli(data, "case", "purge", "1", "--yes"),
             env=_env(),
@@ -75,7 +75,7 @@ def test_a_purge_that_fails_before_its_commit_deletes_no_file(scanned: Path, tmp
     from ncii_shield.cases import retention
 
     data = tmp_path / "copy"
-    shutil.copytree(scanned, data)
+    copy_data_dir(scanned, data)
     before = _blob_files(data)
     store = open_store(data)
     original = retention.compact

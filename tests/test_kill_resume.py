@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from ncii_shield.store.models import Hit, Item, Media
-from tests.conftest import ASSETS, cli_env, open_store
+from tests.conftest import ASSETS, ON_POSTGRES, cli_env, open_store
 from tests.exports import message, write_export
 
 
@@ -83,6 +83,17 @@ def _snapshot(data_dir: Path) -> tuple[list[tuple], list[tuple], list[tuple]]:
 
 
 def _count_items(data_dir: Path) -> int:
+    if ON_POSTGRES:  # the directory's database on the test server (tests/pgsite)
+        import psycopg
+
+        from ncii_shield.config import load_settings
+        from tests.pg import RawDb
+
+        try:
+            with RawDb(load_settings(data_dir).database_url) as db:
+                return db.execute("select count(*) from items").fetchone()[0]  # type: ignore[attr-defined]
+        except psycopg.Error:
+            return 0
     try:
         db = sqlite3.connect(data_dir / "ncii.db", timeout=5)
         try:
@@ -128,6 +139,14 @@ def test_kill_during_scan_then_resume(tmp_path: Path) -> None:
     items, _, hits = _snapshot(killed)
     assert len(items) == 163 and len({i[0] for i in items}) == 163
     assert {(h[0], h[1]) for h in hits} >= {("777/161", "exact"), ("777/163", "face")}
+    if ON_POSTGRES:
+        from ncii_shield.config import load_settings
+        from tests.pg import RawDb
+
+        with RawDb(load_settings(killed).database_url) as pg:
+            statuses = [row[0] for row in pg.execute("select status from scans order by id")]  # type: ignore[attr-defined]
+        assert statuses == ["interrupted", "done"]
+        return
     db = sqlite3.connect(killed / "ncii.db")
     statuses = [row[0] for row in db.execute("select status from scans order by id")]
     assert statuses == ["interrupted", "done"]

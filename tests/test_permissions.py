@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from ncii_shield.store import audit
-from tests.conftest import new_store, open_store
+from tests.conftest import new_store, open_store, sqlite_only
 
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@sqlite_only("the modes of ncii.db and its -wal/-shm files")
 @pytest.mark.parametrize("umask", [0o022, 0o000])
 def test_a_new_data_directory_is_owner_only(tmp_path: Path, umask: int) -> None:
     data = tmp_path / "new" / "data"

@@ -19,9 +19,11 @@ from ncii_shield.read.quick import CaseLine, quick_case_lines
 from ncii_shield.store import crypto, lite
 from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store
-from tests.conftest import ASSETS, TEST_KEY, cli_env
+from tests.conftest import ASSETS, TEST_KEY, cli_env, sqlite_only
 from tests.exports import message, write_export
 from tests.test_scan import _case, _resized, _scan
+
+pytestmark = sqlite_only("the quick listings read the SQLite file with sqlite3; elsewhere they step aside")
 
 
 def _keyed(store: Store, key: bytes | None = TEST_KEY) -> Settings:

@@ -19,7 +19,7 @@ from ncii_shield.store.models import AuditEvent
 from ncii_shield.takedown.recheck import check_url
 from ncii_shield.takedown.smtp import SmtpSettings, smtp_settings
 from ncii_shield.web.scans import import_dir
-from tests.conftest import TEST_KEY, new_store
+from tests.conftest import TEST_KEY, new_store, sqlite_only
 
 
 def test_secrets_stay_out_of_repr() -> None:
@@ -63,6 +63,7 @@ def test_a_bad_value_is_one_line_naming_the_variable(name: str, value: str, expe
     assert name != "NCII_KEY" or value not in message, "a secret is never echoed"
 
 
+@sqlite_only("asserts that the default database is ncii.db in the data directory")
 def test_unset_and_empty_mean_the_default() -> None:
     default = load_settings("/tmp/x", environ={})
     blank = load_settings(

@@ -33,7 +33,7 @@ from ncii_shield.watch.service import (
     remove_chat,
     save_session,
 )
-from tests.conftest import ASSETS
+from tests.conftest import ASSETS, database_bytes
 from tests.exports import BASE_TIME, write_export
 
 telethon = pytest.importorskip("telethon")
@@ -430,7 +430,7 @@ def test_add_joins_only_where_asked_and_records_the_chat_sealed(store: Store) ->
     with pytest.raises(NotFound):
         remove_chat(store, news.id)
     assert [w.id for w in list_chats(store)] == [watched.id]
-    raw = (store.settings.data_dir / "ncii.db").read_bytes()
+    raw = database_bytes(store.settings.data_dir)
     assert b"Test room" not in raw and b"AbCdEfGh12" not in raw, "title and link are sealed at rest"
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(WatchedChat)) == 1
@@ -470,7 +470,7 @@ def test_the_session_is_sealed_in_the_store_never_in_clear(store: Store) -> None
     secret = _a_string_session()
     save_session(store, secret, "Monitor (@monitor)")
     assert load_session(store) == secret and len(secret) > 300
-    raw = (store.settings.data_dir / "ncii.db").read_bytes()
+    raw = database_bytes(store.settings.data_dir)
     assert not any(secret[i : i + 24].encode() in raw for i in range(0, len(secret) - 24, 24))
     assert b"Monitor (@monitor)" not in raw
     assert not list(store.settings.data_dir.rglob("*.session"))
@@ -687,7 +687,7 @@ def test_login_seals_the_string_session_and_writes_no_session_file(
         account = login(store, phone=lambda: "+820000", code=lambda: "12345", password=lambda: "pw")
         assert account == "Monitor (@desk_monitor)" and asked == ["+820000", "12345", "pw"]
         assert load_session(store).startswith("1BQANOTREALSESSIONSTRING")
-        raw = (tmp_path / "data" / "ncii.db").read_bytes()
+        raw = database_bytes(tmp_path / "data")
         assert b"NOTREALSESSIONSTRING" not in raw
         assert not list(tmp_path.rglob("*.session"))
     finally:

@@ -6,6 +6,7 @@ must be the JSON export's hits exactly: same chats, same message ids, same route
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from typing import Any
 
 from ncii_shield.cases.service import enrol, open_case
 from ncii_shield.cli.output import console, print_table
-from ncii_shield.config import load_settings
+from ncii_shield.config import Settings, load_settings
 from ncii_shield.demo.build import DEMO_NAME, DemoGroundTruth
 from ncii_shield.demo.html_export import write_html_export, zip_export
 from ncii_shield.read.hits import HitRow, list_hits
@@ -30,6 +31,15 @@ def hit_keys(rows: list[HitRow]) -> set[HitKey]:
     return {(r.chat, r.message_id, tuple(sorted(r.kinds))) for r in rows}
 
 
+def scratch_settings(data_dir: Path) -> Settings:
+    """A throw-away store for one format's scan: SQLite inside its own scratch directory even when
+    NCII_DATABASE_URL names the demo's PostgreSQL database, which it would otherwise share (and fail to
+    initialise a second time)."""
+    return dataclasses.replace(
+        load_settings(data_dir), database_url=f"sqlite:///{data_dir.resolve() / 'ncii.db'}"
+    )
+
+
 def _scan_variant(
     truth: DemoGroundTruth,
     path: Path,
@@ -38,7 +48,7 @@ def _scan_variant(
     progress_factory: Callable[[], Any],
     progress_adapter: Callable[[Any], Any],
 ) -> tuple[int, set[HitKey]]:
-    store = Store(load_settings(data_dir), create=KeySource(key=os.urandom(32)))
+    store = Store(scratch_settings(data_dir), create=KeySource(key=os.urandom(32)))
     try:
         with store.session() as session:
             case = open_case(session, truth.pseudonym, consent_by=truth.pseudonym, consent_method="demo")

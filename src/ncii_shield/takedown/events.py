@@ -94,10 +94,15 @@ def _raise_once(session: Session, case_id: int, item_id: int, notice_item_id: in
     else:
         from sqlalchemy.dialects.postgresql import insert
     values = dict(case_id=case_id, item_id=item_id, kind="reappeared", notice_item_id=notice_item_id)
+    # RETURNING says whether this insert made the row: an ORM-enabled INSERT's rowcount is -1 on
+    # PostgreSQL (psycopg), which read as "another worker raised it" and no alert was ever raised there.
     inserted = session.execute(
-        insert(Alert).values(**values).on_conflict_do_nothing(index_elements=["case_id", "item_id", "kind"])
-    )
-    if inserted.rowcount != 1:  # type: ignore[attr-defined]
+        insert(Alert)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["case_id", "item_id", "kind"])
+        .returning(Alert.id)
+    ).first()
+    if inserted is None:
         return None
     return session.scalars(
         select(Alert).where(Alert.case_id == case_id, Alert.item_id == item_id, Alert.kind == "reappeared")
