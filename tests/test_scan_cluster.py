@@ -1,0 +1,184 @@
+"""Scanning on a real local Dask cluster (scan/cluster.py): the demo export scanned by two worker processes
+equals the local scan row for row (items, media, signals, hits) and blob for blob; a worker killed
+mid-task changes nothing; a local scan never imports Dask."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from ncii_shield.cases.service import enrol, open_case
+from ncii_shield.config import load_settings
+from ncii_shield.demo.build import DemoGroundTruth, build_demo
+from ncii_shield.errors import NciiError
+from ncii_shield.scan.cluster import DaskMedia, open_cluster, parse_local, public_settings
+from ncii_shield.scan.match import match_case
+from ncii_shield.scan.pipeline import run_scan
+from ncii_shield.scan.service import scan_path, timezone_named
+from ncii_shield.sources import open_source
+from ncii_shield.store.db import Store
+from ncii_shield.store.models import Hit, Item, Media, Signal
+from tests.conftest import ASSETS, TEST_KEY, cli_env, new_store, open_store
+from tests.test_cli_imports import _modules_after
+
+
+def _case(store: Store, truth: DemoGroundTruth) -> int:
+    """The demo's case, enrolled as run_demo does."""
+    with store.session() as session:
+        case = open_case(session, truth.pseudonym, consent_by=truth.pseudonym, consent_method="demo: form")
+        enrol(session, store, case, list(truth.enrol_photos))
+        match_case(store, session, case.id)
+        return case.id
+
+
+def _snapshot(store: Store) -> dict[str, Any]:
+    """Everything a scan writes that must not depend on where the media work ran (the sealed face
+    embeddings compared opened; the blobs by key and plaintext)."""
+    with store.session() as session:
+        items = [
+            (i.id, i.external_id, i.media_id, i.skip_reason, i.chat_id, i.previous_id)
+            for i in session.scalars(select(Item).order_by(Item.id))
+        ]
+        media = [
+            (m.id, m.sha256, m.status, m.error, m.format, m.width, m.height, m.blob_key, m.thumb_key)
+            for m in session.scalars(select(Media).order_by(Media.id))
+        ]
+        signals = [
+            (s.id, s.media_id, s.kind, s.frame, s.idx, s.value, s.sealed, s.quality, s.score, s.box)
+            for s in session.scalars(select(Signal).order_by(Signal.id))
+        ]
+        hits = [
+            (h.case_id, h.item_id, h.media_id, h.kind, h.distance, h.details, h.reference_id, h.signal_id)
+            for h in session.scalars(select(Hit).order_by(Hit.id))
+        ]
+    blobs = {key: store.blobs.get(key) for key, _ in store.blobs.listing()}
+    return {"items": items, "media": media, "signals": signals, "hits": hits, "blobs": blobs}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoGroundTruth, dict[str, Any], Path]]:
+    """The demo export and the snapshot of its local scan (a pool of two processes)."""
+    root = tmp_path_factory.mktemp("cluster")
+    truth = build_demo(root / "demo")
+    store = new_store(root / "local")
+    case_id = _case(store, truth)
+    scan_path(store, truth.export_dir, case_id=case_id, workers=2)
+    snapshot = _snapshot(store)
+    store.close()
+    assert snapshot["hits"] and snapshot["signals"] and len(snapshot["media"]) >= 40
+    yield truth, snapshot, root
+
+
+def test_cli_scan_on_a_local_cluster_equals_the_local_scan(demo) -> None:  # type: ignore[no-untyped-def]
+    truth, local, root = demo
+    data = root / "cli"
+    store = new_store(data)
+    case_id = _case(store, truth)
+    store.close()
+    cli = [sys.executable, "-m", "ncii_shield.cli.main", "--data-dir", str(data)]
+    proc = subprocess.run(
+        [*cli, "scan", str(case_id), str(truth.export_dir), "--cluster", "local:2", "--json"],
+        env=cli_env(NCII_SCAN_CHUNK="16"),  # several chunks: rows inserted chunk by chunk, in order
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["status"] == "done" and report["media_new"] == len(local["media"])
+    store = open_store(data)
+    try:
+        assert _snapshot(store) == local
+    finally:
+        store.close()
+
+
+class _KillOnce(DaskMedia):
+    """Kills one worker process (SIGKILL, as the OOM killer would) while the first chunk's tasks run."""
+
+    killed = 0
+
+    def analyse(self, datas, *, source_id, hash_only, face_detail):  # type: ignore[no-untyped-def]
+        from distributed import wait
+
+        if not self.killed and len(datas) > 4:
+            from ncii_shield.scan.cluster import media_task
+
+            futures = [
+                self.client.submit(
+                    media_task, d, self.settings, source_id, hash_only, face_detail, pure=False
+                )
+                for d in datas
+            ]
+            wait(futures, return_when="FIRST_COMPLETED")
+            busy = {w for w, keys in self.client.processing().items() if keys}
+            pids = self.client.run(os.getpid)
+            victim = next(w for w in pids if w in busy)
+            os.kill(pids[victim], signal.SIGKILL)
+            type(self).killed += 1
+            assert not all(f.done() for f in futures), "the kill came mid-scan"
+            results = list(self.client.gather(futures))
+            for f in futures:
+                f.release()
+            return results
+        return super().analyse(datas, source_id=source_id, hash_only=hash_only, face_detail=face_detail)
+
+
+def test_a_worker_killed_mid_scan_changes_nothing(demo) -> None:  # type: ignore[no-untyped-def]
+    truth, local, root = demo
+    store = new_store(root / "killed")
+    try:
+        case_id = _case(store, truth)
+        with open_cluster("local:2", store) as remote:
+            killing = _KillOnce(remote.client, store.settings)
+            zone = timezone_named(store.settings.timezone)
+            reader = open_source(truth.export_dir, assumed_timezone=zone)
+            run_scan(store, reader, location=truth.export_dir, case_id=case_id, remote=killing)
+            assert killing.killed == 1
+            assert remote.workers() == 2, "the nanny restarted the killed worker"
+        assert _snapshot(store) == local  # no row lost, none twice, no extra blob
+    finally:
+        store.close()
+
+
+def test_tasks_carry_no_secret_and_workers_use_their_own_key(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, environ={"NCII_KEY": TEST_KEY.hex(), "NCII_PASSPHRASE": "x"})
+    shipped = public_settings(settings)
+    assert shipped.key is None and shipped.passphrase is None and shipped.data_dir == settings.data_dir
+    assert parse_local("local:3") == 3 and parse_local("tcp://10.0.0.5:8786") is None
+    for bad in ("local:0", "local:x"):
+        with pytest.raises(NciiError, match="invalid cluster"):
+            parse_local(bad)
+
+
+def test_a_local_scan_imports_no_cluster_library(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    new_store(data).close()
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes((ASSETS / "obama.jpg").read_bytes())
+    proc, modules = _modules_after(
+        "--data-dir",
+        str(data),
+        "case",
+        "open",
+        "--pseudonym",
+        "A",
+        "--consent-by",
+        "A",
+        "--consent-method",
+        "form",
+    )
+    proc, modules = _modules_after("--data-dir", str(data), "scan", "1", str(folder), "--workers", "1")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "ncii_shield.scan.pipeline" in modules
+    assert not modules & {"dask", "distributed", "ray", "ncii_shield.scan.cluster"}
