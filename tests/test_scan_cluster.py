@@ -107,18 +107,11 @@ class _KillOnce(DaskMedia):
 
     killed = 0
 
-    def analyse(self, datas, *, source_id, hash_only, face_detail):  # type: ignore[no-untyped-def]
+    def analyse(self, datas, *, settings, source_id, hash_only):  # type: ignore[no-untyped-def]
         from distributed import wait
 
         if not self.killed and len(datas) > 4:
-            from ncii_shield.scan.cluster import media_task
-
-            futures = [
-                self.client.submit(
-                    media_task, d, self.settings, source_id, hash_only, face_detail, pure=False
-                )
-                for d in datas
-            ]
+            futures = self.submit(datas, settings, source_id, hash_only)
             wait(futures, return_when="FIRST_COMPLETED")
             busy = {w for w, keys in self.client.processing().items() if keys}
             pids = self.client.run(os.getpid)
@@ -130,7 +123,7 @@ class _KillOnce(DaskMedia):
             for f in futures:
                 f.release()
             return results
-        return super().analyse(datas, source_id=source_id, hash_only=hash_only, face_detail=face_detail)
+        return super().analyse(datas, settings=settings, source_id=source_id, hash_only=hash_only)
 
 
 def test_a_worker_killed_mid_scan_changes_nothing(demo) -> None:  # type: ignore[no-untyped-def]
@@ -139,7 +132,7 @@ def test_a_worker_killed_mid_scan_changes_nothing(demo) -> None:  # type: ignore
     try:
         case_id = _case(store, truth)
         with open_cluster("local:2", store) as remote:
-            killing = _KillOnce(remote.client, store.settings)
+            killing = _KillOnce(remote.client)
             zone = timezone_named(store.settings.timezone)
             reader = open_source(truth.export_dir, assumed_timezone=zone)
             run_scan(store, reader, location=truth.export_dir, case_id=case_id, remote=killing)

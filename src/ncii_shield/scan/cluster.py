@@ -73,24 +73,20 @@ def media_task(
 class DaskMedia:
     """The remote side of run_scan (pipeline.RemoteMedia): media tasks submitted to a Dask client."""
 
-    def __init__(self, client: Any, settings: Settings) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
-        self.settings = public_settings(settings)
 
     def workers(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
 
     def analyse(
-        self, datas: list[bytes], *, source_id: int, hash_only: bool, face_detail: str
+        self, datas: list[bytes], *, settings: Settings, source_id: int, hash_only: bool
     ) -> list[tuple[Analysis, BlobKeys]]:
         """Every file's result, in the order given. One task per file (not one graph for a whole chunk), so
         a dead worker's task is run again alone; a task that kills three workers fails the scan."""
         from distributed import KilledWorker
 
-        futures = [
-            self.client.submit(media_task, data, self.settings, source_id, hash_only, face_detail, pure=False)
-            for data in datas
-        ]
+        futures = self.submit(datas, settings, source_id, hash_only)
         try:
             return list(self.client.gather(futures))
         except KilledWorker as exc:
@@ -102,6 +98,16 @@ class DaskMedia:
         finally:
             for future in futures:
                 future.release()
+
+    def submit(self, datas: list[bytes], settings: Settings, source_id: int, hash_only: bool) -> list[Any]:
+        """One task per file; the settings of the store being scanned, without their secrets."""
+        public = public_settings(settings)
+        return [
+            self.client.submit(
+                media_task, data, public, source_id, hash_only, settings.face_detail, pure=False
+            )
+            for data in datas
+        ]
 
 
 def parse_local(address: str) -> int | None:
@@ -149,7 +155,7 @@ def open_cluster(address: str, store: Store) -> Iterator[DaskMedia]:
             hint="start a scheduler (`dask scheduler`) and workers (`dask worker ADDRESS --nthreads 1`)",
         ) from exc
     try:
-        yield DaskMedia(client, store.settings)
+        yield DaskMedia(client)
     finally:
         client.close()
         if cluster is not None:

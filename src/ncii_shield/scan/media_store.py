@@ -8,6 +8,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from ncii_shield.config import Settings
 from ncii_shield.media.thumbs import blur_thumbnail
 from ncii_shield.signals.analyse import Analysis
 from ncii_shield.signals.registry import KINDS
@@ -29,7 +30,7 @@ class RemoteMedia(Protocol):
     the rows are still inserted here, in the chunk's transaction."""
 
     def analyse(
-        self, datas: list[bytes], *, source_id: int, hash_only: bool, face_detail: str
+        self, datas: list[bytes], *, settings: Settings, source_id: int, hash_only: bool
     ) -> Sequence[tuple[Analysis, BlobKeys]]: ...
 
 

@@ -242,7 +242,7 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> Tally
     done: Iterator[tuple[Analysis, BlobKeys | None]] | Sequence[tuple[Analysis, BlobKeys]]
     if run.remote is not None and todo:
         done = run.remote.analyse(
-            list(todo.values()), source_id=source_id, hash_only=run.hash_only, face_detail=face_detail
+            list(todo.values()), settings=run.store.settings, source_id=source_id, hash_only=run.hash_only
         )
     else:
         work = partial(analyse_bytes, with_nudity=run.hash_only, face_detail=face_detail)
