@@ -14,7 +14,6 @@ the settings without their secrets. `local:N` starts N local worker processes th
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields, replace
@@ -48,7 +47,7 @@ def worker_store(settings: Settings) -> Store:
             f"this worker does not see the database {path}",
             hint="cluster workers need the same data directory (a shared filesystem) or NCII_DATABASE_URL",
         )
-    own = load_settings(environ=os.environ)  # the key comes from the worker's environment, not the wire
+    own = load_settings()  # the key comes from the worker's own environment, never over the wire
     keyed = replace(
         settings, key=own.key, passphrase=own.passphrase, key_file=own.key_file or settings.key_file
     )
@@ -81,14 +80,19 @@ class DaskMedia:
 
     def analyse(
         self, datas: list[bytes], *, settings: Settings, source_id: int, hash_only: bool
-    ) -> list[tuple[Analysis, BlobKeys]]:
-        """Every file's result, in the order given. One task per file (not one graph for a whole chunk), so
-        a dead worker's task is run again alone; a task that kills three workers fails the scan."""
+    ) -> Iterator[tuple[Analysis, BlobKeys]]:
+        """Every file's result, in the order given, each as soon as it and those before it are done (the
+        rows are inserted while later files are still analysed). One task per file, so a dead worker's
+        task is run again alone; a task that kills three workers in turn fails the scan."""
+        return self._in_order(self.submit(datas, settings, source_id, hash_only))
+
+    @staticmethod
+    def _in_order(futures: list[Any]) -> Iterator[tuple[Analysis, BlobKeys]]:
         from distributed import KilledWorker
 
-        futures = self.submit(datas, settings, source_id, hash_only)
         try:
-            return list(self.client.gather(futures))
+            for future in futures:
+                yield future.result()
         except KilledWorker as exc:
             raise Unavailable(
                 f"a media task killed {exc.last_worker.address if exc.last_worker else 'its workers'} "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,7 +31,7 @@ class RemoteMedia(Protocol):
 
     def analyse(
         self, datas: list[bytes], *, settings: Settings, source_id: int, hash_only: bool
-    ) -> Sequence[tuple[Analysis, BlobKeys]]: ...
+    ) -> Iterable[tuple[Analysis, BlobKeys]]: ...
 
 
 def put_blobs(store: Store, source_id: int, hash_only: bool, analysis: Analysis, data: bytes) -> BlobKeys:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -239,7 +239,7 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> Tally
     # A hash-only case keeps only a blurred thumbnail, so its nudity score (for ordering review) is taken
     # now; otherwise match_case scores the few media with a hit, from the stored thumbnail (scan/ranking.py).
     face_detail = run.store.settings.face_detail
-    done: Iterator[tuple[Analysis, BlobKeys | None]] | Sequence[tuple[Analysis, BlobKeys]]
+    done: Iterable[tuple[Analysis, BlobKeys | None]]
     if run.remote is not None and todo:
         done = run.remote.analyse(
             list(todo.values()), settings=run.store.settings, source_id=source_id, hash_only=run.hash_only
