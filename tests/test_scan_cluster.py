@@ -19,11 +19,13 @@ from sqlalchemy import select
 from ncii_shield.cases.service import enrol, open_case
 from ncii_shield.config import load_settings
 from ncii_shield.demo.build import DemoGroundTruth, build_demo
-from ncii_shield.errors import NciiError
-from ncii_shield.scan.cluster import DaskMedia, open_cluster, parse_local, public_settings
+from ncii_shield.errors import NciiError, Unavailable
+from ncii_shield.scan.cluster import DaskMedia, open_cluster, parse_local, public_settings, worker_store
 from ncii_shield.scan.match import match_case
+from ncii_shield.scan.media_store import BlobKeys
 from ncii_shield.scan.pipeline import run_scan
 from ncii_shield.scan.service import scan_path, timezone_named
+from ncii_shield.signals.analyse import analyse_bytes
 from ncii_shield.sources import open_source
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Hit, Item, Media, Signal
@@ -175,3 +177,28 @@ def test_a_local_scan_imports_no_cluster_library(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "ncii_shield.scan.pipeline" in modules
     assert not modules & {"dask", "distributed", "ray", "ncii_shield.scan.cluster"}
+
+
+def test_a_worker_that_does_not_see_the_store_refuses_and_creates_nothing(tmp_path: Path) -> None:
+    elsewhere = public_settings(load_settings(tmp_path / "not-mounted"))
+    with pytest.raises(Unavailable, match="does not see"):
+        worker_store(elsewhere)
+    assert not (tmp_path / "not-mounted").exists()
+
+
+class _Unshared:
+    """A remote whose workers wrote their blobs somewhere this store cannot see."""
+
+    def analyse(self, datas, *, settings, source_id, hash_only):  # type: ignore[no-untyped-def]
+        for data in datas:
+            yield analyse_bytes(data, with_nudity=False), BlobKeys(f"media/{'0' * 64}", None)
+
+
+def test_blobs_written_where_the_store_cannot_see_them_stop_the_scan(store: Store, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes((ASSETS / "obama.jpg").read_bytes())
+    with pytest.raises(Unavailable, match="cannot see"):
+        run_scan(store, open_source(folder), location=folder, case_id=None, remote=_Unshared())
+    with store.session() as session:
+        assert session.scalars(select(Media)).all() == []  # the chunk rolled back: nothing half-stored

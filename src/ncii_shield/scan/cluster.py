@@ -42,11 +42,13 @@ def worker_store(settings: Settings) -> Store:
     if where in _STORES:
         return _STORES[where]
     path = database_path(settings)
-    if path is not None and not path.exists():
-        raise Unavailable(
-            f"this worker does not see the database {path}",
-            hint="cluster workers need the same data directory (a shared filesystem) or NCII_DATABASE_URL",
-        )
+    for needed in (path, settings.blob_dir):  # never create an empty store on a worker that sees neither
+        if needed is not None and not needed.exists():
+            raise Unavailable(
+                f"this worker does not see {needed}",
+                hint="cluster workers need the scanning process's data directory (a shared filesystem) "
+                "or its NCII_DATABASE_URL and blob directory",
+            )
     own = load_settings()  # the key comes from the worker's own environment, never over the wire
     keyed = replace(
         settings, key=own.key, passphrase=own.passphrase, key_file=own.key_file or settings.key_file

@@ -9,6 +9,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from ncii_shield.config import Settings
+from ncii_shield.errors import Unavailable
 from ncii_shield.media.thumbs import blur_thumbnail
 from ncii_shield.signals.analyse import Analysis
 from ncii_shield.signals.registry import KINDS
@@ -74,6 +75,11 @@ def store_media(
         store.keyring.key(session, source_scope(source_id))
         if keys is None:
             keys = put_blobs(store, source_id, hash_only, analysis, data)
+        elif not all(store.blobs.exists(k) for k in (keys.blob_key, keys.thumb_key) if k is not None):
+            raise Unavailable(
+                "a cluster worker wrote blobs this store cannot see",
+                hint="workers need the same blob directory as the scanning process (a shared filesystem)",
+            )
         media.blob_key = keys.blob_key
         if keys.thumb_key is not None:
             media.thumb_key = keys.thumb_key
