@@ -1,13 +1,14 @@
 """The distributed scan (scan/cluster.py) on 1, 2 and 4 local Dask workers against the local pool, same run.
 
-Usage: PYTHONPATH=src OMP_NUM_THREADS=1 .venv/bin/python bench/scan_cluster.py [--n 80] [--workers 1,2,4]
-       [--repeat 2]
+Usage: PYTHONPATH=src OMP_NUM_THREADS=1 .venv/bin/python bench/scan_cluster.py [--n 160] [--workers 1,2,4]
+       [--repeat 3]
 
 1. Generates N distinct benign 1280-px photos (scan_throughput.generate) in a folder: N new media.
 2. Each run scans that folder (no case) into a fresh data directory: the whole scan, reading, hashing,
    decode + signals + sealed blobs, inserting rows, matching. The local pool (1 and 2 processes, the
    default on this 2-core machine) is the reference; each cluster size is started once (start-up timed
-   apart), then scanned `--repeat` times.
+   apart); then `--repeat` rounds scan once with each configuration in turn (interleaved, so a change in
+   the machine's load touches all alike).
 3. Prints photos/s (median) and the scaling factors: against the 2-process local pool and against one
    cluster worker; and the driver's CPU per photo (what a bigger cluster cannot take off the scanning
    process).
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -53,9 +55,9 @@ def _timed(root: Path, folder: Path, n: int, scan: Callable[[Store], object]) ->
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=80)
+    ap.add_argument("--n", type=int, default=160)
     ap.add_argument("--workers", default="1,2,4")
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -68,31 +70,42 @@ def main() -> None:
                 store, open_source(folder), location=folder, case_id=None, workers=workers
             )
 
-        rows: list[tuple[str, float, list[float], float, float | None]] = []
-
-        def measure(label: str, scan: Callable[[Store], object], start: float | None) -> None:
-            runs = [_timed(root, folder, args.n, scan) for _ in range(args.repeat)]
-            rates = [args.n / wall for wall, _ in runs]
-            cpu_ms = statistics.median(cpu for _, cpu in runs) * 1000 / args.n
-            rows.append((label, statistics.median(rates), rates, cpu_ms, start))
-            print(f"  {label}: {statistics.median(rates):.2f} photos/s", flush=True)
-
-        measure("local pool, 1 process", local(1), None)
-        measure("local pool, 2 processes", local(2), None)
-        for count in (int(w) for w in args.workers.split(",")):
-            began = time.perf_counter()
-            holder = Store(load_settings(root / f"c{count}"), create=KEY)
-            with open_cluster(f"local:{count}", holder) as remote:
+        scans: dict[str, Callable[[Store], object]] = {
+            "local pool, 1 process": local(1),
+            "local pool, 2 processes": local(2),
+        }
+        starts: dict[str, float] = {}
+        with ExitStack() as stack:
+            for count in (int(w) for w in args.workers.split(",")):
+                began = time.perf_counter()
+                holder = Store(load_settings(root / f"c{count}"), create=KEY)
+                stack.callback(holder.close)
+                remote = stack.enter_context(open_cluster(f"local:{count}", holder))
                 remote.client.wait_for_workers(count)
-                start = time.perf_counter() - began
+                label = f"cluster, {count} worker{'s' * (count > 1)}"
+                starts[label] = time.perf_counter() - began
 
                 def on_cluster(store: Store, remote=remote) -> object:  # type: ignore[no-untyped-def]
                     # the same workers for every fresh data directory: each task names its directory, and
                     # a worker opens it (once) with the key it was started with
                     return run_scan(store, open_source(folder), location=folder, case_id=None, remote=remote)
 
-                measure(f"cluster, {count} worker{'s' * (count > 1)}", on_cluster, start)
-            holder.close()
+                scans[label] = on_cluster
+            # Interleaved (every configuration once per round), so a change in the machine's load during
+            # the run touches them all alike; the clusters sit idle meanwhile.
+            runs: dict[str, list[tuple[float, float]]] = {label: [] for label in scans}
+            for round_ in range(args.repeat):
+                for label, scan in scans.items():
+                    runs[label].append(_timed(root, folder, args.n, scan))
+                    print(
+                        f"  round {round_ + 1}, {label}: {args.n / runs[label][-1][0]:.2f} photos/s",
+                        flush=True,
+                    )
+        rows: list[tuple[str, float, list[float], float, float | None]] = []
+        for label, done in runs.items():
+            rates = [args.n / wall for wall, _ in done]
+            cpu_ms = statistics.median(cpu for _, cpu in done) * 1000 / args.n
+            rows.append((label, statistics.median(rates), rates, cpu_ms, starts.get(label)))
     pool2 = rows[1][1]
     one = next((r[1] for r in rows if r[0] == "cluster, 1 worker"), None)
     print(f"\n{args.n} photos, {os.cpu_count()} cores, median of {args.repeat}")
