@@ -20,7 +20,14 @@ from ncii_shield.cases.service import enrol, open_case
 from ncii_shield.config import load_settings
 from ncii_shield.demo.build import DemoGroundTruth, build_demo
 from ncii_shield.errors import NciiError, Unavailable
-from ncii_shield.scan.cluster import DaskMedia, open_cluster, parse_local, public_settings, worker_store
+from ncii_shield.scan.cluster import (
+    DaskMedia,
+    media_task,
+    open_cluster,
+    parse_local,
+    public_settings,
+    worker_store,
+)
 from ncii_shield.scan.match import match_case
 from ncii_shield.scan.media_store import BlobKeys
 from ncii_shield.scan.pipeline import run_scan
@@ -51,7 +58,18 @@ def _snapshot(store: Store) -> dict[str, Any]:
             for i in session.scalars(select(Item).order_by(Item.id))
         ]
         media = [
-            (m.id, m.sha256, m.status, m.error, m.format, m.width, m.height, m.blob_key, m.thumb_key)
+            (
+                m.id,
+                m.sha256,
+                m.status,
+                m.error,
+                m.format,
+                m.width,
+                m.height,
+                m.blob_key,
+                m.thumb_key,
+                m.thumb_blurred,
+            )
             for m in session.scalars(select(Media).order_by(Media.id))
         ]
         signals = [
@@ -202,3 +220,33 @@ def test_blobs_written_where_the_store_cannot_see_them_stop_the_scan(store: Stor
         run_scan(store, open_source(folder), location=folder, case_id=None, remote=_Unshared())
     with store.session() as session:
         assert session.scalars(select(Media)).all() == []  # the chunk rolled back: nothing half-stored
+
+
+class _InProcess:
+    """The worker's side run here (media_task: its own store opened with its own key, blobs, blurring)."""
+
+    def analyse(self, datas, *, settings, source_id, hash_only):  # type: ignore[no-untyped-def]
+        shipped = public_settings(settings)
+        return [media_task(d, shipped, source_id, hash_only, settings.face_detail) for d in datas]
+
+
+def test_a_hash_only_case_keeps_only_blurred_thumbnails_on_workers_too(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("obama.jpg", "biden.jpg"):
+        (folder / name).write_bytes((ASSETS / name).read_bytes())
+    monkeypatch.setenv("NCII_KEY", TEST_KEY.hex())  # the worker's own environment
+    snapshots = []
+    for name, remote in (("local", None), ("remote", _InProcess())):
+        store = new_store(tmp_path / name)
+        try:
+            with store.session() as session:
+                case = open_case(session, "A", consent_by="A", consent_method="form", hash_only=True)
+                case_id = case.id
+            run_scan(store, open_source(folder), location=folder, case_id=case_id, workers=1, remote=remote)
+            snapshots.append(_snapshot(store))
+        finally:
+            store.close()
+    local, remote_made = snapshots
+    assert remote_made == local and local["media"]
+    assert all(m[7] is None and m[8] and m[9] for m in local["media"])  # no original; a blurred thumbnail
