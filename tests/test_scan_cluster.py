@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,8 @@ def test_tasks_carry_no_secret_and_workers_use_their_own_key(tmp_path: Path) -> 
     settings = load_settings(tmp_path, environ={"NCII_KEY": TEST_KEY.hex(), "NCII_PASSPHRASE": "x"})
     shipped = public_settings(settings)
     assert shipped.key is None and shipped.passphrase is None and shipped.data_dir == settings.data_dir
+    with_password = replace(settings, database_url="postgresql+psycopg://ncii:s3cret@db.example/ncii")
+    assert public_settings(with_password).database_url == "postgresql+psycopg://ncii@db.example/ncii"
     assert parse_local("local:3") == 3 and parse_local("tcp://10.0.0.5:8786") is None
     for bad in ("local:0", "local:x"):
         with pytest.raises(NciiError, match="invalid cluster"):

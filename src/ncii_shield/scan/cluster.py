@@ -14,6 +14,7 @@ the settings without their secrets. `local:N` starts N local worker processes th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import fields, replace
@@ -32,8 +33,14 @@ _STORES: dict[tuple[str, str], Store] = {}  # per worker process: one open store
 
 
 def public_settings(settings: Settings) -> Settings:
-    """The settings a task may carry: every secret (key, passphrases, passwords) left out."""
-    return replace(settings, **{f.name: None for f in fields(settings) if f.metadata.get("secret")})
+    """The settings a task may carry: every secret (key, passphrases, passwords, the database's password)
+    left out."""
+    secrets = {f.name: None for f in fields(settings) if f.metadata.get("secret")}
+    return replace(settings, database_url=_without_password(settings.database_url), **secrets)
+
+
+def _without_password(url: str) -> str:
+    return re.sub(r"(://[^/:@]*):[^/@]*@", r"\1@", url)
 
 
 def worker_store(settings: Settings) -> Store:
@@ -49,9 +56,14 @@ def worker_store(settings: Settings) -> Store:
                 hint="cluster workers need the scanning process's data directory (a shared filesystem) "
                 "or its NCII_DATABASE_URL and blob directory",
             )
-    own = load_settings()  # the key comes from the worker's own environment, never over the wire
+    own = load_settings()  # the key (and a database password) from the worker's own environment
+    url = own.database_url if _without_password(own.database_url) == settings.database_url else None
     keyed = replace(
-        settings, key=own.key, passphrase=own.passphrase, key_file=own.key_file or settings.key_file
+        settings,
+        key=own.key,
+        passphrase=own.passphrase,
+        key_file=own.key_file or settings.key_file,
+        database_url=url or settings.database_url,
     )
     from ncii_shield.signals.analyse import prepare_worker
 
@@ -170,7 +182,7 @@ def open_cluster(address: str, store: Store) -> Iterator[DaskMedia]:
                     host="127.0.0.1",
                     dashboard_address=":0",
                     silence_logs=logging.ERROR,
-                    env={"NCII_KEY": kek.hex()},
+                    env={"NCII_KEY": kek.hex(), "NCII_DATABASE_URL": store.settings.database_url},
                 )
             client = Client(cluster)
         else:
