@@ -306,6 +306,11 @@ class Settings:
         parse=_choice("standard", "fine"),
         hint="set {name} to standard or fine",
     )
+    cluster: str | None = _setting(
+        "NCII_CLUSTER",
+        "run scans' media work on a Dask cluster: a scheduler address (tcp://host:8786) or local:N (N local"
+        " workers); unset: a local process pool",
+    )
     import_dir: Path | None = _setting(  # noqa: RUF009 (a field; paths are immutable)
         "NCII_IMPORT_DIR",
         "the folder the web app offers exports from (default <data dir>/imports)",

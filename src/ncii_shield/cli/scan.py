@@ -37,6 +37,13 @@ def scan(
             f"[default: NCII_TIMEZONE, else {DEFAULT_TIMEZONE}].",
         ),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the media work on a Dask cluster: its scheduler address (tcp://host:8786), or local:N "
+            "to start N local workers; its workers must see this data directory [default: NCII_CLUSTER].",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Ingest what a path holds and match it against the case. Running it again adds nothing twice; a
@@ -55,6 +62,7 @@ def scan(
             workers=workers,
             timezone=export_timezone,
             progress=lambda i, n, name: RichProgress(progress, f"{i + 1}/{n} {name}" if n > 1 else ""),
+            cluster=cluster,
         )
     if as_json:
         scans = [_scan_data(r) for r in done.results]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,15 +37,16 @@ from ncii_shield.scan.exports import (
     record_chats,
 )
 from ncii_shield.scan.match import match_case
-from ncii_shield.scan.media_store import store_media
+from ncii_shield.scan.media_store import BlobKeys, RemoteMedia, store_media
 from ncii_shield.scan.results import Progress, ScanResult, Tally
-from ncii_shield.signals.analyse import analyse_bytes
+from ncii_shield.signals.analyse import Analysis, analyse_bytes
 from ncii_shield.sources.base import Item as SourceItem
 from ncii_shield.sources.base import Source as SourceReader
 from ncii_shield.sources.base import position
 from ncii_shield.sources.paths import safe_relative_path
 from ncii_shield.sources.tree import Tree
 from ncii_shield.store import audit
+from ncii_shield.store.crypto import source_scope
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case, Item, Media, Scan, Source
 from ncii_shield.text.room_links import index_links
@@ -134,6 +135,7 @@ class _Run:
     progress: Progress
     tag_secret: bytes = b""
     chats: dict[str, ChatSeen] = field(default_factory=dict)
+    remote: RemoteMedia | None = None
     _tags: dict[str | None, str | None] = field(default_factory=dict)
 
     def chat_keys(self, item: SourceItem) -> tuple[str | None, str | None]:
@@ -236,10 +238,18 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> Tally
             changed.add(digest)
     # A hash-only case keeps only a blurred thumbnail, so its nudity score (for ordering review) is taken
     # now; otherwise match_case scores the few media with a hit, from the stored thumbnail (scan/ranking.py).
-    work = partial(analyse_bytes, with_nudity=run.hash_only, face_detail=run.store.settings.face_detail)
-    analyses = executor.map(work, todo.values()) if executor else map(work, todo.values())
-    for (digest, data), analysis in zip(todo.items(), analyses, strict=True):
-        stored[digest] = store_media(session, run.store, source_id, run.hash_only, analysis, data)
+    face_detail = run.store.settings.face_detail
+    done: Iterable[tuple[Analysis, BlobKeys | None]]
+    if run.remote is not None and todo:
+        done = run.remote.analyse(
+            list(todo.values()), settings=run.store.settings, source_id=source_id, hash_only=run.hash_only
+        )
+    else:
+        work = partial(analyse_bytes, with_nudity=run.hash_only, face_detail=face_detail)
+        analyses = executor.map(work, todo.values()) if executor else map(work, todo.values())
+        done = ((analysis, None) for analysis in analyses)
+    for (digest, data), (analysis, written) in zip(todo.items(), done, strict=True):
+        stored[digest] = store_media(session, run.store, source_id, run.hash_only, analysis, data, written)
         tally.media_new += 1
         run.progress.media(1)
 
@@ -308,8 +318,10 @@ def run_scan(
     workers: int | None = None,
     progress: Progress | None = None,
     executor_factory: Callable[[int], Executor] | None = None,
+    remote: RemoteMedia | None = None,
 ) -> ScanResult:
-    """Ingest a source, then match the case (if given) against everything stored."""
+    """Ingest a source, then match the case (if given) against everything stored; with `remote`, the
+    media work runs there (a cluster) instead of in a local pool."""
     progress = progress or Progress()
     workers = workers if workers is not None else (os.cpu_count() or 1)
     with store.session() as session:
@@ -331,10 +343,13 @@ def run_scan(
         result = ScanResult(scan_id=scan.id, source_id=source.id, status="running")
 
     executor: Executor | None = None
-    if workers > 1:
+    if remote is not None:  # workers seal blobs under the source's key: it must be committed first
+        with store.session() as session:
+            store.keyring.key(session, source_scope(source.id))
+    elif workers > 1:
         factory = executor_factory or (lambda n: ProcessPoolExecutor(max_workers=n, initializer=_warm_worker))
         executor = factory(workers)
-    run = _Run(store, executor, reader, source.id, scan.id, hash_only, result, progress)
+    run = _Run(store, executor, reader, source.id, scan.id, hash_only, result, progress, remote=remote)
     with store.session() as session:
         run.tag_secret = store.keyring.key(session, CHATS_SCOPE)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,18 +45,29 @@ def scan_path(
     workers: int | None = None,
     timezone: str | None = None,
     progress: Callable[[int, int, str], Progress] | None = None,
+    cluster: str | None = None,
 ) -> PathScan:
     """Detect, then scan each export in turn; `progress(index, count, name)` gives each its bar.
 
     `timezone` (for offset-less dates) defaults to the settings' (NCII_TIMEZONE); the size and zip limits
-    come from the settings too."""
+    come from the settings too. `cluster` (default NCII_CLUSTER): a Dask scheduler address or local:N runs
+    the media work there (scan/cluster.py); none, a local process pool."""
     settings = store.settings
     zone = timezone_named(timezone or settings.timezone)
     done = PathScan()
-    with open_sources(Path(path), assumed_timezone=zone, limits=ZipLimits.from_settings(settings)) as opened:
+    address = cluster or settings.cluster
+    with ExitStack() as stack:
+        opened = stack.enter_context(
+            open_sources(Path(path), assumed_timezone=zone, limits=ZipLimits.from_settings(settings))
+        )
         done.notes = list(opened.notes)
         for source in opened.sources:
             check_size(source, settings.max_export_bytes)
+        remote = None
+        if address and opened.sources:
+            from ncii_shield.scan.cluster import open_cluster
+
+            remote = stack.enter_context(open_cluster(address, store))
         for index, source in enumerate(opened.sources):
             where = Path(source.tree.location)
             done.results.append(
@@ -66,6 +78,7 @@ def scan_path(
                     case_id=case_id,
                     workers=workers,
                     progress=progress(index, len(opened.sources), source.describe()) if progress else None,
+                    remote=remote,
                 )
             )
     done.notes.extend(_renotice(store))
