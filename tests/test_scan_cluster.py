@@ -136,7 +136,7 @@ class _KillOnce(DaskMedia):
             wait(futures, return_when="FIRST_COMPLETED")
             busy = {w for w, keys in self.client.processing().items() if keys}
             pids = self.client.run(os.getpid)
-            victim = next(w for w in pids if w in busy)
+            victim = next((w for w in pids if w in busy), next(iter(pids)))
             os.kill(pids[victim], signal.SIGKILL)
             type(self).killed += 1
             assert not all(f.done() for f in futures), "the kill came mid-scan"
@@ -253,3 +253,23 @@ def test_a_hash_only_case_keeps_only_blurred_thumbnails_on_workers_too(tmp_path:
     local, remote_made = snapshots
     assert remote_made == local and local["media"]
     assert all(m[7] is None and m[8] and m[9] for m in local["media"])  # no original; a blurred thumbnail
+
+
+def test_an_unreachable_scheduler_is_one_line(store: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("ncii_shield.scan.cluster.CONNECT_TIMEOUT", "1s")
+    with (
+        pytest.raises(Unavailable, match=r"cannot reach the cluster at tcp://127\.0\.0\.1:9"),
+        open_cluster("tcp://127.0.0.1:9", store),
+    ):
+        pass
+
+
+def test_ncii_cluster_is_the_default_of_scan_path(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NCII_CLUSTER", "local:0")
+    store = new_store(tmp_path / "data")
+    try:
+        assert store.settings.cluster == "local:0"
+        with pytest.raises(NciiError, match="invalid cluster 'local:0'"):
+            scan_path(store, ASSETS / "obama.jpg", case_id=None)
+    finally:
+        store.close()

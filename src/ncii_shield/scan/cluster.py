@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ncii_shield.signals.analyse import Analysis
 
 LOCAL = "local:"
+CONNECT_TIMEOUT = "10s"  # to reach a scheduler given by address
 _STORES: dict[tuple[str, str], Store] = {}  # per worker process: one open store per data directory
 
 
@@ -186,7 +187,7 @@ def open_cluster(address: str, store: Store) -> Iterator[DaskMedia]:
                 )
             client = Client(cluster)
         else:
-            client = Client(address, timeout="10s")
+            client = Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         if cluster is not None:
             cluster.close()
