@@ -87,7 +87,10 @@ def test_persisted_owner_only_and_loaded_at_start_instead_of_rebuilt(store: Stor
     restarted = BankIndexes(store)  # another process starting on the same data directory
     assert _answers(restarted, queries) == expected == _answers(_fresh(store), queries)
     assert restarted.rebuilt == 0 and restarted.files is not None and restarted.files.loaded_from_disk == 3
-    assert restarted.status() == first.status()
+    again, before = restarted.status(), first.status()
+    for kind, row in before.items():  # built_to is a wall-clock second: a restart may land on the next one
+        assert abs(again[kind].pop("built_to") - row.pop("built_to")) <= 1
+    assert again == before
     assert sum(1 for found in expected if found) == len(hashes[::97])
 
 
