@@ -694,6 +694,18 @@ def test_the_loop_a_server_can_host_runs_until_stopped(store: Store, desk: tuple
     assert [r.sent for r in passes][:2] == [[notice_id], []] and len(inbox.received) == 1
 
 
+def _serve(store: Store, *options: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "ncii_shield.cli.main",
+        "--data-dir",
+        str(store.settings.data_dir),
+        "serve",
+        *options,
+    ]
+
+
 def test_the_web_server_hosts_the_worker_when_asked(store: Store, desk: tuple[SmtpSettings, Desk]) -> None:
     """`serve --takedown-worker S`: a real server sends a queued notice by itself, once, and stops cleanly."""
     smtp, inbox = desk
@@ -702,18 +714,7 @@ def test_the_web_server_hosts_the_worker_when_asked(store: Store, desk: tuple[Sm
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ncii_shield.cli.main",
-            "--data-dir",
-            str(store.settings.data_dir),
-            "serve",
-            "--port",
-            str(port),
-            "--takedown-worker",
-            "0.3",
-        ],
+        _serve(store, "--port", str(port), "--takedown-worker", "0.3"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -735,16 +736,7 @@ def test_the_web_server_hosts_the_worker_when_asked(store: Store, desk: tuple[Sm
 
 def test_serve_refuses_a_negative_worker_interval(store: Store) -> None:
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ncii_shield.cli.main",
-            "--data-dir",
-            str(store.settings.data_dir),
-            "serve",
-            "--takedown-worker",
-            "-1",
-        ],
+        _serve(store, "--takedown-worker", "-1"),
         capture_output=True,
         text=True,
         env=cli_env(),
