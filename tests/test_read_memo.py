@@ -161,7 +161,6 @@ def test_warm_reads_what_the_first_pages_need(store: Store) -> None:
 
 def test_a_cold_page_warms_the_other_pages_rows_off_the_request(store: Store) -> None:
     import threading
-    import time
 
     from ncii_shield.read.families import warm_in_background
 
@@ -171,13 +170,10 @@ def test_a_cold_page_warms_the_other_pages_rows_off_the_request(store: Store) ->
         assert memo.has(s, case_id, ("hit rows", True)) and not memo.has(s, case_id, ("hit rows", False))
     warm_in_background(store.session, case_id)
     warm_in_background(store.session, case_id)  # at most one at a time per store and case
-    assert sum(t.name == f"warm-case-{case_id}" for t in threading.enumerate()) <= 1
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with store.session() as s:
-            if memo.has(s, case_id, ("hit rows", False)):
-                break
-        time.sleep(0.02)
+    warming = [t for t in threading.enumerate() if t.name == f"warm-case-{case_id}"]
+    assert len(warming) <= 1
+    for thread in warming:
+        thread.join(30)
     with store.session() as s:
         assert memo.has(s, case_id, ("hit rows", False)) and memo.has(s, case_id, "photo of items")
         assert memo.remembered(s, case_id, ("hit rows", False), lambda: pytest.fail("read again"))
