@@ -15,6 +15,7 @@ from ncii_shield.cli.common import JsonFlag, counts, state
 from ncii_shield.cli.output import console, fail, print_json, print_table
 
 if TYPE_CHECKING:
+    from ncii_shield.read.takedown_clocks import NoticeWithClock
     from ncii_shield.takedown.worker import PassReport
 
 app = typer.Typer(no_args_is_help=True, help="Takedown notices: draft, send, track removal and re-uploads.")
@@ -222,26 +223,18 @@ def takedown_recheck(
 @app.command("status")
 def takedown_status(case_id: int, as_json: JsonFlag = False) -> None:
     """Every notice and item status, time to removal per platform, and re-upload alerts."""
-    from ncii_shield.read.takedown import takedown_status as read_status
-    from ncii_shield.takedown.clocks import notice_clocks
+    from dataclasses import asdict
+
+    from ncii_shield.read.takedown_clocks import takedown_with_clocks
 
     with state.store.session() as session:
-        found = read_status(session, case_id)
-        clocks = {c.notice_id: c for c in notice_clocks(session, case_id)}
+        found = takedown_with_clocks(session, case_id)
         notices, stats, alerts = found.notices, found.platforms, found.alerts
         alert_rows = [(a.id, a.item_id, a.kind, a.notice_item_id, a.at) for a in alerts]
     if as_json:
         print_json(
             {
-                "notices": [
-                    {
-                        **n.__dict__,
-                        "created_at": n.created_at.isoformat(),
-                        "sent_at": n.sent_at.isoformat() if n.sent_at else None,
-                        **{k: v for k, v in clocks[n.notice_id].as_json().items() if k != "status"},
-                    }
-                    for n in notices
-                ],
+                "notices": [asdict(n) for n in notices],  # the API's rows: the same fields and clocks
                 "platforms": [s.__dict__ for s in stats],
                 "alerts": [
                     dict(
@@ -267,7 +260,7 @@ def takedown_status(case_id: int, as_json: JsonFlag = False) -> None:
                 n.status,
                 f"{n.sent_at:%Y-%m-%d %H:%M}" if n.sent_at else "-",
                 counts(n.items),
-                _clock(clocks[n.notice_id]),
+                _clock(n),
             )
             for n in notices
         ],
@@ -286,16 +279,15 @@ def takedown_status(case_id: int, as_json: JsonFlag = False) -> None:
         )
 
 
-def _clock(clock: object) -> str:
+def _clock(notice: NoticeWithClock) -> str:
     """ "due in 5 h" / "overdue by 2 d" (+ "escalated"), as the board says it."""
-    from ncii_shield.takedown.clocks import NoticeClock, span
+    from ncii_shield.takedown.clocks import span
 
-    assert isinstance(clock, NoticeClock)
-    if clock.done or clock.seconds_left is None:
-        return "done" if clock.done else "-"
-    left = clock.seconds_left
+    if notice.done or notice.seconds_left is None:
+        return "done" if notice.done else "-"
+    left = notice.seconds_left
     text = f"due in {span(left)}" if left >= 0 else f"overdue by {span(-left)}"
-    return text + (" · escalated" if clock.escalated_at else "")
+    return text + (" · escalated" if notice.escalated_at else "")
 
 
 @app.command("stats")
