@@ -22,13 +22,6 @@ __all__ = ["families_section"]
 
 MAX_ROWS = 30  # rooms, paths and spreaders per family in print
 _FIG_WIDTH = 180.0  # mm: the text width
-_STYLE = {  # spread_svg styles its marks by class for the web's stylesheet; the PDF has no stylesheet
-    "edge": 'stroke="#8fa0b4"',
-    "node": 'fill="#eef1f4" stroke="#d0d7de"',
-    "copy": 'fill="#57606a" fill-opacity="0.6"',
-    "first": 'fill="#b35900"',
-    "lane": 'stroke="#d0d7de"',
-}
 
 
 def _when(family: Family) -> str:
@@ -50,13 +43,9 @@ def _figure(pdf: ReportPDF, svg: str, title: str) -> bool:
     read it, since the tables beside it carry the same figures."""
     if not svg:
         return False
-    svg = re.sub(r'class="(\w+)[^"]*"', lambda m: _STYLE.get(m.group(1), ""), svg)
     svg = re.sub(r"<title>.*?</title>", "", svg)  # hover text: nothing to hover on paper
-    svg = svg.replace("<text ", '<text fill="#1f2328" stroke="none" ')
-    # fpdf2 reads elements by namespace, and draws text in the font named here (the report's, with Hangul).
-    svg = svg.replace(
-        "<svg ", f'<svg xmlns="http://www.w3.org/2000/svg" font-family="{FAMILY}" font-size="11" ', 1
-    )
+    # fpdf2 draws text in the font named here: the report's, with Hangul.
+    svg = svg.replace("<svg ", f'<svg font-family="{FAMILY}" font-size="11" ', 1)
     pdf.paragraph(title, size=8.5, color=MUTED)
     try:
         pdf.image(BytesIO(svg.encode("utf-8")), w=_FIG_WIDTH)

@@ -3,7 +3,9 @@
 One builder for the web app's Spread tab and the HTML report, so the figures a case worker sees and the ones
 handed to the police are drawn from the same `read/families.Family` the same way. Plain SVG, no script and
 nothing fetched: the report is opened offline under a CSP that forbids both. Every name is escaped (they come
-from hostile chats). Labels arrive translated from the caller, which owns its language catalogue.
+from hostile chats). Labels arrive translated from the caller, which owns its language catalogue. Marks carry
+their colours as attributes (the web's stylesheet refines them by class), so the PDF, which has no stylesheet,
+draws the same figure (evidence/pdf_families.py).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def paths_svg(family: Family, label: str) -> Markup:
     height = 20 + max(len(sources), len(targets), 1) * ROW
     parts = [
         Markup(
-            '<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke-width="{w}" class="edge"><title>{n}</title></line>'
+            '<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke-width="{w}" stroke="#8fa0b4" class="edge"><title>{n}</title></line>'
         ).format(
             x1=left[p.from_source][0] + 200,
             y1=left[p.from_source][1] + 12,
@@ -54,13 +56,13 @@ def paths_svg(family: Family, label: str) -> Markup:
     for side, nodes in (("source", left), ("room", right)):
         parts += [
             Markup(
-                '<g class="node {side}"><rect x="{x}" y="{y}" width="200" height="24" rx="4"></rect>'
-                '<text x="{tx}" y="{ty}">{name}</text></g>'
+                '<g class="node {side}" fill="#eef1f4" stroke="#d0d7de"><rect x="{x}" y="{y}" width="200" height="24" rx="4"></rect>'
+                '<text fill="#1f2328" stroke="none" x="{tx}" y="{ty}">{name}</text></g>'
             ).format(side=side, x=x, y=y, tx=x + 8, ty=y + 16, name=_short(name))
             for name, (x, y) in nodes.items()
         ]
     return Markup(
-        '<svg class="paths" width="560" height="{h}" viewBox="0 0 560 {h}" role="img" aria-label="{label}">{body}</svg>'
+        '<svg class="paths" xmlns="http://www.w3.org/2000/svg" width="560" height="{h}" viewBox="0 0 560 {h}" role="img" aria-label="{label}">{body}</svg>'
     ).format(h=height, label=label, body=Markup("").join(parts))
 
 
@@ -85,8 +87,8 @@ def timeline_svg(family: Family, label: str, first_label: str) -> Markup:
         y = top + i * LANE + LANE / 2
         parts.append(
             Markup(
-                '<line class="lane" x1="{l}" x2="{r}" y1="{y}" y2="{y}"></line>'
-                '<text x="{tx}" y="{ty}" text-anchor="end">{name}</text>'
+                '<line class="lane" stroke="#d0d7de" x1="{l}" x2="{r}" y1="{y}" y2="{y}"></line>'
+                '<text fill="#1f2328" stroke="none" x="{tx}" y="{ty}" text-anchor="end">{name}</text>'
             ).format(l=left, r=right, y=y, tx=left - 6, ty=y + 4, name=_short(room, 24))
         )
     lane = {room: i for i, room in enumerate(rooms)}
@@ -104,7 +106,7 @@ def timeline_svg(family: Family, label: str, first_label: str) -> Markup:
         when = f"{times[0]:%Y-%m-%d %H:%M}" + (f" – {times[-1]:%Y-%m-%d %H:%M}" if len(times) > 1 else "")
         parts.append(
             Markup(
-                '<circle class="copy" cx="{cx:.1f}" cy="{cy}" r="{r:.1f}"><title>{what}</title></circle>'
+                '<circle class="copy" fill="#57606a" fill-opacity="0.6" cx="{cx:.1f}" cy="{cy}" r="{r:.1f}"><title>{what}</title></circle>'
             ).format(
                 cx=sum(x(t) for t in times) / len(times),
                 cy=top + i * LANE + LANE / 2,
@@ -116,7 +118,7 @@ def timeline_svg(family: Family, label: str, first_label: str) -> Markup:
         room = first.chat or first.chat_id or "?"
         parts.append(
             Markup(
-                '<circle class="first" cx="{cx:.1f}" cy="{cy}" r="6"><title>{what}</title></circle>'
+                '<circle class="first" fill="#b35900" cx="{cx:.1f}" cy="{cy}" r="6"><title>{what}</title></circle>'
             ).format(
                 cx=x(first.date),
                 cy=top + lane[room] * LANE + LANE / 2,
@@ -126,8 +128,8 @@ def timeline_svg(family: Family, label: str, first_label: str) -> Markup:
     bottom = top + LANE * max(len(rooms), 1) + 16
     parts.append(
         Markup(
-            '<text x="{l}" y="{b}">{start}</text><text x="{r}" y="{b}" text-anchor="end">{end}</text>'
-            '<text x="{l}" y="14">{first}</text>'
+            '<text fill="#1f2328" stroke="none" x="{l}" y="{b}">{start}</text><text fill="#1f2328" stroke="none" x="{r}" y="{b}" text-anchor="end">{end}</text>'
+            '<text fill="#1f2328" stroke="none" x="{l}" y="14">{first}</text>'
         ).format(
             l=left,
             r=right,
@@ -140,6 +142,6 @@ def timeline_svg(family: Family, label: str, first_label: str) -> Markup:
         )
     )
     return Markup(
-        '<svg class="timeline" width="700" height="{h}" viewBox="0 0 700 {h}" role="img" aria-label="{label}">'
+        '<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="700" height="{h}" viewBox="0 0 700 {h}" role="img" aria-label="{label}">'
         "<title>{label}</title>{body}</svg>"
     ).format(h=height, label=label, body=Markup("").join(parts))
