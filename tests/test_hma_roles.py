@@ -97,14 +97,19 @@ def test_a_process_without_the_matcher_role_never_loads_the_index(token_store: t
 
 
 def test_a_matcher_loads_its_index_at_start_not_on_the_first_lookup(token_store: tuple[Store, str]) -> None:
-    """The lifespan starts the load: /m/index/status says READY without any lookup having been made."""
-    store, token = token_store
-    with (
-        live_server(store, roles=parse_roles("matcher")) as base,
-        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
-    ):
+    """`serve` preloads (preload_index): the index is loaded with no request made at all; without it,
+    nothing is loaded until a lookup or /status asks."""
+    from fastapi.testclient import TestClient
+
+    store, _ = token_store
+    lazy = create_app(store, secure_cookies=False, roles=parse_roles("matcher"))
+    with TestClient(lazy):
+        time.sleep(0.3)
+        assert getattr(lazy.state, "hma_indexes", None) is None
+    eager = create_app(store, secure_cookies=False, roles=parse_roles("matcher"), preload_index=True)
+    with TestClient(eager):
         deadline = time.monotonic() + 10
-        while http.get("/m/index/status").headers["X-Index-Status"] != "READY":
+        while not eager.state.hma_indexes.loaded:
             assert time.monotonic() < deadline, "the matcher's index did not load at start"
             time.sleep(0.05)
 

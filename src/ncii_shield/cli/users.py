@@ -219,6 +219,7 @@ def serve(
         secure_cookies=not insecure_cookies,
         takedown_every=takedown_worker or None,
         roles=serving,
+        preload_index=True,
     )
     if serving == frozenset(ROLES):
         err_console.print(f"ncii-shield web app on http://{host}:{port}/ (Ctrl-C to stop)")

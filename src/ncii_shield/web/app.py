@@ -10,7 +10,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ncii_shield.errors import NciiError
 from ncii_shield.store.db import Store
@@ -38,10 +40,34 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith(JSON_PATHS) or "application/json" in request.headers.get("accept", "")
 
 
-def _lifespan(store: Store, takedown_every: float | None, roles: frozenset[str]):  # type: ignore[no-untyped-def]
-    """Between start-up and shutdown: a matcher starts loading the bank index at once (so it is READY
-    before a load balancer sends it lookups, not on the first one), and with `takedown_every` the
-    takedown worker's loop runs in a daemon thread."""
+class SecurityHeaders:
+    """SECURITY_HEADERS on every response that does not set its own. A plain ASGI middleware: the
+    decorator form (`@app.middleware("http")`) runs each request through an extra task and stream, which
+    cost a matcher ~0.3 ms of CPU per lookup (bench/matcher_scale.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers.append(name, value)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _lifespan(store: Store, takedown_every: float | None, preload: bool):  # type: ignore[no-untyped-def]
+    """Between start-up and shutdown: with `preload` the bank index starts loading at once (so a matcher
+    is READY before a load balancer sends it lookups, not on the first one), and with `takedown_every`
+    the takedown worker's loop runs in a daemon thread."""
     import threading
     from contextlib import asynccontextmanager
 
@@ -49,7 +75,7 @@ def _lifespan(store: Store, takedown_every: float | None, roles: frozenset[str])
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         from ncii_shield.web.hma_http import bank_indexes_of
 
-        if "matcher" in roles:
+        if preload:
             bank_indexes_of(app).load_in_background()
         stop = threading.Event()
         thread = None
@@ -94,6 +120,7 @@ def create_app(
     secure_cookies: bool = True,
     takedown_every: float | None = None,
     roles: frozenset[str] = frozenset(ROLES),
+    preload_index: bool = False,
 ) -> FastAPI:
     """The whole app, or the ``roles`` asked for. ``secure_cookies=False`` only for plain-HTTP loopback.
 
@@ -103,13 +130,14 @@ def create_app(
 
     ``roles`` are HMA's, plus the web app: processes that each serve some of them share the store and,
     through it, the bank index (banks/index.py), so a hash a curator adds is matched by every matcher
-    within the index's check interval (docs/scale.md, "Matching as a service")."""
+    within the index's check interval (docs/scale.md, "Matching as a service"). ``preload_index`` (what
+    `serve` does for a matcher) loads the bank index at start instead of on the first lookup."""
     from importlib.resources import files
 
     from ncii_shield.web import api, hma, hma_http, pages
 
     app = FastAPI(
-        lifespan=_lifespan(store, takedown_every, roles),
+        lifespan=_lifespan(store, takedown_every, preload_index and "matcher" in roles),
         title="ncii-shield",
         version="1",
         description="Find a consenting person's images and details; prove it; get it removed.",
@@ -122,12 +150,7 @@ def create_app(
     app.state.secure_cookies = secure_cookies
     app.state.jobs = Jobs()
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

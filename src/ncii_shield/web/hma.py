@@ -160,7 +160,9 @@ async def hash_upload(
 def coinflip(bypass: bool, seed: str | None) -> float:
     """HMA's coin flip for a lookup: banks whose matching ratio is below it are skipped (0 with
     bypass_coinflip; the same seed, the same flip). Only partial ratios (NCII_HMA_EXACT) feel it."""
-    return 0.0 if bypass else random.Random(seed).random()
+    if bypass:
+        return 0.0
+    return random.random() if seed is None else random.Random(seed).random()  # no reseeding per lookup
 
 
 @matcher.get(
@@ -207,7 +209,7 @@ async def lookup_signal(
     found = await search_async(request, kind, value, bank_names(banks), enabled_only=not bypass)
     if found:  # paused content and coin flips, as in HMA (one read, only on a match)
         found = await run_in_threadpool(drop_paused, get_store(request), found, coinflip(bypass, seed))
-    return by_bank(found)
+    return JSONResponse(by_bank(found))  # the shape is by_bank's: no second validation per lookup
 
 
 @matcher.post(
