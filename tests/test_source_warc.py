@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from ncii_shield.crawl.crawler import Limits
 from ncii_shield.crawl.service import run_crawl
+from ncii_shield.read.hits import list_hits
 from ncii_shield.scan.service import scan_path
 from ncii_shield.sources import open_source
 from ncii_shield.sources.detect import open_all
@@ -74,6 +75,9 @@ def test_a_crawl_scans_into_hits_with_url_provenance(enrolled: tuple[Store, int]
     with store.session() as s:
         hit_items = set(s.scalars(select(Hit.item_id).where(Hit.case_id == case_id)))
     assert obama.id in hit_items
+    with store.session() as s:  # the review queue, the API and `review --json` show where it was found
+        (row,) = [r for r in list_hits(s, case_id) if r.item_id == obama.id]
+    assert row.url == f"{web.url}/img/obama.jpg" and row.to_json()["url"] == row.url
     # the redirect chain is provenance too; the page showed /r1, the image came from /img/astronaut.jpg
     astronaut = items[f"{web.url}/img/astronaut.jpg"]
     assert astronaut.extra["redirected_from"] == [f"{web.url}/r2", f"{web.url}/r1"]
@@ -90,6 +94,14 @@ def test_a_crawl_scans_into_hits_with_url_provenance(enrolled: tuple[Store, int]
     assert rescan.items_new == 0 and rescan.items_seen == result.items_seen and not rescan.new_hits
     with store.session() as s:
         assert len(s.scalars(select(Source).where(Source.kind == "warc")).all()) == 1  # one web source
+
+
+def test_only_a_web_address_is_shown_as_a_hits_url() -> None:
+    from ncii_shield.read.hits import _url
+
+    assert _url({"url": "https://host.test/a.jpg"}) == "https://host.test/a.jpg"
+    for extra in ({"url": "javascript:alert(1)"}, {"url": 5}, {}, None, {"size": 3}):
+        assert _url(extra) is None
 
 
 # --------------------------------------------------------------------- a WARC written by hand, as others do
