@@ -37,7 +37,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_load import CLI, flip, free_port
+from api_load import CLI, flip, free_port, prepare
 
 
 def cpu_seconds(pid: int) -> float:
@@ -178,21 +178,7 @@ def main() -> None:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="ncii-matchers-") as tmp:
         folder = Path(tmp)
-        env = dict(
-            os.environ, NCII_DATA_DIR=str(folder / "data"), NCII_KEY_FILE=str(folder / "key"), HOME=tmp
-        )
-        run = dict(env=env, check=True, capture_output=True, text=True)
-        subprocess.run([*CLI, "init", "--generate-key-file", str(folder / "key")], **run)  # type: ignore[call-overload]
-        bank = [f"{rng.getrandbits(256):064x}" for _ in range(args.bank_size)]
-        (folder / "bank.txt").write_text("".join(f"pdq {h}\n" for h in bank))
-        subprocess.run([*CLI, "bank", "import", "bench", str(folder / "bank.txt")], **run)  # type: ignore[call-overload]
-        subprocess.run(  # type: ignore[call-overload]
-            [*CLI, "user", "add", "platform", "--role", "case_worker"],
-            **(run | {"env": dict(env, NCII_NEW_PASSWORD="matcher-benchmark-password")}),
-        )
-        token = subprocess.run(  # type: ignore[call-overload]
-            [*CLI, "user", "token", "platform", "--name", "bench", "--scope", "hma"], **run
-        ).stdout.strip()
+        env, bank, token = prepare(folder, args.bank_size, rng)
         queries = [(flip(rng.choice(bank), 8, rng), True) for _ in range(2000)]
         queries += [(f"{rng.getrandbits(256):064x}", False) for _ in range(2000)]
         rng.shuffle(queries)
