@@ -14,6 +14,7 @@ import ipaddress
 import re
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from io import BytesIO
@@ -32,10 +33,11 @@ from ncii_shield.sources.detect import open_all
 from ncii_shield.sources.warc import WarcSource, is_warc
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Hit, Item, Source
-from tests.conftest import ASSETS, new_store
+from tests.conftest import ASSETS, cli_env, new_store
 from tests.crawl_site import Running, site
 from tests.test_scan import _case
 
+CLI = [sys.executable, "-m", "ncii_shield.cli.main"]
 FAST = Limits(rate=200, max_bytes=1 << 20, timeout=5)
 OBAMA = (ASSETS / "obama.jpg").read_bytes()
 
@@ -78,6 +80,14 @@ def test_a_crawl_scans_into_hits_with_url_provenance(enrolled: tuple[Store, int]
     with store.session() as s:  # the review queue, the API and `review --json` show where it was found
         (row,) = [r for r in list_hits(s, case_id) if r.item_id == obama.id]
     assert row.url == f"{web.url}/img/obama.jpg" and row.to_json()["url"] == row.url
+    table = subprocess.run(
+        [*CLI, "--data-dir", str(store.settings.data_dir), "hits", str(case_id), "--wide"],
+        env=cli_env(COLUMNS="240"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"{web.url}/img/obama.jpg" in table.stdout  # in the "chat or URL" column
     # the redirect chain is provenance too; the page showed /r1, the image came from /img/astronaut.jpg
     astronaut = items[f"{web.url}/img/astronaut.jpg"]
     assert astronaut.extra["redirected_from"] == [f"{web.url}/r2", f"{web.url}/r1"]
