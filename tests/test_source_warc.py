@@ -33,9 +33,12 @@ from ncii_shield.sources.detect import open_all
 from ncii_shield.sources.warc import WarcSource, is_warc
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Hit, Item, Source
+from ncii_shield.web.auth import assign, create_user
 from tests.conftest import ASSETS, cli_env, new_store
 from tests.crawl_site import Running, site
 from tests.test_scan import _case
+from tests.test_web_authz import PASSWORD, _login
+from tests.web_server import live_server
 
 CLI = [sys.executable, "-m", "ncii_shield.cli.main"]
 FAST = Limits(rate=200, max_bytes=1 << 20, timeout=5)
@@ -88,6 +91,13 @@ def test_a_crawl_scans_into_hits_with_url_provenance(enrolled: tuple[Store, int]
         check=True,
     )
     assert f"{web.url}/img/obama.jpg" in table.stdout  # in the "chat or URL" column
+    with store.session() as s:
+        create_user(s, "worker", PASSWORD, "case_worker", language="en")
+        assign(s, "worker", case_id)
+    with live_server(store) as url:
+        client, _ = _login(url, "worker")
+        page = client.get(f"/cases/{case_id}/review")
+        assert page.status_code == 200 and f'title="{web.url}/img/obama.jpg"' in page.text
     # the redirect chain is provenance too; the page showed /r1, the image came from /img/astronaut.jpg
     astronaut = items[f"{web.url}/img/astronaut.jpg"]
     assert astronaut.extra["redirected_from"] == [f"{web.url}/r2", f"{web.url}/r1"]
