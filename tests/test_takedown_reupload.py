@@ -291,7 +291,9 @@ def test_the_api_lists_approves_and_dismisses_as_the_board_does(
             f"{url}/api/v1{base}/{first}/approve", json={}, headers={"Authorization": f"Bearer {read}"}
         )
         assert refused.status_code == 403  # a read-only token
-        assert api.post(f"{base}/{second}/dismiss", json={"reason": ""}).status_code == 422  # as the API's others
+        assert (
+            api.post(f"{base}/{second}/dismiss", json={"reason": ""}).status_code == 422
+        )  # as the API's others
         blank = api.post(f"{base}/{second}/dismiss", json={"reason": "   "})
         assert blank.status_code == 400 and "say why" in blank.json()["detail"]
         approved = api.post(f"{base}/{first}/approve", json={})
