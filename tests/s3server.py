@@ -1,5 +1,6 @@
 """A real S3 server on loopback for the blob tests: moto's, over real HTTP, checking every request's SigV4
-signature against an IAM access key it issued (a wrong secret is refused as S3 refuses it).
+signature against an IAM access key it issued (a wrong secret is refused as S3 refuses it). Fixtures `s3`
+and `s3_env`: a test module imports s3_fixture and s3_env_fixture.
 
 Why not MinIO: its server is in neither PyPI nor Debian (a binary download, which this project's machines
 cannot fetch) and is AGPL. moto's server speaks the same S3 REST protocol boto3 uses against AWS or MinIO.
@@ -95,14 +96,25 @@ def s3_server() -> Iterator[S3Server]:
         moto_settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = saved
 
 
-@pytest.fixture(scope="session")
-def s3() -> Iterator[S3Server]:
-    with s3_server() as server:
-        yield server
+_running: list[S3Server] = []
 
 
-@pytest.fixture
-def s3_env(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+@pytest.fixture(scope="session", name="s3")
+def s3_fixture() -> S3Server:
+    """One server for the whole test process (moto keeps its buckets and users process-wide), stopped
+    when the process exits; each test makes its own bucket."""
+    if not _running:
+        import atexit
+        from contextlib import ExitStack
+
+        stack = ExitStack()
+        _running.append(stack.enter_context(s3_server()))
+        atexit.register(stack.close)
+    return _running[0]
+
+
+@pytest.fixture(name="s3_env")
+def s3_env_fixture(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
     """The AWS credentials in this process's environment (boto3's standard chain reads them)."""
     for name, value in s3.env().items():
         monkeypatch.setenv(name, value)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ncii_shield.errors import NciiError
 from ncii_shield.store.blobs import MAGIC, FileBlobStore, SealedBlobs, delete_after_commit
 from ncii_shield.store.crypto import KeyringError, seal
-from tests.s3server import S3Server, s3, s3_env  # noqa: F401 (fixtures)
+from tests.s3server import S3Server, s3_env_fixture, s3_fixture  # noqa: F401 (fixtures s3, s3_env)
 
 PHOTO = b"\xff\xd8" + os.urandom(4000) + b"\xff\xd9"
 OTHER = b"\xff\xd8" + os.urandom(3000) + b"\xff\xd9"

@@ -134,42 +134,48 @@ class S3BlobStore(SealedBlobs):
         if code == "NoSuchBucket":
             raise NotFound(f"the blob bucket {where} does not exist", hint="create it, or fix NCII_BLOB_URL")
         if code in _REFUSED:
-            raise Forbidden(f"the S3 server refused to {what} in {where} ({code})", hint=_CREDENTIALS_HINT)
-        raise Unavailable(f"the S3 server could not {what} in {where} ({code})", hint="try again later")
+            raise Forbidden(
+                f"the S3 server at {self.endpoint} refused {what} in s3://{self.bucket} ({code})",
+                hint=_CREDENTIALS_HINT,
+            )
+        raise Unavailable(
+            f"the S3 server at {self.endpoint} failed {what} in s3://{self.bucket} ({code})",
+            hint="try again later",
+        )
 
     def check_reachable(self) -> None:
         """One request at opening: the bucket is there and ours to use."""
         try:
-            self._call("open the bucket", self._s3.head_bucket)
+            self._call("access to the bucket", self._s3.head_bucket)
         except _Missing:
-            self._client_error("open the bucket", "NoSuchBucket")
+            self._client_error("access to the bucket", "NoSuchBucket")
 
     def _load(self, key: str) -> bytes | None:
         try:
-            answer = self._call("read a blob", self._s3.get_object, Key=self._name(key))
+            answer = self._call("reading a blob", self._s3.get_object, Key=self._name(key))
         except _Missing:
             return None
         return bytes(answer["Body"].read())
 
     def _save(self, key: str, raw: bytes) -> None:
-        self._call("write a blob", self._s3.put_object, Key=self._name(key), Body=raw)
+        self._call("writing a blob", self._s3.put_object, Key=self._name(key), Body=raw)
 
     def delete(self, key: str) -> None:
         try:
-            self._call("delete a blob", self._s3.delete_object, Key=self._name(key))
+            self._call("deleting a blob", self._s3.delete_object, Key=self._name(key))
         except _Missing:
             return
 
     def exists(self, key: str) -> bool:
         try:
-            self._call("look up a blob", self._s3.head_object, Key=self._name(key))
+            self._call("looking up a blob", self._s3.head_object, Key=self._name(key))
         except _Missing:
             return False
         return True
 
     def listing(self) -> Iterator[tuple[str, float]]:
         pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
-        with self._errors("list blobs"):  # pages are fetched as they are read: their errors too
+        with self._errors("listing blobs"):  # pages are fetched as they are read: their errors too
             for page in pages:
                 for entry in page.get("Contents", []):
                     parts = entry["Key"][len(self.prefix) :].split("/")

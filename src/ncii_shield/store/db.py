@@ -132,9 +132,9 @@ class Store:
         self, settings: Settings, *, key: KeySource | None = None, create: KeySource | None = None
     ) -> None:
         self.settings = settings
-        _create_owner_only(settings)
-        # The backend NCII_BLOB_URL names; an unreachable one fails here, before the database is touched.
+        # The backend NCII_BLOB_URL names; an unreachable one fails here, before anything is created.
         self.blobs = open_blob_store(settings, self.key_for)
+        _create_owner_only(settings)
         self.engine = make_engine(settings.database_url)
         try:
             migrate(self.engine)
