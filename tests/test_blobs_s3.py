@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,19 @@ def test_no_credentials_in_settings_tasks_or_messages(s3_store, s3_env: S3Server
     store, _ = s3_store
     shown = repr(store.settings) + repr(public_settings(store.settings)) + repr(store.blobs)
     assert s3_env.secret_key not in shown and s3_env.access_key not in shown
+
+
+def test_a_cluster_worker_that_cannot_reach_the_bucket_refuses(s3_store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """scan/cluster.py's worker_store: the data directory is there, the bucket is not reachable from here."""
+    import socket
+
+    from ncii_shield.errors import Unavailable
+    from ncii_shield.scan.cluster import worker_store
+
+    store, _ = s3_store
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    shipped = public_settings(replace(store.settings, s3_endpoint=closed, data_dir=tmp_path / "data"))
+    with pytest.raises(Unavailable, match=f"cannot reach the blob store at {closed}"):
+        worker_store(shipped)
