@@ -551,7 +551,7 @@ def _read(meta: Mapping[str, Any], environ: Mapping[str, str], default: Any) -> 
 def load_settings(data_dir: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Every setting, from `environ` (default: the process environment); `data_dir` beats NCII_DATA_DIR.
 
-    NCII_DATABASE_URL selects another database (e.g. PostgreSQL); media stay in the data directory.
+    NCII_DATABASE_URL selects another database (e.g. PostgreSQL); NCII_BLOB_URL moves the media elsewhere.
     """
     env = os.environ if environ is None else environ
     chosen = Path(data_dir or env.get("NCII_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()

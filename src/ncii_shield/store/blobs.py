@@ -7,9 +7,10 @@ same content is stored once, and a blob that opens to other bytes than its name 
 someone with access to the storage) is refused. Written whole or not at all: a crash never leaves half a
 blob under a final name.
 
-Where blobs live is the one thing that differs between backends (`open_blob_store`, from NCII_BLOB_URL):
-files under a directory (`FileBlobStore`: the data directory's blobs/, or a shared filesystem) or objects
-in S3-compatible storage (`store/blobs_s3.py`). The rest of the code sees only `BlobStore`.
+Where blobs live is the one thing that differs between backends (store/blobs_open.py picks one from
+NCII_BLOB_URL): files under a directory (`FileBlobStore`: the data directory's blobs/, or a shared
+filesystem) or objects in S3-compatible storage (store/blobs_s3.py). The rest of the code sees only
+`BlobStore`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import contextlib
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -26,9 +27,6 @@ from sqlalchemy.orm import Session
 from ncii_shield.errors import NciiError
 from ncii_shield.store.crypto import KeyringError, seal, unseal
 from ncii_shield.store.files import atomic_write
-
-if TYPE_CHECKING:
-    from ncii_shield.config import Settings
 
 MAGIC = b"NCB1"
 KeyFor = Callable[[str], bytes]
@@ -193,19 +191,6 @@ class FileBlobStore(SealedBlobs):
                     and path.is_file()
                 ):
                     yield f"{namespace.name}/{path.name}", path.stat().st_mtime
-
-
-def open_blob_store(settings: Settings, key_for: KeyFor) -> BlobStore:
-    """The blob store the settings name: a directory (the default <data dir>/blobs, or NCII_BLOB_URL's
-    file:// one) or S3-compatible storage (s3://), which is checked reachable here, so a store opened on a
-    machine that cannot reach it fails at once with one line."""
-    if settings.blob_dir is not None:
-        return FileBlobStore(settings.blob_dir, key_for)
-    from ncii_shield.store.blobs_s3 import S3BlobStore
-
-    store = S3BlobStore.from_settings(settings, key_for)
-    store.check_reachable()
-    return store
 
 
 def delete_after_commit(session: Session, blobs: BlobStore, key: str) -> None:

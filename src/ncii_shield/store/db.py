@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ncii_shield.config import Settings
 from ncii_shield.errors import NciiError
-from ncii_shield.store.blobs import open_blob_store
+from ncii_shield.store.blobs_open import open_blob_store
 from ncii_shield.store.crypto import (
     DATA_SCOPE,
     Keyring,
