@@ -262,3 +262,18 @@ def test_a_cluster_worker_that_cannot_reach_the_bucket_refuses(s3_store, tmp_pat
     shipped = public_settings(replace(store.settings, s3_endpoint=closed, data_dir=tmp_path / "data"))
     with pytest.raises(Unavailable, match=f"cannot reach the blob store at {closed}"):
         worker_store(shipped)
+
+
+def test_the_endpoint_may_come_from_the_standard_aws_variables(
+    s3_env: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_env.endpoint)  # boto3's own variable, not a setting of ours
+    bucket = s3_env.new_bucket(f"awsenv-{uuid.uuid4().hex[:12]}")
+    settings = load_settings(tmp_path / "data", environ={"NCII_BLOB_URL": f"s3://{bucket}"})
+    store = Store(settings, create=KeySource(key=TEST_KEY))
+    try:
+        key = store.blobs.put(b"photo bytes", namespace="media", scope="data")
+        assert store.blobs.get(key) == b"photo bytes" and store.settings.s3_endpoint is None
+        assert set(s3_env.objects(bucket)) == {f"media/{key[6:8]}/{key[6:]}"}  # no prefix: the bucket's root
+    finally:
+        store.close()
