@@ -25,7 +25,7 @@ from ncii_shield.store.crypto import KeySource, seal
 from ncii_shield.store.db import Store
 from ncii_shield.store.garbage import collect_garbage
 from ncii_shield.store.models import Media, Reference
-from tests.conftest import TEST_KEY, cli_env, sqlite_only
+from tests.conftest import TEST_KEY, cli_env, database_bytes
 from tests.s3server import S3Server, s3_env_fixture, s3_fixture  # noqa: F401 (fixtures s3, s3_env)
 
 PREFIX = "deploy/blobs"
@@ -84,7 +84,6 @@ def test_a_shared_directory_holds_the_blobs(tmp_path: Path) -> None:
         store.close()
 
 
-@sqlite_only("reads ncii.db under the data directory")
 def test_nothing_readable_in_any_object(s3_store, s3_env: S3Server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from tests.test_at_rest import _found, _scenario
 
@@ -101,6 +100,8 @@ def test_nothing_readable_in_any_object(s3_store, s3_env: S3Server, tmp_path: Pa
     ]
     assert found == []
     assert _found(store.settings.data_dir, needles) == [] and not (store.settings.data_dir / "blobs").exists()
+    stored = database_bytes(store.settings.data_dir)  # the SQLite file, or every PostgreSQL row
+    assert [what for what, pieces in needles.items() if any(p in stored for p in pieces)] == []
     with store.session() as s:  # and the data is there, readable with the key
         keys = list(s.scalars(select(Media.blob_key).where(Media.blob_key.is_not(None))))
     assert keys and all(store.blobs.get(k) for k in keys)

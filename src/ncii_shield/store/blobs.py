@@ -49,6 +49,10 @@ class BlobStore(Protocol):
         """Every stored blob as (key, modification time): what the garbage collector walks."""
         ...
 
+    def close(self) -> None:
+        """Let go of connections (a no-op for files)."""
+        ...
+
 
 def split_key(key: str) -> tuple[str, str]:
     """(namespace, hex digest) of a blob key, refusing anything else: keys become paths and object names."""
@@ -89,6 +93,9 @@ class SealedBlobs:
 
     def listing(self) -> Iterator[tuple[str, float]]:
         raise NotImplementedError
+
+    def close(self) -> None:
+        return None
 
     # ---- shared
     @staticmethod

@@ -143,6 +143,9 @@ class S3BlobStore(SealedBlobs):
             hint="try again later",
         )
 
+    def close(self) -> None:
+        self._s3.close()
+
     def check_reachable(self) -> None:
         """One request at opening: the bucket is there and ours to use."""
         try:

@@ -192,6 +192,7 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.blobs.close()
 
 
 def database_path(settings: Settings) -> Path | None:
