@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -87,6 +88,23 @@ def first_lookup(base: str, token: str, signal: str) -> float:
     return time.perf_counter() - t0
 
 
+def prepare(folder: Path, bank_size: int, rng: random.Random) -> tuple[dict[str, str], list[str], str]:
+    """A data directory under `folder` with a bank "bench" of `bank_size` random PDQ hashes and a user
+    with an `hma` token, made through the CLI as an operator would: (environment, bank, token)."""
+    env = dict(
+        os.environ, NCII_DATA_DIR=str(folder / "data"), NCII_KEY_FILE=str(folder / "key"), HOME=str(folder)
+    )
+    run: dict[str, Any] = dict(env=env, check=True, capture_output=True, text=True)
+    subprocess.run([*CLI, "init", "--generate-key-file", str(folder / "key")], **run)
+    bank = [f"{rng.getrandbits(256):064x}" for _ in range(bank_size)]
+    (folder / "bank.txt").write_text("".join(f"pdq {h}\n" for h in bank))
+    subprocess.run([*CLI, "bank", "import", "bench", str(folder / "bank.txt")], **run)
+    password = dict(env, NCII_NEW_PASSWORD="load-benchmark-password")
+    subprocess.run([*CLI, "user", "add", "platform", "--role", "case_worker"], **(run | {"env": password}))
+    token = subprocess.run([*CLI, "user", "token", "platform", "--name", "bench", "--scope", "hma"], **run)
+    return env, bank, token.stdout.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=200)
@@ -97,38 +115,9 @@ def main() -> None:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="ncii-load-") as tmp:
         tmpdir = Path(tmp)
-        env = dict(
-            os.environ, NCII_DATA_DIR=str(tmpdir / "data"), NCII_KEY_FILE=str(tmpdir / "key"), HOME=tmp
-        )
-        subprocess.run(
-            [*CLI, "init", "--generate-key-file", str(tmpdir / "key")],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        bank = [f"{rng.getrandbits(256):064x}" for _ in range(args.bank_size)]
-        (tmpdir / "bank.txt").write_text("".join(f"pdq {h}\n" for h in bank))
         t0 = time.perf_counter()
-        subprocess.run(
-            [*CLI, "bank", "import", "bench", str(tmpdir / "bank.txt")],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        print(f"bank of {args.bank_size:,} PDQ hashes imported in {time.perf_counter() - t0:.1f} s")
-        subprocess.run(
-            [*CLI, "user", "add", "platform", "--role", "case_worker"],
-            env=dict(env, NCII_NEW_PASSWORD="load-benchmark-password"),
-            check=True,
-            capture_output=True,
-        )
-        token = subprocess.run(
-            [*CLI, "user", "token", "platform", "--name", "bench", "--scope", "hma"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+        env, bank, token = prepare(tmpdir, args.bank_size, rng)
+        print(f"bank of {args.bank_size:,} PDQ hashes made and imported in {time.perf_counter() - t0:.1f} s")
         port = free_port()
         server = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE)
         base = f"http://127.0.0.1:{port}"

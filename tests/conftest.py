@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -75,6 +76,20 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[ncii_test_pg.SERVER] = url  # CLI subprocesses: the same data directory, the same database
     site = str(Path(ncii_test_pg.__file__).parent)
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (site, os.environ.get("PYTHONPATH", "")) if p)
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases(request: pytest.FixtureRequest) -> Iterator[None]:
+    """On PostgreSQL, a test's databases go when it ends (those of its own tmp_path; a module's or the
+    session's shared data directories stay until the server stops)."""
+    mine = ON_POSTGRES and "tmp_path" in request.fixturenames
+    folder = request.getfixturevalue("tmp_path") if mine else None  # set up first, so torn down after
+    yield
+    if folder is not None:
+        from tests.pgsite import ncii_test_pg
+
+        with contextlib.suppress(Exception):  # best effort: the server is removed at the end anyway
+            ncii_test_pg.drop_databases_under(os.environ[ncii_test_pg.SERVER], folder)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -18,7 +18,7 @@ from ncii_shield.signals.faces import detect_faces
 from ncii_shield.store.crypto import KeyringError, KeySource
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Case, Hit, Media
-from tests.conftest import ASSETS, TEST_KEY, sqlite_only
+from tests.conftest import ASSETS, ON_POSTGRES, TEST_KEY, database_bytes, sqlite_only
 from tests.exports import message, write_export
 from tests.test_scan import _scan
 
@@ -103,6 +103,23 @@ def test_nothing_readable_under_the_data_directory(store: Store, tmp_path: Path)
     store.close()
     assert _found(store.settings.data_dir, needles) == [], "found after closing"
     assert any(p.name == "ncii.db" for p, _ in _all_stored_bytes(store.settings.data_dir))
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="the PostgreSQL variant: the SQLite one is above")
+def test_nothing_readable_in_the_postgresql_database_or_the_data_directory(
+    store: Store, tmp_path: Path
+) -> None:
+    """The same scenario with the rows on PostgreSQL: every table's rows as COPY gives them (bytea as its
+    bytes, text as UTF-8) and every file under the data directory hold no needle."""
+    needles = _scenario(store, tmp_path)
+    with store.session() as s:  # the data really is there, and readable with the key
+        assert s.get(Case, 1).pseudonym == SECRET_NAME
+    assert store.settings.database_url.startswith("postgresql")
+    rows = database_bytes(store.settings.data_dir)
+    assert len(rows) > 10_000 and b"case.open" in rows  # the rows really were read (here, the audit's)
+    assert [what for what, pieces in needles.items() if any(p in rows for p in pieces)] == []
+    assert _found(store.settings.data_dir, needles) == []
+    store.close()
 
 
 def test_the_search_would_find_clear_data(tmp_path: Path) -> None:

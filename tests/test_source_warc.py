@@ -14,6 +14,7 @@ import ipaddress
 import re
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from io import BytesIO
@@ -25,16 +26,21 @@ from sqlalchemy import select
 
 from ncii_shield.crawl.crawler import Limits
 from ncii_shield.crawl.service import run_crawl
+from ncii_shield.read.hits import list_hits
 from ncii_shield.scan.service import scan_path
 from ncii_shield.sources import open_source
 from ncii_shield.sources.detect import open_all
 from ncii_shield.sources.warc import WarcSource, is_warc
 from ncii_shield.store.db import Store
 from ncii_shield.store.models import Hit, Item, Source
-from tests.conftest import ASSETS, new_store
+from ncii_shield.web.auth import assign, create_user
+from tests.conftest import ASSETS, cli_env, new_store
 from tests.crawl_site import Running, site
 from tests.test_scan import _case
+from tests.test_web_authz import PASSWORD, _login
+from tests.web_server import live_server
 
+CLI = [sys.executable, "-m", "ncii_shield.cli.main"]
 FAST = Limits(rate=200, max_bytes=1 << 20, timeout=5)
 OBAMA = (ASSETS / "obama.jpg").read_bytes()
 
@@ -74,6 +80,24 @@ def test_a_crawl_scans_into_hits_with_url_provenance(enrolled: tuple[Store, int]
     with store.session() as s:
         hit_items = set(s.scalars(select(Hit.item_id).where(Hit.case_id == case_id)))
     assert obama.id in hit_items
+    with store.session() as s:  # the review queue, the API and `review --json` show where it was found
+        (row,) = [r for r in list_hits(s, case_id) if r.item_id == obama.id]
+    assert row.url == f"{web.url}/img/obama.jpg" and row.to_json()["url"] == row.url
+    table = subprocess.run(
+        [*CLI, "--data-dir", str(store.settings.data_dir), "hits", str(case_id), "--wide"],
+        env=cli_env(COLUMNS="240"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"{web.url}/img/obama.jpg" in table.stdout  # in the "chat or URL" column
+    with store.session() as s:
+        create_user(s, "worker", PASSWORD, "case_worker", language="en")
+        assign(s, "worker", case_id)
+    with live_server(store) as url:
+        client, _ = _login(url, "worker")
+        page = client.get(f"/cases/{case_id}/review")
+        assert page.status_code == 200 and f'title="{web.url}/img/obama.jpg"' in page.text
     # the redirect chain is provenance too; the page showed /r1, the image came from /img/astronaut.jpg
     astronaut = items[f"{web.url}/img/astronaut.jpg"]
     assert astronaut.extra["redirected_from"] == [f"{web.url}/r2", f"{web.url}/r1"]
@@ -90,6 +114,14 @@ def test_a_crawl_scans_into_hits_with_url_provenance(enrolled: tuple[Store, int]
     assert rescan.items_new == 0 and rescan.items_seen == result.items_seen and not rescan.new_hits
     with store.session() as s:
         assert len(s.scalars(select(Source).where(Source.kind == "warc")).all()) == 1  # one web source
+
+
+def test_only_a_web_address_is_shown_as_a_hits_url() -> None:
+    from ncii_shield.read.hits import _url
+
+    assert _url({"url": "https://host.test/a.jpg"}) == "https://host.test/a.jpg"
+    for extra in ({"url": "javascript:alert(1)"}, {"url": 5}, {}, None, {"size": 3}):
+        assert _url(extra) is None
 
 
 # --------------------------------------------------------------------- a WARC written by hand, as others do

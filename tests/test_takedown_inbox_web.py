@@ -8,6 +8,7 @@ import mailbox
 import re
 from pathlib import Path
 
+import httpx
 from sqlalchemy import select
 
 from ncii_shield.cases.service import open_case
@@ -79,3 +80,41 @@ def test_a_reply_about_another_case_is_not_shown_to_its_outsiders(store: Store, 
         )
         assert done.status_code == 303 and done.headers["location"] == f"/notices/{a}"
         assert "T-77" in insider.get(f"/notices/{a}").text
+
+
+def test_the_api_lists_attaches_and_dismisses_replies_as_the_page_does(store: Store, tmp_path: Path) -> None:
+    """/api/v1/takedown/inbox…: the same visibility rule, and a reply attached or dismissed once."""
+    from ncii_shield.web.auth import create_token
+
+    ((a, a_mid, _, _),) = _sent(store, [["https://host.test/a"]])
+    box = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    box.add(fixture("meta_html_only.eml", MSGID=a_mid))  # suggests notice a
+    box.add(fixture("newsletter.eml"))  # about no notice
+    read_inbox(store, _settings(store), maildir=tmp_path / "Maildir")
+    with store.session() as s:
+        own = s.get(Notice, a).case_id  # type: ignore[union-attr]
+        other = open_case(s, "Case X", consent_by="the person", consent_method="signed form").id
+        tokens = {}
+        for name, case_id in (("insider", own), ("outsider", other)):
+            create_user(s, name, PASSWORD, "case_worker", language="en")
+            assign(s, name, case_id)
+            tokens[name] = create_token(s, name, "tool", ["cases:read", "cases:write"])
+        html_only, newsletter = s.scalars(select(InboxMessage.id).order_by(InboxMessage.id)).all()
+    with live_server(store) as url:
+
+        def api(who: str, method: str, path: str, body: object = None) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {tokens[who]}"}
+            return httpx.request(method, f"{url}/api/v1{path}", json=body, headers=headers, timeout=30)
+
+        listed = {who: {m["id"] for m in api(who, "GET", "/takedown/inbox").json()} for who in tokens}
+        assert listed == {"insider": {html_only, newsletter}, "outsider": {newsletter}}
+        assert api("outsider", "POST", f"/takedown/inbox/{html_only}/dismiss", {}).status_code == 403
+        refused = api("outsider", "POST", f"/takedown/inbox/{newsletter}/attach", {"notice_id": a})
+        assert refused.status_code == 403  # the notice is of a case the outsider may not act on
+        placed = api("insider", "POST", f"/takedown/inbox/{html_only}/attach", {"notice_id": a})
+        assert placed.status_code == 200 and placed.json()["status"] == "attached"
+        assert placed.json()["notice_id"] == a
+        gone = api("insider", "POST", f"/takedown/inbox/{newsletter}/dismiss", {"note": "a newsletter"})
+        assert gone.status_code == 200 and gone.json()["status"] == "dismissed"
+        assert api("insider", "GET", "/takedown/inbox").json() == []
+        assert api("insider", "POST", f"/takedown/inbox/{newsletter}/dismiss", {}).status_code == 409

@@ -267,6 +267,53 @@ def test_the_board_shows_the_alert_and_acts_on_it(store: Store, tmp_path: Path, 
         assert client.post(f"{base}/approve", data={"csrf_token": csrf}).status_code == 409
 
 
+def test_the_api_lists_approves_and_dismisses_as_the_board_does(
+    store: Store, tmp_path: Path, web: str
+) -> None:
+    """/api/v1/cases/N/takedown/alerts…: the same states, errors and audit as the board's buttons."""
+    from ncii_shield.web.auth import create_token
+
+    case_id, _ = _removed(store, tmp_path, web)
+    _reupload(store, tmp_path, web, case_id)
+    _reupload(store, tmp_path, web, case_id, name="d.jpg")
+    with store.session() as s:
+        create_user(s, "worker", "a long enough passphrase", "case_worker", language="en")
+        assign(s, "worker", case_id)
+        write = create_token(s, "worker", "tool", ["cases:read", "cases:write"])
+        read = create_token(s, "worker", "viewer", ["cases:read"])
+    with live_server(store) as url:
+        api = httpx.Client(base_url=url + "/api/v1", headers={"Authorization": f"Bearer {write}"}, timeout=30)
+        listed = api.get(f"/cases/{case_id}/takedown/alerts").json()
+        assert [a["status"] for a in listed] == ["drafted", "drafted"]
+        first, second = (a["id"] for a in listed)
+        base = f"/cases/{case_id}/takedown/alerts"
+        refused = httpx.post(
+            f"{url}/api/v1{base}/{first}/approve", json={}, headers={"Authorization": f"Bearer {read}"}
+        )
+        assert refused.status_code == 403  # a read-only token
+        assert api.post(f"{base}/{second}/dismiss", json={"reason": ""}).status_code == 422  # as the API's others
+        blank = api.post(f"{base}/{second}/dismiss", json={"reason": "   "})
+        assert blank.status_code == 400 and "say why" in blank.json()["detail"]
+        approved = api.post(f"{base}/{first}/approve", json={})
+        assert approved.status_code == 200 and approved.json()["status"] == "queued"
+        assert api.post(f"{base}/{first}/approve", json={}).status_code == 409
+        again = api.post(f"{base}/{first}/approve", json={})
+        assert "only a drafted re-notice is approved" in again.json()["hint"]
+        dismissed = api.post(f"{base}/{second}/dismiss", json={"reason": "her own repost"})
+        assert dismissed.status_code == 200 and dismissed.json()["reason"] == "her own repost"
+        assert api.post(f"{base}/999/approve", json={}).status_code == 404
+    with store.session() as s:
+        assert [(a.id, a.status) for a in reupload_alerts(s, case_id)] == [
+            (first, "queued"),
+            (second, "dismissed"),
+        ]
+        assert s.get(Notice, dismissed.json()["notice_id"]).status == "closed"
+        requests = [
+            e.details.get("request") for e in s.scalars(select(AuditEvent)) if e.action == "web.request"
+        ]
+    assert {"takedown.reupload_approve", "takedown.reupload_dismiss"} <= set(requests)
+
+
 def _cli(store: Store, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [

@@ -315,6 +315,13 @@ API_ROUTES = [
     ("GET", "/api/v1/cases/{case}/takedown", "case.view", True, None),
     ("GET", "/api/v1/cases/{case}/transparency", "case.view", True, None),
     ("GET", "/api/v1/transparency", "case.list", False, None),
+    # Re-upload alerts and unmatched replies (web/api_takedown.py): allowed roles get 404 (none of these ids).
+    ("GET", "/api/v1/cases/{case}/takedown/alerts", "takedown", True, None),
+    ("POST", "/api/v1/cases/{case}/takedown/alerts/0/approve", "takedown", True, {}),
+    ("POST", "/api/v1/cases/{case}/takedown/alerts/0/dismiss", "takedown", True, {"reason": "matrix"}),
+    ("GET", "/api/v1/takedown/inbox", "takedown", False, None),
+    ("POST", "/api/v1/takedown/inbox/999999/attach", "takedown", False, {"notice_id": 1}),
+    ("POST", "/api/v1/takedown/inbox/999999/dismiss", "takedown", False, {}),
     ("POST", "/api/v1/text/check", "case.view", False, {"messages": ["hello"]}),
     ("GET", "/api/v1/audit/verify", "audit.view", False, None),
 ]

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -21,11 +22,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(store: Store) -> Iterator[str]:
-    """Serve ``create_app(store)`` on 127.0.0.1; yields the base URL."""
+def live_server(store: Store, **options: Any) -> Iterator[str]:
+    """Serve ``create_app(store, **options)`` on 127.0.0.1; yields the base URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(store, secure_cookies=False),
+        create_app(store, **{"secure_cookies": False, **options}),
         host="127.0.0.1",
         port=port,
         log_level="warning",

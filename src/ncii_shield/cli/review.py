@@ -41,7 +41,7 @@ def _fmt_match(row: object) -> str:
 
 
 WIDE_TABLE = 120  # terminal columns the full hits table needs to stay readable
-NARROW_COLUMNS = ("item", "kind", "chat", "msg", "date (UTC)", "review")
+NARROW_COLUMNS = ("item", "kind", "chat or URL", "msg", "date (UTC)", "review")
 
 
 def _count(n: int, word: str) -> str:
@@ -101,7 +101,7 @@ def hits(
         "kind",
         "match",
         "file",
-        "chat",
+        "chat or URL",
         "msg",
         "sender",
         "date (UTC)",
@@ -130,7 +130,7 @@ def hits(
                 r.kind,
                 _fmt_match(r),
                 r.media_path or escape(r.excerpt or ""),
-                r.chat,
+                escape(r.url or r.chat or ""),  # a crawled image: its address says more than its site
                 r.message_id,
                 f"{r.sender or '?'} ({r.sender_id})" if r.sender_id else r.sender,
                 f"{r.date:%Y-%m-%d %H:%M}" if r.date else None,

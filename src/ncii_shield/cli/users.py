@@ -183,11 +183,20 @@ def serve(
             "(0: off; run it from cron or systemd instead).",
         ),
     ] = 0,
+    roles: Annotated[
+        str,
+        typer.Option(
+            "--roles",
+            help="What this process serves, comma-separated: web (pages and /api/v1), hasher (/h), "
+            "matcher (/m), curator (/c); or all. Processes serving parts share the store and the bank "
+            "index: run several matchers behind a load balancer.",
+        ),
+    ] = "all",
 ) -> None:
     """Run the web app and the API (behind a TLS proxy in production)."""
     import uvicorn
 
-    from ncii_shield.web.app import create_app
+    from ncii_shield.web.app import ROLES, create_app, parse_roles
     from ncii_shield.web.auth import reset_demo_user
 
     if (insecure_cookies or demo_user) and host not in ("127.0.0.1", "localhost", "::1"):
@@ -204,10 +213,19 @@ def serve(
         fail(
             "--takedown-worker takes seconds between passes", hint="e.g. --takedown-worker 300, or 0 for off"
         )
+    serving = parse_roles(roles)
     application = create_app(
-        state.store, secure_cookies=not insecure_cookies, takedown_every=takedown_worker or None
+        state.store,
+        secure_cookies=not insecure_cookies,
+        takedown_every=takedown_worker or None,
+        roles=serving,
+        preload_index=True,
     )
-    err_console.print(f"ncii-shield web app on http://{host}:{port}/ (Ctrl-C to stop)")
+    if serving == frozenset(ROLES):
+        err_console.print(f"ncii-shield web app on http://{host}:{port}/ (Ctrl-C to stop)")
+    else:
+        named = ", ".join(r for r in ROLES if r in serving)
+        err_console.print(f"ncii-shield on http://{host}:{port}/ serving {named} (Ctrl-C to stop)")
     if takedown_worker:
         err_console.print(f"the takedown worker runs in it: a pass every {takedown_worker:g} s")
     # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: only from named proxies here.

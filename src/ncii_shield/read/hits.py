@@ -97,6 +97,9 @@ class HitRow:
         Doc("per route, how it was found (partial copies: route, region; text: fields, score, label, cues)"),
     ] = None
     excerpt: Annotated[str | None, Doc("text hits: the message around its cues, identifiers masked")] = None
+    url: Annotated[
+        str | None, Doc("where it was found on the web (crawled pages, WARCs, folders with URLs)")
+    ] = None
     decision: Annotated[
         Literal["confirmed", "rejected"] | None, Doc("the latest review decision (none: not reviewed)")
     ] = None
@@ -164,7 +167,7 @@ def _read_rows(session: Session, case_id: int, items: Collection[int] | None, li
         Item.sender_id,
         Item.date,
     )
-    full = (Item.media_path, Item.sender_name, Item.forwarded_from, Item.reply_to)
+    full = (Item.media_path, Item.sender_name, Item.forwarded_from, Item.reply_to, Item.extra)
     columns = (*plain, *(() if light else full))
     names = [c.key for c in columns]
     rows_of = {  # plain dicts: a Row's _mapping costs ~16 us each, a tenth of a 5,000-hit page
@@ -235,10 +238,17 @@ def _read_rows(session: Session, case_id: int, items: Collection[int] | None, li
                 excerpt=_excerpt(texts.get(item_id) or "", text_details)
                 if text_details and not light
                 else None,
+                url=_url(item.get("extra")),
             )
         )
     result.sort(key=_order)
     return result
+
+
+def _url(extra: object) -> str | None:
+    """The web address an item was found at (sources put it in the sealed `extra`), if it has one."""
+    url = extra.get("url") if isinstance(extra, dict) else None
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
 
 
 def hit_dates(session: Session, case_id: int) -> list[datetime]:

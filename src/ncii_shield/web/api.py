@@ -7,7 +7,8 @@ Responses are Pydantic models derived from the read layer (web/api_models.py), s
 /api/v1/openapi.json describes exactly what is sent. Errors are ``{"detail": ...}``, with the ``hint``
 the CLI would print when there is one.
 
-The routes live in ``api_cases`` (one case and its parts) and ``api_tools`` (text check, audit check);
+The routes live in ``api_cases`` (one case and its parts), ``api_takedown`` (re-upload alerts and
+unmatched replies, settled by hand) and ``api_tools`` (text check, audit check);
 this module assembles them under the prefix, with the bearer scheme for the OpenAPI document.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.security import HTTPBearer
 
-from ncii_shield.web import api_cases, api_tools
+from ncii_shield.web import api_cases, api_takedown, api_tools
 from ncii_shield.web.api_common import BodyLimitRoute, attribute
 
 router = APIRouter(
@@ -25,6 +26,7 @@ router = APIRouter(
     dependencies=[Depends(HTTPBearer(auto_error=False, description="An API token (ncii-shield token add)"))],
 )
 router.include_router(api_cases.router)
+router.include_router(api_takedown.router)
 router.include_router(api_tools.router)
 
 __all__ = ["BodyLimitRoute", "attribute", "router"]  # web/hma.py builds on these two

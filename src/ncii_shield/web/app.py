@@ -10,7 +10,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ncii_shield.errors import NciiError
 from ncii_shield.store.db import Store
@@ -29,6 +31,8 @@ SECURITY_HEADERS = {
 }
 # Paths that answer JSON (the API, HMA's API); every other path is a page and gets an HTML error page.
 JSON_PATHS = ("/api/", "/h/", "/m/", "/c/", "/status")
+# What one server process serves: the web app (pages and /api/v1) and HMA's three roles.
+ROLES = ("web", "hasher", "matcher", "curator")
 
 
 def wants_json(request: Request) -> bool:
@@ -36,45 +40,104 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith(JSON_PATHS) or "application/json" in request.headers.get("accept", "")
 
 
-def _hosting_the_worker(store: Store, every: float):  # type: ignore[no-untyped-def]
-    """A lifespan that runs the takedown worker's loop in a daemon thread between start-up and shutdown."""
+class SecurityHeaders:
+    """SECURITY_HEADERS on every response that does not set its own. A plain ASGI middleware: the
+    decorator form (`@app.middleware("http")`) runs each request through an extra task and stream, which
+    cost a matcher ~0.3 ms of CPU per lookup (bench/matcher_scale.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers.append(name, value)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _lifespan(store: Store, takedown_every: float | None, preload: bool):  # type: ignore[no-untyped-def]
+    """Between start-up and shutdown: with `preload` the bank index starts loading at once (so a matcher
+    is READY before a load balancer sends it lookups, not on the first one), and with `takedown_every`
+    the takedown worker's loop runs in a daemon thread."""
     import threading
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        from ncii_shield.takedown.worker import worker_loop
+        from ncii_shield.web.hma_http import bank_indexes_of
 
+        if preload:
+            bank_indexes_of(app).load_in_background()
         stop = threading.Event()
-        thread = threading.Thread(
-            target=worker_loop(store, store.settings, every),
-            args=(stop,),
-            daemon=True,
-            name="takedown-worker",
-        )
-        thread.start()
-        app.state.takedown_worker = thread
+        thread = None
+        if takedown_every:
+            from ncii_shield.takedown.worker import worker_loop
+
+            thread = threading.Thread(
+                target=worker_loop(store, store.settings, takedown_every),
+                args=(stop,),
+                daemon=True,
+                name="takedown-worker",
+            )
+            thread.start()
+            app.state.takedown_worker = thread
         try:
             yield
         finally:
             stop.set()
-            thread.join(timeout=30)
+            if thread is not None:
+                thread.join(timeout=30)
 
     return lifespan
 
 
-def create_app(store: Store, *, secure_cookies: bool = True, takedown_every: float | None = None) -> FastAPI:
-    """The whole app. ``secure_cookies=False`` only for plain-HTTP loopback (tests, a laptop demo).
+def parse_roles(text: str | None) -> frozenset[str]:
+    """`serve --roles`: a comma-separated subset of ROLES, or "all" (the default)."""
+    words = {w.strip().lower() for w in (text or "all").split(",") if w.strip()}
+    if words == {"all"}:
+        return frozenset(ROLES)
+    unknown = words - set(ROLES)
+    if unknown or not words:
+        raise NciiError(
+            f"unknown role {sorted(unknown)[0]!r}" if unknown else "no role given",
+            hint=f"--roles takes a comma-separated list of {', '.join(ROLES)}, or all",
+        )
+    return frozenset(words)
+
+
+def create_app(
+    store: Store,
+    *,
+    secure_cookies: bool = True,
+    takedown_every: float | None = None,
+    roles: frozenset[str] = frozenset(ROLES),
+    preload_index: bool = False,
+) -> FastAPI:
+    """The whole app, or the ``roles`` asked for. ``secure_cookies=False`` only for plain-HTTP loopback.
 
     With ``takedown_every`` (seconds) the server also hosts the takedown worker (`takedown run`'s loop) in a
     thread while it runs, so a small deployment needs no cron job or second service; it stops with the server.
-    A lease per notice keeps it safe beside other workers."""
+    A lease per notice keeps it safe beside other workers.
+
+    ``roles`` are HMA's, plus the web app: processes that each serve some of them share the store and,
+    through it, the bank index (banks/index.py), so a hash a curator adds is matched by every matcher
+    within the index's check interval (docs/scale.md, "Matching as a service"). ``preload_index`` (what
+    `serve` does for a matcher) loads the bank index at start instead of on the first lookup."""
     from importlib.resources import files
 
-    from ncii_shield.web import api, hma, pages
+    from ncii_shield.web import api, hma, hma_http, pages
 
     app = FastAPI(
-        lifespan=_hosting_the_worker(store, takedown_every) if takedown_every else None,
+        lifespan=_lifespan(store, takedown_every, preload_index and "matcher" in roles),
         title="ncii-shield",
         version="1",
         description="Find a consenting person's images and details; prove it; get it removed.",
@@ -87,12 +150,7 @@ def create_app(store: Store, *, secure_cookies: bool = True, takedown_every: flo
     app.state.secure_cookies = secure_cookies
     app.state.jobs = Jobs()
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -115,11 +173,15 @@ def create_app(store: Store, *, secure_cookies: bool = True, takedown_every: flo
             return JSONResponse({"detail": "internal error; see the server log"}, status_code=500)
         return error_page(request, 500, "internal error; see the server log")
 
-    app.mount("/static", StaticFiles(directory=str(files("ncii_shield.web") / "static")), name="static")
-    # The Korean font the PDF reports embed, served to pages too (one copy in the package).
-    app.mount("/fonts", StaticFiles(directory=str(files("ncii_shield.evidence") / "fonts")), name="fonts")
-    app.include_router(pages.router)
-    app.include_router(api.router)
+    app.state.roles = roles
+    if "web" in roles:
+        app.mount("/static", StaticFiles(directory=str(files("ncii_shield.web") / "static")), name="static")
+        # The Korean font the PDF reports embed, served to pages too (one copy in the package).
+        app.mount("/fonts", StaticFiles(directory=str(files("ncii_shield.evidence") / "fonts")), name="fonts")
+        app.include_router(pages.router)
+        app.include_router(api.router)
     app.include_router(hma.liveness)  # /status and /status/live: open (they reveal nothing)
-    app.include_router(hma.router)
+    for role in ("hasher", "matcher", "curator"):
+        if role in roles:
+            app.include_router(getattr(hma_http, role))
     return app

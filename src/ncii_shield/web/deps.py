@@ -108,6 +108,15 @@ def load_notice_case(session: Session, who: Principal, action: str, notice_id: i
     return load_case(session, who, action, case_id)
 
 
+def may_see_reply(session: Session, who: Principal, suggested_notice_id: int | None) -> bool:
+    """An unmatched reply whose headers name a notice is shown only to those who may act on that
+    notice's case (a reply can quote a victim's details); one naming none, to anyone with takedown."""
+    if suggested_notice_id is None:
+        return True
+    case_id = notice_case(session, suggested_notice_id)
+    return case_id is None or allowed(session, who, "takedown", case_id)
+
+
 def form_date(text: str, what: str) -> date | None:
     """A filter form's YYYY-MM-DD (empty: no filter); a one-line 400 for anything else."""
     if not text.strip():

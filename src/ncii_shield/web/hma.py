@@ -55,10 +55,12 @@ from ncii_shield.web.hma_http import (
     STALE_AFTER,
     Hma,
     bank_indexes,
+    curator,
+    hasher,
     liveness,
+    matcher,
     readiness,
     readiness_headers,
-    router,
     search,
     search_async,
 )
@@ -103,9 +105,12 @@ from ncii_shield.web.hma_params import (
     description="As HMA's matcher: 503 INDEX-NOT-LOADED while the match index is still loading (a small "
     f"index loads within this call, up to {LOAD_WAIT:g} s), 503 INDEX-STALE when it has not been able to "
     f"look at the store for {STALE_AFTER:g} s (so it may miss banks changed elsewhere). A load balancer "
-    "sends lookups elsewhere on a 503.",
+    "sends lookups elsewhere on a 503. A server without the matcher role (`serve --roles`) is always "
+    "I-AM-ALIVE.",
 )
 def status(request: Request) -> PlainTextResponse:
+    if "matcher" not in request.app.state.roles:  # as HMA: only a matcher has an index to be ready
+        return PlainTextResponse("I-AM-ALIVE")
     word = readiness(bank_indexes(request))
     if word is not None:
         return PlainTextResponse(word, status_code=503)
@@ -125,12 +130,12 @@ def status_live() -> PlainTextResponse:
 # ------------------------------------------------------------------------------------------ /h hashing
 
 
-@router.get("/h/hash", summary="Refused: hashing content fetched from a URL (upload it with POST instead)")
+@hasher.get("/h/hash", summary="Refused: hashing content fetched from a URL (upload it with POST instead)")
 def hash_url(request: Request) -> None:
     raise HTTPException(400, URL_REFUSED)
 
 
-@router.post(
+@hasher.post(
     "/h/hash",
     response_model=dict[str, str],
     openapi_extra={"x-max-body-bytes": UPLOAD_MAX_BYTES},
@@ -155,10 +160,12 @@ async def hash_upload(
 def coinflip(bypass: bool, seed: str | None) -> float:
     """HMA's coin flip for a lookup: banks whose matching ratio is below it are skipped (0 with
     bypass_coinflip; the same seed, the same flip). Only partial ratios (NCII_HMA_EXACT) feel it."""
-    return 0.0 if bypass else random.Random(seed).random()
+    if bypass:
+        return 0.0
+    return random.random() if seed is None else random.Random(seed).random()  # no reseeding per lookup
 
 
-@router.get(
+@matcher.get(
     "/m/raw_lookup",
     response_model=RawLookupOut,
     summary="Look a hash up in every bank (enabled or not), or in ?banks=",
@@ -179,7 +186,7 @@ async def raw_lookup(
     return JSONResponse({"matches": [i for _, i in matches]})
 
 
-@router.get(
+@matcher.get(
     "/m/lookup",
     response_model=dict[str, list[MatchWithDistance]],
     summary="Look a signal up in the enabled banks: {bank: [{bank_content_id, distance}]}",
@@ -202,10 +209,10 @@ async def lookup_signal(
     found = await search_async(request, kind, value, bank_names(banks), enabled_only=not bypass)
     if found:  # paused content and coin flips, as in HMA (one read, only on a match)
         found = await run_in_threadpool(drop_paused, get_store(request), found, coinflip(bypass, seed))
-    return by_bank(found)
+    return JSONResponse(by_bank(found))  # the shape is by_bank's: no second validation per lookup
 
 
-@router.post(
+@matcher.post(
     "/m/lookup",
     response_model=dict[str, dict[str, list[MatchWithDistance]]],
     openapi_extra={"x-max-body-bytes": UPLOAD_MAX_BYTES},
@@ -238,7 +245,7 @@ async def lookup_upload(
     return await run_in_threadpool(work)
 
 
-@router.get(
+@matcher.get(
     "/m/index/status",
     response_model=dict[str, IndexStatusOut],
     summary="The match index per signal type: present, built_to, size",
@@ -257,7 +264,7 @@ def index_status(request: Request, signal_type: str | None = None) -> Any:
     return JSONResponse(found, headers=readiness_headers(indexes, word))
 
 
-@router.post(
+@matcher.post(
     "/m/compare",
     response_model=dict[str, tuple[bool, dict[str, int]]],
     summary="Compare pairs of hashes: {signal_type: [match, {distance}]}",
@@ -284,13 +291,13 @@ def compare(body: Annotated[dict[str, list[str]], Body(examples=[{"pdq": ["f8f8â
 # ------------------------------------------------------------------------------------------ /c curation
 
 
-@router.get("/c/banks", response_model=list[BankConfigOut], summary="Every bank")
+@curator.get("/c/banks", response_model=list[BankConfigOut], summary="Every bank")
 def banks_index(request: Request) -> Any:
     with get_store(request).session() as s:
         return [config(b) for b in all_banks(s)]
 
 
-@router.post(
+@curator.post(
     "/c/banks",
     response_model=BankConfigOut,
     status_code=201,
@@ -310,7 +317,7 @@ def bank_create(body: BankCreateIn, request: Request, who: Hma) -> Any:
         return config(bank)
 
 
-@router.get(
+@curator.get(
     "/c/bank/{bank_name}",
     response_model=BankConfigOut,
     responses={404: {"model": HmaError}},
@@ -321,7 +328,7 @@ def bank_show(bank_name: str, request: Request) -> Any:
         return config(bank_named(s, bank_name))
 
 
-@router.put(
+@curator.put(
     "/c/bank/{bank_name}",
     response_model=BankConfigOut,
     responses={404: {"model": HmaError}},
@@ -342,7 +349,7 @@ def bank_update(bank_name: str, body: BankUpdateIn, request: Request, who: Hma) 
         return config(bank)
 
 
-@router.delete(
+@curator.delete(
     "/c/bank/{bank_name}",
     response_model=MessageOut,
     responses={404: {"model": HmaError}},

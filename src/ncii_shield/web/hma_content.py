@@ -5,7 +5,7 @@ As OpenMediaMatch's curation blueprint: content carries a note (at most 255 char
 ahead), and GET answers with each only when there is one. Where HMA reads metadata from a JSON body sent
 beside ``?url=``, this server takes the upload itself (it never fetches a URL), so metadata and note come
 as multipart form fields beside the file, or as query parameters with a raw body. The rules live in
-banks/content.py; routes register on hma_http.router (web/hma.py imports this module).
+banks/content.py; routes register on hma_http.curator (web/hma.py imports this module).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ncii_shield.store.models import Bank, BankSignal
 from ncii_shield.web.api import attribute
 from ncii_shield.web.auth import Principal
 from ncii_shield.web.deps import get_store
-from ncii_shield.web.hma_http import Hma, router
+from ncii_shield.web.hma_http import Hma, curator
 from ncii_shield.web.hma_models import (
     BankContentOut,
     BankContentUpdateIn,
@@ -71,7 +71,7 @@ def _add(
     return {"id": ids[0], "signals": {kind: value.hex() for kind, value in parsed}}
 
 
-@router.post(
+@curator.post(
     "/c/bank/{bank_name}/content",
     response_model=ContentAddedOut,
     responses={404: {"model": HmaError}},
@@ -105,7 +105,7 @@ async def bank_add_content(
     return await run_in_threadpool(work)
 
 
-@router.post(
+@curator.post(
     "/c/bank/{bank_name}/signal",
     response_model=ContentAddedOut,
     responses={404: {"model": HmaError}},
@@ -138,7 +138,7 @@ def _shown(bank: Bank, row: BankSignal, signals: dict[str, str] | None, include_
     return BankContentOut(**out)
 
 
-@router.get(
+@curator.get(
     "/c/bank/{bank_name}/content/{content_id}",
     response_model=BankContentOut,
     response_model_exclude_unset=True,
@@ -167,7 +167,7 @@ def bank_get_content(
         return _shown(bank, row, signals, with_metadata)
 
 
-@router.put(
+@curator.put(
     "/c/bank/{bank_name}/content/{content_id}",
     response_model=BankContentOut,
     response_model_exclude_unset=True,
@@ -187,7 +187,7 @@ def bank_update_content(
         return _shown(bank, row, None, True)
 
 
-@router.delete(
+@curator.delete(
     "/c/bank/{bank_name}/content/{content_id}",
     response_model=DeletedOut,
     responses={404: {"model": HmaError}},

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -34,13 +34,17 @@ LOAD_WAIT = 5.0  # seconds /status waits for a first load before answering INDEX
 STALE_AFTER = 30.0  # seconds without a successful look at the store before /status says INDEX-STALE
 
 
-def bank_indexes(request: Request) -> BankIndexes:
+def bank_indexes_of(app: FastAPI) -> BankIndexes:
     """The store's one bank index (banks/index.py), which scans in this server share; kept on the app
     too, so a lookup finds it without taking the registry's lock."""
-    found: BankIndexes | None = getattr(request.app.state, "hma_indexes", None)
+    found: BankIndexes | None = getattr(app.state, "hma_indexes", None)
     if found is None:
-        found = request.app.state.hma_indexes = bank_index(get_store(request), save_every=SAVE_EVERY)
+        found = app.state.hma_indexes = bank_index(app.state.store, save_every=SAVE_EVERY)
     return found
+
+
+def bank_indexes(request: Request) -> BankIndexes:
+    return bank_indexes_of(request.app)
 
 
 def readiness(indexes: BankIndexes) -> str | None:
@@ -124,15 +128,24 @@ async def hma_principal(request: Request) -> Principal:
 
 Hma = Annotated[Principal, Depends(hma_principal)]
 
-router = APIRouter(
-    tags=["hma"],
-    route_class=HMARoute,
-    dependencies=[
-        Depends(hma_principal),  # every route; the same dependency as Hma, so it runs once a request
-        Depends(HTTPBearer(auto_error=False, description="An API token with scope hma")),
-    ],
-    responses={code: {"model": HmaError} for code in (400, 401, 403)},
-)
+
+def _role_router() -> APIRouter:
+    """One HMA role's routes: HMA's error shape, and a bearer token with scope hma on every route."""
+    return APIRouter(
+        tags=["hma"],
+        route_class=HMARoute,
+        dependencies=[
+            Depends(hma_principal),  # every route; the same dependency as Hma, so it runs once a request
+            Depends(HTTPBearer(auto_error=False, description="An API token with scope hma")),
+        ],
+        responses={code: {"model": HmaError} for code in (400, 401, 403)},
+    )
+
+
+# HMA's roles, one router each (OpenMediaMatch's blueprints), so `serve --roles` can run them apart:
+hasher = _role_router()  # /h: hash uploaded content
+matcher = _role_router()  # /m: look hashes up in the bank index
+curator = _role_router()  # /c: banks and their content
 # Liveness for load balancers: no token, and nothing in the answer but I-AM-ALIVE.
 liveness = APIRouter(tags=["hma"])
 

@@ -121,6 +121,7 @@ def review_queue(
                     label=text.get("label"),  # type: ignore[union-attr]
                     score=float(text.get("score", 0.0)),  # type: ignore[union-attr]
                     chat=r.chat,
+                    url=r.url,
                     message_id=r.message_id,
                     date=f"{r.date:%Y-%m-%d %H:%M}" if r.date else "",
                     decision=r.decision,

@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.errors import Forbidden, NciiError
 from ncii_shield.read.reuploads import reupload_alerts
-from ncii_shield.read.takedown import NoticeStatus, notice_case, notice_text, takedown_status
+from ncii_shield.read.takedown import NoticeStatus, notice_text, takedown_status
 from ncii_shield.takedown.clocks import notice_clocks, split_span
 from ncii_shield.takedown.inbox_read import InboxRow, inbox_message, notice_detail, unmatched_messages
 from ncii_shield.takedown.inbox_record import acknowledge, attach, dismiss, mark_removed
 from ncii_shield.takedown.service import draft, mark, notices_of
-from ncii_shield.web.auth import Principal, allowed
-from ncii_shield.web.deps import check, get_store, load_case, load_notice_case
+from ncii_shield.web.auth import Principal
+from ncii_shield.web.deps import check, get_store, load_case, load_notice_case, may_see_reply
 from ncii_shield.web.render import check_csrf, redirect, render, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -187,11 +187,7 @@ def reupload_dismiss(
 
 
 def _may_see(session: Session, who: Principal, message: InboxRow) -> bool:
-    """A reply whose headers name a notice is shown only to those who may act on that notice's case."""
-    if message.suggested_notice_id is None:
-        return True
-    case_id = notice_case(session, message.suggested_notice_id)
-    return case_id is None or allowed(session, who, "takedown", case_id)
+    return may_see_reply(session, who, message.suggested_notice_id)
 
 
 @router.get("/takedown/inbox")
