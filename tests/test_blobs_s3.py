@@ -25,7 +25,8 @@ from ncii_shield.store.crypto import KeySource, seal
 from ncii_shield.store.db import Store
 from ncii_shield.store.garbage import collect_garbage
 from ncii_shield.store.models import Media, Reference
-from tests.conftest import TEST_KEY, cli_env, database_bytes
+from tests.conftest import ASSETS, TEST_KEY, cli_env, database_bytes
+from tests.exports import message, write_export
 from tests.s3server import S3Server, s3_env_fixture, s3_fixture  # noqa: F401 (fixtures s3, s3_env)
 
 PREFIX = "deploy/blobs"
@@ -278,3 +279,36 @@ def test_the_endpoint_may_come_from_the_standard_aws_variables(
         assert set(s3_env.objects(bucket)) == {f"media/{key[6:8]}/{key[6:]}"}  # no prefix: the bucket's root
     finally:
         store.close()
+
+
+def test_the_web_review_shows_thumbnails_from_the_bucket(s3_store, s3_env: S3Server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The review page's thumbnails come out of S3 like out of files; a replaced object is the error page
+    of its kind, never a traceback."""
+    from ncii_shield.read.hits import list_hits
+    from ncii_shield.web.auth import assign, create_user
+    from tests.test_evidence_review import PASSWORD, _login
+    from tests.test_scan import _case, _scan
+    from tests.web_server import live_server
+
+    store, bucket = s3_store
+    case_id = _case(store, [ASSETS / "obama.jpg"])
+    export = write_export(
+        tmp_path / "e",
+        [message(1, photo="photos/a.jpg")],
+        files={"photos/a.jpg": (ASSETS / "obama2.jpg").read_bytes()},
+    )
+    assert _scan(store, export, case_id).new_hits
+    with store.session() as s:
+        create_user(s, "reviewer", PASSWORD, "reviewer", language="en")
+        assign(s, "reviewer", case_id)
+        item = next(r.item_id for r in list_hits(s, case_id) if r.media_sha256)
+    with live_server(store) as url:
+        reviewer, _ = _login(url, "reviewer")
+        thumb = reviewer.get(f"/cases/{case_id}/items/{item}/thumb")
+        assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+        attacker = s3_env.client()
+        for name, raw in s3_env.objects(bucket).items():
+            if "/thumbs/" in name:
+                attacker.put_object(Bucket=bucket, Key=name, Body=raw[:-1] + bytes([raw[-1] ^ 1]))
+        broken = reviewer.get(f"/cases/{case_id}/items/{item}/thumb")
+        assert broken.status_code == 400 and "Traceback" not in broken.text
