@@ -155,10 +155,11 @@ class S3BlobStore(SealedBlobs):
 
     def _load(self, key: str) -> bytes | None:
         try:
-            answer = self._call("reading a blob", self._s3.get_object, Key=self._name(key))
+            with self._errors("reading a blob"):  # the body is streamed: its read can fail too
+                answer = self._s3.get_object(Bucket=self.bucket, Key=self._name(key))
+                return bytes(answer["Body"].read())
         except _Missing:
             return None
-        return bytes(answer["Body"].read())
 
     def _save(self, key: str, raw: bytes) -> None:
         self._call("writing a blob", self._s3.put_object, Key=self._name(key), Body=raw)
