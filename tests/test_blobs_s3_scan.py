@@ -84,3 +84,30 @@ def test_a_cluster_scan_writes_its_blobs_to_s3_from_the_workers(demo, s3_env: S3
         store.close()
     _objects_open_as(s3_env, bucket, files)
     assert not (data / "blobs").exists()
+
+
+def test_a_worker_killed_mid_scan_changes_nothing_in_the_bucket(demo, s3_env: S3Server) -> None:  # type: ignore[no-untyped-def]
+    """A worker SIGKILLed while writing to S3: its tasks run again elsewhere, no object is lost or extra."""
+    from ncii_shield.scan.cluster import open_cluster
+    from ncii_shield.scan.pipeline import run_scan
+    from ncii_shield.scan.service import timezone_named
+    from ncii_shield.sources import open_source
+    from tests.test_scan_cluster import _KillOnce
+
+    class _KillOnceHere(_KillOnce):
+        killed = 0  # a count of its own: test_scan_cluster's may have run in this process
+
+    truth, files, root = demo
+    bucket = s3_env.new_bucket(f"killed-{uuid.uuid4().hex[:12]}")
+    store = Store(s3_settings(root / "killed", s3_env, bucket), create=KeySource(key=TEST_KEY))
+    try:
+        case_id = _case(store, truth)
+        with open_cluster("local:2", store) as remote:  # the workers inherit the AWS variables
+            killing = _KillOnceHere(remote.client)
+            reader = open_source(truth.export_dir, assumed_timezone=timezone_named(store.settings.timezone))
+            run_scan(store, reader, location=truth.export_dir, case_id=case_id, remote=killing)
+            assert killing.killed == 1
+        assert _snapshot(store) == files
+    finally:
+        store.close()
+    _objects_open_as(s3_env, bucket, files)
