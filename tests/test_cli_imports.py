@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ASSETS, cli_env, sqlite_only
 
-HEAVY = ("dlib", "onnxruntime", "cv2", "av", "kiwipiepy", "alembic", "fastapi", "lxml")
+HEAVY = ("dlib", "onnxruntime", "cv2", "av", "kiwipiepy", "alembic", "fastapi", "lxml", "boto3", "botocore")
 # Not needed to parse arguments or print help either: only the commands that use them import them.
 ALSO_LATE = ("numpy", "sqlalchemy", "jinja2", "fpdf", "PIL", "uvicorn", "pydantic")
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ncii_shield.errors import NciiError
@@ -205,6 +206,37 @@ def decode_key(text: str) -> bytes:
     return key
 
 
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _blob_url(raw: str) -> str:
+    """file:///absolute/path or s3://bucket[/prefix]; never credentials (they come from the AWS chain)."""
+    text = raw.strip()
+    url = urlsplit(text)
+    if url.scheme == "file":
+        if url.netloc not in ("", "localhost") or not url.path.startswith("/"):
+            raise _not(raw, "file:///an/absolute/path")
+        return text
+    if url.scheme == "s3":
+        if "@" in url.netloc or ":" in url.netloc:
+            raise ValueError("holds credentials or a port; give only s3://bucket/prefix (credentials: AWS_*)")
+        if not _BUCKET.match(url.netloc) or url.query or url.fragment:
+            raise _not(raw, "s3://bucket/prefix with a valid bucket name")
+        return text
+    raise _not(raw, "file:///path or s3://bucket/prefix")
+
+
+def _endpoint(raw: str) -> str:
+    """An http(s) URL of an S3-compatible server, with no credentials in it."""
+    text = raw.strip().rstrip("/")
+    url = urlsplit(text)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise _not(raw, "an http(s):// URL")
+    if "@" in url.netloc:
+        raise ValueError("holds credentials; give them as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY")
+    return text
+
+
 # ----------------------------------------------------------------------------------------- settings
 
 _KEY_HINT = "use 64 hex characters (e.g. `openssl rand -hex 32`)"
@@ -236,6 +268,19 @@ class Settings:
             "variable": "NCII_DATABASE_URL",
             "about": "another database than the SQLite file in the data directory (e.g. PostgreSQL)",
         }
+    )
+    blob_url: str | None = _setting(
+        "NCII_BLOB_URL",
+        "where media blobs live: unset = <data dir>/blobs; file:///path = a directory elsewhere (e.g. a shared"
+        " filesystem); s3://bucket/prefix = S3-compatible object storage (credentials from the AWS chain)",
+        parse=_blob_url,
+        hint="e.g. file:///mnt/shared/ncii-blobs or s3://ncii-blobs/prod",
+    )
+    s3_endpoint: str | None = _setting(
+        "NCII_S3_ENDPOINT",
+        "the S3-compatible server for s3:// blobs (e.g. http://minio:9000); unset: AWS's, or AWS_ENDPOINT_URL",
+        parse=_endpoint,
+        hint="e.g. https://s3.example.org or http://127.0.0.1:9000",
     )
     key: bytes | None = _setting(
         "NCII_KEY", "the deployment key, hex", parse=decode_key, secret=True, hint=_KEY_HINT
@@ -439,8 +484,14 @@ class Settings:
     )
 
     @property
-    def blob_dir(self) -> Path:
-        return self.data_dir / "blobs"
+    def blob_dir(self) -> Path | None:
+        """The directory of blob files: <data dir>/blobs, or NCII_BLOB_URL's file:// one; None when blobs
+        are objects in S3-compatible storage (store/blobs.py `open_blob_store` picks the backend)."""
+        if self.blob_url is None:
+            return self.data_dir / "blobs"
+        if self.blob_url.startswith("file:"):
+            return Path(unquote(urlsplit(self.blob_url).path))
+        return None
 
     @property
     def upload_dir(self) -> Path:
@@ -500,7 +551,7 @@ def _read(meta: Mapping[str, Any], environ: Mapping[str, str], default: Any) -> 
 def load_settings(data_dir: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Every setting, from `environ` (default: the process environment); `data_dir` beats NCII_DATA_DIR.
 
-    NCII_DATABASE_URL selects another database (e.g. PostgreSQL); media stay in the data directory.
+    NCII_DATABASE_URL selects another database (e.g. PostgreSQL); NCII_BLOB_URL moves the media elsewhere.
     """
     env = os.environ if environ is None else environ
     chosen = Path(data_dir or env.get("NCII_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()

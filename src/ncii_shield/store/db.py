@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ncii_shield.config import Settings
 from ncii_shield.errors import NciiError
-from ncii_shield.store.blobs import FileBlobStore
+from ncii_shield.store.blobs_open import open_blob_store
 from ncii_shield.store.crypto import (
     DATA_SCOPE,
     Keyring,
@@ -115,14 +115,15 @@ def _new_private_file(path: Path) -> None:
 
 def _create_owner_only(settings: Settings) -> None:
     _new_private_dir(settings.data_dir)
-    _new_private_dir(settings.blob_dir)
+    if settings.blob_dir is not None:  # None: blobs in object storage (NCII_BLOB_URL=s3://…)
+        _new_private_dir(settings.blob_dir)
     path = database_path(settings)
     if path is not None and str(path) != ":memory:" and not str(path).startswith("file:"):
         _new_private_file(path)
 
 
 class Store:
-    """The database, its keyring and the blob store of one data directory.
+    """The database, its keyring and the blob store of one data directory (or of NCII_BLOB_URL).
 
     Opening needs the deployment key (see store/crypto.py); `create` initialises a new directory.
     """
@@ -131,6 +132,8 @@ class Store:
         self, settings: Settings, *, key: KeySource | None = None, create: KeySource | None = None
     ) -> None:
         self.settings = settings
+        # The backend NCII_BLOB_URL names; an unreachable one fails here, before anything is created.
+        self.blobs = open_blob_store(settings, self.key_for)
         _create_owner_only(settings)
         self.engine = make_engine(settings.database_url)
         try:
@@ -160,7 +163,6 @@ class Store:
                 self.keyring.key(session, SIGNING_SCOPE)
             session.commit()
         self.keyring.committed()
-        self.blobs = FileBlobStore(settings.blob_dir, self.key_for)
 
     def key_for(self, scope: str) -> bytes:
         """A scope's data key for reading; it must exist (keys are created in the writer's transaction)."""
@@ -190,6 +192,7 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.blobs.close()
 
 
 def database_path(settings: Settings) -> Path | None:
