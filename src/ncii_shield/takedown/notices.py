@@ -9,9 +9,8 @@ the request has no field for a name at all, only a pseudonymous case reference, 
 leak into a letter that is sent to the very platforms where the content circulates.
 
 Much of what goes into a notice comes from hostile places (chat titles are chosen by the people who
-run the rooms), so values are data, never template code, and every inserted value is stripped of
-control and formatting characters (line breaks that forge headers, bidi overrides that reorder text).
-Autoescape is off because the output is plain text, not HTML.
+run the rooms), so values are data, never template code, and every inserted value is one clean line
+(notice_env.py: the sandboxed template environment).
 """
 
 from __future__ import annotations
@@ -24,12 +23,10 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from jinja2 import PackageLoader, StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
-
 from ncii_shield.config import trusted_flagger_parts
 from ncii_shield.errors import NciiError
 from ncii_shield.kinds import KIND_ORDER
+from ncii_shield.takedown.notice_env import clean, environment
 from ncii_shield.takedown.registry import Matter, Platform, Registry
 
 __all__ = [
@@ -270,9 +267,9 @@ def render_notice(registry: Registry, request: NoticeRequest) -> Notice:
         "created": _utc_text(request.created_at),
     }
     template = f"{lang}/{_TEMPLATES[matter]}"
-    module = _environment().get_template(template).make_module(context)
+    module = environment().get_template(template).make_module(context)
     body = str(module).strip() + "\n"
-    subject = _clean(str(getattr(module, "subject", "")))
+    subject = clean(str(getattr(module, "subject", "")))
     if not subject:
         raise NciiError(f"template {template} sets no subject", hint="reinstall ncii-shield")
     return Notice(
@@ -372,47 +369,3 @@ def _check_url(url: str, what: str) -> None:
         raise NciiError(f"{what} {url[:80]!r} is not a valid URL: {exc}") from exc
     if parts.scheme not in ("http", "https") or not host:
         raise NciiError(f"{what} {url[:80]!r} is not an http(s) URL", hint="give the full address, https://…")
-
-
-# --------------------------------------------------------------------------------------------
-# Template environment
-# --------------------------------------------------------------------------------------------
-
-
-def _clean(value: object) -> str:
-    """A value as one line of plain text: control, format and line-separator characters removed.
-
-    Line breaks and tabs become spaces (a chat title must not start a new header line); everything
-    else in those categories (NUL, ESC, bidi overrides, zero-width characters) is dropped.
-    """
-    if value is None:  # a template printing None is a bug, not something to send to a platform
-        raise TypeError("a notice template printed None; guard the value with {% if %}")
-    out = []
-    for char in str(value):
-        category = unicodedata.category(char)
-        if category in ("Cc", "Zl", "Zp"):
-            out.append(" " if char.isspace() else "")
-        elif category == "Cf":
-            continue
-        else:
-            out.append(char)
-    return " ".join("".join(out).split())
-
-
-_ENV: SandboxedEnvironment | None = None
-
-
-def _environment() -> SandboxedEnvironment:
-    """One environment for all notices; sandboxed as defence in depth should a template ever be edited."""
-    global _ENV
-    if _ENV is None:
-        _ENV = SandboxedEnvironment(
-            loader=PackageLoader("ncii_shield.takedown", "templates"),
-            undefined=StrictUndefined,
-            autoescape=False,  # plain text; injection is handled by _clean, not by HTML escaping
-            finalize=_clean,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-        )
-    return _ENV
