@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ncii_shield.errors import NotFound
 from ncii_shield.read.cases import get_case_ref
 from ncii_shield.read.shape import Doc
+from ncii_shield.read.transparency import hours_to_removal
 from ncii_shield.store.models import Alert, Notice
 from ncii_shield.takedown.events import detect_reappearance
 
@@ -99,7 +100,7 @@ def takedown_status(session: Session, case_id: int) -> TakedownStatus:
         for item in n.items:
             by_status[item.status] += 1
             if item.removed_at is not None and n.sent_at is not None:
-                hours[n.platform_id].append((item.removed_at - n.sent_at).total_seconds() / 3600)
+                hours[n.platform_id].append(hours_to_removal(n.sent_at, item.removed_at)[0])
         counts[n.platform_id][0] += 1
         counts[n.platform_id][1] += len(n.items)
         counts[n.platform_id][2] += sum(1 for i in n.items if i.removed_at is not None)

@@ -125,6 +125,13 @@ def nearest_rank(values: Sequence[float], q: float) -> float:
     return ordered[max(1, math.ceil(q * len(ordered))) - 1]
 
 
+def hours_to_removal(sent_at: datetime, removed_at: datetime) -> tuple[float, bool]:
+    """Hours from a notice's first send to its item's removal, and whether the clocks were skewed (a
+    removal recorded before the send counts as 0 h): the one definition the board and the statistics use."""
+    hours = (removed_at - sent_at).total_seconds() / 3600
+    return (0.0, True) if hours < 0 else (hours, False)
+
+
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -141,9 +148,8 @@ def platform_stats(platform_id: str, notices: Iterable[SentNotice], as_of: datet
             if item.removed_at is None:
                 settled += notice.sent_at <= settle_by
                 continue
-            h = (item.removed_at - notice.sent_at).total_seconds() / 3600
-            if h < 0:
-                skew, h = skew + 1, 0.0
+            h, skewed = hours_to_removal(notice.sent_at, item.removed_at)
+            skew += skewed
             hours.append(h)
             settled += 1
             within += h <= WITHIN_HOURS
