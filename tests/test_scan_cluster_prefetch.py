@@ -225,6 +225,18 @@ def test_prefetched_reads_begins_and_cancels_within_the_window() -> None:
     assert [n for n, _ in one] == [0, 1, 2] and begun == [(0, []), (1, []), (2, [])]
 
 
+def test_no_chunk_is_begun_ahead_while_those_in_flight_hold_too_many_bytes() -> None:
+    sizes, begun = [4, 20, 4, 4], []
+
+    def start(n: int, in_flight: list[Ahead]) -> Ahead:
+        begun.append((n, [next(iter(a.files.todo)) for a in in_flight]))
+        return Ahead(ChunkFiles(todo={str(n): b"x" * sizes[n]}))
+
+    assert [n for n, _ in prefetched(iter(range(4)), start, window=2, most_bytes=10)] == [0, 1, 2, 3]
+    # 1 is begun while 0 (4 bytes) is handled; 2 not while 1 (20 bytes) is: after it, and 3 during 2
+    assert begun == [(0, []), (1, ["0"]), (2, []), (3, ["2"])]
+
+
 def test_work_begun_for_other_files_is_cancelled_not_used() -> None:
     closed: list[str] = []
 

@@ -4,8 +4,11 @@ written.
 A scan writes its rows chunk by chunk, one transaction each, in the export's order (scan/pipeline.py). On a
 cluster the workers would otherwise wait while the scanning process inserts and commits a chunk, then reads,
 hashes and submits the next. So the chunk after the one being written is read, hashed and its new files
-submitted first: at most CHUNKS_IN_FLIGHT chunks' files are held and analysed at once (the driver's memory:
-their new files' bytes, ~2 × 64 × 150 KiB for photos; at worst 2 × 64 files of up to 256 MiB each).
+submitted first: at most CHUNKS_IN_FLIGHT chunks' files are held and analysed at once, and a chunk is begun
+ahead only while those in flight hold less than BYTES_AHEAD of new files. The scanning process's memory for
+media bytes is then at most BYTES_AHEAD plus one chunk's new files (without prefetching: one chunk's): for
+photos ~2 × 64 × 150 KiB ≈ 19 MiB; for large videos (≤ 256 MiB each) no more than one chunk's worth beyond
+256 MiB. The scheduler holds the same bytes until the tasks are done.
 
 Nothing here decides a row: a chunk prepared ahead is checked again when it is written, in its transaction,
 and whatever changed meanwhile (the chunk before it failed and kept fewer media, another scan stored a file)
@@ -20,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 CHUNKS_IN_FLIGHT = 2  # the chunk being written and the one after it
+BYTES_AHEAD = 256 << 20  # no chunk is begun ahead while those in flight hold this much of new files
 
 T = TypeVar("T")
 
@@ -41,6 +45,11 @@ class Ahead:
 
     files: ChunkFiles
     started: Iterable[Any] | None = None
+
+    @property
+    def size(self) -> int:
+        """The bytes of its new files, held until it is written."""
+        return sum(len(data) for data in self.files.todo.values())
 
     def take(self, todo: dict[str, bytes]) -> Iterable[Any] | None:
         """The started work if it is for exactly these files, in this order (once); otherwise it is
@@ -64,21 +73,26 @@ def _close(started: Iterable[Any] | None) -> None:
 
 
 def prefetched(
-    items: Iterable[T], start: Callable[[T, list[Ahead]], Ahead] | None, window: int = CHUNKS_IN_FLIGHT
+    items: Iterable[T],
+    start: Callable[[T, list[Ahead]], Ahead] | None,
+    window: int = CHUNKS_IN_FLIGHT,
+    most_bytes: int | None = None,
 ) -> Iterator[tuple[T, Ahead | None]]:
     """Each item with what `start(item, in_flight)` began for it, begun while up to `window - 1` items
-    before it (`in_flight`) were still being handled; the next item is read only when there is room.
+    before it (`in_flight`) were still being handled, if they hold less than `most_bytes` (default
+    BYTES_AHEAD); the next item is read only when there is room.
     Without `start`, each item as it comes (with None). What the handler did not take of an item is
     cancelled when it asks for the next; closing the iterator (an error, Ctrl-C) cancels what was begun."""
     if start is None:
         for item in items:
             yield item, None
         return
+    most_bytes = BYTES_AHEAD if most_bytes is None else most_bytes
     queue: deque[tuple[T, Ahead]] = deque()  # the item being handled first, then those begun after it
     source = iter(items)
     try:
         while True:
-            if len(queue) < max(window, 1):
+            if not queue or (len(queue) < window and sum(begun.size for _, begun in queue) < most_bytes):
                 item = next(source, _END)
                 if item is not _END:
                     queue.append((item, start(item, [begun for _, begun in queue])))
