@@ -1,7 +1,7 @@
 """The distributed scan (scan/cluster.py) on 1, 2 and 4 local Dask workers against the local pool, same run.
 
 Usage: PYTHONPATH=src OMP_NUM_THREADS=1 .venv/bin/python bench/scan_cluster.py [--n 160] [--workers 1,2,4]
-       [--repeat 3] [--no-window-1]
+       [--repeat 3] [--no-window-1] [--chunk 64]
 
 1. Generates N distinct benign 1280-px photos (scan_throughput.generate) in a folder: N new media.
 2. Each run scans that folder (no case) into a fresh data directory: the whole scan, reading, hashing,
@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store
 
 KEY = KeySource(key=os.urandom(32))  # one deployment key for every data directory: the workers hold it
+CHUNK = [64]  # messages per chunk (NCII_SCAN_CHUNK's default); smaller: more chunk ends, as in an export
+# whose media are sparse among its messages
 
 
 Run = tuple[float, float, float | None]  # wall seconds, driver CPU seconds, workers' busy fraction
@@ -54,7 +57,7 @@ def _timed(
     """One scan of the folder into a fresh data directory; on a cluster, with its workers' task stream."""
     from contextlib import nullcontext
 
-    store = Store(load_settings(root / f"d{time.monotonic_ns()}"), create=KEY)
+    store = Store(replace(load_settings(root / f"d{time.monotonic_ns()}"), scan_chunk=CHUNK[0]), create=KEY)
     stream: Any = nullcontext()
     if remote is not None:
         from distributed import get_task_stream
@@ -86,7 +89,9 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-window-1", action="store_true", help="leave out the runs without prefetching")
+    ap.add_argument("--chunk", type=int, default=64, help="items per chunk (NCII_SCAN_CHUNK)")
     args = ap.parse_args()
+    CHUNK[0] = args.chunk
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         folder = root / "photos"
@@ -151,7 +156,7 @@ def main() -> None:
     ones = {
         r[0].removeprefix("cluster, 1 worker"): r[1] for r in rows if r[0].startswith("cluster, 1 worker")
     }
-    print(f"\n{args.n} photos, {os.cpu_count()} cores, median of {args.repeat}")
+    print(f"\n{args.n} photos, chunks of {args.chunk}, {os.cpu_count()} cores, median of {args.repeat}")
     print("load (1-min average) before and after each round: " + " → ".join(f"{x:.1f}" for x in loads))
     print("chunks in flight at most, per cluster (prefetched runs and others share it): " + str(most))
     print(
