@@ -39,6 +39,7 @@ from ncii_shield.config import load_settings
 from ncii_shield.scan import cluster_prefetch
 from ncii_shield.scan.cluster import DaskMedia, open_cluster
 from ncii_shield.scan.pipeline import run_scan
+from ncii_shield.signals.analyse import prepare_worker
 from ncii_shield.sources import open_source
 from ncii_shield.store.crypto import KeySource
 from ncii_shield.store.db import Store
@@ -48,7 +49,9 @@ CHUNK = [64]  # messages per chunk (NCII_SCAN_CHUNK's default); smaller: more ch
 # whose media are sparse among its messages
 
 
-Run = tuple[float, float, float | None]  # wall seconds, driver CPU seconds, workers' busy fraction
+Run = tuple[
+    float, float, float | None, int
+]  # wall s, driver CPU s, workers' busy share, most chunks in flight
 
 
 def _timed(
@@ -63,6 +66,7 @@ def _timed(
         from distributed import get_task_stream
 
         stream = get_task_stream(client=remote.client)
+        remote.most_in_flight = 0
     try:
         with stream as tasks:
             cpu, wall = time.process_time(), time.perf_counter()
@@ -78,7 +82,7 @@ def _timed(
                 if part.get("action") == "compute"
             )
             busy = computing / (wall * remote.workers())
-        return wall, cpu, busy
+        return wall, cpu, busy, remote.most_in_flight if remote is not None else 0
     finally:
         store.close()
 
@@ -108,6 +112,7 @@ def main() -> None:
             "local pool, 2 processes": (local(2), None),
         }
         starts: dict[str, float] = {}
+        prepare_worker()  # the scanning process's own models (the local pool of 1 runs in it)
         with ExitStack() as stack:
             for count in (int(w) for w in args.workers.split(",")):
                 began = time.perf_counter()
@@ -115,6 +120,15 @@ def main() -> None:
                 stack.callback(holder.close)
                 remote = stack.enter_context(open_cluster(f"local:{count}", holder))
                 remote.client.wait_for_workers(count)
+                # a first scan (two photos a worker) loads each worker's models: not in the first timed run
+                warm = root / f"warm{count}"
+                warm.mkdir()
+                for photo in sorted(folder.iterdir())[: 2 * count]:
+                    (warm / photo.name).write_bytes(photo.read_bytes())
+                with ExitStack() as warming:
+                    store = Store(load_settings(root / f"w{count}"), create=KEY)
+                    warming.callback(store.close)
+                    run_scan(store, open_source(warm), location=warm, case_id=None, remote=remote)
                 label = f"cluster, {count} worker{'s' * (count > 1)}"
                 starts[label] = time.perf_counter() - began
 
@@ -144,12 +158,11 @@ def main() -> None:
                         flush=True,
                     )
                 loads.append(os.getloadavg()[0])
-            most = {label: remote_.most_in_flight for label, (_, remote_) in scans.items() if remote_}
         rows: list[tuple[str, float, list[float], float, float | None, float | None]] = []
         for label, done in runs.items():
-            rates = [args.n / wall for wall, _, _ in done]
-            cpu_ms = statistics.median(cpu for _, cpu, _ in done) * 1000 / args.n
-            busies = [busy for _, _, busy in done if busy is not None]
+            rates = [args.n / run[0] for run in done]
+            cpu_ms = statistics.median(run[1] for run in done) * 1000 / args.n
+            busies = [run[2] for run in done if run[2] is not None]
             busy = statistics.median(busies) if busies else None
             rows.append((label, statistics.median(rates), rates, cpu_ms, busy, starts.get(label)))
     pool2 = rows[1][1]
@@ -158,7 +171,8 @@ def main() -> None:
     }
     print(f"\n{args.n} photos, chunks of {args.chunk}, {os.cpu_count()} cores, median of {args.repeat}")
     print("load (1-min average) before and after each round: " + " → ".join(f"{x:.1f}" for x in loads))
-    print("chunks in flight at most, per cluster (prefetched runs and others share it): " + str(most))
+    most = {label: max(run[3] for run in done) for label, done in runs.items() if label.startswith("cluster")}
+    print(f"chunks in flight at most: {most}")
     print(
         "| run | photos/s (runs) | vs local pool of 2 | vs 1 cluster worker | driver CPU ms/photo "
         "| workers busy | start-up s |"
