@@ -169,9 +169,9 @@ class Results:
             raise
         except Exception as exc:  # not an item's fault (a worker's disk, the connection): stop, keep the rest
             self.close()
+            why = " ".join(str(exc).split())[:200]
             raise Unavailable(
-                f"a media task failed ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); the scan stopped (what was "
-                "committed is kept)",
+                f"a media task failed ({type(exc).__name__}: {why}); the scan stopped (what was committed is kept)",
                 hint="see the worker's log; scan again: committed chunks are skipped",
             ) from exc
         except BaseException:  # Ctrl-C
