@@ -27,7 +27,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,13 @@ CHUNK = [64]  # messages per chunk (NCII_SCAN_CHUNK's default); smaller: more ch
 # whose media are sparse among its messages
 
 
-Run = tuple[
-    float, float, float | None, int
-]  # wall s, driver CPU s, workers' busy share, most chunks in flight
+@dataclass
+class Run:
+    wall: float  # seconds
+    cpu: float  # the scanning process's CPU seconds
+    busy: float | None = None  # the workers' compute time over wall time × workers
+    idle: float | None = None  # seconds a worker waited between two of its tasks (mean over the workers)
+    most: int = 0  # the most chunks in flight
 
 
 def _timed(
@@ -71,18 +76,20 @@ def _timed(
         with stream as tasks:
             cpu, wall = time.process_time(), time.perf_counter()
             result = scan(store)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            run = Run(time.perf_counter() - wall, time.process_time() - cpu)
         assert result.media_new == n, result  # type: ignore[attr-defined]
-        busy = None
         if remote is not None:
-            computing = sum(
-                part["stop"] - part["start"]
-                for task in tasks.data
-                for part in task.get("startstops", ())
-                if part.get("action") == "compute"
-            )
-            busy = computing / (wall * remote.workers())
-        return wall, cpu, busy, remote.most_in_flight if remote is not None else 0
+            spans: dict[str, list[tuple[float, float]]] = {}
+            for task in tasks.data:
+                for part in task.get("startstops", ()):
+                    if part.get("action") == "compute":
+                        spans.setdefault(task["worker"], []).append((part["start"], part["stop"]))
+            workers = remote.workers()
+            run.busy = sum(b - a for done in spans.values() for a, b in done) / (run.wall * workers)
+            gaps = [sum(max(0.0, b[0] - a[1]) for a, b in pairwise(d)) for d in map(sorted, spans.values())]
+            run.idle = sum(gaps) / workers
+            run.most = remote.most_in_flight
+        return run
     finally:
         store.close()
 
@@ -154,41 +161,44 @@ def main() -> None:
                 for label, (scan, remote_) in scans.items():
                     runs[label].append(_timed(root, folder, args.n, scan, remote_))
                     print(
-                        f"  round {round_ + 1}, {label}: {args.n / runs[label][-1][0]:.2f} photos/s",
+                        f"  round {round_ + 1}, {label}: {args.n / runs[label][-1].wall:.2f} photos/s",
                         flush=True,
                     )
                 loads.append(os.getloadavg()[0])
-        rows: list[tuple[str, float, list[float], float, float | None, float | None]] = []
+        rows: list[tuple[str, float, list[float], float, str, str, float | None]] = []
         for label, done in runs.items():
-            rates = [args.n / run[0] for run in done]
-            cpu_ms = statistics.median(run[1] for run in done) * 1000 / args.n
-            busies = [run[2] for run in done if run[2] is not None]
-            busy = statistics.median(busies) if busies else None
-            rows.append((label, statistics.median(rates), rates, cpu_ms, busy, starts.get(label)))
+            rates = [args.n / run.wall for run in done]
+            cpu_ms = statistics.median(run.cpu for run in done) * 1000 / args.n
+            busy = statistics.median(run.busy for run in done) if done[0].busy is not None else None
+            idles = [run.idle for run in done if run.idle is not None]
+            idle = f"{statistics.median(idles):.2f} ({', '.join(f'{i:.2f}' for i in idles)})" if idles else ""
+            busy_text = f"{busy:.0%}" if busy is not None else ""
+            rows.append((label, statistics.median(rates), rates, cpu_ms, busy_text, idle, starts.get(label)))
     pool2 = rows[1][1]
     ones = {
         r[0].removeprefix("cluster, 1 worker"): r[1] for r in rows if r[0].startswith("cluster, 1 worker")
     }
     print(f"\n{args.n} photos, chunks of {args.chunk}, {os.cpu_count()} cores, median of {args.repeat}")
     print("load (1-min average) before and after each round: " + " → ".join(f"{x:.1f}" for x in loads))
-    most = {label: max(run[3] for run in done) for label, done in runs.items() if label.startswith("cluster")}
+    most = {
+        label: max(run.most for run in done) for label, done in runs.items() if label.startswith("cluster")
+    }
     print(f"chunks in flight at most: {most}")
     print(
         "| run | photos/s (runs) | vs local pool of 2 | vs 1 cluster worker | driver CPU ms/photo "
-        "| workers busy | start-up s |"
+        "| workers busy | s a worker waited between tasks (runs) | start-up s |"
     )
-    print("|---|---|---|---|---|---|---|")
-    for label, rate, rates, cpu_ms, busy, start in rows:
+    print("|---|---|---|---|---|---|---|---|")
+    for label, rate, rates, cpu_ms, busy_text, idle, start in rows:
         runs = ", ".join(f"{r:.2f}" for r in rates)
         one = (
             ones.get(label.split(" worker", 1)[-1].removeprefix("s")) if label.startswith("cluster") else None
         )
         vs_one = f"{rate / one:.2f}×" if one else ""  # against one worker scanning the same way
-        busy_text = f"{busy:.0%}" if busy is not None else ""
         begun = f"{start:.1f}" if start is not None else ""
         print(
             f"| {label} | {rate:.2f} ({runs}) | {rate / pool2:.2f}× | {vs_one} | {cpu_ms:.0f} | {busy_text} "
-            f"| {begun} |"
+            f"| {idle} | {begun} |"
         )
 
 
