@@ -10,7 +10,7 @@ Usage: PYTHONPATH=src OMP_NUM_THREADS=1 .venv/bin/python bench/scan_cluster.py [
    apart) and scans with the next chunk prefetched (scan/cluster_prefetch.py, the default) and, as the
    reference of the same run, with one chunk in flight (as before prefetching; `--no-window-1` leaves it
    out); then `--repeat` rounds scan once with each configuration in turn (interleaved, so a change in the
-   machine's load touches all alike).
+   machine's load touches all alike; every other round in the reverse order, so none always runs first).
 3. Prints photos/s (median) and the scaling factors: against the 2-process local pool and against one
    cluster worker; the driver's CPU per photo (what a bigger cluster cannot take off the scanning
    process); how busy the workers were (their tasks' compute time over wall time × workers, from Dask's
@@ -158,7 +158,8 @@ def main() -> None:
             runs: dict[str, list[Run]] = {label: [] for label in scans}
             loads: list[float] = [os.getloadavg()[0]]
             for round_ in range(args.repeat):
-                for label, (scan, remote_) in scans.items():
+                order = list(scans.items())  # every other round backwards: no configuration always first
+                for label, (scan, remote_) in order if round_ % 2 == 0 else order[::-1]:
                     runs[label].append(_timed(root, folder, args.n, scan, remote_))
                     print(
                         f"  round {round_ + 1}, {label}: {args.n / runs[label][-1].wall:.2f} photos/s",
