@@ -23,6 +23,7 @@ from ncii_shield.demo.build import DemoGroundTruth, build_demo
 from ncii_shield.errors import NciiError, Unavailable
 from ncii_shield.scan.cluster import (
     DaskMedia,
+    Results,
     media_task,
     open_cluster,
     parse_local,
@@ -160,6 +161,32 @@ def test_a_worker_killed_mid_scan_changes_nothing(demo) -> None:  # type: ignore
             assert killing.killed == 1
             assert remote.workers() == 2, "the nanny restarted the killed worker"
         assert _snapshot(store) == local  # no row lost, none twice, no extra blob
+    finally:
+        store.close()
+
+
+def test_the_next_chunk_is_analysed_while_one_is_written_and_no_more(demo, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Prefetching on a real cluster (scan/cluster_prefetch.py): in small chunks, the chunk after the one being
+    written has its tasks submitted, never a third; the rows and blobs are still the local scan's."""
+    truth, local, root = demo
+    monkeypatch.setenv("NCII_SCAN_CHUNK", "8")
+    store = new_store(root / "prefetched")
+    try:
+        case_id = _case(store, truth)
+        with open_cluster("local:2", store) as remote:
+            zone = timezone_named(store.settings.timezone)
+            reader = open_source(truth.export_dir, assumed_timezone=zone)
+            run_scan(store, reader, location=truth.export_dir, case_id=case_id, remote=remote)
+            assert remote.most_in_flight == 2 and remote.in_flight == 0
+            # a task that fails on its worker (not an item's fault: a disk, the connection) stops the scan
+            # with one line, instead of each item being kept as skipped
+            failing = Results(
+                remote, [remote.client.submit(Path("/nonexistent/ncii").read_bytes, pure=False)]
+            )
+            with pytest.raises(Unavailable, match=r"a media task failed \(FileNotFoundError: .*nonexistent"):
+                next(failing)
+            assert remote.in_flight == 0
+        assert _snapshot(store) == local
     finally:
         store.close()
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
@@ -104,38 +104,25 @@ def media_task(
 
 
 class DaskMedia:
-    """The remote side of run_scan (pipeline.RemoteMedia): media tasks submitted to a Dask client."""
+    """The remote side of run_scan (pipeline.RemoteMedia): media tasks submitted to a Dask client.
+
+    `in_flight` counts the chunks whose tasks are submitted and not yet all taken or released (at most
+    cluster_prefetch.CHUNKS_IN_FLIGHT during a scan), `most_in_flight` the highest it has been."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self.in_flight = 0
+        self.most_in_flight = 0
 
     def workers(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
 
-    def analyse(
-        self, datas: list[bytes], *, settings: Settings, source_id: int, hash_only: bool
-    ) -> Iterator[tuple[Analysis, BlobKeys]]:
+    def analyse(self, datas: list[bytes], *, settings: Settings, source_id: int, hash_only: bool) -> Results:
         """Every file's result, in the order given, each as soon as it and those before it are done (the
-        rows are inserted while later files are still analysed). One task per file, so a dead worker's
-        task is run again alone; a task that kills three workers in turn fails the scan."""
-        return self._in_order(self.submit(datas, settings, source_id, hash_only))
-
-    @staticmethod
-    def _in_order(futures: list[Any]) -> Iterator[tuple[Analysis, BlobKeys]]:
-        from distributed import KilledWorker
-
-        try:
-            for future in futures:
-                yield future.result()
-        except KilledWorker as exc:
-            raise Unavailable(
-                f"a media task killed {exc.last_worker.address if exc.last_worker else 'its workers'} "
-                "repeatedly; the scan stopped (what was committed is kept)",
-                hint="scan again: committed chunks are skipped",
-            ) from exc
-        finally:
-            for future in futures:
-                future.release()
+        rows are inserted while later files are still analysed). The tasks are submitted now: the next
+        chunk's are, while this one is written (scan/cluster_prefetch.py). One task per file, so a dead
+        worker's task is run again alone; a task that kills three workers in turn fails the scan."""
+        return Results(self, self.submit(datas, settings, source_id, hash_only))
 
     def submit(self, datas: list[bytes], settings: Settings, source_id: int, hash_only: bool) -> list[Any]:
         """One task per file; the settings of the store being scanned, without their secrets."""
@@ -146,6 +133,65 @@ class DaskMedia:
             )
             for data in datas
         ]
+
+
+class Results:
+    """A chunk's media tasks, their results taken in order; closing it (done, an error, Ctrl-C) cancels
+    and releases the tasks whose results were not taken."""
+
+    def __init__(self, owner: DaskMedia, futures: list[Any]) -> None:
+        self._owner, self._futures, self._taken = owner, futures, 0
+        self._open = True
+        owner.in_flight += 1
+        owner.most_in_flight = max(owner.most_in_flight, owner.in_flight)
+
+    def __iter__(self) -> Results:
+        return self
+
+    def __next__(self) -> tuple[Analysis, BlobKeys]:
+        from distributed import KilledWorker
+
+        if self._taken >= len(self._futures):
+            self.close()
+            raise StopIteration
+        future = self._futures[self._taken]
+        try:
+            result: tuple[Analysis, BlobKeys] = future.result()
+        except KilledWorker as exc:
+            self.close()
+            raise Unavailable(
+                f"a media task killed {exc.last_worker.address if exc.last_worker else 'its workers'} "
+                "repeatedly; the scan stopped (what was committed is kept)",
+                hint="scan again: committed chunks are skipped",
+            ) from exc
+        except NciiError:  # the worker's own one-line error (it does not see the store, ...)
+            self.close()
+            raise
+        except Exception as exc:  # not an item's fault (a worker's disk, the connection): stop, keep the rest
+            self.close()
+            why = " ".join(str(exc).split())[:200]
+            raise Unavailable(
+                f"a media task failed ({type(exc).__name__}: {why}); the scan stopped (what was committed is kept)",
+                hint="see the worker's log; scan again: committed chunks are skipped",
+            ) from exc
+        except BaseException:  # Ctrl-C
+            self.close()
+            raise
+        self._taken += 1
+        future.release()
+        return result
+
+    def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        self._owner.in_flight -= 1
+        left = self._futures[self._taken :]
+        if left:
+            with suppress(Exception):  # a scheduler gone: the tasks go with it
+                self._owner.client.cancel(left)
+        for future in left:
+            future.release()
 
 
 def parse_local(address: str) -> int | None:

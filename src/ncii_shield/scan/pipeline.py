@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,9 +28,12 @@ from sqlalchemy.orm import Session
 from ncii_shield.banks.service import match_banks
 from ncii_shield.errors import NciiError, SourceError
 from ncii_shield.media.decode import MAX_FILE_BYTES
+from ncii_shield.scan import cluster_prefetch
+from ncii_shield.scan.cluster_prefetch import Ahead, ChunkFiles, prefetched
 from ncii_shield.scan.exports import (
     CHATS_SCOPE,
     ChatSeen,
+    Earlier,
     chat_key,
     chat_tag,
     cleaned,
@@ -99,6 +104,14 @@ def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[tuple[list[Sourc
             yield chunk, None
             chunk = []
     yield chunk, None
+
+
+def _read(
+    reader: SourceReader, size: int
+) -> Iterator[tuple[list[SourceItem], str | None, tuple[int, int] | None]]:
+    """(chunk, the error that stopped reading, how far reading had got), each read when it is asked for."""
+    for chunk, error in _chunks(iter(reader.iter_items()), size):
+        yield [cleaned(item) for item in chunk], error, position(reader)
 
 
 def _locate_media(tree: Tree, item: SourceItem) -> tuple[str | None, str | None]:
@@ -185,9 +198,30 @@ def _json_safe(value: object) -> bool:
     return True
 
 
-def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> Tally:
-    source_id, executor, tree = run.source_id, run.executor, run.reader.tree
-    tally = Tally(items_seen=len(chunk))
+@dataclass
+class _Prepared:
+    """A chunk before its media work: what is new in it, and its files hashed and the new ones read."""
+
+    keys: dict[str, tuple[str | None, str | None]]
+    earlier: dict[str, Earlier]
+    located: list[tuple[SourceItem, str | None, str | None]]
+    repeated: set[str]
+    stored: dict[str, Media]
+    files: ChunkFiles
+
+
+def _prepare(
+    session: Session,
+    run: _Run,
+    chunk: list[SourceItem],
+    ahead: ChunkFiles | None = None,
+    pending: Collection[str] = (),
+) -> _Prepared:
+    """Everything of a chunk up to its media work. `ahead`: its files as hashed and read when the chunk was
+    prepared ahead (nothing is read twice); `pending`: media that chunks before it, not yet committed, are
+    analysing (not read or analysed again for this one)."""
+    source_id, tree = run.source_id, run.reader.tree
+    ahead = ahead or ChunkFiles()
     keys = {item.external_id: run.chat_keys(item) for item in chunk}
     known = set(
         session.scalars(
@@ -203,6 +237,8 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> Tally
     unreadable: dict[str, str] = {}  # path -> why: a damaged zip member, an I/O error
     for _, path, _ in located:
         if path is not None and path not in digests and path not in unreadable:
+            if _copy(path, ahead.digests, digests) or _copy(path, ahead.unreadable, unreadable):
+                continue
             try:
                 digests[path] = tree.sha256(path)
             except (OSError, SourceError) as exc:
@@ -225,7 +261,12 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> Tally
         if path is None or item.external_id in repeated:
             continue
         digest = digests.get(path)
-        if digest is None or digest in stored or digest in todo:
+        if digest is None or digest in stored or digest in todo or digest in pending:
+            continue
+        if _copy(digest, ahead.todo, todo) or _copy(path, ahead.unreadable, unreadable):
+            continue
+        if digest in ahead.changed:
+            changed.add(digest)
             continue
         try:
             data = tree.read_bytes(path)
@@ -236,22 +277,67 @@ def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem]) -> Tally
             todo[digest] = data
         else:
             changed.add(digest)
+    files = ChunkFiles(digests, unreadable, todo, changed)
+    return _Prepared(keys, earlier, located, repeated, stored, files)
+
+
+def _copy(key: str, source: dict[str, Any], to: dict[str, Any]) -> bool:
+    if key in source:
+        to[key] = source[key]
+        return True
+    return False
+
+
+def _start_ahead(run: _Run, chunk: list[SourceItem], in_flight: list[Ahead]) -> Ahead:
+    """A chunk prepared and its media work started on the cluster while the chunks before it (`in_flight`)
+    are still analysed or written; in a read-only session. Writing it (_ingest_chunk) checks everything
+    again in its own transaction: what changed meanwhile is redone there, so the rows are the same."""
+    assert run.remote is not None
+    pending = {digest for before in in_flight for digest in before.files.todo}
+    try:
+        with run.store.session() as session:
+            files = _prepare(session, run, chunk, pending=pending).files
+    except (SQLAlchemyError, ValueError, OSError, SourceError):
+        return Ahead(ChunkFiles(), None)  # prepared when it is written, where a crafted item is dealt with
+    if not files.todo:
+        return Ahead(files, None)
+    started = run.remote.analyse(
+        list(files.todo.values()),
+        settings=run.store.settings,
+        source_id=run.source_id,
+        hash_only=run.hash_only,
+    )
+    return Ahead(files, started)
+
+
+def _ingest_chunk(session: Session, run: _Run, chunk: list[SourceItem], ahead: Ahead | None = None) -> Tally:
+    source_id, executor = run.source_id, run.executor
+    tally = Tally(items_seen=len(chunk))
+    prepared = _prepare(session, run, chunk, ahead.files if ahead is not None else None)
+    keys, earlier, located, repeated = prepared.keys, prepared.earlier, prepared.located, prepared.repeated
+    stored, files = prepared.stored, prepared.files
+    digests, unreadable, todo, changed = files.digests, files.unreadable, files.todo, files.changed
     # A hash-only case keeps only a blurred thumbnail, so its nudity score (for ordering review) is taken
     # now; otherwise match_case scores the few media with a hit, from the stored thumbnail (scan/ranking.py).
     face_detail = run.store.settings.face_detail
-    done: Iterable[tuple[Analysis, BlobKeys | None]]
+    done: Iterable[tuple[Analysis, BlobKeys | None]] | None
     if run.remote is not None and todo:
-        done = run.remote.analyse(
-            list(todo.values()), settings=run.store.settings, source_id=source_id, hash_only=run.hash_only
-        )
+        done = ahead.take(todo) if ahead is not None else None  # started ahead for exactly these files?
+        if done is None:
+            done = run.remote.analyse(
+                list(todo.values()), settings=run.store.settings, source_id=source_id, hash_only=run.hash_only
+            )
     else:
         work = partial(analyse_bytes, with_nudity=run.hash_only, face_detail=face_detail)
         analyses = executor.map(work, todo.values()) if executor else map(work, todo.values())
         done = ((analysis, None) for analysis in analyses)
-    for (digest, data), (analysis, written) in zip(todo.items(), done, strict=True):
-        stored[digest] = store_media(session, run.store, source_id, run.hash_only, analysis, data, written)
-        tally.media_new += 1
-        run.progress.media(1)
+    with closing(done) if hasattr(done, "close") else nullcontext():  # an error releases the tasks left
+        for (digest, data), (analysis, written) in zip(todo.items(), done, strict=True):
+            stored[digest] = store_media(
+                session, run.store, source_id, run.hash_only, analysis, data, written
+            )
+            tally.media_new += 1
+            run.progress.media(1)
 
     for item, path, reason in located:
         if item.external_id in repeated:
@@ -285,19 +371,19 @@ def _count_chats(run: _Run, chunk: list[SourceItem]) -> None:
                 run.chats.setdefault(chat, ChatSeen(item.chat_title, tag)).add(item)
 
 
-def _ingest(run: _Run, chunk: list[SourceItem]) -> Tally:
+def _ingest(run: _Run, chunk: list[SourceItem], ahead: Ahead | None = None) -> Tally:
     """One chunk in one transaction; if it cannot be stored, each item in its own, and an item that
     still fails is kept as skipped with the reason: whatever a crafted export holds, the rest is read."""
     try:
         with run.store.session() as session:
-            return _ingest_chunk(session, run, chunk)
+            return _ingest_chunk(session, run, chunk, ahead)
     except (SQLAlchemyError, ValueError, OSError, SourceError):
         pass
     tally = Tally()
     for item in chunk:
         try:
             with run.store.session() as session:
-                part = _ingest_chunk(session, run, [item])
+                part = _ingest_chunk(session, run, [item], ahead)
         except (SQLAlchemyError, ValueError, OSError, SourceError) as exc:
             reason = f"could not be stored ({type(exc).__name__}); the rest of the export was read"
             placeholder = SourceItem(
@@ -352,22 +438,27 @@ def run_scan(
     run = _Run(store, executor, reader, source.id, scan.id, hash_only, result, progress, remote=remote)
     with store.session() as session:
         run.tag_secret = store.keyring.key(session, CHATS_SCOPE)
+    # On a cluster, the next chunk's media work starts before this one is written (scan/cluster_prefetch.py).
+    start = (lambda read, in_flight: _start_ahead(run, read[0], in_flight)) if remote is not None else None
     try:
         progress.stage("reading")
-        for chunk, error in _chunks(iter(reader.iter_items()), store.settings.scan_chunk):
-            chunk = [cleaned(item) for item in chunk]
-            _count_chats(run, chunk)
-            _ingest(run, chunk).add_to(result)
-            run.progress.items(len(chunk))
-            with store.session() as session:
-                row = session.get(Scan, scan.id)
-                assert row is not None
-                row.items_seen, row.items_new = result.items_seen, result.items_new
-                row.media_new, row.items_skipped = result.media_new, result.items_skipped
-            if (where := position(reader)) is not None:
-                progress.position(*where)
-            if error:
-                result.error = error
+        chunks = prefetched(
+            _read(reader, store.settings.scan_chunk), start, cluster_prefetch.CHUNKS_IN_FLIGHT
+        )
+        with closing(chunks):
+            for (chunk, error, where), ahead in chunks:
+                _count_chats(run, chunk)
+                _ingest(run, chunk, ahead).add_to(result)
+                run.progress.items(len(chunk))
+                with store.session() as session:
+                    row = session.get(Scan, scan.id)
+                    assert row is not None
+                    row.items_seen, row.items_new = result.items_seen, result.items_new
+                    row.media_new, row.items_skipped = result.media_new, result.items_skipped
+                if where is not None:
+                    progress.position(*where)
+                if error:
+                    result.error = error
     finally:
         if executor is not None:
             executor.shutdown(cancel_futures=True)
