@@ -10,9 +10,8 @@ carry them.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from ncii_shield.banks.service import match_banks
 from ncii_shield.errors import NciiError, SourceError
-from ncii_shield.media.decode import MAX_FILE_BYTES
 from ncii_shield.scan import cluster_prefetch
 from ncii_shield.scan.cluster_prefetch import Ahead, ChunkFiles, prefetched
 from ncii_shield.scan.exports import (
@@ -36,20 +34,16 @@ from ncii_shield.scan.exports import (
     Earlier,
     chat_key,
     chat_tag,
-    cleaned,
     earlier_versions,
-    exported_on,
     record_chats,
 )
 from ncii_shield.scan.match import match_case
 from ncii_shield.scan.media_store import BlobKeys, RemoteMedia, store_media
+from ncii_shield.scan.reading import json_safe, locate_media, read_chunks, register_source
 from ncii_shield.scan.results import Progress, ScanResult, Tally
 from ncii_shield.signals.analyse import Analysis, analyse_bytes
 from ncii_shield.sources.base import Item as SourceItem
 from ncii_shield.sources.base import Source as SourceReader
-from ncii_shield.sources.base import position
-from ncii_shield.sources.paths import safe_relative_path
-from ncii_shield.sources.tree import Tree
 from ncii_shield.store import audit
 from ncii_shield.store.crypto import source_scope
 from ncii_shield.store.db import Store
@@ -62,76 +56,6 @@ def _warm_worker() -> None:
     from ncii_shield.signals.analyse import prepare_worker
 
     prepare_worker()
-
-
-def source_fingerprint(reader: SourceReader) -> str:
-    fingerprint = getattr(reader, "fingerprint", None)
-    if callable(fingerprint):
-        return str(fingerprint())
-    return hashlib.sha256(reader.tree.location.encode()).hexdigest()  # a folder is known by where it is
-
-
-def register_source(session: Session, reader: SourceReader, location: Path) -> Source:
-    """The source row for this reader: the same export is recognised again wherever it is moved."""
-    fingerprint = source_fingerprint(reader)
-    row = session.scalar(select(Source).where(Source.kind == reader.kind, Source.fingerprint == fingerprint))
-    if row is None:
-        row = Source(
-            kind=reader.kind,
-            location=str(location),
-            name=reader.describe(),
-            fingerprint=fingerprint,
-            exported_on=exported_on(str(location)),
-        )
-        session.add(row)
-        session.flush()
-    return row
-
-
-def _chunks(items: Iterator[SourceItem], size: int) -> Iterator[tuple[list[SourceItem], str | None]]:
-    """Chunks of items; the last chunk carries the source error that stopped reading, if any."""
-    chunk: list[SourceItem] = []
-    while True:
-        try:
-            item = next(items)
-        except StopIteration:
-            break
-        except SourceError as exc:
-            yield chunk, str(exc)
-            return
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk, None
-            chunk = []
-    yield chunk, None
-
-
-def _read(
-    reader: SourceReader, size: int
-) -> Iterator[tuple[list[SourceItem], str | None, tuple[int, int] | None]]:
-    """(chunk, the error that stopped reading, how far reading had got), each read when it is asked for."""
-    for chunk, error in _chunks(iter(reader.iter_items()), size):
-        yield [cleaned(item) for item in chunk], error, position(reader)
-
-
-def _locate_media(tree: Tree, item: SourceItem) -> tuple[str | None, str | None]:
-    """The media file of an item (its path in the source's tree), or the one-line reason it has none."""
-    if item.extra.get("error"):
-        return None, str(item.extra["error"])
-    if item.media_path is None:
-        return None, item.media_note
-    relative = item.media_os_path or item.media_path
-    if safe_relative_path(relative) is None:
-        return None, f"unsafe media path refused: {item.media_path[:80]!r}"
-    try:
-        size = tree.size(relative)
-    except OSError as exc:
-        return None, f"media file could not be read: {exc.strerror or exc}"
-    if size is None:
-        return None, f"media file missing from export: {item.media_path[:120]}"
-    if size > MAX_FILE_BYTES:
-        return None, f"media file too large ({size} bytes)"
-    return relative, None
 
 
 @dataclass
@@ -186,16 +110,8 @@ def _item_row(
         media_kind=item.media_kind,
         media_id=media_id,
         skip_reason=skip,
-        extra={k: v for k, v in item.extra.items() if _json_safe(v)},
+        extra={k: v for k, v in item.extra.items() if json_safe(v)},
     )
-
-
-def _json_safe(value: object) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 @dataclass
@@ -230,7 +146,7 @@ def _prepare(
     )
     fresh = [item for item in chunk if item.external_id not in known]
     earlier = earlier_versions(session, source_id, ((i, *keys[i.external_id]) for i in fresh))
-    located = [(item, *_locate_media(tree, item)) for item in fresh]
+    located = [(item, *locate_media(tree, item)) for item in fresh]
 
     # Hash first, so media seen before (in this chunk or any earlier scan) are not decoded again.
     digests: dict[str, str] = {}
@@ -443,7 +359,7 @@ def run_scan(
     try:
         progress.stage("reading")
         chunks = prefetched(
-            _read(reader, store.settings.scan_chunk), start, cluster_prefetch.CHUNKS_IN_FLIGHT
+            read_chunks(reader, store.settings.scan_chunk), start, cluster_prefetch.CHUNKS_IN_FLIGHT
         )
         with closing(chunks):
             for (chunk, error, where), ahead in chunks:
