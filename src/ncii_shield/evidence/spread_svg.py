@@ -4,8 +4,8 @@ One builder for the web app's Spread tab and the HTML report, so the figures a c
 handed to the police are drawn from the same `read/families.Family` the same way. Plain SVG, no script and
 nothing fetched: the report is opened offline under a CSP that forbids both. Every name is escaped (they come
 from hostile chats). Labels arrive translated from the caller, which owns its language catalogue. Marks carry
-their colours as attributes (the web's stylesheet refines them by class), so the PDF, which has no stylesheet,
-draws the same figure (evidence/pdf_families.py).
+their colours as attributes, once per group where many share them (the web's stylesheet refines them by class),
+so the PDF, which has no stylesheet, draws the same figure (evidence/pdf_families.py).
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ def paths_svg(family: Family, label: str) -> Markup:
     left = {name: (10, 10 + i * ROW) for i, name in enumerate(sources)}
     right = {name: (330, 10 + i * ROW) for i, name in enumerate(targets)}
     height = 20 + max(len(sources), len(targets), 1) * ROW
-    parts = [
+    edges = [
         Markup(
-            '<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke-width="{w}" stroke="#8fa0b4" class="edge"><title>{n}</title></line>'
+            '<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke-width="{w}" class="edge"><title>{n}</title></line>'
         ).format(
             x1=left[p.from_source][0] + 200,
             y1=left[p.from_source][1] + 12,
@@ -53,14 +53,24 @@ def paths_svg(family: Family, label: str) -> Markup:
         for p in family.paths
         if p.to_chat in right
     ]
+    boxes: list[Markup] = []
+    names: list[Markup] = []
     for side, nodes in (("source", left), ("room", right)):
-        parts += [
-            Markup(
-                '<g class="node {side}" fill="#eef1f4" stroke="#d0d7de"><rect x="{x}" y="{y}" width="200" height="24" rx="4"></rect>'
-                '<text fill="#1f2328" stroke="none" x="{tx}" y="{ty}">{name}</text></g>'
-            ).format(side=side, x=x, y=y, tx=x + 8, ty=y + 16, name=_short(name))
-            for name, (x, y) in nodes.items()
-        ]
+        for name, (x, y) in nodes.items():
+            boxes.append(
+                Markup(
+                    '<g class="node {side}"><rect x="{x}" y="{y}" width="200" height="24" rx="4"></rect></g>'
+                ).format(side=side, x=x, y=y)
+            )
+            names.append(
+                Markup('<text x="{x}" y="{y}">{name}</text>').format(x=x + 8, y=y + 16, name=_short(name))
+            )
+    # Each kind of mark in one group that carries its colours once (a family can reach hundreds of rooms).
+    parts = [
+        Markup('<g stroke="#8fa0b4">{}</g>').format(Markup("").join(edges)),
+        Markup('<g fill="#eef1f4" stroke="#d0d7de">{}</g>').format(Markup("").join(boxes)),
+        Markup('<g fill="#1f2328">{}</g>').format(Markup("").join(names)),
+    ]
     return Markup(
         '<svg class="paths" xmlns="http://www.w3.org/2000/svg" width="560" height="{h}" viewBox="0 0 560 {h}" role="img" aria-label="{label}">{body}</svg>'
     ).format(h=height, label=label, body=Markup("").join(parts))
@@ -88,7 +98,7 @@ def timeline_svg(family: Family, label: str, first_label: str) -> Markup:
         parts.append(
             Markup(
                 '<line class="lane" stroke="#d0d7de" x1="{l}" x2="{r}" y1="{y}" y2="{y}"></line>'
-                '<text fill="#1f2328" stroke="none" x="{tx}" y="{ty}" text-anchor="end">{name}</text>'
+                '<text x="{tx}" y="{ty}" text-anchor="end">{name}</text>'
             ).format(l=left, r=right, y=y, tx=left - 6, ty=y + 4, name=_short(room, 24))
         )
     lane = {room: i for i, room in enumerate(rooms)}
@@ -101,12 +111,13 @@ def timeline_svg(family: Family, label: str, first_label: str) -> Markup:
         if room not in lane or row.date is None or (first is not None and row.item_id == first.item_id):
             continue
         dots.setdefault((lane[room], int(x(row.date) // DOT_PX)), []).append(row.date)
+    copies: list[Markup] = []  # in one group that carries their colour once (a family can have hundreds)
     for (i, _), times in sorted(dots.items()):
         times.sort()
         when = f"{times[0]:%Y-%m-%d %H:%M}" + (f" – {times[-1]:%Y-%m-%d %H:%M}" if len(times) > 1 else "")
-        parts.append(
+        copies.append(
             Markup(
-                '<circle class="copy" fill="#57606a" fill-opacity="0.6" cx="{cx:.1f}" cy="{cy}" r="{r:.1f}"><title>{what}</title></circle>'
+                '<circle class="copy" cx="{cx:.1f}" cy="{cy}" r="{r:.1f}"><title>{what}</title></circle>'
             ).format(
                 cx=sum(x(t) for t in times) / len(times),
                 cy=top + i * LANE + LANE / 2,
@@ -114,6 +125,8 @@ def timeline_svg(family: Family, label: str, first_label: str) -> Markup:
                 what=f"{when} · {rooms[i]}" + (f" · ×{len(times)}" if len(times) > 1 else ""),
             )
         )
+    if copies:
+        parts.append(Markup('<g fill="#57606a" fill-opacity="0.6">{}</g>').format(Markup("").join(copies)))
     if first is not None and (first.chat or first.chat_id or "?") in lane and first.date is not None:
         room = first.chat or first.chat_id or "?"
         parts.append(
@@ -128,8 +141,8 @@ def timeline_svg(family: Family, label: str, first_label: str) -> Markup:
     bottom = top + LANE * max(len(rooms), 1) + 16
     parts.append(
         Markup(
-            '<text fill="#1f2328" stroke="none" x="{l}" y="{b}">{start}</text><text fill="#1f2328" stroke="none" x="{r}" y="{b}" text-anchor="end">{end}</text>'
-            '<text fill="#1f2328" stroke="none" x="{l}" y="14">{first}</text>'
+            '<text x="{l}" y="{b}">{start}</text><text x="{r}" y="{b}" text-anchor="end">{end}</text>'
+            '<text x="{l}" y="14">{first}</text>'
         ).format(
             l=left,
             r=right,
@@ -142,6 +155,7 @@ def timeline_svg(family: Family, label: str, first_label: str) -> Markup:
         )
     )
     return Markup(
-        '<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="700" height="{h}" viewBox="0 0 700 {h}" role="img" aria-label="{label}">'
+        '<svg class="timeline" xmlns="http://www.w3.org/2000/svg" width="700" height="{h}" viewBox="0 0 700 {h}" '
+        'fill="#1f2328" role="img" aria-label="{label}">'
         "<title>{label}</title>{body}</svg>"
     ).format(h=height, label=label, body=Markup("").join(parts))
