@@ -56,6 +56,7 @@ __all__ = [
     "read_setting",
     "trusted_flagger_parts",
     "variable",
+    "without_password",
 ]
 
 DEFAULT_DATA_DIR = "./ncii-data"
@@ -344,15 +345,16 @@ class Settings:
             if f.metadata.get("secret") and value is not None:
                 text = "'***'"
             elif f.name == "database_url":
-                text = repr(_without_password(value))
+                text = repr(without_password(value))
             else:
                 text = repr(value)
             shown.append(f"{f.name}={text}")
         return f"Settings({', '.join(shown)})"
 
 
-def _without_password(url: str) -> str:
-    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
+def without_password(url: str, mask: str = "***") -> str:
+    """A database URL with its password masked (for a repr), or left out with ``mask=""`` (for a task)."""
+    return re.sub(r"(://[^/:@]*):[^/@]*@", rf"\1{':' + mask if mask else ''}@", url)
 
 
 def describe() -> Iterator[tuple[str, str, str]]:

@@ -14,13 +14,12 @@ the settings without their secrets. `local:N` starts N local worker processes th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
-from ncii_shield.config import Settings, load_settings
+from ncii_shield.config import Settings, load_settings, without_password
 from ncii_shield.errors import NciiError, Unavailable
 from ncii_shield.scan.media_store import BlobKeys, put_blobs
 from ncii_shield.store.db import Store, database_path
@@ -37,11 +36,7 @@ def public_settings(settings: Settings) -> Settings:
     """The settings a task may carry: every secret (key, passphrases, passwords, the database's password)
     left out."""
     secrets = {f.name: None for f in fields(settings) if f.metadata.get("secret")}
-    return replace(settings, database_url=_without_password(settings.database_url), **secrets)
-
-
-def _without_password(url: str) -> str:
-    return re.sub(r"(://[^/:@]*):[^/@]*@", r"\1@", url)
+    return replace(settings, database_url=without_password(settings.database_url, mask=""), **secrets)
 
 
 def worker_store(settings: Settings) -> Store:
@@ -58,7 +53,7 @@ def worker_store(settings: Settings) -> Store:
                 "or its NCII_DATABASE_URL and blob directory",
             )
     own = load_settings()  # the key (and a database password) from the worker's own environment
-    url = own.database_url if _without_password(own.database_url) == settings.database_url else None
+    url = own.database_url if without_password(own.database_url, mask="") == settings.database_url else None
     keyed = replace(
         settings,
         key=own.key,

@@ -54,17 +54,17 @@ class BlobStore(Protocol):
         ...
 
 
+def is_blob_name(namespace: str, digest: str) -> bool:
+    """Whether a name is one of ours: listings skip everything else, and keys are refused otherwise."""
+    return namespace.isidentifier() and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+
+
 def split_key(key: str) -> tuple[str, str]:
     """(namespace, hex digest) of a blob key, refusing anything else: keys become paths and object names."""
     namespace, _, digest = key.partition("/")
-    if not namespace.isidentifier() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    if not is_blob_name(namespace, digest):
         raise NciiError(f"invalid blob key {key!r}")
     return namespace, digest
-
-
-def is_blob_name(namespace: str, digest: str) -> bool:
-    """Whether a name found in storage is one of ours (listings skip everything else)."""
-    return namespace.isidentifier() and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
 
 
 class SealedBlobs:

@@ -181,7 +181,7 @@ def create_app(
         app.include_router(pages.router)
         app.include_router(api.router)
     app.include_router(hma.liveness)  # /status and /status/live: open (they reveal nothing)
-    for role in ("hasher", "matcher", "curator"):
+    for role, routes in hma_http.ROLE_ROUTERS.items():
         if role in roles:
-            app.include_router(getattr(hma_http, role))
+            app.include_router(routes)
     return app

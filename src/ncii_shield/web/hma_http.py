@@ -146,6 +146,7 @@ def _role_router() -> APIRouter:
 hasher = _role_router()  # /h: hash uploaded content
 matcher = _role_router()  # /m: look hashes up in the bank index
 curator = _role_router()  # /c: banks and their content
+ROLE_ROUTERS = {"hasher": hasher, "matcher": matcher, "curator": curator}
 # Liveness for load balancers: no token, and nothing in the answer but I-AM-ALIVE.
 liveness = APIRouter(tags=["hma"])
 
