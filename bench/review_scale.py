@@ -90,6 +90,7 @@ def build(store: Store, hits: int, seed: int = 15) -> int:
                 kind="message",
                 chat_id=f"-100{room}",
                 chat_title=f"room {room}",
+                chat_type="private_supergroup",  # as Telegram exports give it
                 message_id=n,
                 sender_id=f"user{rnd.randrange(300)}",
                 sender_name=f"sender {rnd.randrange(300)}",
