@@ -177,3 +177,41 @@ def test_a_cold_page_warms_the_other_pages_rows_off_the_request(store: Store) ->
     with store.session() as s:
         assert memo.has(s, case_id, ("hit rows", False)) and memo.has(s, case_id, "photo of items")
         assert memo.remembered(s, case_id, ("hit rows", False), lambda: pytest.fail("read again"))
+
+
+def test_the_pages_warm_the_other_pages_rows_only_after_they_have_answered(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold spread view (or queue) hands the other page's rows to a task that runs once its response is
+    sent (web/deps.warm_after): not while the page is made, which that work would slow."""
+    import re
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from ncii_shield.web import deps, pages_spread
+    from ncii_shield.web.app import create_app
+    from ncii_shield.web.auth import create_user
+
+    case_id = _case(store, 3)
+    with store.session() as s:
+        create_user(s, "admin", "a long enough passphrase", "admin", language="en")
+    started: list[bool] = []
+    original = deps.warm_after
+
+    def spy(response, request, case_id):  # type: ignore[no-untyped-def]
+        started.append(response.body is not None)  # the page is made before the warming is attached
+        return original(response, request, case_id)
+
+    monkeypatch.setattr(pages_spread, "warm_after", spy)
+    client = TestClient(create_app(store, secure_cookies=False))
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
+    client.post(
+        "/login", data={"username": "admin", "password": "a long enough passphrase", "csrf_token": token}
+    )
+    assert client.get(f"/cases/{case_id}/spread").status_code == 200
+    for thread in [t for t in threading.enumerate() if t.name == f"warm-case-{case_id}"]:
+        thread.join(30)
+    with store.session() as s:  # the queue's rows were read off the request
+        assert memo.has(s, case_id, ("hit rows", True))
+    assert started == [True]

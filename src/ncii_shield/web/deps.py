@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
 from ncii_shield.errors import Forbidden, NciiError, NotFound
@@ -115,6 +115,17 @@ def may_see_reply(session: Session, who: Principal, suggested_notice_id: int | N
         return True
     case_id = notice_case(session, suggested_notice_id)
     return case_id is None or allowed(session, who, "takedown", case_id)
+
+
+def warm_after(response: Response, request: Request, case_id: int) -> Response:
+    """Read the case's rows for its other page once this response is sent (read/families.warm_in_background),
+    not while this page is being made: in the same process, that thread would slow the page it follows."""
+    from starlette.background import BackgroundTask
+
+    from ncii_shield.read.families import warm_in_background
+
+    response.background = BackgroundTask(warm_in_background, get_store(request).session, case_id)
+    return response
 
 
 def form_date(text: str, what: str) -> date | None:

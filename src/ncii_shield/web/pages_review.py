@@ -17,13 +17,13 @@ from PIL import Image, ImageOps
 
 from ncii_shield.errors import NciiError
 from ncii_shield.media.thumbs import blur_thumbnail
-from ncii_shield.read.families import case_families, warm_in_background
+from ncii_shield.read.families import case_families
 from ncii_shield.read.hits import HitRow, hit_evidence, list_hits, reference_image, thumb_key
 from ncii_shield.read.memo import has
 from ncii_shield.review.decisions import decide
 from ncii_shield.store import audit
 from ncii_shield.store.db import Store
-from ncii_shield.web.deps import form_date, get_store, load_case
+from ncii_shield.web.deps import form_date, get_store, load_case, warm_after
 from ncii_shield.web.evidence_view import facts, overlay_svg
 from ncii_shield.web.i18n import translator
 from ncii_shield.web.render import check_csrf, redirect, render, signed_in
@@ -94,8 +94,8 @@ def review_queue(
             session, case_id, light=True
         )  # what filters, groups and sorts; the page in full below
         families = case_families(session, case_id, rows, spread=False)
-        if not has(session, case_id, ("hit rows", False)):  # the spread view's rows, read off the request
-            warm_in_background(get_store(request).session, case_id)
+        # The other page's rows, if not remembered, are read once this response is sent (deps.warm_after).
+        cold_other = not has(session, case_id, ("hit rows", False))
         family_of = {r.item_id: f for f in families for r in f.copies}
         spread = Counter(r.media_sha256 for r in rows if r.media_sha256)
         chats = sorted({r.chat or r.chat_id or "" for r in rows} - {""})
@@ -138,7 +138,7 @@ def review_queue(
         if saved.isdigit() and how in ("confirmed", "rejected"):
             flash = t("saved_n").format(n=int(saved), decision=t(how), left=undecided)
         filters = {k: v for k, v in want.items() if v}
-        return render(
+        page = render(
             request,
             "review.html.j2",
             who,
@@ -161,6 +161,7 @@ def review_queue(
             undecided=undecided,
             query_string=urlencode(filters),
         )
+        return warm_after(page, request, case_id) if cold_other else page
 
 
 @router.post("/cases/{case_id}/review")

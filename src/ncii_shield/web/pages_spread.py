@@ -9,9 +9,9 @@ from fastapi.responses import Response
 
 from ncii_shield.evidence.spread_svg import paths_svg, timeline_svg
 from ncii_shield.read.actors import case_actors
-from ncii_shield.read.families import case_families, warm_in_background
+from ncii_shield.read.families import case_families
 from ncii_shield.read.memo import has
-from ncii_shield.web.deps import get_store, load_case
+from ncii_shield.web.deps import get_store, load_case, warm_after
 from ncii_shield.web.i18n import translator
 from ncii_shield.web.render import render, signed_in
 
@@ -38,8 +38,8 @@ def spread(request: Request, case_id: int) -> Response:
         case = load_case(session, who, "case.view", case_id)
         t = translator(who.language)
         families = case_families(session, case_id)
-        if not has(session, case_id, ("hit rows", True)):  # the review queue's rows, read off the request
-            warm_in_background(get_store(request).session, case_id)
+        # The other page's rows, if not remembered, are read once this response is sent (deps.warm_after).
+        cold_other = not has(session, case_id, ("hit rows", True))
         figures = {
             f.key: {
                 "paths": paths_svg(f, t("forward_paths")),
@@ -47,7 +47,7 @@ def spread(request: Request, case_id: int) -> Response:
             }
             for f in families
         }
-        return render(
+        page = render(
             request,
             "spread.html.j2",
             who,
@@ -57,3 +57,4 @@ def spread(request: Request, case_id: int) -> Response:
             figures=figures,
             top_spreaders=TOP_SPREADERS,
         )
+        return warm_after(page, request, case_id) if cold_other else page
