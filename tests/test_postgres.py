@@ -55,9 +55,11 @@ def test_the_demos_scratch_stores_never_share_the_configured_database(
     from ncii_shield.demo.formats import scratch_settings
 
     monkeypatch.setenv("NCII_DATABASE_URL", pg_url)
+    monkeypatch.setenv("NCII_BLOB_URL", "s3://demo-bucket/blobs")  # nor the configured blob store
     settings = scratch_settings(tmp_path / "scratch")
     assert settings.database_url == f"sqlite:///{(tmp_path / 'scratch').resolve() / 'ncii.db'}"
     assert settings.data_dir == (tmp_path / "scratch").resolve()
+    assert settings.blob_dir == settings.data_dir / "blobs"
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="checks the NCII_TEST_DATABASE=postgresql switch itself")

@@ -32,11 +32,11 @@ def hit_keys(rows: list[HitRow]) -> set[HitKey]:
 
 
 def scratch_settings(data_dir: Path) -> Settings:
-    """A throw-away store for one format's scan: SQLite inside its own scratch directory even when
-    NCII_DATABASE_URL names the demo's PostgreSQL database, which it would otherwise share (and fail to
-    initialise a second time)."""
+    """A throw-away store for one format's scan: SQLite and blobs inside its own scratch directory even when
+    NCII_DATABASE_URL or NCII_BLOB_URL name the demo's shared database or bucket, which it would otherwise
+    share (and fail to initialise a second time, or fill with blobs nothing names)."""
     return dataclasses.replace(
-        load_settings(data_dir), database_url=f"sqlite:///{data_dir.resolve() / 'ncii.db'}"
+        load_settings(data_dir), database_url=f"sqlite:///{data_dir.resolve() / 'ncii.db'}", blob_url=None
     )
 
 
